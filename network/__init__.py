@@ -1,0 +1,48 @@
+"""The hub of the coalition network: the ledger of the shared points currency and its HTTP API.
+
+`create_app` is the composition root: the only place that wires the ledger,
+the partner plugins and the HTTP layer together.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from network import config
+from network.clock import utc_now
+from network.db import Database, make_engine
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(config.from_environment(app.instance_path))
+    app.config.update(
+        CLOCK=utc_now,
+        API_TITLE="Coalition loyalty network",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+            "info": {"description": "One points currency shared by many retailers. Errors are "
+                     '{"error": {"code", "message", "details"}}; every POST takes an Idempotency-Key header.'},
+        },
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+
+    from network.api import register
+    from partners.plugins import adapters, make_plugin_manager
+    from network.api.common import Hub
+
+    plugins = make_plugin_manager(extra=app.config.get("EXTRA_PLUGINS", ()))
+    db = app.config.get("DATABASE") or Database(make_engine(app.config["DATABASE_URL"]))
+    app.extensions["coalition"] = Hub(db=db, plugins=plugins, adapters=adapters(plugins))
+    register(app)
+    return app

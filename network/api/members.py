@@ -1,0 +1,84 @@
+"""Members, their cards and balances, and their history."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from network import history, members
+from network.api.common import idempotent_write, now, principal, read, requires
+from network.api.schemas import CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
+from network.auth import OPERATOR, PARTNER
+
+blp = Blueprint("members", __name__, description="Members and cards")
+
+
+@blp.route("/members", methods=["POST"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(MemberCreate)
+@blp.response(201, MemberCreated)
+def enrol(args):
+    """Enrol a member and issue their first card."""
+    partner = principal().partner
+
+    def work(session):
+        member_id, card = members.enrol(
+            session, email=args["email"], name=args["name"], enrolled_by=partner.id if partner else None, now=now()
+        )
+        return {"member_id": member_id, "card_number": card}
+
+    return idempotent_write(work)
+
+
+@blp.route("/members/<member_id>", methods=["GET"])
+@requires(OPERATOR, PARTNER)
+@blp.response(200, MemberOut)
+@blp.alt_response(404, schema=ErrorOut)
+def show(member_id):
+    """A member's cards and balance; e-mail and name only for the operator."""
+    is_operator = principal().partner is None
+
+    def work(session):
+        member = members.get_member(session, member_id)
+        view = {
+            "member_id": member.id,
+            "created_at": member.created_at,
+            "cards": [{"number": c.number, "status": c.status} for c in members.cards_of(session, member.id)],
+            "balance": members.balances(session, member.id),
+        }
+        if is_operator:
+            view.update(email=member.email, name=member.name)
+        return view
+
+    return read(work)
+
+
+@blp.route("/members/<member_id>/history", methods=["GET"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(HistoryQuery, location="query")
+@blp.response(200, HistoryPage)
+@blp.alt_response(404, schema=ErrorOut)
+def member_history(query, member_id):
+    """Entries newest first; a partner sees only the entries it created."""
+    partner = principal().partner
+
+    def work(session):
+        members.get_member(session, member_id)
+        return history.history(
+            session, member_id, partner_id=partner.id if partner else None, limit=query["limit"], before=query["before"]
+        )
+
+    return read(work)
+
+
+@blp.route("/cards/<card_number>/balance", methods=["GET"])
+@requires(OPERATOR, PARTNER)
+@blp.response(200, CardBalance)
+@blp.alt_response(404, schema=ErrorOut)
+def balance(card_number):
+    """What a till shows before a redemption."""
+
+    def work(session):
+        member_id = members.member_for_card(session, card_number)
+        return {"card_number": card_number, **members.balances(session, member_id)}
+
+    return read(work)

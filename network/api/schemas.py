@@ -1,0 +1,149 @@
+"""Request and response schemas; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from partners.fields import CardNumber, Currency, DecimalString, Points
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def _timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not an IANA time zone such as Europe/Paris") from None
+
+
+class PartnerCreate(Strict):
+    slug = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,39}$", error="must be 2-40 lowercase letters, digits or dashes"),
+        metadata={"example": "brew-bar"},
+    )
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"example": "Brew Bar"})
+    timezone = fields.String(required=True, validate=_timezone, metadata={"example": "Europe/Paris"})
+    currency = Currency(required=True, metadata={"example": "EUR"})
+    adapter = fields.String(load_default="canonical", metadata={"example": "canonical"})
+    earn_rate = DecimalString(load_default="1", metadata={"example": "1", "description": "points per major currency unit"})
+
+
+class PartnerOut(Schema):
+    slug = fields.String()
+    name = fields.String()
+    timezone = fields.String()
+    currency = fields.String()
+    adapter = fields.String()
+    earn_rate = fields.String()
+    created_at = fields.DateTime()
+
+
+class PartnerCreated(PartnerOut):
+    api_key = fields.String(metadata={"description": "shown once; the hub keeps only its hash"})
+
+
+class MemberCreate(Strict):
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=320))
+    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+class MemberCreated(Schema):
+    member_id = fields.String()
+    card_number = fields.String()
+
+
+class BalanceOut(Schema):
+    available = fields.Integer()
+    pending = fields.Integer()
+    held = fields.Integer()
+
+
+class CardBalance(BalanceOut):
+    card_number = fields.String()
+
+
+class CardOut(Schema):
+    number = fields.String()
+    status = fields.String()
+
+
+class MemberOut(Schema):
+    member_id = fields.String()
+    email = fields.String(metadata={"description": "operator only"})
+    name = fields.String(metadata={"description": "operator only"})
+    created_at = fields.DateTime()
+    cards = fields.List(fields.Nested(CardOut))
+    balance = fields.Nested(BalanceOut)
+
+
+class Provenance(Schema):
+    issuer = fields.String(metadata={"description": "slug of the partner whose points these were, or network"})
+    points = fields.Integer()
+
+
+class TransactionResult(Schema):
+    journal_id = fields.Integer(allow_none=True, metadata={"description": "null when the sale earned no point"})
+    points = fields.Integer(metadata={"description": "signed: positive for a sale, negative for a refund"})
+    balance = fields.Nested(BalanceOut)
+    uncollected_points = fields.Integer(metadata={"description": "refund only: points the balance could not cover"})
+
+
+class RedemptionCreate(Strict):
+    card_number = CardNumber(required=True, metadata={"example": "7000000000000008"})
+    points = Points(required=True)
+    order_id = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "B-2001"})
+
+
+class RedemptionResult(Schema):
+    redemption_id = fields.Integer()
+    points = fields.Integer()
+    balance = fields.Nested(BalanceOut)
+    provenance = fields.List(fields.Nested(Provenance))
+
+
+class ReversalResult(Schema):
+    reversal_id = fields.Integer()
+    redemption_id = fields.Integer()
+    points = fields.Integer()
+    balance = fields.Nested(BalanceOut)
+    provenance = fields.List(fields.Nested(Provenance))
+
+
+class HistoryQuery(Strict):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class HistoryEntry(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "earn, refund, redemption, redemption_reversal"})
+    partner = fields.String(allow_none=True)
+    points = fields.Integer()
+    reason = fields.String()
+    order_id = fields.String(allow_none=True)
+    reverses = fields.Integer(allow_none=True)
+    booked_at = fields.DateTime()
+    occurred_at = fields.DateTime(allow_none=True)
+    provenance = fields.List(fields.Nested(Provenance))
+
+
+class HistoryPage(Schema):
+    member_id = fields.String()
+    entries = fields.List(fields.Nested(HistoryEntry))
+    next_before = fields.Integer(allow_none=True, metadata={"description": "pass as ?before= for the next page"})
+
+
+class ErrorDetail(Schema):
+    code = fields.String()
+    message = fields.String()
+    details = fields.Dict()
+
+
+class ErrorOut(Schema):
+    error = fields.Nested(ErrorDetail)

@@ -1,0 +1,88 @@
+"""The `coalition` command: database, server, ledger audit and the demo."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from network import create_app
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def main() -> None:
+    """Coalition loyalty network hub."""
+
+
+def _db():
+    return current_app.extensions["coalition"].db
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations to DATABASE_URL."""
+    from network.schema import upgrade
+
+    upgrade(_db().engine, revision)
+    click.echo(f"database at {revision}: {_db().engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, type=int, show_default=True)
+@click.option("--workers", default=lambda: os.cpu_count() or 2, type=int, help="gunicorn worker processes")
+@click.option("--threads", default=4, type=int, show_default=True, help="threads per worker")
+def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the API with gunicorn."""
+    from network.serve import serve
+
+    serve(host, port, workers, threads)
+
+
+@main.group()
+def ledger() -> None:
+    """Ledger audit."""
+
+
+@ledger.command("check")
+@with_appcontext
+def ledger_check() -> None:
+    """Verify every ledger invariant; exit 1 naming each one that fails."""
+    from network.invariants import check
+
+    with _db().session() as session:
+        results = check(session)
+    failed = False
+    for name, problems in results.items():
+        if problems:
+            failed = True
+            click.secho(f"FAIL  {name}", fg="red")
+            for problem in problems[:20]:
+                click.echo(f"      {problem}")
+            if len(problems) > 20:
+                click.echo(f"      ... and {len(problems) - 20} more")
+        else:
+            click.secho(f"ok    {name}", fg="green")
+    sys.exit(1 if failed else 0)
+
+
+@main.command("demo")
+@click.option("--database", type=click.Path(dir_okay=False), default=None, help="SQLite file (default: a fresh one in instance/)")
+@click.option("--members", "member_count", default=50, show_default=True)
+@click.option("--sales", "sale_count", default=400, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+def demo_command(database: str | None, member_count: int, sale_count: int, seed: int) -> None:
+    """Build a demo network through the real HTTP API and summarise it."""
+    from network.demo import run_demo
+
+    sys.exit(run_demo(database, member_count=member_count, sale_count=sale_count, seed=seed))

@@ -1,0 +1,18 @@
+"""Settings, read from the environment once when the app is made."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def from_environment(instance_path: str) -> dict:
+    default_db = "sqlite:///" + str(Path(instance_path) / "coalition.db")
+    return {
+        "DATABASE_URL": os.environ.get("DATABASE_URL", default_db),
+        "COALITION_ADMIN_TOKEN": os.environ.get("COALITION_ADMIN_TOKEN"),
+        "COALITION_POINTS_LIFETIME_DAYS": int(os.environ.get("COALITION_POINTS_LIFETIME_DAYS", "730")),
+        "COALITION_NETWORK_NAME": os.environ.get("COALITION_NETWORK_NAME", "coalition"),
+        # A till posts one transaction; anything past 1 MiB is a mistake or an attack.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("COALITION_MAX_BODY_BYTES", str(1024 * 1024))),
+    }

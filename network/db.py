@@ -1,0 +1,116 @@
+"""Engine and transactions: the one place that knows SQLite from PostgreSQL.
+
+Every write goes through `Database.transact`, which
+- on SQLite opens the transaction with BEGIN IMMEDIATE (with a busy timeout),
+  so concurrent writers queue instead of failing with "database is locked";
+- on PostgreSQL relies on row locks taken by the ledger (SELECT ... FOR UPDATE);
+- retries deadlocks and serialisation failures a bounded number of times and
+  then raises `Unavailable` (HTTP 503).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from network.errors import Unavailable
+
+T = TypeVar("T")
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+ATTEMPTS = 5
+SQLITE_BUSY_MS = 30_000
+
+
+def normalise_url(url: str) -> str:
+    """Let people write postgresql:// and still get the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, **kwargs)
+        _sqlite_transactions(engine)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """Take over BEGIN from pysqlite, as SQLAlchemy's SQLite docs recommend."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        immediate = connection.get_execution_options().get("write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _retryable(exc: DBAPIError, attempt: int) -> bool:
+    if isinstance(exc, IntegrityError):
+        # A concurrent writer inserted the same unique key first (an order id,
+        # an idempotency key). Run once more: the work now sees that row and
+        # answers as for any duplicate.
+        return attempt == 1
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+class Database:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    def session(self) -> Session:
+        """A session for reads; the caller closes it."""
+        return self.sessions()
+
+    def transact(self, work: Callable[[Session], T], attempts: int = ATTEMPTS) -> T:
+        """Run `work` in one write transaction, committed when it returns.
+
+        `work` may run more than once (after a deadlock), so it must do
+        nothing outside the database that cannot be repeated.
+        A unique-key race is retried once, deadlocks and serialisation
+        failures up to `attempts` times.
+        """
+        for attempt in range(1, attempts + 1):
+            with self.sessions() as session:
+                session.connection(execution_options={"write": True})
+                try:
+                    result = work(session)
+                    session.commit()
+                    return result
+                except DBAPIError as exc:
+                    session.rollback()
+                    if not _retryable(exc, attempt):
+                        raise
+                    if attempt == attempts:
+                        raise Unavailable("The ledger is busy; retry the request") from exc
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise AssertionError("unreachable")

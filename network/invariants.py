@@ -1,0 +1,104 @@
+"""The ledger's invariants, checked by `coalition ledger check` and after every test that writes.
+
+Each check is one aggregate query that returns offending rows; an empty
+result means it holds. They read the whole ledger, so they are an audit, not
+something a request path runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from network.models import Account, JournalEntry, Lot, LotMovement, Posting
+
+
+@dataclass(frozen=True)
+class Violation:
+    invariant: str
+    detail: str
+
+
+def _entries_sum_to_zero(session: Session):
+    total = func.sum(Posting.amount)
+    for entry_id, amount in session.execute(select(Posting.entry_id, total).group_by(Posting.entry_id).having(total != 0)):
+        yield f"entry {entry_id} sums to {amount}"
+
+
+def _entries_have_two_postings(session: Session):
+    count = func.count(Posting.id)
+    query = (
+        select(JournalEntry.id, count)
+        .outerjoin(Posting, Posting.entry_id == JournalEntry.id)
+        .group_by(JournalEntry.id)
+        .having(count < 2)
+    )
+    for entry_id, postings in session.execute(query):
+        yield f"entry {entry_id} has {postings} posting(s)"
+
+
+def _ledger_sums_to_zero(session: Session):
+    total = session.scalar(select(func.coalesce(func.sum(Posting.amount), 0)))
+    if total:
+        yield f"all postings sum to {total}"
+
+
+def _member_balances_match_postings(session: Session):
+    sums = select(Posting.account_id, func.sum(Posting.amount).label("total")).group_by(Posting.account_id).subquery()
+    query = (
+        select(Account.id, Account.member_id, Account.kind, Account.balance, func.coalesce(sums.c.total, 0))
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .where(Account.member_id.is_not(None), Account.balance != func.coalesce(sums.c.total, 0))
+    )
+    for account_id, member_id, kind, balance, total in session.execute(query):
+        yield f"member {member_id} {kind} account {account_id}: balance {balance}, postings {total}"
+
+
+def _balances_match_lots(session: Session):
+    lots = select(Lot.account_id, func.sum(Lot.remaining).label("remaining")).group_by(Lot.account_id).subquery()
+    query = (
+        select(Account.member_id, Account.balance, func.coalesce(lots.c.remaining, 0))
+        .outerjoin(lots, lots.c.account_id == Account.id)
+        .where(Account.kind == "available", Account.balance != func.coalesce(lots.c.remaining, 0))
+    )
+    for member_id, balance, remaining in session.execute(query):
+        yield f"member {member_id}: available {balance}, lots remaining {remaining}"
+
+
+def _lots_match_movements(session: Session):
+    moved = select(LotMovement.lot_id, func.sum(LotMovement.points).label("moved")).group_by(LotMovement.lot_id).subquery()
+    query = (
+        select(Lot.id, Lot.points, Lot.remaining, func.coalesce(moved.c.moved, 0))
+        .outerjoin(moved, moved.c.lot_id == Lot.id)
+        .where(Lot.points + func.coalesce(moved.c.moved, 0) != Lot.remaining)
+    )
+    for lot_id, points, remaining, total in session.execute(query):
+        yield f"lot {lot_id}: {points} points {total:+d} moved, but {remaining} remaining"
+
+
+def _no_negative_available(session: Session):
+    query = select(Account.member_id, Account.balance).where(Account.kind == "available", Account.balance < 0)
+    for member_id, balance in session.execute(query):
+        yield f"member {member_id} has {balance} points available"
+
+
+CHECKS = {
+    "every entry sums to zero": _entries_sum_to_zero,
+    "every entry has two postings or more": _entries_have_two_postings,
+    "all postings sum to zero": _ledger_sums_to_zero,
+    "member balances equal their postings": _member_balances_match_postings,
+    "available balances equal their lots": _balances_match_lots,
+    "lots equal their movements": _lots_match_movements,
+    "no available balance below zero": _no_negative_available,
+}
+
+
+def check(session: Session) -> dict[str, list[str]]:
+    """Every invariant by name, with the offending rows (empty when it holds)."""
+    return {name: list(run(session)) for name, run in CHECKS.items()}
+
+
+def violations(session: Session) -> list[Violation]:
+    return [Violation(name, detail) for name, details in check(session).items() for detail in details]

@@ -1,0 +1,197 @@
+"""The double-entry core: locks, postings and provenance lots.
+
+These are plain functions over a SQLAlchemy session, with no Flask. The hot
+path uses Core statements (one INSERT ... RETURNING per entry, one
+executemany per posting batch) rather than the ORM's unit of work: an earn
+is a handful of statements and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from network.errors import InsufficientPoints
+from network.models import Account, JournalEntry, Lot, LotMovement, Posting
+
+AVAILABLE, PENDING, HELD = "available", "pending", "held"
+MEMBER_KINDS = (AVAILABLE, PENDING, HELD)
+ISSUANCE, REDEMPTION = "issuance", "redemption"
+PARTNER_KINDS = (ISSUANCE, REDEMPTION)
+LOT_PAGE = 200
+
+
+@dataclass
+class MemberAccounts:
+    """A member's accounts, read under lock: ids and balances."""
+
+    member_id: str
+    ids: dict[str, int]
+    balances: dict[str, int]
+
+    def balance_view(self) -> dict[str, int]:
+        return {"available": self.balances[AVAILABLE], "pending": self.balances[PENDING], "held": self.balances[HELD]}
+
+
+def lock_member(session: Session, member_id: str) -> MemberAccounts:
+    """Lock a member's account rows (in id order) and read their balances.
+
+    Every movement that touches a member's points calls this first, credits
+    included, so two concurrent writers for one member run one after the
+    other and neither loses the other's update. On SQLite the transaction
+    already holds the database's write lock (BEGIN IMMEDIATE).
+    """
+    rows = session.execute(
+        select(Account.id, Account.kind, Account.balance)
+        .where(Account.member_id == member_id)
+        .order_by(Account.id)
+        .with_for_update()
+    ).all()
+    return MemberAccounts(member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
+
+
+def partner_account(session: Session, partner_id: int, kind: str) -> int:
+    return session.execute(
+        select(Account.id).where(Account.partner_id == partner_id, Account.kind == kind)
+    ).scalar_one()
+
+
+def post(
+    session: Session,
+    *,
+    kind: str,
+    legs: list[tuple[int, int]],
+    member: MemberAccounts | None,
+    partner_id: int | None,
+    reason: str,
+    booked_at: datetime,
+    occurred_at: datetime | None = None,
+    reverses_id: int | None = None,
+) -> int:
+    """Book one journal entry of (account_id, amount) legs summing to zero.
+
+    Legs on the locked member's accounts also move their running balances,
+    in this same transaction.
+    """
+    legs = [(account, amount) for account, amount in legs if amount]
+    if len(legs) < 2 or sum(amount for _, amount in legs):
+        raise ValueError(f"unbalanced entry {kind}: {legs}")
+    entry_id = session.execute(
+        insert(JournalEntry)
+        .values(
+            kind=kind,
+            partner_id=partner_id,
+            member_id=member.member_id if member else None,
+            reverses_id=reverses_id,
+            reason=reason,
+            occurred_at=occurred_at,
+            booked_at=booked_at,
+        )
+        .returning(JournalEntry.id)
+    ).scalar_one()
+    session.execute(insert(Posting), [{"entry_id": entry_id, "account_id": a, "amount": n} for a, n in legs])
+    if member is not None:
+        by_kind = {account_id: kind for kind, account_id in member.ids.items()}
+        changes: dict[int, int] = defaultdict(int)
+        for account_id, amount in legs:
+            if account_id in by_kind:
+                changes[account_id] += amount
+        for account_id, change in changes.items():
+            member.balances[by_kind[account_id]] += change
+            session.execute(
+                update(Account).where(Account.id == account_id).values(balance=Account.balance + change)
+            )
+    return entry_id
+
+
+def add_lot(
+    session: Session,
+    member: MemberAccounts,
+    *,
+    issuer_id: int | None,
+    entry_id: int,
+    points: int,
+    earned_at: datetime,
+    expires_at: datetime,
+) -> int:
+    return session.execute(
+        insert(Lot)
+        .values(
+            member_id=member.member_id,
+            account_id=member.ids[AVAILABLE],
+            issuer_id=issuer_id,
+            entry_id=entry_id,
+            points=points,
+            remaining=points,
+            earned_at=earned_at,
+            available_at=earned_at,
+            expires_at=expires_at,
+        )
+        .returning(Lot.id)
+    ).scalar_one()
+
+
+def _open_lots(session: Session, member: MemberAccounts, first_lot_id: int | None):
+    """Yield open lots in consumption order, a page at a time (a member may have thousands)."""
+    columns = (Lot.id, Lot.remaining, Lot.issuer_id, Lot.expires_at)
+    if first_lot_id is not None:
+        first = session.execute(select(*columns).where(Lot.id == first_lot_id, Lot.remaining > 0)).first()
+        if first is not None:
+            yield first
+    query = (
+        select(*columns)
+        .where(Lot.member_id == member.member_id, Lot.account_id == member.ids[AVAILABLE], Lot.remaining > 0)
+        .order_by(Lot.expires_at, Lot.id)
+        .limit(LOT_PAGE)
+    )
+    after = None
+    while True:
+        page_query = query if after is None else query.where(
+            (Lot.expires_at > after.expires_at) | ((Lot.expires_at == after.expires_at) & (Lot.id > after.id))
+        )
+        page = session.execute(page_query).all()
+        for lot in page:
+            if lot.id != first_lot_id:
+                yield lot
+        if len(page) < LOT_PAGE:
+            return
+        after = page[-1]
+
+
+def consume_lots(
+    session: Session,
+    member: MemberAccounts,
+    points: int,
+    entry_id: int,
+    first_lot_id: int | None = None,
+) -> dict[int | None, int]:
+    """Take `points` from the member's available lots, oldest expiry first.
+
+    `first_lot_id` is drained before the others (a refund takes back the
+    sale's own points first). Returns points taken per issuer. The caller
+    holds the member lock and has checked the balance.
+    """
+    lots = _open_lots(session, member, first_lot_id)
+    taken: dict[int | None, int] = defaultdict(int)
+    movements = []
+    left = points
+    for lot in lots:
+        if left == 0:
+            break
+        take = min(left, lot.remaining)
+        left -= take
+        taken[lot.issuer_id] += take
+        movements.append({"lot_id": lot.id, "entry_id": entry_id, "points": -take})
+        session.execute(update(Lot).where(Lot.id == lot.id).values(remaining=lot.remaining - take))
+    if left:
+        raise InsufficientPoints(
+            "The member's lots do not cover the points",
+            {"requested": points, "available": points - left},
+        )
+    if movements:
+        session.execute(insert(LotMovement), movements)
+    return dict(taken)

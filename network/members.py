@@ -1,0 +1,68 @@
+"""Members and their cards. A member's accounts exist from enrolment, so there is always a row to lock."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from network.errors import Invalid, NotFound
+from network.ledger import MEMBER_KINDS
+from network.models import Account, Card, Member
+from partners.cards import is_valid_card_number, new_card_number
+
+
+def enrol(
+    session: Session, *, email: str | None, name: str | None, enrolled_by: int | None, now: datetime
+) -> tuple[str, str]:
+    """Returns (member_id, card_number)."""
+    member_id = uuid.uuid4().hex
+    session.execute(
+        insert(Member).values(id=member_id, email=email, name=name, enrolled_by=enrolled_by, created_at=now)
+    )
+    session.execute(insert(Account), [{"kind": kind, "member_id": member_id, "balance": 0} for kind in MEMBER_KINDS])
+    number = issue_card(session, member_id, now)
+    return member_id, number
+
+
+def issue_card(session: Session, member_id: str, now: datetime) -> str:
+    while True:
+        number = new_card_number()
+        if session.get(Card, number) is None:
+            break
+    session.execute(insert(Card).values(number=number, member_id=member_id, status="active", created_at=now))
+    return number
+
+
+def member_for_card(session: Session, number: str) -> str:
+    """The member holding an active card, or the error a till can show."""
+    if not is_valid_card_number(number):
+        raise Invalid("Invalid card number", {"card_number": ["is not a valid card number"]}, code="invalid_card")
+    row = session.execute(select(Card.member_id, Card.status).where(Card.number == number)).first()
+    if row is None:
+        raise NotFound("Unknown card", {"card_number": [number]}, code="unknown_card")
+    if row.status != "active":
+        raise Invalid("The card is blocked", {"card_number": [number]}, code="card_blocked")
+    return row.member_id
+
+
+def get_member(session: Session, member_id: str) -> Member:
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound("Unknown member", {"member_id": [member_id]}, code="unknown_member")
+    return member
+
+
+def cards_of(session: Session, member_id: str) -> list[Card]:
+    return list(session.scalars(select(Card).where(Card.member_id == member_id).order_by(Card.created_at)))
+
+
+def balances(session: Session, member_id: str) -> dict[str, int]:
+    """A member's balances, read from the running balance columns (O(1) in postings)."""
+    rows = session.execute(
+        select(Account.kind, Account.balance).where(Account.member_id == member_id)
+    ).all()
+    found = dict(rows)
+    return {"available": found["available"], "pending": found["pending"], "held": found["held"]}

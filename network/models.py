@@ -1,0 +1,238 @@
+"""The hub's tables, as SQLAlchemy 2 typed models.
+
+Sessions are opened and committed outside these classes (network.db); the
+functions that change the ledger take a session as their first argument.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC in and out, on SQLite (which stores naive text) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger; use UTC-aware datetimes")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class DecimalText(TypeDecorator):
+    """A Decimal stored as its exact text: SQLite's NUMERIC would go through float."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else str(Decimal(value))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
+
+
+# Named constraints, so later migrations (SQLite batch mode included) can alter them.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {int: BigInteger, datetime: UtcDateTime, Decimal: DecimalText}
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    adapter: Mapped[str] = mapped_column(String(40))
+    earn_rate: Mapped[Decimal]
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+    enrolled_by: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    created_at: Mapped[datetime]
+
+
+class Card(Base):
+    __tablename__ = "cards"
+
+    number: Mapped[str] = mapped_column(String(16), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime]
+
+
+class Account(Base):
+    """One side of every posting.
+
+    Member accounts (available, pending, held) exist from enrolment and keep a
+    running `balance`, changed under the member's row lock in the same
+    transaction as their postings. Partner and network accounts are hot: their
+    `balance` stays NULL and their totals come from postings.
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        UniqueConstraint("member_id", "kind"),
+        UniqueConstraint("partner_id", "kind"),
+        CheckConstraint("(member_id IS NULL) = (balance IS NULL)", name="member_accounts_keep_balance"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    balance: Mapped[int | None]
+
+
+class JournalEntry(Base):
+    """One movement of points; its postings sum to zero. Never updated."""
+
+    __tablename__ = "journal_entries"
+    __table_args__ = (Index("ix_journal_entries_member_id_id", "member_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime | None]
+    booked_at: Mapped[datetime]
+
+
+class Posting(Base):
+    __tablename__ = "postings"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(CheckConstraint("amount <> 0", name="posting_not_zero"))
+
+
+class Lot(Base):
+    """Points credited to a member, remembered with who issued them.
+
+    `issuer_id` is NULL for points the network itself funds. Redemptions
+    consume lots oldest-expiry-first; settlement reads the consumptions to
+    say whose points were spent where.
+    """
+
+    __tablename__ = "lots"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0 AND remaining <= points", name="lot_remaining_in_range"),
+        Index("ix_lots_member_open", "member_id", "expires_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    issuer_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    points: Mapped[int]
+    remaining: Mapped[int]
+    earned_at: Mapped[datetime]
+    available_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class LotMovement(Base):
+    """Points taken from (negative) or given back to (positive) a lot by an entry."""
+
+    __tablename__ = "lot_movements"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    points: Mapped[int]
+
+
+class Order(Base):
+    """A partner's own order id, once per partner and kind.
+
+    This is what makes a resent sale a 409 instead of a second credit, and
+    what a refund finds its sale by. A sale too small to earn a point is
+    still recorded (with no entry), so its refund is recognised.
+    """
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("partner_id", "kind", "order_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    order_id: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+    original_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    total_minor: Mapped[int | None]
+    points: Mapped[int]
+    occurred_at: Mapped[datetime | None]
+    booked_at: Mapped[datetime]
+
+
+class IdempotencyRecord(Base):
+    """The stored outcome of a write, keyed by who sent it and their key.
+
+    Inserted in the same transaction as the postings it describes, so a
+    retried request finds either nothing (and runs) or the whole outcome.
+    """
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("principal", "key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    principal: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -1,0 +1,127 @@
+"""Sales earn points at the partner that made them; refunds take them back.
+
+Booking: a sale of n points debits the partner's issuance account and
+credits the member's available account, and opens a lot issued by the
+partner. A refund does the reverse for its share of the sale, draining the
+sale's own lot first so provenance stays with the issuer that is refunding.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from network import ledger, orders
+from network.errors import Invalid
+from network.ledger import AVAILABLE, ISSUANCE
+from network.members import member_for_card
+from network.models import Lot, Partner
+from partners.earning import clawback_for, points_for
+from partners.money import Money
+from partners.transactions import Refund, Sale
+
+
+def _same_currency(partner: Partner, money: Money) -> None:
+    if money.currency != partner.currency:
+        raise Invalid(
+            f"{partner.name} books in {partner.currency}, not {money.currency}",
+            {"currency": [f"must be {partner.currency}"]},
+            code="currency_mismatch",
+        )
+
+
+def record_sale(session: Session, partner: Partner, sale: Sale, *, now: datetime, lifetime: timedelta) -> dict:
+    _same_currency(partner, sale.total)
+    member = ledger.lock_member(session, member_for_card(session, sale.card_number))
+    orders.ensure_new(session, partner.id, "sale", sale.order_id)
+    points = points_for(sale.total, partner.earn_rate)
+    entry_id = None
+    if points:
+        entry_id = ledger.post(
+            session,
+            kind="earn",
+            legs=[(ledger.partner_account(session, partner.id, ISSUANCE), -points), (member.ids[AVAILABLE], points)],
+            member=member,
+            partner_id=partner.id,
+            reason=f"Sale {sale.order_id} at {partner.name}: {sale.total} {sale.total.currency} x {partner.earn_rate} points per {sale.total.currency}",
+            booked_at=now,
+            occurred_at=sale.occurred_at,
+        )
+        ledger.add_lot(
+            session, member, issuer_id=partner.id, entry_id=entry_id, points=points, earned_at=now, expires_at=now + lifetime
+        )
+    orders.record(
+        session,
+        partner_id=partner.id,
+        kind="sale",
+        order_id=sale.order_id,
+        member_id=member.member_id,
+        entry_id=entry_id,
+        points=points,
+        booked_at=now,
+        occurred_at=sale.occurred_at,
+        currency=sale.total.currency,
+        total_minor=sale.total.minor,
+    )
+    return {"journal_id": entry_id, "points": points, "balance": member.balance_view()}
+
+
+def record_refund(session: Session, partner: Partner, refund: Refund, *, now: datetime) -> dict:
+    _same_currency(partner, refund.total)
+    sale = orders.find(session, partner.id, "sale", refund.original_order_id)
+    if sale is None:
+        raise Invalid(
+            f"No sale {refund.original_order_id!r} at {partner.name} to refund",
+            {"original_order_id": [refund.original_order_id]},
+            code="unknown_order",
+        )
+    if refund.card_number is not None and member_for_card(session, refund.card_number) != sale.member_id:
+        raise Invalid("The card is not the one the sale was made with", {"card_number": [refund.card_number]}, code="card_mismatch")
+    member = ledger.lock_member(session, sale.member_id)
+    orders.ensure_new(session, partner.id, "refund", refund.order_id)
+    before = orders.refunded_so_far(session, sale.id)
+    if before + refund.total.minor > sale.total_minor:
+        refundable = Money(sale.total_minor - before, sale.currency)
+        raise Invalid(
+            f"The refund exceeds what is left of sale {sale.order_id} ({refundable} {sale.currency})",
+            {"total": [f"at most {refundable} can still be refunded"], "refundable": str(refundable)},
+            code="refund_exceeds_sale",
+        )
+    due = clawback_for(sale.points, sale.total_minor, before, refund.total.minor)
+    # Policy within_balance: a claw-back never takes the balance below zero.
+    points = min(due, member.balances[AVAILABLE])
+    entry_id = None
+    if points:
+        entry_id = ledger.post(
+            session,
+            kind="refund",
+            legs=[(member.ids[AVAILABLE], -points), (ledger.partner_account(session, partner.id, ISSUANCE), points)],
+            member=member,
+            partner_id=partner.id,
+            reason=f"Refund {refund.order_id} of sale {sale.order_id} at {partner.name}: {refund.total} {refund.total.currency}",
+            booked_at=now,
+            occurred_at=refund.occurred_at,
+            reverses_id=sale.entry_id,
+        )
+        sale_lot = session.scalar(select(Lot.id).where(Lot.entry_id == sale.entry_id)) if sale.entry_id else None
+        ledger.consume_lots(session, member, points, entry_id, first_lot_id=sale_lot)
+    orders.record(
+        session,
+        partner_id=partner.id,
+        kind="refund",
+        order_id=refund.order_id,
+        member_id=member.member_id,
+        entry_id=entry_id,
+        points=-points,
+        booked_at=now,
+        occurred_at=refund.occurred_at,
+        currency=refund.total.currency,
+        total_minor=refund.total.minor,
+        original_id=sale.id,
+    )
+    result = {"journal_id": entry_id, "points": -points, "balance": member.balance_view()}
+    if points < due:
+        result["uncollected_points"] = due - points
+    return result

@@ -1,0 +1,80 @@
+"""Marshmallow fields that refuse what JSON makes easy to get wrong.
+
+`fields.Integer` accepts `true` and `5.0`; `fields.Decimal` accepts floats.
+Points and money must never come from a float or a boolean, so these fields
+take only what they say.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from marshmallow import ValidationError, fields
+
+from partners.cards import is_valid_card_number
+from partners.money import CURRENCY_DECIMALS
+
+_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$")
+
+
+class Points(fields.Integer):
+    """A whole, positive number of points, as a JSON integer."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("example", 100)
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("must be a whole number of points (a JSON integer)")
+        if value <= 0:
+            raise ValidationError("must be greater than zero")
+        if value > 10**15:
+            raise ValidationError("is too large")
+        return value
+
+
+class DecimalString(fields.String):
+    """A non-negative decimal written as a string ("1.5"), returned as Decimal."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError('must be a decimal string such as "1.5"')
+        if not _DECIMAL.match(value):
+            raise ValidationError(f"{value!r} is not a non-negative decimal")
+        try:
+            return Decimal(value)
+        except InvalidOperation:  # pragma: no cover - the pattern already guards it
+            raise ValidationError(f"{value!r} is not a decimal") from None
+
+
+class Quantity(fields.Field):
+    """A positive quantity: a JSON integer or a decimal string ("0.750" kg)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int) and not isinstance(value, bool):
+            quantity = Decimal(value)
+        elif isinstance(value, str) and _DECIMAL.match(value):
+            quantity = Decimal(value)
+        else:
+            raise ValidationError('must be an integer or a decimal string such as "0.750"')
+        if quantity <= 0:
+            raise ValidationError("must be greater than zero")
+        return quantity
+
+
+class Currency(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        code = super()._deserialize(value, attr, data, **kwargs)
+        if code not in CURRENCY_DECIMALS:
+            raise ValidationError(f"{code!r} is not an ISO 4217 currency code")
+        return code
+
+
+class CardNumber(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if not is_valid_card_number(number):
+            raise ValidationError("is not a valid card number (16 digits with a Luhn check digit)")
+        return number

@@ -1,0 +1,1 @@
+"""Built-in partner plugins, registered through the `coalition` entry points like any other."""
