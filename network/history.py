@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from network.models import Account, JournalEntry, Lot, LotMovement, Order, Partner, Posting
+from network.models import Account, JournalEntry, Lot, LotMovement, Order, Partner, Posting, int_sum
 from network.registry import slugs
 
 MAX_PAGE = 200
@@ -19,7 +19,7 @@ def history(
     Paginated by entry id (a keyset, stable while new entries arrive):
     pass the returned `next_before` as `before` for the next page.
     """
-    points = func.sum(Posting.amount).label("points")
+    points = int_sum(Posting.amount).label("points")
     query = (
         select(
             JournalEntry.id,
@@ -49,7 +49,7 @@ def history(
     order_ids = dict(session.execute(select(Order.entry_id, Order.order_id).where(Order.entry_id.in_(ids))).all())
     provenance: dict[int, dict[int | None, int]] = {}
     for entry_id, issuer_id, moved in session.execute(
-        select(LotMovement.entry_id, Lot.issuer_id, func.sum(LotMovement.points))
+        select(LotMovement.entry_id, Lot.issuer_id, int_sum(LotMovement.points))
         .join(Lot, Lot.id == LotMovement.lot_id)
         .where(LotMovement.entry_id.in_(ids))
         .group_by(LotMovement.entry_id, Lot.issuer_id)

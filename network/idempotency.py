@@ -20,7 +20,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,8 +38,6 @@ def to_json(body: dict) -> str:
 def _encode(value):
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 

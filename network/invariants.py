@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from network.models import Account, JournalEntry, Lot, LotMovement, Posting
+from network.models import Account, JournalEntry, Lot, LotMovement, Posting, int_sum
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Violation:
 
 
 def _entries_sum_to_zero(session: Session):
-    total = func.sum(Posting.amount)
+    total = int_sum(Posting.amount)
     for entry_id, amount in session.execute(select(Posting.entry_id, total).group_by(Posting.entry_id).having(total != 0)):
         yield f"entry {entry_id} sums to {amount}"
 
@@ -40,13 +40,13 @@ def _entries_have_two_postings(session: Session):
 
 
 def _ledger_sums_to_zero(session: Session):
-    total = session.scalar(select(func.coalesce(func.sum(Posting.amount), 0)))
+    total = session.scalar(select(int_sum(Posting.amount)))
     if total:
         yield f"all postings sum to {total}"
 
 
 def _member_balances_match_postings(session: Session):
-    sums = select(Posting.account_id, func.sum(Posting.amount).label("total")).group_by(Posting.account_id).subquery()
+    sums = select(Posting.account_id, int_sum(Posting.amount).label("total")).group_by(Posting.account_id).subquery()
     query = (
         select(Account.id, Account.member_id, Account.kind, Account.balance, func.coalesce(sums.c.total, 0))
         .outerjoin(sums, sums.c.account_id == Account.id)
@@ -57,7 +57,7 @@ def _member_balances_match_postings(session: Session):
 
 
 def _balances_match_lots(session: Session):
-    lots = select(Lot.account_id, func.sum(Lot.remaining).label("remaining")).group_by(Lot.account_id).subquery()
+    lots = select(Lot.account_id, int_sum(Lot.remaining).label("remaining")).group_by(Lot.account_id).subquery()
     query = (
         select(Account.member_id, Account.balance, func.coalesce(lots.c.remaining, 0))
         .outerjoin(lots, lots.c.account_id == Account.id)
@@ -68,7 +68,7 @@ def _balances_match_lots(session: Session):
 
 
 def _lots_match_movements(session: Session):
-    moved = select(LotMovement.lot_id, func.sum(LotMovement.points).label("moved")).group_by(LotMovement.lot_id).subquery()
+    moved = select(LotMovement.lot_id, int_sum(LotMovement.points).label("moved")).group_by(LotMovement.lot_id).subquery()
     query = (
         select(Lot.id, Lot.points, Lot.remaining, func.coalesce(moved.c.moved, 0))
         .outerjoin(moved, moved.c.lot_id == Lot.id)

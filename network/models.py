@@ -21,6 +21,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    cast,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -69,6 +71,11 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def int_sum(column):
+    """SUM as an integer: PostgreSQL's SUM(bigint) is numeric, which psycopg returns as Decimal."""
+    return cast(func.coalesce(func.sum(column), 0), BigInteger)
 
 
 class Base(DeclarativeBase):

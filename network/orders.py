@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from network.errors import Conflict
-from network.models import Order
+from network.models import Order, int_sum
 
 
 def find(session: Session, partner_id: int, kind: str, order_id: str) -> Order | None:
@@ -61,5 +61,5 @@ def record(
 
 def refunded_so_far(session: Session, sale_id: int) -> int:
     return session.scalar(
-        select(func.coalesce(func.sum(Order.total_minor), 0)).where(Order.original_id == sale_id, Order.kind == "refund")
+        select(int_sum(Order.total_minor)).where(Order.original_id == sale_id, Order.kind == "refund")
     )

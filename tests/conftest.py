@@ -1,0 +1,145 @@
+"""Fixtures after the Flask tutorial: an app per test on a database of its own.
+
+Every test that asks for `app` (or anything built on it) runs twice: on
+SQLite and on PostgreSQL. Each backend's schema is made once per test
+session by the real Alembic migrations; each test then gets it empty (a copy
+of the migrated SQLite file; TRUNCATE on a PostgreSQL database this session
+created and drops at the end). After the test, the ledger's invariants are
+checked.
+
+PostgreSQL comes from COALITION_TEST_POSTGRES_URL (default: the local
+server, database `test`, used only to create and drop our own database). If
+it does not answer the PostgreSQL runs are skipped, unless
+COALITION_REQUIRE_POSTGRES=1 (CI), which makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from network import create_app
+from network.db import Database, make_engine
+from network.invariants import violations
+from network.models import Base
+from network.schema import upgrade
+
+ADMIN_TOKEN = "test-operator-token"
+PG_URL = os.environ.get("COALITION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("COALITION_REQUIRE_POSTGRES") == "1"
+
+
+class Clock:
+    """A clock the test moves by hand; nothing ever sleeps to wait for time."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+# ---------------------------------------------------------------- databases
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """A database of this test session's own on the PostgreSQL server, dropped at the end."""
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL is not reachable at {PG_URL}: {exc.orig}"
+        if REQUIRE_PG:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    name = f"coalition_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name)
+    engine = make_engine(url.render_as_string(hide_password=False))
+    upgrade(engine)
+    engine.dispose()
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def database(backend, request, tmp_path):
+    if backend == "sqlite":
+        path = tmp_path / "coalition.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        db = Database(make_engine(f"sqlite:///{path}"))
+    else:
+        db = Database(make_engine(request.getfixturevalue("postgres_server_url"), pool_size=25, max_overflow=10))
+        with db.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    yield db
+    with db.session() as session:
+        broken = violations(session)
+    db.engine.dispose()
+    assert not broken, f"ledger invariants broken: {broken}"
+
+
+# ---------------------------------------------------------------- app
+
+
+@pytest.fixture
+def clock():
+    return Clock(datetime(2026, 3, 14, 9, 30, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def app(database, clock):
+    return create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def hub(client):
+    from tests.support import HubClient
+
+    return HubClient(client, ADMIN_TOKEN)
+
+
+@pytest.fixture
+def world(hub):
+    """Two partners of different trades and one enrolled member: the usual scene."""
+    from tests.support import World
+
+    return World.build(hub)

@@ -1,0 +1,72 @@
+"""`coalition ledger check` finds a broken ledger and names the broken invariant."""
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import insert, select, update
+
+from network.cli import main
+from network.invariants import check
+from network.models import Account, JournalEntry, Lot, Posting
+
+
+def run_check(database):
+    """The CLI against the test's own database."""
+    from network import create_app
+
+    app = create_app({"DATABASE": database})
+    return CliRunner().invoke(main, ["ledger", "check"], obj=_script_info(app))
+
+
+def _script_info(app):
+    from flask.cli import ScriptInfo
+
+    return ScriptInfo(create_app=lambda: app)
+
+
+def test_a_healthy_ledger_passes(world, database):
+    world.hub.sale(world.coffee, world.card, "10.00")
+    world.hub.redeem(world.grocer, world.card, 4)
+    result = run_check(database)
+    assert result.exit_code == 0, result.output
+    assert "FAIL" not in result.output
+    assert result.output.count("ok ") == 7
+
+
+def _break_balance(session):
+    session.execute(update(Account).where(Account.kind == "available").values(balance=Account.balance + 1))
+
+
+def _break_entry(session):
+    entry = session.scalar(select(JournalEntry.id))
+    account = session.scalar(select(Account.id).where(Account.kind == "issuance"))
+    session.execute(insert(Posting).values(entry_id=entry, account_id=account, amount=-3))
+
+
+def _break_lot(session):
+    session.execute(update(Lot).values(remaining=Lot.remaining - 1))
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "broken"),
+    [
+        (_break_balance, {"member balances equal their postings", "available balances equal their lots"}),
+        (_break_entry, {"every entry sums to zero", "all postings sum to zero"}),
+        (_break_lot, {"available balances equal their lots", "lots equal their movements"}),
+    ],
+)
+def test_a_corrupted_ledger_fails_naming_the_invariant(world, database, corrupt, broken):
+    world.hub.sale(world.coffee, world.card, "10.00")
+    with database.session() as session:
+        corrupt(session)
+        session.commit()
+        found = {name for name, problems in check(session).items() if problems}
+    assert found == broken
+    result = run_check(database)
+    assert result.exit_code == 1
+    for name in broken:
+        assert f"FAIL  {name}" in result.output
+    # Leave the database healthy for the fixture's own check.
+    with database.engine.begin() as connection:
+        for table in ("lot_movements", "lots", "orders", "postings", "journal_entries"):
+            connection.exec_driver_sql(f"DELETE FROM {table}")
+        connection.execute(update(Account).where(Account.member_id.is_not(None)).values(balance=0))

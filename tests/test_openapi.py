@@ -1,0 +1,19 @@
+"""The OpenAPI document is generated from the same schemas that validate requests."""
+
+
+def test_openapi_document_describes_every_endpoint(client):
+    response = client.get("/v1/openapi.json")
+    assert response.status_code == 200
+    spec = response.json
+    assert spec["openapi"].startswith("3.")
+    assert set(spec["paths"]) >= {
+        "/v1/partners", "/v1/partners/{slug}", "/v1/members", "/v1/members/{member_id}/history",
+        "/v1/cards/{card_number}/balance", "/v1/transactions", "/v1/redemptions",
+    }
+    redemption = spec["paths"]["/v1/redemptions"]["post"]
+    body = redemption["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(spec["components"]["schemas"][body]["required"]) == {"card_number", "points", "order_id"}
+    assert "422" in redemption["responses"]
+    sale = spec["paths"]["/v1/transactions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "CanonicalTransaction" in sale["$ref"]
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
