@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from network.models import Base
+from network.models import Account, Base
 
 _orders = itertools.count(1)
 
@@ -86,15 +86,9 @@ class World:
 
 
 def snapshot(database) -> dict:
-    """Every table's row count and every member balance: equal before and after a refused request."""
+    """Every ledger table's row count and every member balance: equal before and after a refused request."""
     with database.session() as session:
         counts = {t.name: session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables
                   if t.name != "idempotency_records"}
-        balances = session.execute(text_balances()).all()
+        balances = session.execute(select(Account.id, Account.balance).where(Account.member_id.is_not(None))).all()
     return {"counts": counts, "balances": sorted(map(tuple, balances))}
-
-
-def text_balances():
-    from network.models import Account
-
-    return select(Account.id, Account.balance).where(Account.member_id.is_not(None))

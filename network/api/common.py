@@ -78,7 +78,7 @@ def idempotent_write(work: Callable[[Session], dict], status: int = 201) -> Resp
         request_hash=idempotency.fingerprint(request.method, request.path, request.get_data()),
         now=now(),
     )
-    response = Response(outcome.body, status=outcome.status, mimetype="application/json")
+    response = Response(outcome.body + "\n", status=outcome.status, mimetype="application/json")
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
