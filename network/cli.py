@@ -78,8 +78,8 @@ def ledger_check() -> None:
 
 @main.command("demo")
 @click.option("--database", type=click.Path(dir_okay=False), default=None, help="SQLite file (default: a fresh one in instance/)")
-@click.option("--members", "member_count", default=50, show_default=True)
-@click.option("--sales", "sale_count", default=400, show_default=True)
+@click.option("--members", "member_count", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--sales", "sale_count", default=400, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=7, show_default=True)
 def demo_command(database: str | None, member_count: int, sale_count: int, seed: int) -> None:
     """Build a demo network through the real HTTP API and summarise it."""

@@ -45,7 +45,7 @@ def record_sale(session: Session, partner: Partner, sale: Sale, *, now: datetime
             legs=[(ledger.partner_account(session, partner.id, ISSUANCE), -points), (member.ids[AVAILABLE], points)],
             member=member,
             partner_id=partner.id,
-            reason=f"Sale {sale.order_id} at {partner.name}: {sale.total} {sale.total.currency} x {partner.earn_rate} points per {sale.total.currency}",
+            reason=f"Sale {sale.order_id} at {partner.name}: {sale.total} {sale.total.currency} x {partner.earn_rate} per {sale.total.currency}",
             booked_at=now,
             occurred_at=sale.occurred_at,
         )
