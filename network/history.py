@@ -29,13 +29,15 @@ def history(
             JournalEntry.occurred_at,
             JournalEntry.reverses_id,
             Partner.slug,
+            Order.order_id,
             points,
         )
         .join(Posting, Posting.entry_id == JournalEntry.id)
         .join(Account, Account.id == Posting.account_id)
         .outerjoin(Partner, Partner.id == JournalEntry.partner_id)
+        .outerjoin(Order, Order.id == JournalEntry.order_id)
         .where(JournalEntry.member_id == member_id, Account.member_id == member_id)
-        .group_by(JournalEntry.id, Partner.slug)
+        .group_by(JournalEntry.id, Partner.slug, Order.order_id)
         .order_by(JournalEntry.id.desc())
         .limit(limit + 1)
     )
@@ -46,7 +48,6 @@ def history(
     rows = session.execute(query).all()
     page, more = rows[:limit], len(rows) > limit
     ids = [row.id for row in page]
-    order_ids = dict(session.execute(select(Order.entry_id, Order.order_id).where(Order.entry_id.in_(ids))).all())
     provenance: dict[int, dict[int | None, int]] = {}
     for entry_id, issuer_id, moved in session.execute(
         select(LotMovement.entry_id, Lot.issuer_id, int_sum(LotMovement.points))
@@ -68,7 +69,7 @@ def history(
             "partner": row.slug,
             "points": row.points,
             "reason": row.reason,
-            "order_id": order_ids.get(row.id),
+            "order_id": row.order_id,
             "reverses": row.reverses_id,
             "booked_at": row.booked_at,
             "occurred_at": row.occurred_at,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from network.db import Database
@@ -93,8 +93,11 @@ def run(
     """Run `work` once per key; `work` returns (status, body) or raises DomainError."""
 
     def store(session: Session, status: int, body: str) -> None:
-        session.add(IdempotencyRecord(principal=principal, key=key, request_hash=request_hash, status=status, body=body, created_at=now))
-        session.flush()
+        session.connection().execute(
+            insert(IdempotencyRecord.__table__).values(
+                principal=principal, key=key, request_hash=request_hash, status=status, body=body, created_at=now
+            )
+        )
 
     def unit(session: Session) -> Outcome:
         if key is not None and (record := _stored(session, principal, key)) is not None:

@@ -12,11 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from network.errors import InsufficientPoints
-from network.models import Account, JournalEntry, Lot, LotMovement, Posting
+from network.errors import InsufficientPoints, Invalid, NotFound
+from network.models import Account, Card, JournalEntry, Lot, LotMovement, Posting
+from partners.cards import is_valid_card_number
 
 AVAILABLE, PENDING, HELD = "available", "pending", "held"
 MEMBER_KINDS = (AVAILABLE, PENDING, HELD)
@@ -54,10 +55,41 @@ def lock_member(session: Session, member_id: str) -> MemberAccounts:
     return MemberAccounts(member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
 
 
-def partner_account(session: Session, partner_id: int, kind: str) -> int:
-    return session.execute(
-        select(Account.id).where(Account.partner_id == partner_id, Account.kind == kind)
-    ).scalar_one()
+def lock_member_by_card(session: Session, number: str) -> MemberAccounts:
+    """`lock_member` for the holder of an active card, in one statement.
+
+    Raises the error a till can show for a mistyped, unknown or blocked card.
+    """
+    if not is_valid_card_number(number):
+        raise Invalid("Invalid card number", {"card_number": ["is not a valid card number"]}, code="invalid_card")
+    rows = session.execute(
+        select(Account.id, Account.kind, Account.balance, Account.member_id, Card.status)
+        .join(Card, Card.member_id == Account.member_id)
+        .where(Card.number == number)
+        .order_by(Account.id)
+        .with_for_update(of=Account)
+    ).all()
+    if not rows:
+        raise NotFound("Unknown card", {"card_number": [number]}, code="unknown_card")
+    if rows[0].status != "active":
+        raise Invalid("The card is blocked", {"card_number": [number]}, code="card_blocked")
+    return MemberAccounts(rows[0].member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
+
+
+# Statements built once: an earn runs a handful of them and nothing else.
+_entries, _postings, _accounts, _lots, _movements = (
+    JournalEntry.__table__, Posting.__table__, Account.__table__, Lot.__table__, LotMovement.__table__
+)
+_INSERT_ENTRY = insert(_entries).returning(_entries.c.id)
+_INSERT_POSTINGS = insert(_postings)
+_MOVE_BALANCE = (
+    update(_accounts)
+    .where(_accounts.c.id == bindparam("account"))
+    .values(balance=_accounts.c.balance + bindparam("change"))
+)
+_INSERT_LOT = insert(_lots)
+_TAKE_FROM_LOT = update(_lots).where(_lots.c.id == bindparam("lot")).values(remaining=bindparam("left"))
+_INSERT_MOVEMENTS = insert(_movements)
 
 
 def post(
@@ -71,6 +103,7 @@ def post(
     booked_at: datetime,
     occurred_at: datetime | None = None,
     reverses_id: int | None = None,
+    order_id: int | None = None,
 ) -> int:
     """Book one journal entry of (account_id, amount) legs summing to zero.
 
@@ -80,31 +113,31 @@ def post(
     legs = [(account, amount) for account, amount in legs if amount]
     if len(legs) < 2 or sum(amount for _, amount in legs):
         raise ValueError(f"unbalanced entry {kind}: {legs}")
-    entry_id = session.execute(
-        insert(JournalEntry)
-        .values(
-            kind=kind,
-            partner_id=partner_id,
-            member_id=member.member_id if member else None,
-            reverses_id=reverses_id,
-            reason=reason,
-            occurred_at=occurred_at,
-            booked_at=booked_at,
-        )
-        .returning(JournalEntry.id)
+    connection = session.connection()
+    entry_id = connection.execute(
+        _INSERT_ENTRY,
+        {
+            "kind": kind,
+            "partner_id": partner_id,
+            "member_id": member.member_id if member else None,
+            "reverses_id": reverses_id,
+            "order_id": order_id,
+            "reason": reason,
+            "occurred_at": occurred_at,
+            "booked_at": booked_at,
+        },
     ).scalar_one()
-    session.execute(insert(Posting), [{"entry_id": entry_id, "account_id": a, "amount": n} for a, n in legs])
+    connection.execute(_INSERT_POSTINGS, [{"entry_id": entry_id, "account_id": a, "amount": n} for a, n in legs])
     if member is not None:
-        by_kind = {account_id: kind for kind, account_id in member.ids.items()}
+        kinds = {account_id: kind for kind, account_id in member.ids.items()}
         changes: dict[int, int] = defaultdict(int)
         for account_id, amount in legs:
-            if account_id in by_kind:
+            if account_id in kinds:
                 changes[account_id] += amount
         for account_id, change in changes.items():
-            member.balances[by_kind[account_id]] += change
-            session.execute(
-                update(Account).where(Account.id == account_id).values(balance=Account.balance + change)
-            )
+            member.balances[kinds[account_id]] += change
+        if changes:
+            connection.execute(_MOVE_BALANCE, [{"account": a, "change": c} for a, c in changes.items()])
     return entry_id
 
 
@@ -117,22 +150,21 @@ def add_lot(
     points: int,
     earned_at: datetime,
     expires_at: datetime,
-) -> int:
-    return session.execute(
-        insert(Lot)
-        .values(
-            member_id=member.member_id,
-            account_id=member.ids[AVAILABLE],
-            issuer_id=issuer_id,
-            entry_id=entry_id,
-            points=points,
-            remaining=points,
-            earned_at=earned_at,
-            available_at=earned_at,
-            expires_at=expires_at,
-        )
-        .returning(Lot.id)
-    ).scalar_one()
+) -> None:
+    session.connection().execute(
+        _INSERT_LOT,
+        {
+            "member_id": member.member_id,
+            "account_id": member.ids[AVAILABLE],
+            "issuer_id": issuer_id,
+            "entry_id": entry_id,
+            "points": points,
+            "remaining": points,
+            "earned_at": earned_at,
+            "available_at": earned_at,
+            "expires_at": expires_at,
+        },
+    )
 
 
 def _open_lots(session: Session, member: MemberAccounts, first_lot_id: int | None):
@@ -175,23 +207,24 @@ def consume_lots(
     sale's own points first). Returns points taken per issuer. The caller
     holds the member lock and has checked the balance.
     """
-    lots = _open_lots(session, member, first_lot_id)
+    connection = session.connection()
     taken: dict[int | None, int] = defaultdict(int)
-    movements = []
+    movements, remaining = [], []
     left = points
-    for lot in lots:
+    for lot in _open_lots(session, member, first_lot_id):
         if left == 0:
             break
         take = min(left, lot.remaining)
         left -= take
         taken[lot.issuer_id] += take
         movements.append({"lot_id": lot.id, "entry_id": entry_id, "points": -take})
-        session.execute(update(Lot).where(Lot.id == lot.id).values(remaining=lot.remaining - take))
+        remaining.append({"lot": lot.id, "left": lot.remaining - take})
     if left:
         raise InsufficientPoints(
             "The member's lots do not cover the points",
             {"requested": points, "available": points - left},
         )
     if movements:
-        session.execute(insert(LotMovement), movements)
+        connection.execute(_TAKE_FROM_LOT, remaining)
+        connection.execute(_INSERT_MOVEMENTS, movements)
     return dict(taken)

@@ -24,7 +24,7 @@ from sqlalchemy import (
     cast,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -95,6 +95,12 @@ class Partner(Base):
     earn_rate: Mapped[Decimal]
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    # Loaded with the partner (one query at authentication), so booking a
+    # sale needs no lookup of the partner's hot accounts.
+    accounts: Mapped[list[Account]] = relationship(lazy="joined")
+
+    def account_id(self, kind: str) -> int:
+        return next(account.id for account in self.accounts if account.kind == kind)
 
 
 class Member(Base):
@@ -150,6 +156,8 @@ class JournalEntry(Base):
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+    # The partner's order (sale, refund, redemption) this entry books, if any.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     reason: Mapped[str] = mapped_column(Text)
     occurred_at: Mapped[datetime | None]
     booked_at: Mapped[datetime]
@@ -204,9 +212,11 @@ class LotMovement(Base):
 class Order(Base):
     """A partner's own order id, once per partner and kind.
 
-    This is what makes a resent sale a 409 instead of a second credit, and
-    what a refund finds its sale by. A sale too small to earn a point is
-    still recorded (with no entry), so its refund is recognised.
+    It is inserted before anything is booked (INSERT ... ON CONFLICT DO
+    NOTHING), so a resent sale is a 409 instead of a second credit, whatever
+    else has changed since. A refund finds its sale here. A sale too small to
+    earn a point is recorded all the same (with no journal entry), so its
+    refund is recognised. Journal entries name the order they book.
     """
 
     __tablename__ = "orders"
@@ -217,7 +227,6 @@ class Order(Base):
     kind: Mapped[str] = mapped_column(String(16))
     order_id: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
-    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
     original_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     currency: Mapped[str | None] = mapped_column(String(3))
     total_minor: Mapped[int | None]

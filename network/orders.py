@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from network.errors import Conflict
-from network.models import Order, int_sum
+from network.models import JournalEntry, Order, int_sum
+
+_orders = Order.__table__
+_INSERT_NEW = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_orders)
+    .on_conflict_do_nothing(index_elements=["partner_id", "kind", "order_id"])
+    .returning(_orders.c.id)
+    for dialect in (postgresql, sqlite)
+}
 
 
 def find(session: Session, partner_id: int, kind: str, order_id: str) -> Order | None:
@@ -17,49 +26,54 @@ def find(session: Session, partner_id: int, kind: str, order_id: str) -> Order |
     )
 
 
-def ensure_new(session: Session, partner_id: int, kind: str, order_id: str) -> None:
+def duplicate(session: Session, partner_id: int, kind: str, order_id: str) -> Conflict:
     existing = find(session, partner_id, kind, order_id)
-    if existing is not None:
-        raise Conflict(
-            f"This partner already booked a {kind} with order id {order_id!r}",
-            {"order_id": [order_id], "journal_id": existing.entry_id},
-            code="duplicate_order",
-        )
+    entry = session.scalar(select(JournalEntry.id).where(JournalEntry.order_id == existing.id)) if existing else None
+    return Conflict(
+        f"This partner already booked a {kind} with order id {order_id!r}",
+        {"order_id": [order_id], "journal_id": entry},
+        code="duplicate_order",
+    )
 
 
-def record(
+def claim(
     session: Session,
     *,
     partner_id: int,
     kind: str,
     order_id: str,
     member_id: str,
-    entry_id: int | None,
     points: int,
     booked_at: datetime,
     occurred_at: datetime | None = None,
     currency: str | None = None,
     total_minor: int | None = None,
     original_id: int | None = None,
-) -> None:
-    session.execute(
-        insert(Order).values(
-            partner_id=partner_id,
-            kind=kind,
-            order_id=order_id,
-            member_id=member_id,
-            entry_id=entry_id,
-            original_id=original_id,
-            currency=currency,
-            total_minor=total_minor,
-            points=points,
-            occurred_at=occurred_at,
-            booked_at=booked_at,
-        )
-    )
+) -> int:
+    """Record the order, first thing, or raise 409 if this partner already booked it.
+
+    One statement: a concurrent request with the same order id waits for the
+    first one's transaction and then finds the row taken.
+    """
+    row = session.connection().execute(
+        _INSERT_NEW[session.get_bind().dialect.name],
+        {
+            "partner_id": partner_id,
+            "kind": kind,
+            "order_id": order_id,
+            "member_id": member_id,
+            "original_id": original_id,
+            "currency": currency,
+            "total_minor": total_minor,
+            "points": points,
+            "occurred_at": occurred_at,
+            "booked_at": booked_at,
+        },
+    ).first()
+    if row is None:
+        raise duplicate(session, partner_id, kind, order_id)
+    return row.id
 
 
 def refunded_so_far(session: Session, sale_id: int) -> int:
-    return session.scalar(
-        select(int_sum(Order.total_minor)).where(Order.original_id == sale_id, Order.kind == "refund")
-    )
+    return session.scalar(select(int_sum(Order.total_minor)).where(Order.original_id == sale_id, Order.kind == "refund"))

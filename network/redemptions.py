@@ -15,14 +15,21 @@ from sqlalchemy.orm import Session
 from network import ledger, orders
 from network.errors import Conflict, InsufficientPoints, NotFound
 from network.ledger import AVAILABLE, REDEMPTION
-from network.members import member_for_card
 from network.models import JournalEntry, Lot, LotMovement, Partner
 from network.registry import slugs
 
 
 def redeem(session: Session, partner: Partner, *, card_number: str, points: int, order_id: str, now: datetime) -> dict:
-    member = ledger.lock_member(session, member_for_card(session, card_number))
-    orders.ensure_new(session, partner.id, "redemption", order_id)
+    member = ledger.lock_member_by_card(session, card_number)
+    order = orders.claim(
+        session,
+        partner_id=partner.id,
+        kind="redemption",
+        order_id=order_id,
+        member_id=member.member_id,
+        points=-points,
+        booked_at=now,
+    )
     available = member.balances[AVAILABLE]
     if available < points:
         raise InsufficientPoints(
@@ -32,23 +39,14 @@ def redeem(session: Session, partner: Partner, *, card_number: str, points: int,
     entry_id = ledger.post(
         session,
         kind="redemption",
-        legs=[(member.ids[AVAILABLE], -points), (ledger.partner_account(session, partner.id, REDEMPTION), points)],
+        legs=[(member.ids[AVAILABLE], -points), (partner.account_id(REDEMPTION), points)],
         member=member,
         partner_id=partner.id,
         reason=f"Redemption {order_id} at {partner.name}",
         booked_at=now,
+        order_id=order,
     )
     by_issuer = ledger.consume_lots(session, member, points, entry_id)
-    orders.record(
-        session,
-        partner_id=partner.id,
-        kind="redemption",
-        order_id=order_id,
-        member_id=member.member_id,
-        entry_id=entry_id,
-        points=-points,
-        booked_at=now,
-    )
     return {
         "redemption_id": entry_id,
         "points": points,
@@ -74,7 +72,7 @@ def reverse(session: Session, partner: Partner, redemption_id: int, *, now: date
     reversal_id = ledger.post(
         session,
         kind="redemption_reversal",
-        legs=[(ledger.partner_account(session, partner.id, REDEMPTION), -points), (member.ids[AVAILABLE], points)],
+        legs=[(partner.account_id(REDEMPTION), -points), (member.ids[AVAILABLE], points)],
         member=member,
         partner_id=partner.id,
         reason=f"Reversal of redemption {entry.id} at {partner.name}",
@@ -86,7 +84,7 @@ def reverse(session: Session, partner: Partner, redemption_id: int, *, now: date
         session.execute(update(Lot).where(Lot.id == row.lot_id).values(remaining=Lot.remaining - row.points))
         by_issuer[row.issuer_id] = by_issuer.get(row.issuer_id, 0) - row.points
     session.execute(
-        insert(LotMovement), [{"lot_id": row.lot_id, "entry_id": reversal_id, "points": -row.points} for row in consumed]
+        insert(LotMovement.__table__), [{"lot_id": row.lot_id, "entry_id": reversal_id, "points": -row.points} for row in consumed]
     )
     return {
         "reversal_id": reversal_id,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from network.errors import Conflict, NotFound
@@ -39,22 +39,23 @@ def create_partner(session: Session, spec: NewPartner, now: datetime) -> tuple[P
         earn_rate=spec.earn_rate,
         api_key_hash=hash_api_key(key),
         created_at=now,
+        accounts=[Account(kind=kind) for kind in PARTNER_KINDS],
     )
     session.add(partner)
     session.flush()
-    session.execute(insert(Account), [{"kind": kind, "partner_id": partner.id} for kind in PARTNER_KINDS])
     return partner, key
 
 
 def get_partner(session: Session, slug: str) -> Partner:
-    partner = session.scalar(select(Partner).where(Partner.slug == slug))
+    partner = session.execute(select(Partner).where(Partner.slug == slug)).unique().scalar_one_or_none()
     if partner is None:
         raise NotFound(f"No partner {slug!r}", code="unknown_partner")
     return partner
 
 
 def partner_by_key(session: Session, key: str) -> Partner | None:
-    return session.scalar(select(Partner).where(Partner.api_key_hash == hash_api_key(key)))
+    query = select(Partner).where(Partner.api_key_hash == hash_api_key(key))
+    return session.execute(query).unique().scalar_one_or_none()
 
 
 def slugs(session: Session, ids: set[int | None]) -> dict[int | None, str]:

@@ -17,7 +17,7 @@ from network import ledger, orders
 from network.errors import Invalid
 from network.ledger import AVAILABLE, ISSUANCE
 from network.members import member_for_card
-from network.models import Lot, Partner
+from network.models import JournalEntry, Lot, Partner
 from partners.earning import clawback_for, points_for
 from partners.money import Money
 from partners.transactions import Refund, Sale
@@ -34,37 +34,36 @@ def _same_currency(partner: Partner, money: Money) -> None:
 
 def record_sale(session: Session, partner: Partner, sale: Sale, *, now: datetime, lifetime: timedelta) -> dict:
     _same_currency(partner, sale.total)
-    member = ledger.lock_member(session, member_for_card(session, sale.card_number))
-    orders.ensure_new(session, partner.id, "sale", sale.order_id)
+    member = ledger.lock_member_by_card(session, sale.card_number)
     points = points_for(sale.total, partner.earn_rate)
-    entry_id = None
-    if points:
-        entry_id = ledger.post(
-            session,
-            kind="earn",
-            legs=[(ledger.partner_account(session, partner.id, ISSUANCE), -points), (member.ids[AVAILABLE], points)],
-            member=member,
-            partner_id=partner.id,
-            reason=f"Sale {sale.order_id} at {partner.name}: {sale.total} {sale.total.currency} x {partner.earn_rate} per {sale.total.currency}",
-            booked_at=now,
-            occurred_at=sale.occurred_at,
-        )
-        ledger.add_lot(
-            session, member, issuer_id=partner.id, entry_id=entry_id, points=points, earned_at=now, expires_at=now + lifetime
-        )
-    orders.record(
+    order = orders.claim(
         session,
         partner_id=partner.id,
         kind="sale",
         order_id=sale.order_id,
         member_id=member.member_id,
-        entry_id=entry_id,
         points=points,
         booked_at=now,
         occurred_at=sale.occurred_at,
         currency=sale.total.currency,
         total_minor=sale.total.minor,
     )
+    entry_id = None
+    if points:
+        entry_id = ledger.post(
+            session,
+            kind="earn",
+            legs=[(partner.account_id(ISSUANCE), -points), (member.ids[AVAILABLE], points)],
+            member=member,
+            partner_id=partner.id,
+            reason=f"Sale {sale.order_id} at {partner.name}: {sale.total} {sale.total.currency} x {partner.earn_rate} per {sale.total.currency}",
+            booked_at=now,
+            occurred_at=sale.occurred_at,
+            order_id=order,
+        )
+        ledger.add_lot(
+            session, member, issuer_id=partner.id, entry_id=entry_id, points=points, earned_at=now, expires_at=now + lifetime
+        )
     return {"journal_id": entry_id, "points": points, "balance": member.balance_view()}
 
 
@@ -80,7 +79,9 @@ def record_refund(session: Session, partner: Partner, refund: Refund, *, now: da
     if refund.card_number is not None and member_for_card(session, refund.card_number) != sale.member_id:
         raise Invalid("The card is not the one the sale was made with", {"card_number": [refund.card_number]}, code="card_mismatch")
     member = ledger.lock_member(session, sale.member_id)
-    orders.ensure_new(session, partner.id, "refund", refund.order_id)
+    if orders.find(session, partner.id, "refund", refund.order_id) is not None:
+        # Checked before the amounts, so a resent refund reads as a duplicate, not as too large.
+        raise orders.duplicate(session, partner.id, "refund", refund.order_id)
     before = orders.refunded_so_far(session, sale.id)
     if before + refund.total.minor > sale.total_minor:
         refundable = Money(sale.total_minor - before, sale.currency)
@@ -92,28 +93,12 @@ def record_refund(session: Session, partner: Partner, refund: Refund, *, now: da
     due = clawback_for(sale.points, sale.total_minor, before, refund.total.minor)
     # Policy within_balance: a claw-back never takes the balance below zero.
     points = min(due, member.balances[AVAILABLE])
-    entry_id = None
-    if points:
-        entry_id = ledger.post(
-            session,
-            kind="refund",
-            legs=[(member.ids[AVAILABLE], -points), (ledger.partner_account(session, partner.id, ISSUANCE), points)],
-            member=member,
-            partner_id=partner.id,
-            reason=f"Refund {refund.order_id} of sale {sale.order_id} at {partner.name}: {refund.total} {refund.total.currency}",
-            booked_at=now,
-            occurred_at=refund.occurred_at,
-            reverses_id=sale.entry_id,
-        )
-        sale_lot = session.scalar(select(Lot.id).where(Lot.entry_id == sale.entry_id)) if sale.entry_id else None
-        ledger.consume_lots(session, member, points, entry_id, first_lot_id=sale_lot)
-    orders.record(
+    order = orders.claim(
         session,
         partner_id=partner.id,
         kind="refund",
         order_id=refund.order_id,
         member_id=member.member_id,
-        entry_id=entry_id,
         points=-points,
         booked_at=now,
         occurred_at=refund.occurred_at,
@@ -121,6 +106,26 @@ def record_refund(session: Session, partner: Partner, refund: Refund, *, now: da
         total_minor=refund.total.minor,
         original_id=sale.id,
     )
+    entry_id = None
+    if points:
+        earned = session.execute(
+            select(JournalEntry.id, Lot.id.label("lot_id"))
+            .join(Lot, Lot.entry_id == JournalEntry.id)
+            .where(JournalEntry.order_id == sale.id)
+        ).one()
+        entry_id = ledger.post(
+            session,
+            kind="refund",
+            legs=[(member.ids[AVAILABLE], -points), (partner.account_id(ISSUANCE), points)],
+            member=member,
+            partner_id=partner.id,
+            reason=f"Refund {refund.order_id} of sale {sale.order_id} at {partner.name}: {refund.total} {refund.total.currency}",
+            booked_at=now,
+            occurred_at=refund.occurred_at,
+            reverses_id=earned.id,
+            order_id=order,
+        )
+        ledger.consume_lots(session, member, points, entry_id, first_lot_id=earned.lot_id)
     result = {"journal_id": entry_id, "points": -points, "balance": member.balance_view()}
     if points < due:
         result["uncollected_points"] = due - points

@@ -67,6 +67,6 @@ def test_a_corrupted_ledger_fails_naming_the_invariant(world, database, corrupt,
         assert f"FAIL  {name}" in result.output
     # Leave the database healthy for the fixture's own check.
     with database.engine.begin() as connection:
-        for table in ("lot_movements", "lots", "orders", "postings", "journal_entries"):
+        for table in ("lot_movements", "lots", "postings", "journal_entries", "orders"):
             connection.exec_driver_sql(f"DELETE FROM {table}")
         connection.execute(update(Account).where(Account.member_id.is_not(None)).values(balance=0))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 06:00:35.221965
+Create Date: 2026-11-22 06:27:48.941478
 """
 from alembic import op
 import sqlalchemy as sa
@@ -73,22 +73,46 @@ def upgrade() -> None:
     with op.batch_alter_table('cards', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cards_member_id'), ['member_id'], unique=False)
 
+    op.create_table('orders',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('partner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('order_id', sa.String(length=64), nullable=False),
+    sa.Column('member_id', sa.String(length=32), nullable=False),
+    sa.Column('original_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('currency', sa.String(length=3), nullable=True),
+    sa.Column('total_minor', sa.BigInteger(), nullable=True),
+    sa.Column('points', sa.BigInteger(), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('booked_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_orders_member_id_members')),
+    sa.ForeignKeyConstraint(['original_id'], ['orders.id'], name=op.f('fk_orders_original_id_orders')),
+    sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_orders_partner_id_partners')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
+    sa.UniqueConstraint('partner_id', 'kind', 'order_id', name=op.f('uq_orders_partner_id_kind_order_id'))
+    )
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_orders_original_id'), ['original_id'], unique=False)
+
     op.create_table('journal_entries',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=24), nullable=False),
     sa.Column('partner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('member_id', sa.String(length=32), nullable=True),
     sa.Column('reverses_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('booked_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_journal_entries_member_id_members')),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_journal_entries_order_id_orders')),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_journal_entries_partner_id_partners')),
     sa.ForeignKeyConstraint(['reverses_id'], ['journal_entries.id'], name=op.f('fk_journal_entries_reverses_id_journal_entries')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_journal_entries'))
     )
     with op.batch_alter_table('journal_entries', schema=None) as batch_op:
         batch_op.create_index('ix_journal_entries_member_id_id', ['member_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_journal_entries_order_id'), ['order_id'], unique=False)
 
     op.create_table('lots',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -111,29 +135,6 @@ def upgrade() -> None:
     with op.batch_alter_table('lots', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_lots_entry_id'), ['entry_id'], unique=False)
         batch_op.create_index('ix_lots_member_open', ['member_id', 'expires_at', 'id'], unique=False)
-
-    op.create_table('orders',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('partner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('order_id', sa.String(length=64), nullable=False),
-    sa.Column('member_id', sa.String(length=32), nullable=False),
-    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('original_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('currency', sa.String(length=3), nullable=True),
-    sa.Column('total_minor', sa.BigInteger(), nullable=True),
-    sa.Column('points', sa.BigInteger(), nullable=False),
-    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('booked_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_orders_entry_id_journal_entries')),
-    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_orders_member_id_members')),
-    sa.ForeignKeyConstraint(['original_id'], ['orders.id'], name=op.f('fk_orders_original_id_orders')),
-    sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_orders_partner_id_partners')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
-    sa.UniqueConstraint('partner_id', 'kind', 'order_id', name=op.f('uq_orders_partner_id_kind_order_id'))
-    )
-    with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_orders_original_id'), ['original_id'], unique=False)
 
     op.create_table('postings',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -174,19 +175,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_postings_account_id'))
 
     op.drop_table('postings')
-    with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_orders_original_id'))
-
-    op.drop_table('orders')
     with op.batch_alter_table('lots', schema=None) as batch_op:
         batch_op.drop_index('ix_lots_member_open')
         batch_op.drop_index(batch_op.f('ix_lots_entry_id'))
 
     op.drop_table('lots')
     with op.batch_alter_table('journal_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_journal_entries_order_id'))
         batch_op.drop_index('ix_journal_entries_member_id_id')
 
     op.drop_table('journal_entries')
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_orders_original_id'))
+
+    op.drop_table('orders')
     with op.batch_alter_table('cards', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cards_member_id'))
 
