@@ -15,9 +15,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from network.errors import InsufficientPoints, Invalid, NotFound
-from network.models import Account, Card, JournalEntry, Lot, LotMovement, Posting
-from partners.cards import is_valid_card_number
+from network.errors import InsufficientPoints
+from network.models import Account, JournalEntry, Lot, LotMovement, Posting
 
 AVAILABLE, PENDING, HELD = "available", "pending", "held"
 MEMBER_KINDS = (AVAILABLE, PENDING, HELD)
@@ -53,27 +52,6 @@ def lock_member(session: Session, member_id: str) -> MemberAccounts:
         .with_for_update()
     ).all()
     return MemberAccounts(member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
-
-
-def lock_member_by_card(session: Session, number: str) -> MemberAccounts:
-    """`lock_member` for the holder of an active card, in one statement.
-
-    Raises the error a till can show for a mistyped, unknown or blocked card.
-    """
-    if not is_valid_card_number(number):
-        raise Invalid("Invalid card number", {"card_number": ["is not a valid card number"]}, code="invalid_card")
-    rows = session.execute(
-        select(Account.id, Account.kind, Account.balance, Account.member_id, Card.status)
-        .join(Card, Card.member_id == Account.member_id)
-        .where(Card.number == number)
-        .order_by(Account.id)
-        .with_for_update(of=Account)
-    ).all()
-    if not rows:
-        raise NotFound("Unknown card", {"card_number": [number]}, code="unknown_card")
-    if rows[0].status != "active":
-        raise Invalid("The card is blocked", {"card_number": [number]}, code="card_blocked")
-    return MemberAccounts(rows[0].member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
 
 
 # Statements built once: an earn runs a handful of them and nothing else.

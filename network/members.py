@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from network.errors import Invalid, NotFound
-from network.ledger import MEMBER_KINDS
+from network.ledger import MEMBER_KINDS, MemberAccounts
 from network.models import Account, Card, Member
 from partners.cards import is_valid_card_number, new_card_number
 
@@ -36,16 +36,39 @@ def issue_card(session: Session, member_id: str, now: datetime) -> str:
     return number
 
 
-def member_for_card(session: Session, number: str) -> str:
-    """The member holding an active card, or the error a till can show."""
-    if not is_valid_card_number(number):
-        raise Invalid("Invalid card number", {"card_number": ["is not a valid card number"]}, code="invalid_card")
-    row = session.execute(select(Card.member_id, Card.status).where(Card.number == number)).first()
+def _checked(number: str, row) -> None:
+    """The error a till can show for a mistyped, unknown or blocked card."""
     if row is None:
         raise NotFound("Unknown card", {"card_number": [number]}, code="unknown_card")
     if row.status != "active":
         raise Invalid("The card is blocked", {"card_number": [number]}, code="card_blocked")
+
+
+def _valid(number: str) -> None:
+    if not is_valid_card_number(number):
+        raise Invalid("Invalid card number", {"card_number": ["is not a valid card number"]}, code="invalid_card")
+
+
+def member_for_card(session: Session, number: str) -> str:
+    """The member holding an active card."""
+    _valid(number)
+    row = session.execute(select(Card.member_id, Card.status).where(Card.number == number)).first()
+    _checked(number, row)
     return row.member_id
+
+
+def lock_member_by_card(session: Session, number: str) -> MemberAccounts:
+    """`ledger.lock_member` for the holder of an active card, in one statement."""
+    _valid(number)
+    rows = session.execute(
+        select(Account.id, Account.kind, Account.balance, Account.member_id, Card.status)
+        .join(Card, Card.member_id == Account.member_id)
+        .where(Card.number == number)
+        .order_by(Account.id)
+        .with_for_update(of=Account)
+    ).all()
+    _checked(number, rows[0] if rows else None)
+    return MemberAccounts(rows[0].member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
 
 
 def get_member(session: Session, member_id: str) -> Member:

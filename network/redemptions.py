@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from network import ledger, orders
+from network import ledger, members, orders
 from network.errors import Conflict, InsufficientPoints, NotFound
 from network.ledger import AVAILABLE, REDEMPTION
 from network.models import JournalEntry, Lot, LotMovement, Partner
@@ -20,7 +20,7 @@ from network.registry import slugs
 
 
 def redeem(session: Session, partner: Partner, *, card_number: str, points: int, order_id: str, now: datetime) -> dict:
-    member = ledger.lock_member_by_card(session, card_number)
+    member = members.lock_member_by_card(session, card_number)
     order = orders.claim(
         session,
         partner_id=partner.id,

@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from network import ledger, orders
+from network import ledger, members, orders
 from network.errors import Invalid
 from network.ledger import AVAILABLE, ISSUANCE
-from network.members import member_for_card
 from network.models import JournalEntry, Lot, Partner
 from partners.earning import clawback_for, points_for
 from partners.money import Money
@@ -34,7 +33,7 @@ def _same_currency(partner: Partner, money: Money) -> None:
 
 def record_sale(session: Session, partner: Partner, sale: Sale, *, now: datetime, lifetime: timedelta) -> dict:
     _same_currency(partner, sale.total)
-    member = ledger.lock_member_by_card(session, sale.card_number)
+    member = members.lock_member_by_card(session, sale.card_number)
     points = points_for(sale.total, partner.earn_rate)
     order = orders.claim(
         session,
@@ -76,7 +75,7 @@ def record_refund(session: Session, partner: Partner, refund: Refund, *, now: da
             {"original_order_id": [refund.original_order_id]},
             code="unknown_order",
         )
-    if refund.card_number is not None and member_for_card(session, refund.card_number) != sale.member_id:
+    if refund.card_number is not None and members.member_for_card(session, refund.card_number) != sale.member_id:
         raise Invalid("The card is not the one the sale was made with", {"card_number": [refund.card_number]}, code="card_mismatch")
     member = ledger.lock_member(session, sale.member_id)
     if orders.find(session, partner.id, "refund", refund.order_id) is not None:
