@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from network.db import Database
 from network.errors import Unauthenticated
-from network.models import Partner
-from network.registry import partner_by_key
+from network.registry import PartnerRef, partner_by_key
 
 OPERATOR, PARTNER = "operator", "partner"
 
@@ -16,7 +15,7 @@ OPERATOR, PARTNER = "operator", "partner"
 @dataclass(frozen=True)
 class Principal:
     role: str
-    partner: Partner | None = None
+    partner: PartnerRef | None = None
 
     @property
     def key(self) -> str:
@@ -31,8 +30,8 @@ def authenticate(db: Database, authorization: str | None, admin_token: str | Non
         raise Unauthenticated("Send Authorization: Bearer <token>", code="missing_token")
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal(OPERATOR)
-    with db.session() as session:
-        partner = partner_by_key(session, token)
+    with db.engine.connect() as connection:
+        partner = partner_by_key(connection, token)
     if partner is None:
         raise Unauthenticated("The token is not valid", code="invalid_token")
     return Principal(PARTNER, partner)

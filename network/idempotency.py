@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from network.db import Database
@@ -65,7 +65,7 @@ def validate_key(key: str | None) -> None:
         )
 
 
-def _replay(record: IdempotencyRecord, request_hash: str) -> Outcome:
+def _replay(record, request_hash: str) -> Outcome:
     if record.request_hash != request_hash:
         raise Invalid(
             "This Idempotency-Key was used for a different request",
@@ -75,10 +75,15 @@ def _replay(record: IdempotencyRecord, request_hash: str) -> Outcome:
     return Outcome(record.status, record.body, replayed=True)
 
 
-def _stored(session: Session, principal: str, key: str) -> IdempotencyRecord | None:
-    return session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
-    )
+_records = IdempotencyRecord.__table__
+_STORED = select(_records.c.key, _records.c.request_hash, _records.c.status, _records.c.body).where(
+    _records.c.principal == bindparam("principal"), _records.c.key == bindparam("key")
+)
+_STORE = insert(_records)
+
+
+def _stored(session: Session, principal: str, key: str):
+    return session.connection().execute(_STORED, {"principal": principal, "key": key}).first()
 
 
 def run(
@@ -94,9 +99,8 @@ def run(
 
     def store(session: Session, status: int, body: str) -> None:
         session.connection().execute(
-            insert(IdempotencyRecord.__table__).values(
-                principal=principal, key=key, request_hash=request_hash, status=status, body=body, created_at=now
-            )
+            _STORE,
+            {"principal": principal, "key": key, "request_hash": request_hash, "status": status, "body": body, "created_at": now},
         )
 
     def unit(session: Session) -> Outcome:

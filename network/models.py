@@ -24,7 +24,7 @@ from sqlalchemy import (
     cast,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -95,12 +95,6 @@ class Partner(Base):
     earn_rate: Mapped[Decimal]
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
-    # Loaded with the partner (one query at authentication), so booking a
-    # sale needs no lookup of the partner's hot accounts.
-    accounts: Mapped[list[Account]] = relationship(lazy="joined")
-
-    def account_id(self, kind: str) -> int:
-        return next(account.id for account in self.accounts if account.kind == kind)
 
 
 class Member(Base):

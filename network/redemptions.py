@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from network import ledger, members, orders
 from network.errors import Conflict, InsufficientPoints, NotFound
 from network.ledger import AVAILABLE, REDEMPTION
-from network.models import JournalEntry, Lot, LotMovement, Partner
-from network.registry import slugs
+from network.models import JournalEntry, Lot, LotMovement
+from network.registry import PartnerRef, slugs
 
 
-def redeem(session: Session, partner: Partner, *, card_number: str, points: int, order_id: str, now: datetime) -> dict:
+def redeem(session: Session, partner: PartnerRef, *, card_number: str, points: int, order_id: str, now: datetime) -> dict:
     member = members.lock_member_by_card(session, card_number)
     order = orders.claim(
         session,
@@ -55,7 +55,7 @@ def redeem(session: Session, partner: Partner, *, card_number: str, points: int,
     }
 
 
-def reverse(session: Session, partner: Partner, redemption_id: int, *, now: datetime) -> dict:
+def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: datetime) -> dict:
     """Cancel a redemption (the till voided the basket): points go back into the very lots they came from."""
     entry = session.get(JournalEntry, redemption_id)
     if entry is None or entry.kind != "redemption" or entry.partner_id != partner.id:

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 from network import ledger, members, orders
 from network.errors import Invalid
 from network.ledger import AVAILABLE, ISSUANCE
-from network.models import JournalEntry, Lot, Partner
+from network.models import JournalEntry, Lot
+from network.registry import PartnerRef
 from partners.earning import clawback_for, points_for
 from partners.money import Money
 from partners.transactions import Refund, Sale
 
 
-def _same_currency(partner: Partner, money: Money) -> None:
+def _same_currency(partner: PartnerRef, money: Money) -> None:
     if money.currency != partner.currency:
         raise Invalid(
             f"{partner.name} books in {partner.currency}, not {money.currency}",
@@ -31,7 +32,7 @@ def _same_currency(partner: Partner, money: Money) -> None:
         )
 
 
-def record_sale(session: Session, partner: Partner, sale: Sale, *, now: datetime, lifetime: timedelta) -> dict:
+def record_sale(session: Session, partner: PartnerRef, sale: Sale, *, now: datetime, lifetime: timedelta) -> dict:
     _same_currency(partner, sale.total)
     member = members.lock_member_by_card(session, sale.card_number)
     points = points_for(sale.total, partner.earn_rate)
@@ -66,7 +67,7 @@ def record_sale(session: Session, partner: Partner, sale: Sale, *, now: datetime
     return {"journal_id": entry_id, "points": points, "balance": member.balance_view()}
 
 
-def record_refund(session: Session, partner: Partner, refund: Refund, *, now: datetime) -> dict:
+def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now: datetime) -> dict:
     _same_currency(partner, refund.total)
     sale = orders.find(session, partner.id, "sale", refund.original_order_id)
     if sale is None:
