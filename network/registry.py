@@ -26,7 +26,7 @@ class NewPartner:
 
 
 @dataclass(frozen=True)
-class PartnerRef:
+class PartnerRef(NewPartner):
     """A partner as a request sees it: a snapshot loaded with its hot accounts in one query.
 
     Booking a sale needs the partner's issuance account; carrying its id
@@ -34,12 +34,6 @@ class PartnerRef:
     """
 
     id: int
-    slug: str
-    name: str
-    timezone: str
-    currency: str
-    adapter: str
-    earn_rate: Decimal
     created_at: datetime
     accounts: dict[str, int]
 
