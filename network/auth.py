@@ -30,8 +30,7 @@ def authenticate(db: Database, authorization: str | None, admin_token: str | Non
         raise Unauthenticated("Send Authorization: Bearer <token>", code="missing_token")
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal(OPERATOR)
-    with db.engine.connect() as connection:
-        partner = partner_by_key(connection, token)
+    partner = db.read(lambda session: partner_by_key(session, token))
     if partner is None:
         raise Unauthenticated("The token is not valid", code="invalid_token")
     return Principal(PARTNER, partner)

@@ -45,7 +45,8 @@ def make_engine(url: str, **kwargs) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pool_pre_ping: it costs a round trip on every checkout. A connection
+    # found dead (the server restarted) is invalidated and the work retried.
     return create_engine(url, **kwargs)
 
 
@@ -70,6 +71,8 @@ def _sqlite_transactions(engine: Engine) -> None:
 
 
 def _retryable(exc: DBAPIError, attempt: int) -> bool:
+    if exc.connection_invalidated:
+        return True
     if isinstance(exc, IntegrityError):
         # A concurrent writer inserted the same unique key first (an order id,
         # an idempotency key). Run once more: the work now sees that row and
@@ -90,6 +93,17 @@ class Database:
     def session(self) -> Session:
         """A session for reads; the caller closes it."""
         return self.sessions()
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        """Run a read; once more on a fresh connection if the pooled one was dead."""
+        for attempt in (1, 2):
+            with self.sessions() as session:
+                try:
+                    return work(session)
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated or attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
 
     def transact(self, work: Callable[[Session], T], attempts: int = ATTEMPTS) -> T:
         """Run `work` in one write transaction, committed when it returns.

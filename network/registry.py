@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, and_, insert, select
+from sqlalchemy import and_, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from network.errors import Conflict, NotFound
@@ -86,8 +86,8 @@ def get_partner(session: Session, slug: str) -> PartnerRef:
     return _ref(row)
 
 
-def partner_by_key(connection: Session | Connection, key: str) -> PartnerRef | None:
-    row = connection.execute(_PARTNER.where(Partner.api_key_hash == hash_api_key(key))).first()
+def partner_by_key(session: Session, key: str) -> PartnerRef | None:
+    row = session.execute(_PARTNER.where(Partner.api_key_hash == hash_api_key(key))).first()
     return None if row is None else _ref(row)
 
 

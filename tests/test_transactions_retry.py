@@ -1,7 +1,8 @@
 """Deadlocks and serialisation failures are retried a bounded number of times, then 503."""
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from network.errors import Unavailable
@@ -52,3 +53,25 @@ def test_a_unique_key_race_is_retried_once(database):
     with pytest.raises(IntegrityError):
         database.transact(work)
     assert len(calls) == 2
+
+
+def kill_pooled_connections(database) -> None:
+    """What a server restart or a failover does to the connections a pool keeps."""
+    outside = create_engine(database.engine.url, poolclass=NullPool)
+    with outside.connect() as admin:
+        killed = admin.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).scalar()
+    outside.dispose()
+    assert killed >= 1
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_connection_killed_under_the_pool_is_replaced_not_failed(world, database):
+    world.hub.sale(world.coffee, world.card, "10.00")
+    kill_pooled_connections(database)
+    assert world.hub.balance(world.card)["available"] == 10
+    assert world.hub.redeem(world.grocer, world.card, 4).status_code == 201
+    kill_pooled_connections(database)
+    assert database.transact(lambda session: session.execute(text("SELECT 1")).scalar()) == 1

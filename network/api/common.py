@@ -62,8 +62,7 @@ def principal() -> Principal:
 
 
 def read(work: Callable[[Session], object]):
-    with hub().db.session() as session:
-        return work(session)
+    return hub().db.read(work)
 
 
 def idempotent_write(work: Callable[[Session], dict], status: int = 201) -> Response:
