@@ -1,0 +1,32 @@
+"""`make bench`: earn and redeem throughput of the hub, next to a raw baseline.
+
+Run as `python -m bench` (see `python -m bench --help`). Each backend gets a
+fresh database (a temporary SQLite file; a PostgreSQL database
+`coalition_bench_<random>` created and dropped), migrated with the real
+Alembic migrations. Measured, per backend:
+
+- the service layer (`network.sales.record_sale`, `network.redemptions.redeem`
+  inside `Database.transact`), 8 concurrent client threads, members spread
+  over many members and all on one hot member; the spread earn once more with
+  the 8 clients split over 2 processes (one process runs Python on one core);
+- a raw baseline in the same run: the same rows written with bare SQLAlchemy
+  Core (entry, postings, lot, order, balance update), no lock, no lookup, no
+  business logic, so the ratio is the ledger's own overhead;
+- HTTP: `coalition serve` (gunicorn, 2 workers x 4 threads) driven by 8
+  keep-alive clients, next to a gunicorn hello-world for the HTTP ceiling;
+- balance reads on one member with 1M postings, through the service layer
+  and over HTTP, p50/p99 latency.
+
+Results print as one table; `--markdown FILE` also writes it as Markdown
+with the machine it ran on (that is how bench/RESULTS.md was made). The
+ledger's invariants are checked after the concurrent writes.
+
+`python -m bench.hotspots` profiles one operation at a time (service layer,
+raw baseline, or the Flask app in process) and lists the SQL it sends.
+
+Modules: `load` (the closed-loop client threads), `backends` (fresh
+databases), `world` (partners and funded members), `service`, `raw`, `web`
+(gunicorn subprocess and keep-alive clients), `procs` (clients in several
+processes), `seed` (the member with a million postings), `report` (table,
+targets, machine).
+"""

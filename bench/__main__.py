@@ -1,0 +1,286 @@
+"""`python -m bench`: earn and redeem throughput on SQLite and PostgreSQL, next to a raw baseline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import textwrap
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from bench import backends, load, procs, raw, report, seed, service, web, world
+from bench.report import Row, Target
+from network.db import Database, make_engine
+from network.invariants import violations
+from network.schema import upgrade
+
+SERVICE_EARN = Target("ops/s", 500)
+HTTP_EARN = Target("ops/s", 250)
+BALANCE_P99 = Target("p99", 10)
+SPREAD, HOT = "members spread", "one hot member"
+LEGEND = (
+    "ratio = ops/s over the raw baseline's ops/s measured in the same run (bare SQLAlchemy Core writing the same rows: "
+    "entry, postings, lot, order, running balance; no lock, no lookup, no business logic; for reads, one bare SELECT "
+    "of the balances joined from the card). Latencies are per operation, client side. cpu ms/op = busy CPU of the "
+    "whole machine (all cores: the clients, the hub and the database) per operation, from /proc/stat. "
+    "ops marked * were stopped by the time bound of a scenario (--max-seconds) before the count was reached."
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    clients: int
+    ops: int
+    members: int
+    partners: int
+    postings: int
+    reads: int
+    max_seconds: float
+    processes: int
+    http: bool
+    progress: bool
+
+
+def say(message: str = "", **style) -> None:
+    click.secho(message, err=True, **style)
+
+
+def _postings_label(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def run_backend(name: str, url: str, s: Settings, logs: Path, rows: list[Row]) -> None:
+    """Append this backend's rows to `rows` as they are measured (a failure keeps what was done)."""
+    pg = name == "postgresql"
+    engine = make_engine(url)
+    try:
+        say(f"\n== {name}: migrating a fresh database", bold=True)
+        upgrade(engine)
+        db = Database(engine)
+        scene = world.build(db, partners=s.partners, member_count=s.members, clients=s.clients, progress=s.progress)
+
+        # Earn and redeem through the service layer, each right after its raw baseline.
+        raws: dict[tuple[str, bool], load.Measure] = {}
+        for op, service_ops, raw_ops in (("earn", service.earn_ops, raw.earn_ops),
+                                         ("redeem", service.redeem_ops, raw.redeem_ops)):
+            for hot in (False, True):
+                scenario, tag = f"{op}, {HOT if hot else SPREAD}", f"{op}-{'hot' if hot else 'spread'}"
+                base = load.run(f"{name} raw {scenario}", s.ops,
+                                raw_ops(engine, scene, s.clients, hot=hot, tag=f"RAW-{tag}"),
+                                max_seconds=s.max_seconds, progress=s.progress)
+                measure = load.run(f"{name} service {scenario}", s.ops,
+                                   service_ops(db, scene, s.clients, hot=hot, tag=f"SVC-{tag}"),
+                                   max_seconds=s.max_seconds, progress=s.progress)
+                raws[(op, hot)] = base
+                target = SERVICE_EARN if pg and op == "earn" and not hot else None
+                rows.append(Row(name, "service", scenario, measure, raw=base, target=target))
+                if op == "earn" and not hot and s.processes > 1:
+                    rows.append(_in_processes(name, url, scene, s, pg))
+
+        # The same over HTTP; then one member with a million postings, and balance reads on it.
+        reads: list[Row] = []
+        if s.http:
+            port = web.free_port()
+            with web.hub_server(url, port, logs / f"{name}-hub.log"):
+                say(f"   coalition serve on 127.0.0.1:{port} (gunicorn, 2 workers x 4 threads)")
+                key = scene.partners[0].key
+                load.run("warm-up", s.clients * 10, web.balance_ops(port, key, scene.members[0].card, s.clients),
+                         progress=False)
+                for op, http_ops in (("earn", web.earn_ops), ("redeem", web.redeem_ops)):
+                    for hot in (False, True):
+                        scenario, tag = f"{op}, {HOT if hot else SPREAD}", f"HTTP-{op}-{'hot' if hot else 'spread'}"
+                        measure = load.run(f"{name} http {scenario}", s.ops,
+                                           http_ops(port, scene, s.clients, hot=hot, tag=tag),
+                                           max_seconds=s.max_seconds, progress=s.progress)
+                        target = HTTP_EARN if pg and op == "earn" and not hot else None
+                        rows.append(Row(name, "http", scenario, measure, raw=raws[(op, hot)], target=target))
+                rows[-1].notes.append(_check_invariants(db))
+                card = seed.seed_heavy_member(db, scene.partners[0], s.postings, s.progress)[1]
+                reads = _reads(name, "http", lambda n: web.balance_ops(port, key, card, n), engine, card, s, pg)
+        else:
+            rows[-1].notes.append(_check_invariants(db))
+            card = seed.seed_heavy_member(db, scene.partners[0], s.postings, s.progress)[1]
+        rows.extend(_reads(name, "service", lambda n: service.balance_ops(db, card, n), engine, card, s, pg) + reads)
+    finally:
+        engine.dispose()
+
+
+def _reads(name: str, path: str, make_ops, engine, card: str, s: Settings, pg: bool) -> list[Row]:
+    """Balance reads on the heavy member by 1 client (the latency target) and by all clients, each after its raw read."""
+    label = f"balance read, {_postings_label(s.postings)} postings on member"
+    out = []
+    for clients in (1, s.clients):
+        base = load.run(f"{name} raw read x{clients}", s.reads, raw.read_ops(engine, card, clients),
+                        max_seconds=s.max_seconds, progress=s.progress)
+        measure = load.run(f"{name} {path} read x{clients}", s.reads, make_ops(clients), max_seconds=s.max_seconds,
+                           progress=s.progress)
+        out.append(Row(name, path, label, measure, raw=base, target=BALANCE_P99 if pg and clients == 1 else None))
+    return out
+
+
+def _in_processes(name: str, url: str, scene: world.World, s: Settings, pg: bool) -> Row:
+    """Earn, members spread, with the clients split over processes (the GIL binds one process to one core)."""
+    threads = max(1, s.clients // s.processes)
+    layout = f"{s.processes}x{threads}"
+    common = dict(op="earn", hot=False, total=s.ops, processes=s.processes, threads=threads,
+                  max_seconds=s.max_seconds, progress=s.progress)
+    base = procs.run(f"{name} raw earn, {layout} processes x threads", url, scene, path="raw",
+                     tag=f"RAW-P-{layout}", **common)
+    measure = procs.run(f"{name} service earn, {layout} processes x threads", url, scene, path="service",
+                        tag=f"SVC-P-{layout}", **common)
+    return Row(name, "service", f"earn, {SPREAD}, {s.processes} processes", measure, raw=base,
+               target=SERVICE_EARN if pg else None, clients=layout)
+
+
+def _check_invariants(db: Database) -> str:
+    started = time.perf_counter()
+    with db.session() as session:
+        broken = violations(session)
+    took = time.perf_counter() - started
+    if broken:
+        say(f"   ledger invariants BROKEN after the concurrent writes: {broken[:5]}", fg="red", bold=True)
+        return f"ledger invariants BROKEN: {len(broken)} violation(s), e.g. {broken[0]}"
+    say(f"   ledger invariants hold after the concurrent writes (checked in {took:.1f}s)", fg="green")
+    return "ledger invariants hold after all the concurrent writes"
+
+
+def run_hello(s: Settings, logs: Path) -> Row:
+    port = web.free_port()
+    say("\n== gunicorn hello-world (HTTP ceiling: no app, no database)", bold=True)
+    with web.hello_server(port, logs / "hello.log"):
+        load.run("warm-up", s.clients * 20, web.hello_ops(port, s.clients), progress=False)
+        measure = load.run("http hello-world", s.ops, web.hello_ops(port, s.clients), max_seconds=s.max_seconds,
+                           progress=s.progress)
+    return Row("-", "http", "gunicorn hello-world, 2 workers x 4 threads", measure)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--quick", is_flag=True, help="A small smoke run (200 ops, 50 members, 20k postings).")
+@click.option("--only", type=click.Choice(["sqlite", "postgres"]), default=None, help="One backend only.")
+@click.option("--postgres-url", default=backends.DEFAULT_POSTGRES_URL, show_default=True,
+              help="A server to create (and drop) a bench database on; env COALITION_BENCH_POSTGRES_URL.")
+@click.option("--clients", default=8, show_default=True, help="Concurrent clients.")
+@click.option("--ops", type=int, default=None, help="Operations per scenario [default: 2000].")
+@click.option("--members", type=int, default=None, help="Members in the spread scenarios [default: 1000].")
+@click.option("--postings", type=int, default=None, help="Postings on the heavy member [default: 1000000].")
+@click.option("--reads", type=int, default=None, help="Balance reads per read scenario [default: 1000].")
+@click.option("--max-seconds", default=20.0, show_default=True, help="Time bound of one scenario.")
+@click.option("--processes", default=2, show_default=True,
+              help="Also run the service-layer earn with the clients split over this many processes (0: don't).")
+@click.option("--http/--no-http", default=True, show_default=True, help="Also measure over HTTP (gunicorn).")
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the table and the machine as Markdown to this file.")
+def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_seconds, processes, http, markdown) -> None:
+    """Measure earn and redeem throughput on SQLite and PostgreSQL.
+
+    Through the service layer (8 clients, members spread and one hot member)
+    and over HTTP (gunicorn, 2 workers), each next to a raw baseline measured
+    in the same run (the same rows inserted with bare SQLAlchemy Core), and
+    balance-read latency on a member with a million postings.
+    """
+    s = Settings(
+        clients=clients,
+        ops=ops or (200 if quick else 2000),
+        members=members or (50 if quick else 1000),
+        partners=4,
+        postings=postings or (20_000 if quick else 1_000_000),
+        reads=reads or (200 if quick else 1000),
+        max_seconds=max_seconds,
+        processes=processes,
+        http=http,
+        progress=True,
+    )
+    started, load_before, cpu_before = time.perf_counter(), report.load_average(), load.cpu_times()
+    code_before = report.code_version()
+    if os.getloadavg()[0] > 0.5:
+        say(f"Load average is {load_before} before the run: other work on this machine will lower the figures.",
+            fg="yellow")
+    todo: list[tuple[str, object]] = []
+    pg_version = None
+    if only in (None, "sqlite"):
+        todo.append(("sqlite", backends.sqlite_database))
+    if only in (None, "postgres"):
+        problem = backends.postgres_problem(postgres_url)
+        if problem is None:
+            pg_version = backends.postgres_version(postgres_url)
+            todo.append(("postgresql", lambda: backends.postgres_database(postgres_url)))
+        else:
+            say(f"PostgreSQL is not reachable at {postgres_url}: {problem}", fg="yellow", bold=True)
+            if only == "postgres":
+                sys.exit(1)
+            say("Running SQLite only.", fg="yellow")
+    failed = False
+    rows: list[Row] = []
+    logs = Path(tempfile.mkdtemp(prefix="coalition_bench_logs_"))
+    try:
+        for name, database in todo:
+            try:
+                with database() as url:
+                    run_backend(name, url, s, logs, rows)
+            except Exception:
+                failed = True
+                say(f"\n{name}: the bench failed", fg="red", bold=True)
+                say(traceback.format_exc())
+        if http:
+            try:
+                rows.append(run_hello(s, logs))
+            except Exception:
+                failed = True
+                say("hello-world baseline failed", fg="red", bold=True)
+                say(traceback.format_exc())
+    finally:
+        if not failed:
+            shutil.rmtree(logs, ignore_errors=True)
+        else:
+            say(f"server logs kept in {logs}")
+    elapsed = time.perf_counter() - started
+    steal = report.steal_share(cpu_before, load.cpu_times())
+
+    click.echo()
+    click.echo(report.text_table(rows))
+    click.echo()
+    click.echo(textwrap.fill(LEGEND, 120))
+    click.echo(f"{s.clients} clients, {s.ops} ops per scenario; targets apply to PostgreSQL. Took {elapsed:.0f}s; "
+               f"CPU stolen by the hypervisor: {steal}.")
+    for row in rows:
+        for note in row.notes:
+            click.echo(f"{row.backend}: {note}")
+        if row.measure.errors:
+            click.echo(f"{row.backend} {row.path} {row.scenario}: {row.measure.errors} errors, e.g. "
+                       f"{row.measure.error_samples[:2]}")
+    missed = [r for r in rows if r.target and not r.target.met(r.measure)]
+    for row in missed:
+        click.secho(f"target missed: {row.backend} {row.path} {row.scenario}: {row.target}", fg="red")
+    if markdown is not None:
+        machine = {**report.machine(pg_version, load_before), "CPU steal during the run (hypervisor)": steal}
+        code_after = report.code_version()
+        machine["code"] = code_before if code_after == code_before else (
+            f"{code_before} at the start, {code_after} at the end (the hub's code changed during the run)")
+        write_markdown(markdown, rows, s, machine, elapsed, sys.argv[1:])
+        click.echo(f"wrote {markdown}")
+    if failed:
+        sys.exit(1)
+
+
+def write_markdown(path: Path, rows: list[Row], s: Settings, machine: dict, elapsed: float, argv: list[str]) -> None:
+    lines = ["## Machine", ""]
+    lines += [f"- {key}: {value}" for key, value in machine.items()]
+    lines += ["", "## Command", "", "```", " ".join(["python -m bench", *argv]), "```", "",
+              f"{s.clients} clients, {s.ops} operations per scenario, {s.members} members in the spread scenarios, "
+              f"{s.postings:,} postings on the heavy member, {s.reads} reads per read scenario; took {elapsed:.0f}s.",
+              "", "## Results", "", report.markdown_table(rows), "", LEGEND, ""]
+    notes = [f"- {r.backend}: {n}" for r in rows for n in r.notes]
+    notes += [f"- {r.backend} {r.path} {r.scenario}: {r.measure.errors} errors, e.g. {r.measure.error_samples[:2]}"
+              for r in rows if r.measure.errors]
+    if notes:
+        lines += notes + [""]
+    path.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Earn and redeem through the service layer: `Database.transact` around the domain functions."""
+
+from __future__ import annotations
+
+import random
+
+from bench.load import Op
+from bench.world import LIFETIME, OCCURRED, REDEEM_POINTS, SALE, World
+from network import members, redemptions, sales
+from network.clock import utc_now
+from network.db import Database
+from partners.transactions import Sale
+
+
+def earn_ops(db: Database, world: World, clients: int, *, hot: bool, tag: str) -> list[Op]:
+    def make(k: int) -> Op:
+        rng = random.Random(k)
+
+        def op(i: int) -> None:
+            member = world.hot if hot else rng.choice(world.members)
+            partner = world.partners[i % len(world.partners)].partner
+            sale = Sale(f"{tag}-{i}", member.card, OCCURRED, SALE)
+            db.transact(lambda s: sales.record_sale(s, partner, sale, now=utc_now(), lifetime=LIFETIME))
+
+        return op
+
+    return [make(k) for k in range(clients)]
+
+
+def redeem_ops(db: Database, world: World, clients: int, *, hot: bool, tag: str) -> list[Op]:
+    def make(k: int) -> Op:
+        rng = random.Random(1000 + k)
+
+        def op(i: int) -> None:
+            member = world.hot if hot else rng.choice(world.members)
+            partner = world.partners[i % len(world.partners)].partner
+            db.transact(lambda s: redemptions.redeem(
+                s, partner, card_number=member.card, points=REDEEM_POINTS, order_id=f"{tag}-{i}", now=utc_now()))
+
+        return op
+
+    return [make(k) for k in range(clients)]
+
+
+def balance_ops(db: Database, card: str, clients: int) -> list[Op]:
+    """What GET /v1/cards/<card>/balance does below HTTP: find the card's member, read the balances."""
+
+    def op(_i: int) -> None:
+        with db.session() as session:
+            members.balances(session, members.member_for_card(session, card))
+
+    return [op] * clients
