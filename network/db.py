@@ -10,7 +10,9 @@ Every write goes through `Database.transact`, which
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -89,6 +91,9 @@ class Database:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.is_sqlite = engine.dialect.name == "sqlite"
+        # SQLite takes one writer at a time; threads of this process queue on
+        # a lock instead of SQLite's busy handler, which sleeps and polls.
+        self._writer = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
 
     def session(self) -> Session:
         """A session for reads; the caller closes it."""
@@ -114,7 +119,7 @@ class Database:
         failures up to `attempts` times.
         """
         for attempt in range(1, attempts + 1):
-            with self.sessions() as session:
+            with self._writer, self.sessions() as session:
                 session.connection(execution_options={"write": True})
                 try:
                     result = work(session)
@@ -126,5 +131,5 @@ class Database:
                         raise
                     if attempt == attempts:
                         raise Unavailable("The ledger is busy; retry the request") from exc
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
         raise AssertionError("unreachable")

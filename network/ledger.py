@@ -145,31 +145,37 @@ def add_lot(
     )
 
 
+_LOT_COLUMNS = (_lots.c.id, _lots.c.remaining, _lots.c.issuer_id, _lots.c.expires_at)
+_LOT = select(*_LOT_COLUMNS).where(_lots.c.id == bindparam("lot"), _lots.c.remaining > 0)
+_OPEN_LOTS = (
+    select(*_LOT_COLUMNS)
+    .where(_lots.c.member_id == bindparam("member"), _lots.c.account_id == bindparam("account"), _lots.c.remaining > 0)
+    .order_by(_lots.c.expires_at, _lots.c.id)
+    .limit(LOT_PAGE)
+)
+_OPEN_LOTS_AFTER = _OPEN_LOTS.where(
+    (_lots.c.expires_at > bindparam("after_expiry"))
+    | ((_lots.c.expires_at == bindparam("after_expiry")) & (_lots.c.id > bindparam("after_id")))
+)
+
+
 def _open_lots(session: Session, member: MemberAccounts, first_lot_id: int | None):
     """Yield open lots in consumption order, a page at a time (a member may have thousands)."""
-    columns = (Lot.id, Lot.remaining, Lot.issuer_id, Lot.expires_at)
+    connection = session.connection()
     if first_lot_id is not None:
-        first = session.execute(select(*columns).where(Lot.id == first_lot_id, Lot.remaining > 0)).first()
+        first = connection.execute(_LOT, {"lot": first_lot_id}).first()
         if first is not None:
             yield first
-    query = (
-        select(*columns)
-        .where(Lot.member_id == member.member_id, Lot.account_id == member.ids[AVAILABLE], Lot.remaining > 0)
-        .order_by(Lot.expires_at, Lot.id)
-        .limit(LOT_PAGE)
-    )
-    after = None
+    params = {"member": member.member_id, "account": member.ids[AVAILABLE]}
+    page = connection.execute(_OPEN_LOTS, params).all()
     while True:
-        page_query = query if after is None else query.where(
-            (Lot.expires_at > after.expires_at) | ((Lot.expires_at == after.expires_at) & (Lot.id > after.id))
-        )
-        page = session.execute(page_query).all()
         for lot in page:
             if lot.id != first_lot_id:
                 yield lot
         if len(page) < LOT_PAGE:
             return
-        after = page[-1]
+        last = page[-1]
+        page = connection.execute(_OPEN_LOTS_AFTER, {**params, "after_expiry": last.expires_at, "after_id": last.id}).all()
 
 
 def consume_lots(

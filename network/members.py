@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from network.errors import Invalid, NotFound
@@ -49,10 +49,21 @@ def _valid(number: str) -> None:
         raise Invalid("Invalid card number", {"card_number": ["is not a valid card number"]}, code="invalid_card")
 
 
+_accounts, _cards = Account.__table__, Card.__table__
+_CARD = select(_cards.c.member_id, _cards.c.status).where(_cards.c.number == bindparam("number"))
+_CARD_ACCOUNTS = (
+    select(_accounts.c.id, _accounts.c.kind, _accounts.c.balance, _accounts.c.member_id, _cards.c.status)
+    .join(_cards, _cards.c.member_id == _accounts.c.member_id)
+    .where(_cards.c.number == bindparam("number"))
+    .order_by(_accounts.c.id)
+)
+_LOCK_CARD_ACCOUNTS = _CARD_ACCOUNTS.with_for_update(of=_accounts)
+
+
 def member_for_card(session: Session, number: str) -> str:
     """The member holding an active card."""
     _valid(number)
-    row = session.execute(select(Card.member_id, Card.status).where(Card.number == number)).first()
+    row = session.connection().execute(_CARD, {"number": number}).first()
     _checked(number, row)
     return row.member_id
 
@@ -60,13 +71,7 @@ def member_for_card(session: Session, number: str) -> str:
 def lock_member_by_card(session: Session, number: str) -> MemberAccounts:
     """`ledger.lock_member` for the holder of an active card, in one statement."""
     _valid(number)
-    rows = session.execute(
-        select(Account.id, Account.kind, Account.balance, Account.member_id, Card.status)
-        .join(Card, Card.member_id == Account.member_id)
-        .where(Card.number == number)
-        .order_by(Account.id)
-        .with_for_update(of=Account)
-    ).all()
+    rows = session.connection().execute(_LOCK_CARD_ACCOUNTS, {"number": number}).all()
     _checked(number, rows[0] if rows else None)
     return MemberAccounts(rows[0].member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
 
@@ -84,8 +89,17 @@ def cards_of(session: Session, member_id: str) -> list[Card]:
 
 def balances(session: Session, member_id: str) -> dict[str, int]:
     """A member's balances, read from the running balance columns (O(1) in postings)."""
-    rows = session.execute(
-        select(Account.kind, Account.balance).where(Account.member_id == member_id)
-    ).all()
-    found = dict(rows)
+    found = dict(session.connection().execute(_BALANCES, {"member": member_id}).all())
     return {"available": found["available"], "pending": found["pending"], "held": found["held"]}
+
+
+def card_balances(session: Session, number: str) -> dict[str, int]:
+    """What a till shows: the balances behind an active card, in one statement."""
+    _valid(number)
+    rows = session.connection().execute(_CARD_ACCOUNTS, {"number": number}).all()
+    _checked(number, rows[0] if rows else None)
+    found = {row.kind: row.balance for row in rows}
+    return {"available": found["available"], "pending": found["pending"], "held": found["held"]}
+
+
+_BALANCES = select(_accounts.c.kind, _accounts.c.balance).where(_accounts.c.member_id == bindparam("member"))

@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     cast,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -177,7 +178,17 @@ class Lot(Base):
     __tablename__ = "lots"
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= points", name="lot_remaining_in_range"),
-        Index("ix_lots_member_open", "member_id", "expires_at", "id"),
+        # Only open lots: a member of ten years has thousands of spent ones
+        # that a redemption must not wade through.
+        Index(
+            "ix_lots_open",
+            "member_id",
+            "account_id",
+            "expires_at",
+            "id",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from network.errors import Conflict, NotFound
@@ -86,8 +86,11 @@ def get_partner(session: Session, slug: str) -> PartnerRef:
     return _ref(row)
 
 
+_BY_KEY = _PARTNER.where(Partner.api_key_hash == bindparam("key_hash"))
+
+
 def partner_by_key(session: Session, key: str) -> PartnerRef | None:
-    row = session.execute(_PARTNER.where(Partner.api_key_hash == hash_api_key(key))).first()
+    row = session.execute(_BY_KEY, {"key_hash": hash_api_key(key)}).first()
     return None if row is None else _ref(row)
 
 

@@ -77,8 +77,4 @@ def member_history(query, member_id):
 def balance(card_number):
     """What a till shows before a redemption."""
 
-    def work(session):
-        member_id = members.member_for_card(session, card_number)
-        return {"card_number": card_number, **members.balances(session, member_id)}
-
-    return read(work)
+    return read(lambda session: {"card_number": card_number, **members.card_balances(session, card_number)})

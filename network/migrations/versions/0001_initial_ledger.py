@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 06:27:48.941478
+Create Date: 2026-11-22 07:31:47.191877
 """
 from alembic import op
 import sqlalchemy as sa
@@ -134,7 +134,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('lots', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_lots_entry_id'), ['entry_id'], unique=False)
-        batch_op.create_index('ix_lots_member_open', ['member_id', 'expires_at', 'id'], unique=False)
+        batch_op.create_index('ix_lots_open', ['member_id', 'account_id', 'expires_at', 'id'], unique=False, postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
 
     op.create_table('postings',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -176,7 +176,7 @@ def downgrade() -> None:
 
     op.drop_table('postings')
     with op.batch_alter_table('lots', schema=None) as batch_op:
-        batch_op.drop_index('ix_lots_member_open')
+        batch_op.drop_index('ix_lots_open', postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
         batch_op.drop_index(batch_op.f('ix_lots_entry_id'))
 
     op.drop_table('lots')
