@@ -43,10 +43,9 @@ def redeem_ops(db: Database, world: World, clients: int, *, hot: bool, tag: str)
 
 
 def balance_ops(db: Database, card: str, clients: int) -> list[Op]:
-    """What GET /v1/cards/<card>/balance does below HTTP: find the card's member, read the balances."""
+    """What GET /v1/cards/<card>/balance does below HTTP: the card's balances, in one statement."""
 
     def op(_i: int) -> None:
-        with db.session() as session:
-            members.balances(session, members.member_for_card(session, card))
+        db.read(lambda session: members.card_balances(session, card))
 
     return [op] * clients

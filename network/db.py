@@ -91,6 +91,11 @@ class Database:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.is_sqlite = engine.dialect.name == "sqlite"
+        # Reads on PostgreSQL run in autocommit: no BEGIN and ROLLBACK round
+        # trips around a single SELECT (authentication, a balance).
+        self.readers = self.sessions if self.is_sqlite else sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
         # SQLite takes one writer at a time; threads of this process queue on
         # a lock instead of SQLite's busy handler, which sleeps and polls.
         self._writer = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
@@ -102,7 +107,7 @@ class Database:
     def read(self, work: Callable[[Session], T]) -> T:
         """Run a read; once more on a fresh connection if the pooled one was dead."""
         for attempt in (1, 2):
-            with self.sessions() as session:
+            with self.readers() as session:
                 try:
                     return work(session)
                 except DBAPIError as exc:
