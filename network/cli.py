@@ -42,11 +42,12 @@ def db_upgrade(revision: str) -> None:
 @click.option("--port", default=8000, type=int, show_default=True)
 @click.option("--workers", default=lambda: os.cpu_count() or 2, type=int, help="gunicorn worker processes")
 @click.option("--threads", default=4, type=int, show_default=True, help="threads per worker")
-def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+@click.option("--access-log", is_flag=True, help="log every request to standard output")
+def serve_command(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
     """Serve the API with gunicorn."""
     from network.serve import serve
 
-    serve(host, port, workers, threads)
+    serve(host, port, workers, threads, access_log)
 
 
 @main.group()

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -70,6 +71,18 @@ def _sqlite_transactions(engine: Engine) -> None:
     def _begin(connection):
         immediate = connection.get_execution_options().get("write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def insert_unless_taken(table, unique: list[str]) -> dict[str, object]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, by dialect name.
+
+    The caller learns from an empty result that the unique key is taken; on
+    PostgreSQL a concurrent insert of the same key is waited for first.
+    """
+    return {
+        dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(table).on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
+        for dialect in (postgresql, sqlite)
+    }
 
 
 def _retryable(exc: DBAPIError, attempt: int) -> bool:

@@ -3,10 +3,14 @@
 The outcome of a write (status and exact body) is stored in the same
 transaction as its postings, keyed by (principal, key). A retry with the same
 key and payload gets the stored outcome back and posts nothing; with another
-payload it is refused (422 `idempotency_key_reused`). Two concurrent requests
-with one key: the second waits on the first's uncommitted row (PostgreSQL's
-unique index, SQLite's write lock), then finds it and replays it, so the
-work is done exactly once.
+payload it is refused (422 `idempotency_key_reused`). There is no look-up
+before the work: a retry finds its order id taken, or the key taken when it
+stores its outcome, and is rolled back and answered with the stored outcome.
+Two concurrent requests with one key: the second waits on the first's
+uncommitted rows (PostgreSQL's row locks and unique index, SQLite's write
+lock), then is rolled back and replays the first, so the work is done
+exactly once. If the first was rolled back meanwhile, the second is told to
+retry (409 `idempotency_key_in_flight`).
 
 Business refusals (insufficient points, a duplicate order) are stored and
 replayed too; requests refused by validation never get this far, and 5xx
@@ -21,11 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from network.db import Database
-from network.errors import DomainError, Invalid
+from network.db import Database, insert_unless_taken
+from network.errors import Conflict, DomainError, Invalid
 from network.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
@@ -79,7 +83,11 @@ _records = IdempotencyRecord.__table__
 _STORED = select(_records.c.key, _records.c.request_hash, _records.c.status, _records.c.body).where(
     _records.c.principal == bindparam("principal"), _records.c.key == bindparam("key")
 )
-_STORE = insert(_records)
+_STORE = insert_unless_taken(_records, ["principal", "key"])
+
+
+class _KeyTaken(Exception):
+    """Another request with this key finished first: roll this one back and replay that one."""
 
 
 def _stored(session: Session, principal: str, key: str):
@@ -98,31 +106,44 @@ def run(
     """Run `work` once per key; `work` returns (status, body) or raises DomainError."""
 
     def store(session: Session, status: int, body: str) -> None:
-        session.connection().execute(
-            _STORE,
+        """Insert the outcome, unless the key is taken (then the work is rolled back)."""
+        row = session.connection().execute(
+            _STORE[session.get_bind().dialect.name],
             {"principal": principal, "key": key, "request_hash": request_hash, "status": status, "body": body, "created_at": now},
-        )
+        ).first()
+        if row is None:
+            raise _KeyTaken
 
     def unit(session: Session) -> Outcome:
-        if key is not None and (record := _stored(session, principal, key)) is not None:
-            return _replay(record, request_hash)
+        # No look-up first: a retry is rare, and a retried write finds its
+        # order taken (a 409, replaced below by the stored outcome) or its
+        # key taken when it stores, and is rolled back either way.
         status, body = work(session)
         text = to_json(body)
         if key is not None:
             store(session, status, text)
         return Outcome(status, text)
 
+    def replay(session: Session) -> Outcome:
+        record = _stored(session, principal, key)
+        if record is None:  # the first request was rolled back meanwhile: it can be retried
+            raise Conflict("A request with this Idempotency-Key is in flight; retry", code="idempotency_key_in_flight")
+        return _replay(record, request_hash)
+
     try:
         return db.transact(unit)
+    except _KeyTaken:
+        return db.read(replay)
     except DomainError as refusal:
-        if key is None or refusal.status >= 500 or refusal.code == "idempotency_key_reused":
+        if key is None or refusal.status >= 500:
             raise
         failure = to_json(refusal.body())
 
         def remember(session: Session) -> Outcome:
-            if (record := _stored(session, principal, key)) is not None:
-                return _replay(record, request_hash)
             store(session, refusal.status, failure)
             return Outcome(refusal.status, failure)
 
-        return db.transact(remember)
+        try:
+            return db.transact(remember)
+        except _KeyTaken:
+            return db.read(replay)

@@ -5,19 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from network.db import insert_unless_taken
 from network.errors import Conflict
 from network.models import JournalEntry, Order, int_sum
 
 _orders = Order.__table__
-_INSERT_NEW = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_orders)
-    .on_conflict_do_nothing(index_elements=["partner_id", "kind", "order_id"])
-    .returning(_orders.c.id)
-    for dialect in (postgresql, sqlite)
-}
+_INSERT_NEW = insert_unless_taken(_orders, ["partner_id", "kind", "order_id"])
 
 
 def find(session: Session, partner_id: int, kind: str, order_id: str) -> Order | None:

@@ -24,14 +24,15 @@ class HubServer(BaseApplication):
         return create_app()
 
 
-def serve(host: str, port: int, workers: int, threads: int) -> None:
+def serve(host: str, port: int, workers: int, threads: int, access_log: bool = False) -> None:
     HubServer(
         {
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": threads,
             "worker_class": "gthread",
-            "accesslog": "-",
+            # Off by default, as in gunicorn: a load balancer usually logs requests already.
+            "accesslog": "-" if access_log else None,
             "timeout": 30,
         }
     ).run()

@@ -72,9 +72,12 @@ def test_enrolment_with_a_key_enrols_once(hub, database):
     key = hub.create_partner("solo")
     headers = {"Idempotency-Key": "enrol-1"}
     first = hub.call("POST", "/v1/members", key, headers=headers, json={"email": "bo@example.com"})
+    before = snapshot(database)
     second = hub.call("POST", "/v1/members", key, headers=headers, json={"email": "bo@example.com"})
     assert first.status_code == second.status_code == 201
     assert first.json == second.json
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert snapshot(database) == before  # the retry's own enrolment was rolled back
     without = hub.call("POST", "/v1/members", key, json={"email": "bo@example.com"})
     assert without.json["member_id"] != first.json["member_id"]
 
