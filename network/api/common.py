@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import pluggy
 from flask import Response, current_app, g, request
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,7 @@ class Hub:
     """Per-app state, kept in app.extensions: never a module global."""
 
     db: Database
-    plugins: object
+    plugins: pluggy.PluginManager
     adapters: dict[str, Adapter]
 
 
