@@ -78,6 +78,34 @@ def _lots_match_movements(session: Session):
         yield f"lot {lot_id}: {points} points {total:+d} moved, but {remaining} remaining"
 
 
+def _issuance_matches_lots(session: Session):
+    """A partner's issuance account is what its lots credited, less what refunds took back from them.
+
+    Settlement bills issuers by their lots; this is what keeps the two in step.
+    """
+    issued = select(Lot.issuer_id, int_sum(Lot.points).label("points")).group_by(Lot.issuer_id).subquery()
+    clawed = (
+        select(Lot.issuer_id, int_sum(LotMovement.points).label("points"))
+        .join(LotMovement, LotMovement.lot_id == Lot.id)
+        .join(JournalEntry, JournalEntry.id == LotMovement.entry_id)
+        .where(JournalEntry.kind == "refund")
+        .group_by(Lot.issuer_id)
+        .subquery()
+    )
+    totals = select(Posting.account_id, int_sum(Posting.amount).label("total")).group_by(Posting.account_id).subquery()
+    balance = func.coalesce(totals.c.total, 0)
+    expected = -(func.coalesce(issued.c.points, 0) + func.coalesce(clawed.c.points, 0))
+    query = (
+        select(Account.partner_id, balance, expected)
+        .outerjoin(totals, totals.c.account_id == Account.id)
+        .outerjoin(issued, issued.c.issuer_id == Account.partner_id)
+        .outerjoin(clawed, clawed.c.issuer_id == Account.partner_id)
+        .where(Account.kind == "issuance", balance != expected)
+    )
+    for partner_id, actual, wanted in session.execute(query):
+        yield f"partner {partner_id}: issuance account {actual}, its lots say {wanted}"
+
+
 def _no_negative_available(session: Session):
     query = select(Account.member_id, Account.balance).where(Account.kind == "available", Account.balance < 0)
     for member_id, balance in session.execute(query):
@@ -91,6 +119,7 @@ CHECKS = {
     "member balances equal their postings": _member_balances_match_postings,
     "available balances equal their lots": _balances_match_lots,
     "lots equal their movements": _lots_match_movements,
+    "partner issuance equals its lots less refunds": _issuance_matches_lots,
     "no available balance below zero": _no_negative_available,
 }
 

@@ -57,7 +57,7 @@ def redeem(session: Session, partner: PartnerRef, *, card_number: str, points: i
 
 def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: datetime) -> dict:
     """Cancel a redemption (the till voided the basket): points go back into the very lots they came from."""
-    entry = session.get(JournalEntry, redemption_id)
+    entry = session.get(JournalEntry, redemption_id) if redemption_id < 2**63 else None
     if entry is None or entry.kind != "redemption" or entry.partner_id != partner.id:
         raise NotFound("No such redemption at this partner", code="unknown_redemption")
     member = ledger.lock_member(session, entry.member_id)

@@ -3,7 +3,7 @@
 Booking: a sale of n points debits the partner's issuance account and
 credits the member's available account, and opens a lot issued by the
 partner. A refund does the reverse for its share of the sale, draining the
-sale's own lot first so provenance stays with the issuer that is refunding.
+sale's own lot only, so provenance stays with the issuer that is refunding.
 """
 
 from __future__ import annotations
@@ -91,8 +91,15 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
             code="refund_exceeds_sale",
         )
     due = clawback_for(sale.points, sale.total_minor, before, refund.total.minor)
-    # Policy within_balance: a claw-back never takes the balance below zero.
-    points = min(due, member.balances[AVAILABLE])
+    earned = session.execute(
+        select(JournalEntry.id, Lot.id.label("lot_id"), Lot.remaining)
+        .join(Lot, Lot.entry_id == JournalEntry.id)
+        .where(JournalEntry.order_id == sale.id)
+    ).first()
+    # Only the sale's own points come back, so the refund reverses what this
+    # partner issued and nothing another partner issued. Points of the sale
+    # already spent stay spent: the partner reports them as uncollected.
+    points = min(due, earned.remaining) if earned else 0
     order = orders.claim(
         session,
         partner_id=partner.id,
@@ -108,11 +115,6 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
     )
     entry_id = None
     if points:
-        earned = session.execute(
-            select(JournalEntry.id, Lot.id.label("lot_id"))
-            .join(Lot, Lot.entry_id == JournalEntry.id)
-            .where(JournalEntry.order_id == sale.id)
-        ).one()
         entry_id = ledger.post(
             session,
             kind="refund",

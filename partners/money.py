@@ -34,6 +34,9 @@ CURRENCY_DECIMALS: dict[str, int] = {
     **{code: 4 for code in _FOUR.split()},
 }
 
+#: Far above any till's total, far below a 64-bit column: 10^15 minor units.
+MAX_MINOR = 10**15
+
 _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,17})(?:\.([0-9]+))?$")
 
 
@@ -65,7 +68,10 @@ class Money:
         whole, fraction = match.group(1), match.group(2) or ""
         if len(fraction) > places:
             raise MoneyError(f"{currency} has {places} decimals; {amount!r} has {len(fraction)}")
-        return cls(int(whole) * 10**places + int(fraction.ljust(places, "0") or "0"), currency)
+        minor = int(whole) * 10**places + int(fraction.ljust(places, "0") or "0")
+        if minor > MAX_MINOR:
+            raise MoneyError(f"{amount!r} is too large an amount")
+        return cls(minor, currency)
 
     @classmethod
     def of_minor(cls, minor: int, currency: str) -> Money:

@@ -192,3 +192,14 @@ def test_partner_creation_validates_every_field(hub, database):
 def test_unknown_routes_and_methods_answer_in_the_error_shape(hub):
     expect(hub.call("GET", "/v1/nothing-here"), 404, "not_found")
     expect(hub.call("DELETE", "/v1/partners"), 405, "method_not_allowed")
+
+
+def test_numbers_too_large_for_the_ledger_are_refused_not_crashed(world, database, before):
+    hub = world.hub
+    expect(hub.sale(world.coffee, world.card, "999999999999999999"), 422, "invalid_transaction", "total")
+    expect(hub.call("GET", f"/v1/members/{world.member_id}/history", query_string={"before": 10**20}), 422,
+           "validation_error", "before")
+    expect(hub.call("POST", f"/v1/redemptions/{10**20}/reversal", world.coffee), 404, "unknown_redemption")
+    huge_rate = {"slug": "greedy", "name": "Greedy", "timezone": "UTC", "currency": "EUR", "earn_rate": "999999999999999999"}
+    expect(hub.call("POST", "/v1/partners", json=huge_rate), 422, "validation_error", "earn_rate")
+    assert snapshot(database) == before

@@ -169,3 +169,18 @@ def test_partner_key_is_shown_once_and_stored_only_as_a_hash(hub, database):
         dump = "".join(str(row) for row in connection.exec_driver_sql("SELECT * FROM partners"))
     assert key not in dump
     assert hub.call("GET", "/v1/partners/fuel-stop", key).json["slug"] == "fuel-stop"
+
+
+def test_a_refund_never_takes_back_points_another_partner_issued(world, database):
+    """The sale's own points were spent at the grocer; the member's grocer points stay theirs."""
+    hub = world.hub
+    hub.sale(world.coffee, world.card, "100.00", order="S1")  # 100 points issued by Brew Bar
+    hub.sale(world.grocer, world.card, "50.00", order="G1")  # 100 points issued by the grocer, expiring later
+    assert hub.redeem(world.grocer, world.card, 100).json["provenance"] == [{"issuer": "brew-bar", "points": 100}]
+    refund = hub.refund(world.coffee, "S1", "100.00")
+    assert refund.status_code == 201
+    assert refund.json["points"] == 0
+    assert refund.json["uncollected_points"] == 100
+    assert hub.balance(world.card)["available"] == 100
+    with database.session() as session:
+        assert session.execute(select(Lot.issuer_id, Lot.remaining).order_by(Lot.id)).all()[1].remaining == 100

@@ -31,7 +31,11 @@ class PartnerCreate(Strict):
     timezone = fields.String(required=True, validate=_timezone, metadata={"example": "Europe/Paris"})
     currency = Currency(required=True, metadata={"example": "EUR"})
     adapter = fields.String(load_default="canonical", metadata={"example": "canonical"})
-    earn_rate = DecimalString(load_default="1", metadata={"example": "1", "description": "points per major currency unit"})
+    earn_rate = DecimalString(
+        load_default="1",
+        validate=validate.Range(max=1000, error="must be at most 1000 points per unit"),
+        metadata={"example": "1", "description": "points per major currency unit"},
+    )
 
 
 class PartnerOut(Schema):
@@ -117,7 +121,7 @@ class ReversalResult(Schema):
 
 class HistoryQuery(Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    before = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**63 - 1))
 
 
 class HistoryEntry(Schema):

@@ -11,7 +11,7 @@ from network import redemptions, sales
 from network.api.common import hub, idempotent_write, now, principal, requires
 from network.api.schemas import ErrorOut, RedemptionCreate, RedemptionResult, ReversalResult, TransactionResult
 from network.auth import PARTNER
-from network.errors import BadRequest, Invalid
+from network.errors import BadRequest, Invalid, Unavailable
 from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.transactions import Sale
 from partners.canonical import CanonicalTransactionSchema
@@ -34,7 +34,9 @@ blp = Blueprint("transactions", __name__, description="Earning, refunds and rede
 def post_transaction():
     """Book a sale (earns points) or a refund (claws back its share)."""
     partner = principal().partner
-    adapter = hub().adapters[partner.adapter]
+    adapter = hub().adapters.get(partner.adapter)
+    if adapter is None:
+        raise Unavailable(f"The adapter {partner.adapter!r} is not installed on this hub", code="adapter_unavailable")
     try:
         parsed = adapter.parse(request.get_data(), request.content_type or "")
     except UnreadablePayload as exc:
