@@ -40,9 +40,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from network.api import register
     from partners.plugins import adapters, make_plugin_manager
     from network.api.common import Hub
+    from network.auth import KeyCache
 
     plugins = make_plugin_manager(extra=app.config.get("EXTRA_PLUGINS", ()))
     db = app.config.get("DATABASE") or Database(make_engine(app.config["DATABASE_URL"]))
-    app.extensions["coalition"] = Hub(db=db, plugins=plugins, adapters=adapters(plugins))
+    keys = KeyCache(seconds=app.config["COALITION_AUTH_CACHE_SECONDS"])
+    app.extensions["coalition"] = Hub(db=db, plugins=plugins, adapters=adapters(plugins), keys=keys)
     register(app)
     return app

@@ -12,7 +12,7 @@ from flask import Response, current_app, g, request
 from sqlalchemy.orm import Session
 
 from network import idempotency
-from network.auth import Principal, authenticate
+from network.auth import KeyCache, Principal, authenticate
 from network.db import Database
 from network.errors import Forbidden
 from partners.adapters import Adapter
@@ -25,6 +25,7 @@ class Hub:
     db: Database
     plugins: pluggy.PluginManager
     adapters: dict[str, Adapter]
+    keys: KeyCache
 
 
 def hub() -> Hub:
@@ -46,7 +47,7 @@ def requires(*roles: str):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             principal = authenticate(
-                hub().db, request.headers.get("Authorization"), current_app.config["COALITION_ADMIN_TOKEN"]
+                hub().db, request.headers.get("Authorization"), current_app.config["COALITION_ADMIN_TOKEN"], hub().keys
             )
             if principal.role not in roles:
                 raise Forbidden(f"This needs the {' or '.join(roles)} role", code="wrong_role")
