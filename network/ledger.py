@@ -34,7 +34,12 @@ class MemberAccounts:
     balances: dict[str, int]
 
     def balance_view(self) -> dict[str, int]:
-        return {"available": self.balances[AVAILABLE], "pending": self.balances[PENDING], "held": self.balances[HELD]}
+        return balance_view(self.balances)
+
+
+def balance_view(balances: dict[str, int]) -> dict[str, int]:
+    """A member's balances as the API shows them, by account kind."""
+    return {"available": balances[AVAILABLE], "pending": balances[PENDING], "held": balances[HELD]}
 
 
 def lock_member(session: Session, member_id: str) -> MemberAccounts:

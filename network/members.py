@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from network.errors import Invalid, NotFound
-from network.ledger import MEMBER_KINDS, MemberAccounts
+from network.ledger import MEMBER_KINDS, MemberAccounts, balance_view
 from network.models import Account, Card, Member
 from partners.cards import is_valid_card_number, new_card_number
 
@@ -89,8 +89,7 @@ def cards_of(session: Session, member_id: str) -> list[Card]:
 
 def balances(session: Session, member_id: str) -> dict[str, int]:
     """A member's balances, read from the running balance columns (O(1) in postings)."""
-    found = dict(session.connection().execute(_BALANCES, {"member": member_id}).all())
-    return {"available": found["available"], "pending": found["pending"], "held": found["held"]}
+    return balance_view(dict(session.connection().execute(_BALANCES, {"member": member_id}).all()))
 
 
 def card_balances(session: Session, number: str) -> dict[str, int]:
@@ -98,8 +97,7 @@ def card_balances(session: Session, number: str) -> dict[str, int]:
     _valid(number)
     rows = session.connection().execute(_CARD_ACCOUNTS, {"number": number}).all()
     _checked(number, rows[0] if rows else None)
-    found = {row.kind: row.balance for row in rows}
-    return {"available": found["available"], "pending": found["pending"], "held": found["held"]}
+    return balance_view({row.kind: row.balance for row in rows})
 
 
 _BALANCES = select(_accounts.c.kind, _accounts.c.balance).where(_accounts.c.member_id == bindparam("member"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 
 _ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _THREE = "BHD IQD JOD KWD LYD OMR TND"
@@ -72,15 +71,6 @@ class Money:
         if minor > MAX_MINOR:
             raise MoneyError(f"{amount!r} is too large an amount")
         return cls(minor, currency)
-
-    @classmethod
-    def of_minor(cls, minor: int, currency: str) -> Money:
-        decimals(currency)
-        return cls(minor, currency)
-
-    @property
-    def amount(self) -> Decimal:
-        return Decimal(self.minor).scaleb(-decimals(self.currency))
 
     def __str__(self) -> str:
         """The major-unit decimal string, with exactly the currency's decimals."""

@@ -21,12 +21,6 @@ class LineItem:
     unit_price: Money
     category: str | None = None
 
-    @property
-    def amount(self) -> Money:
-        """quantity x unit price, floored to the minor unit (a till never rounds up)."""
-        minor = int(self.quantity * self.unit_price.minor)
-        return Money(minor, self.unit_price.currency)
-
 
 @dataclass(frozen=True, slots=True)
 class Sale:
