@@ -7,6 +7,7 @@ the partner plugins and the HTTP layer together.
 from __future__ import annotations
 
 import os
+from types import MappingProxyType
 
 from flask import Flask
 
@@ -38,13 +39,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
 
     from network.api import register
-    from partners.plugins import adapters, make_plugin_manager
+    from partners.plugins import adapters, make_plugin_manager, rules
     from network.api.common import Hub
     from network.auth import KeyCache
 
     plugins = make_plugin_manager(extra=app.config.get("EXTRA_PLUGINS", ()))
     db = app.config.get("DATABASE") or Database(make_engine(app.config["DATABASE_URL"]))
     keys = KeyCache(seconds=app.config["COALITION_AUTH_CACHE_SECONDS"])
-    app.extensions["coalition"] = Hub(db=db, plugins=plugins, adapters=adapters(plugins), keys=keys)
+    settings = MappingProxyType(
+        {key: value for key, value in app.config.items() if key.startswith("COALITION_") and "TOKEN" not in key}
+    )
+    app.extensions["coalition"] = Hub(
+        db=db, plugins=plugins, adapters=adapters(plugins, settings), rules=rules(plugins, settings), keys=keys
+    )
     register(app)
     return app

@@ -47,6 +47,11 @@ class KeyCache:
             return None
         return entry[1]
 
+    def clear(self) -> None:
+        """Forget every partner: this worker sees a change it made at once."""
+        with self._lock:
+            self._entries.clear()
+
     def put(self, key_hash: str, partner: PartnerRef) -> None:
         if self.seconds <= 0:
             return

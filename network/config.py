@@ -17,4 +17,6 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_NETWORK_NAME": os.environ.get("COALITION_NETWORK_NAME", "coalition"),
         # A till posts one transaction; anything past 1 MiB is a mistake or an attack.
         "MAX_CONTENT_LENGTH": int(os.environ.get("COALITION_MAX_BODY_BYTES", str(1024 * 1024))),
+        # A batch file streams through in chunks; this only bounds a runaway upload.
+        "COALITION_MAX_BATCH_BYTES": int(os.environ.get("COALITION_MAX_BATCH_BYTES", str(4 * 1024**3))),
     }

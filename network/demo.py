@@ -551,12 +551,17 @@ def _local(timestamp: str) -> str:
     return datetime.fromisoformat(timestamp).astimezone(ZoneInfo(TIMEZONE)).strftime("%a %d %b %H:%M")
 
 
+def _rates(rules: list[dict]) -> str:
+    rates = [f"{rule['rate']} pt/EUR" for rule in rules if rule.get("rule") == "base_rate"]
+    return " + ".join(rates) or "no base rate"
+
+
 def _summary(session, members: list[Member], tally: Tally, history: dict, elapsed: float) -> bool:
     from network.invariants import check
     from network.ledger import ISSUANCE, REDEMPTION
     from network.models import Account, JournalEntry, Lot, LotMovement, Order, Partner, Posting
 
-    partners = session.execute(select(Partner.id, Partner.slug, Partner.name, Partner.earn_rate).order_by(Partner.id)).all()
+    partners = session.execute(select(Partner.id, Partner.slug, Partner.name, Partner.rules).order_by(Partner.id)).all()
     names = {p.id: p.name for p in partners}
     postings = dict(
         ((row.partner_id, row.kind), row)
@@ -595,7 +600,7 @@ def _summary(session, members: list[Member], tally: Tally, history: dict, elapse
         clawed = amount(postings, (p.id, ISSUANCE), "credits")
         redeemed = amount(postings, (p.id, REDEMPTION), "credits") - amount(postings, (p.id, REDEMPTION), "debits")
         rows.append([
-            p.name, trade.trade if trade else "", f"{p.earn_rate} pt/EUR",
+            p.name, trade.trade if trade else "", _rates(p.rules),
             amount(orders, (p.id, "sale"), "n"), euros(amount(orders, (p.id, "sale"), "minor")),
             amount(orders, (p.id, "refund"), "n"), earned, clawed, earned - clawed, redeemed,
         ])

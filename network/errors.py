@@ -49,6 +49,11 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Invalid(DomainError):
     status = 422
     code = "validation_error"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from network.models import Account, JournalEntry, Lot, LotMovement, Order, Partner, Posting, int_sum
+from network.models import Account, Award, JournalEntry, Lot, LotMovement, Order, Partner, Posting, int_sum
 from network.registry import slugs
 
 MAX_PAGE = 200
@@ -61,6 +61,11 @@ def history(
     ):
         by_issuer = provenance.setdefault(entry_id, {})
         by_issuer[issuer_id] = by_issuer.get(issuer_id, 0) + credited
+    awards: dict[int, list[dict]] = {}
+    for entry_id, rule, points, detail in session.execute(
+        select(Award.entry_id, Award.rule, Award.points, Award.detail).where(Award.entry_id.in_(ids)).order_by(Award.id)
+    ):
+        awards.setdefault(entry_id, []).append({"rule": rule, "points": points, "detail": detail})
     names = slugs(session, {i for by_issuer in provenance.values() for i in by_issuer})
     entries = [
         {
@@ -77,6 +82,7 @@ def history(
                 ({"issuer": names[i], "points": n} for i, n in provenance.get(row.id, {}).items()),
                 key=lambda p: p["issuer"],
             ),
+            "awards": awards.get(row.id, []),
         }
         for row in page
     ]

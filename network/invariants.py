@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from network.models import Account, JournalEntry, Lot, LotMovement, Posting, int_sum
+from network.models import Account, Award, JournalEntry, Lot, LotMovement, Posting, int_sum
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,25 @@ def _no_negative_available(session: Session):
         yield f"member {member_id} has {balance} points available"
 
 
+def _awards_explain_entries(session: Session):
+    """An entry with awards moved exactly their sum on the member's side."""
+    awards = select(Award.entry_id, int_sum(Award.points).label("awarded")).group_by(Award.entry_id).subquery()
+    member_side = (
+        select(Posting.entry_id, int_sum(Posting.amount).label("moved"))
+        .join(Account, Account.id == Posting.account_id)
+        .where(Account.member_id.is_not(None))
+        .group_by(Posting.entry_id)
+        .subquery()
+    )
+    query = (
+        select(awards.c.entry_id, awards.c.awarded, func.coalesce(member_side.c.moved, 0))
+        .outerjoin(member_side, member_side.c.entry_id == awards.c.entry_id)
+        .where(awards.c.awarded != func.coalesce(member_side.c.moved, 0))
+    )
+    for entry_id, awarded, moved in session.execute(query):
+        yield f"entry {entry_id}: awards {awarded}, member postings {moved}"
+
+
 CHECKS = {
     "every entry sums to zero": _entries_sum_to_zero,
     "every entry has two postings or more": _entries_have_two_postings,
@@ -121,6 +140,7 @@ CHECKS = {
     "lots equal their movements": _lots_match_movements,
     "partner issuance equals its lots less refunds": _issuance_matches_lots,
     "no available balance below zero": _no_negative_available,
+    "awards add up to their entries": _awards_explain_entries,
 }
 
 

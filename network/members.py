@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from network.errors import Invalid, NotFound
+from network.errors import DomainError, Invalid, NotFound
 from network.ledger import MEMBER_KINDS, MemberAccounts, balance_view
-from network.models import Account, Card, Member
+from network.models import Account, Card, Member, Referral
 from partners.cards import is_valid_card_number, new_card_number
 
 
@@ -36,11 +36,11 @@ def issue_card(session: Session, member_id: str, now: datetime) -> str:
     return number
 
 
-def _checked(number: str, row) -> None:
-    """The error a till can show for a mistyped, unknown or blocked card."""
-    if row is None:
+def _checked(number: str, status: str | None) -> None:
+    """The error a till can show for an unknown (status None) or blocked card."""
+    if status is None:
         raise NotFound("Unknown card", {"card_number": [number]}, code="unknown_card")
-    if row.status != "active":
+    if status != "active":
         raise Invalid("The card is blocked", {"card_number": [number]}, code="card_blocked")
 
 
@@ -49,7 +49,7 @@ def _valid(number: str) -> None:
         raise Invalid("Invalid card number", {"card_number": ["is not a valid card number"]}, code="invalid_card")
 
 
-_accounts, _cards = Account.__table__, Card.__table__
+_accounts, _cards, _referrals = Account.__table__, Card.__table__, Referral.__table__
 _CARD = select(_cards.c.member_id, _cards.c.status).where(_cards.c.number == bindparam("number"))
 _CARD_ACCOUNTS = (
     select(_accounts.c.id, _accounts.c.kind, _accounts.c.balance, _accounts.c.member_id, _cards.c.status)
@@ -64,7 +64,7 @@ def member_for_card(session: Session, number: str) -> str:
     """The member holding an active card."""
     _valid(number)
     row = session.connection().execute(_CARD, {"number": number}).first()
-    _checked(number, row)
+    _checked(number, row.status if row else None)
     return row.member_id
 
 
@@ -72,8 +72,54 @@ def lock_member_by_card(session: Session, number: str) -> MemberAccounts:
     """`ledger.lock_member` for the holder of an active card, in one statement."""
     _valid(number)
     rows = session.connection().execute(_LOCK_CARD_ACCOUNTS, {"number": number}).all()
-    _checked(number, rows[0] if rows else None)
+    _checked(number, rows[0].status if rows else None)
     return MemberAccounts(rows[0].member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
+
+
+_LOCK_CARDS = (
+    select(
+        _accounts.c.id, _accounts.c.kind, _accounts.c.balance, _accounts.c.member_id,
+        _cards.c.number, _cards.c.status, _referrals.c.referred_id.label("referral"),
+    )
+    .join(_cards, _cards.c.member_id == _accounts.c.member_id)
+    .outerjoin(_referrals, (_referrals.c.referred_id == _accounts.c.member_id) & _referrals.c.paid_entry_id.is_(None))
+    .where(_cards.c.number.in_(bindparam("numbers", expanding=True)))
+    .order_by(_accounts.c.id)
+    .with_for_update(of=_accounts)
+)
+
+
+def lock_cards(session: Session, numbers: set[str]) -> tuple[dict[str, MemberAccounts | DomainError], set[str]]:
+    """Lock the holders of many cards at once, in account id order (so two batches never deadlock).
+
+    Returns each card's holder (one `MemberAccounts` per member, shared by
+    all its cards, so balances add up across a batch) or the error a till
+    would show for it, and the members still owed a referral on their first sale.
+    """
+    found: dict[str, MemberAccounts | DomainError] = {}
+    for number in numbers:
+        if not is_valid_card_number(number):
+            found[number] = Invalid("Invalid card number", {"card_number": ["is not a valid card number"]}, code="invalid_card")
+    wanted = sorted(numbers - found.keys())
+    holders: dict[str, MemberAccounts] = {}
+    owed: set[str] = set()
+    cards: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(wanted), 1000):
+        for row in session.connection().execute(_LOCK_CARDS, {"numbers": wanted[start:start + 1000]}):
+            holder = holders.setdefault(row.member_id, MemberAccounts(row.member_id, {}, {}))
+            holder.ids[row.kind] = row.id
+            holder.balances[row.kind] = row.balance
+            cards[row.number] = (row.status, row.member_id)
+            if row.referral is not None:
+                owed.add(row.member_id)
+    for number in wanted:
+        status, member_id = cards.get(number, (None, None))
+        try:
+            _checked(number, status)
+            found[number] = holders[member_id]
+        except DomainError as exc:
+            found[number] = exc
+    return found, owed
 
 
 def get_member(session: Session, member_id: str) -> Member:
@@ -96,7 +142,7 @@ def card_balances(session: Session, number: str) -> dict[str, int]:
     """What a till shows: the balances behind an active card, in one statement."""
     _valid(number)
     rows = session.connection().execute(_CARD_ACCOUNTS, {"number": number}).all()
-    _checked(number, rows[0] if rows else None)
+    _checked(number, rows[0].status if rows else None)
     return balance_view({row.kind: row.balance for row in rows})
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    JSON,
     ForeignKey,
     Index,
     Integer,
@@ -93,7 +94,10 @@ class Partner(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(3))
     adapter: Mapped[str] = mapped_column(String(40))
-    earn_rate: Mapped[Decimal]
+    # The adapter's settings (a webhook secret, a CSV column map), validated by the adapter's own schema.
+    adapter_config: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The earning rules as the operator sent them: [{"rule": "base_rate", "rate": "1"}, ...].
+    rules: Mapped[list] = mapped_column(JSON, default=list)
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
 
@@ -106,6 +110,25 @@ class Member(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     enrolled_by: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     created_at: Mapped[datetime]
+
+
+class Referral(Base):
+    """A referral promised at enrolment, paid once on the referred member's first sale.
+
+    The terms are copied from the enrolling partner's `referral` rule when the
+    member joins, so a later change of rules does not change a promise made.
+    """
+
+    __tablename__ = "referrals"
+
+    referred_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    referrer_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    # The partner whose rule it is: it funds (issues) both credits.
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    referrer_points: Mapped[int]
+    referred_points: Mapped[int]
+    created_at: Mapped[datetime]
+    paid_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
 
 
 class Card(Base):
@@ -160,11 +183,12 @@ class JournalEntry(Base):
 
 class Posting(Base):
     __tablename__ = "postings"
+    __table_args__ = (CheckConstraint("amount <> 0", name="posting_not_zero"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    amount: Mapped[int] = mapped_column(CheckConstraint("amount <> 0", name="posting_not_zero"))
+    amount: Mapped[int]
 
 
 class Lot(Base):
@@ -203,6 +227,23 @@ class Lot(Base):
     expires_at: Mapped[datetime]
 
 
+class Award(Base):
+    """Why an entry moved the points it did: one row per earning rule.
+
+    A sale's awards sum to its points; a refund's (negative) awards to the
+    points it took back, rule by rule. The member's history shows them.
+    """
+
+    __tablename__ = "awards"
+    __table_args__ = (CheckConstraint("points <> 0", name="award_not_zero"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(40))
+    points: Mapped[int]
+    detail: Mapped[str] = mapped_column(String(200))
+
+
 class LotMovement(Base):
     """Points taken from (negative) or given back to (positive) a lot by an entry."""
 
@@ -229,7 +270,8 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
-    kind: Mapped[str] = mapped_column(String(16))
+    # sale, refund, redemption, or action:<name> for a non-purchase action.
+    kind: Mapped[str] = mapped_column(String(80))
     order_id: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
     original_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)

@@ -70,5 +70,25 @@ def claim(
     return row.id
 
 
+_CLAIM_MANY = {
+    dialect: statement.returning(_orders.c.order_id) for dialect, statement in _INSERT_NEW.items()
+}
+
+
+def claim_many(session: Session, *, partner_id: int, kind: str, rows: list[dict]) -> dict[str, int]:
+    """Record many orders of one kind in one statement; returns the ids of those not booked before.
+
+    Order ids missing from the answer were taken already. The rows must
+    have distinct order ids.
+    """
+    if not rows:
+        return {}
+    result = session.connection().execute(
+        _CLAIM_MANY[session.get_bind().dialect.name],
+        [{"partner_id": partner_id, "kind": kind, "original_id": None, **row} for row in rows],
+    )
+    return {row.order_id: row.id for row in result}
+
+
 def refunded_so_far(session: Session, sale_id: int) -> int:
     return session.scalar(select(int_sum(Order.total_minor)).where(Order.original_id == sale_id, Order.kind == "refund"))

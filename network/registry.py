@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from network.errors import Conflict, NotFound
@@ -22,7 +22,10 @@ class NewPartner:
     timezone: str
     currency: str
     adapter: str
-    earn_rate: Decimal
+    #: The adapter's settings, as its `config_schema` loaded them.
+    adapter_config: dict[str, Any]
+    #: The earning rules as sent: [{"rule": "base_rate", "rate": "1"}, ...] (partners.earning compiles them).
+    rules: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ _issuance, _redemption = aliased(Account), aliased(Account)
 _PARTNER = (
     select(
         Partner.id, Partner.slug, Partner.name, Partner.timezone, Partner.currency, Partner.adapter,
-        Partner.earn_rate, Partner.created_at, _issuance.id.label(ISSUANCE), _redemption.id.label(REDEMPTION),
+        Partner.adapter_config, Partner.rules, Partner.created_at, _issuance.id.label(ISSUANCE), _redemption.id.label(REDEMPTION),
     )
     .join(_issuance, and_(_issuance.partner_id == Partner.id, _issuance.kind == ISSUANCE))
     .join(_redemption, and_(_redemption.partner_id == Partner.id, _redemption.kind == REDEMPTION))
@@ -70,7 +73,8 @@ def create_partner(session: Session, spec: NewPartner, now: datetime) -> tuple[P
             timezone=spec.timezone,
             currency=spec.currency,
             adapter=spec.adapter,
-            earn_rate=spec.earn_rate,
+            adapter_config=spec.adapter_config,
+            rules=spec.rules,
             api_key_hash=hash_api_key(key),
             created_at=now,
         ).returning(Partner.id)
@@ -84,6 +88,21 @@ def get_partner(session: Session, slug: str) -> PartnerRef:
     if row is None:
         raise NotFound(f"No partner {slug!r}", code="unknown_partner")
     return _ref(row)
+
+
+def set_adapter(session: Session, slug: str, adapter: str, config: dict[str, Any]) -> PartnerRef:
+    _update(session, slug, adapter=adapter, adapter_config=config)
+    return get_partner(session, slug)
+
+
+def set_rules(session: Session, slug: str, rules: list[dict[str, Any]]) -> PartnerRef:
+    _update(session, slug, rules=rules)
+    return get_partner(session, slug)
+
+
+def _update(session: Session, slug: str, **values) -> None:
+    if session.execute(update(Partner).where(Partner.slug == slug).values(**values)).rowcount == 0:
+        raise NotFound(f"No partner {slug!r}", code="unknown_partner")
 
 
 _BY_KEY = _PARTNER.where(Partner.api_key_hash == bindparam("key_hash"))

@@ -1,22 +1,124 @@
-"""How many points a sale earns, exactly.
+"""How many points a sale earns, exactly, and how many a refund takes back.
 
-A partner's `earn_rate` is points per major currency unit. The product of a
-decimal price and a decimal rate is computed as a fraction and floored once,
-so 9.99 EUR at 1.5 points/EUR is 14 points, never 14.985 rounded by a float.
+A partner's rules (partners.rules) are compiled once into a `RuleSet`. For a
+sale, every rule's award is computed as a Fraction and floored on its own, so
+9.99 EUR at 1.5 points/EUR is 14 points, never 14.985 rounded by a float, and
+a weekend bonus floors separately from the base it multiplies.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from marshmallow import ValidationError
+
+from partners.errors import flatten_errors
 from partners.money import Money, decimals
+from partners.rules import Award, EarningRule, Line, SaleContext
+from partners.transactions import Sale
 
 
-def points_for(total: Money, earn_rate: Decimal) -> int:
-    exact = Fraction(total.minor, 10 ** decimals(total.currency)) * Fraction(earn_rate)
-    return math.floor(exact)
+class InvalidRules(ValueError):
+    """A partner's rules name an unknown rule or a bad parameter."""
+
+    def __init__(self, fields: dict[str, list[str]]):
+        super().__init__("The earning rules are invalid")
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A partner's rules, validated and ready: (rule, parameters) in the partner's order."""
+
+    rules: tuple[tuple[EarningRule, Mapping[str, Any]], ...]
+
+    def stage(self, stage: str) -> list[tuple[EarningRule, Mapping[str, Any]]]:
+        return [(rule, params) for rule, params in self.rules if rule.stage == stage]
+
+    def event(self, name: str) -> Mapping[str, Any] | None:
+        """The parameters of the event rule `name` (welcome_bonus, referral), if the partner has it."""
+        return next((params for rule, params in self.rules if rule.name == name), None)
+
+    def events(self, name: str) -> list[Mapping[str, Any]]:
+        return [params for rule, params in self.rules if rule.name == name]
+
+
+def earn_rate_rules(earn_rate: str) -> list[dict]:
+    """`earn_rate` is shorthand for a single base rate."""
+    return [{"rule": "base_rate", "rate": str(earn_rate)}]
+
+
+def compile_rules(registry: Mapping[str, EarningRule], raw: Sequence[Mapping[str, Any]]) -> RuleSet:
+    """Validate a partner's rules with each rule's own schema.
+
+    Errors name the entry and field, as a retailer's developer reads them:
+    ``rules.1.rate``, ``rules.2.rule``.
+    """
+    if not isinstance(raw, (list, tuple)):
+        raise InvalidRules({"rules": ["must be a list of rules"]})
+    errors: dict[str, list[str]] = {}
+    compiled = []
+    for index, entry in enumerate(raw):
+        where = f"rules.{index}"
+        if not isinstance(entry, Mapping):
+            errors[where] = ["must be an object with a `rule` name"]
+            continue
+        name = entry.get("rule")
+        rule = registry.get(name) if isinstance(name, str) else None
+        if rule is None:
+            known = ", ".join(sorted(registry))
+            errors[f"{where}.rule"] = [f"unknown rule {name!r}; known rules: {known}"]
+            continue
+        params = {key: value for key, value in entry.items() if key != "rule"}
+        try:
+            compiled.append((rule, rule.schema().load(params)))
+        except ValidationError as exc:
+            errors.update(flatten_errors(exc.messages, where))
+    if errors:
+        raise InvalidRules(errors)
+    return RuleSet(tuple(compiled))
+
+
+def sale_context(sale: Sale, timezone: str) -> SaleContext:
+    total = Fraction(sale.total.minor, 10 ** decimals(sale.total.currency))
+    priced = [(item, Fraction(item.quantity) * Fraction(item.unit_price.minor, 10 ** decimals(item.unit_price.currency)))
+              for item in sale.items]
+    listed = sum((price for _, price in priced), Fraction(0))
+    if listed > 0:
+        lines = tuple(Line(item, price * total / listed) for item, price in priced)
+    else:
+        lines = (Line(None, total),)
+    local = sale.occurred_at.astimezone(ZoneInfo(timezone))
+    return SaleContext(sale=sale, local_time=local, lines=lines)
+
+
+def awards_for_sale(rules: RuleSet, sale: Sale, timezone: str) -> list[Award]:
+    """The awards a sale earns, in the partner's order of rules, each floored on its own."""
+    context = sale_context(sale, timezone)
+    if sale.total.minor == 0:  # nothing a refund could ever take back in proportion
+        return []
+    if not all(rule.admits(params, context) for rule, params in rules.stage("gate")):
+        return []
+    base_lines = [Fraction(0)] * len(context.lines)
+    awards: list[Award] = []
+    for rule, params in rules.stage("base"):
+        exact = list(rule.base(params, context))
+        base_lines = [a + b for a, b in zip(base_lines, exact)]
+        awards.append(Award(rule.name, math.floor(sum(exact, Fraction(0))), rule.describe(params)))
+    context = SaleContext(context.sale, context.local_time, context.lines, tuple(base_lines))
+    for rule, params in rules.stage("bonus"):
+        awards.append(Award(rule.name, math.floor(rule.bonus(params, context)), rule.describe(params)))
+    awards = [award for award in awards if award.points > 0]
+    for rule, params in rules.stage("limit"):
+        awards = [award for award in rule.limit(params, context, awards) if award.points > 0]
+    return awards
 
 
 def clawback_for(sale_points: int, sale_total: int, refunded_before: int, refunded_now: int) -> int:
@@ -31,3 +133,20 @@ def clawback_for(sale_points: int, sale_total: int, refunded_before: int, refund
     before = sale_points * refunded_before // sale_total
     after = sale_points * (refunded_before + refunded_now) // sale_total
     return after - before
+
+
+def clawback_awards(awards: Sequence[Award], sale_total: int, refunded_before: int, refunded_now: int) -> list[Award]:
+    """A refund takes back each award of the refunded share, rule by rule (as positive points)."""
+    back = [
+        Award(award.rule, clawback_for(award.points, sale_total, refunded_before, refunded_now), award.detail)
+        for award in awards
+    ]
+    return [award for award in back if award.points > 0]
+
+
+def local_day_bounds(moment: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """The partner-local calendar day around `moment`, as aware bounds (midnight to midnight, DST included)."""
+    zone = ZoneInfo(timezone)
+    day = moment.astimezone(zone).date()
+    start = datetime.combine(day, time(), zone)
+    return start, datetime.combine(day + timedelta(days=1), time(), zone)

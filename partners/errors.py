@@ -36,3 +36,11 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
         else:
             flat[path] = [str(m) for m in (value if isinstance(value, list) else [value])]
     return flat
+
+
+class BadSignature(Exception):
+    """A signed payload whose signature is missing or does not match: HTTP 401."""
+
+
+class UnsupportedContentType(Exception):
+    """The adapter does not read this media type: HTTP 415."""

@@ -1,25 +1,42 @@
 """The contract between the hub and every partner plugin.
 
 Each hook is prefixed `coalition_`; a plugin implements any subset of them
-with `@partners.hookimpl`. Built-in plugins (the `plugins` package) use this
-contract exactly as an outside package does.
+with `@partners.hookspecs.hookimpl`, and may leave out any argument it does
+not need (pluggy passes only the ones an implementation names). Built-in
+plugins (the `plugins` package) use this contract exactly as an outside
+package does. docs/plugins.md is the reference, one section per hook.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pluggy
 
 from partners.adapters import Adapter
+from partners.rules import EarningRule
 
 hookspec = pluggy.HookspecMarker("coalition")
 hookimpl = pluggy.HookimplMarker("coalition")
 
 
 @hookspec
-def coalition_register_adapters() -> list[Adapter]:
-    """Called once when the plugin manager is built.
+def coalition_register_adapters(settings: Mapping[str, Any]) -> list[Adapter]:
+    """Called once per app, when the hub starts.
 
-    Return the adapters this plugin provides. Every plugin's list is
-    collected; two adapters claiming one name is an error at start-up, so a
+    `settings` is the hub's configuration (read-only). Return the adapters
+    this plugin provides. Every plugin's list is collected (no first result
+    wins); two adapters claiming one name stop the hub from starting, so a
     partner's `adapter` setting always means exactly one thing.
+    """
+
+
+@hookspec
+def coalition_register_rules(settings: Mapping[str, Any]) -> list[EarningRule]:
+    """Called once per app, when the hub starts.
+
+    `settings` is the hub's configuration (read-only). Return the earning
+    rules this plugin provides. Every plugin's list is collected (no first
+    result wins); two rules claiming one name stop the hub from starting.
     """

@@ -6,6 +6,7 @@ import json
 
 from marshmallow import ValidationError
 
+from partners.adapters import Payload
 from partners.canonical import CanonicalTransactionSchema, to_transaction
 from partners.errors import InvalidTransaction, UnreadablePayload, flatten_errors
 from partners.hookspecs import hookimpl
@@ -14,19 +15,22 @@ from partners.transactions import Transaction
 
 class CanonicalAdapter:
     name = "canonical"
+    content_types = ("application/json",)
+    config_schema = None
+    signed = False
 
-    def parse(self, body: bytes, content_type: str) -> list[Transaction]:
+    def parse(self, payload: Payload, config) -> list[Transaction]:
         try:
-            payload = json.loads(body)
+            data = json.loads(payload.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UnreadablePayload(f"the body is not JSON: {exc}") from None
-        if not isinstance(payload, dict):
+        if not isinstance(data, dict):
             raise InvalidTransaction({"_schema": ["must be a JSON object"]})
         try:
-            data = CanonicalTransactionSchema().load(payload)
+            loaded = CanonicalTransactionSchema().load(data)
         except ValidationError as exc:
             raise InvalidTransaction(flatten_errors(exc.messages)) from None
-        return [to_transaction(data)]
+        return [to_transaction(loaded)]
 
 
 @hookimpl

@@ -34,7 +34,7 @@ class HubClient:
 
     def create_partner(self, slug: str, currency: str = "EUR", earn_rate: str = "1", **extra) -> str:
         body = {"slug": slug, "name": slug.replace("-", " ").title(), "timezone": "Europe/Paris",
-                "currency": currency, "earn_rate": earn_rate, **extra}
+                "currency": currency, **({} if "rules" in extra else {"earn_rate": earn_rate}), **extra}
         response = self.call("POST", "/v1/partners", json=body)
         assert response.status_code == 201, response.json
         return response.json["api_key"]
@@ -57,6 +57,11 @@ class HubClient:
     def redeem(self, key: str, card: str, points, order: str | None = None, headers: dict | None = None):
         body = {"card_number": card, "points": points, "order_id": order or order_id("X")}
         return self.call("POST", "/v1/redemptions", key, headers=headers, json=body)
+
+    def put_rules(self, slug: str, rules: list) -> dict:
+        response = self.call("PUT", f"/v1/partners/{slug}/rules", json=rules)
+        assert response.status_code == 200, response.json
+        return response.json
 
     def balance(self, card: str, key: str | None = None) -> dict:
         response = self.call("GET", f"/v1/cards/{card}/balance", key)

@@ -1,5 +1,6 @@
 """Money, card numbers and points arithmetic: exact, never float."""
 
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -7,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from partners.cards import is_valid_card_number, luhn_check_digit, new_card_number
-from partners.earning import clawback_for, points_for
+from partners.earning import awards_for_sale, clawback_for, compile_rules, earn_rate_rules
+from partners.transactions import Sale
+from plugins.earning_rules import coalition_register_rules
 from partners.money import Money, MoneyError
 
 
@@ -79,6 +82,13 @@ def test_three_tenths_is_not_a_float_problem():
     # 0.1 + 0.2 style traps: 3 x 0.10 EUR at 10 points/EUR is exactly 3 points.
     assert points_for(Money(30, "EUR"), Decimal("10")) == 3
     assert points_for(Money(70, "EUR"), Decimal("10")) == 7
+
+
+def points_for(total: Money, rate: Decimal) -> int:
+    """What a partner with `earn_rate` earns on a sale of `total`, through the real base_rate rule."""
+    rules = compile_rules({rule.name: rule for rule in coalition_register_rules()}, earn_rate_rules(str(rate)))
+    sale = Sale("S-1", "7000000000000008", datetime(2026, 11, 22, tzinfo=timezone.utc), total)
+    return sum(award.points for award in awards_for_sale(rules, sale, "UTC"))
 
 
 @given(

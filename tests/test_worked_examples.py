@@ -67,7 +67,7 @@ def test_a_sale_too_small_to_earn_is_still_recorded_and_refundable(world):
     hub = world.hub
     small = hub.sale(world.coffee, world.card, "0.99", order="T-1")
     assert small.status_code == 201
-    assert small.json == {"journal_id": None, "points": 0, "balance": {"available": 0, "pending": 0, "held": 0}}
+    assert small.json == {"journal_id": None, "points": 0, "awards": [], "balance": {"available": 0, "pending": 0, "held": 0}}
     assert hub.sale(world.coffee, world.card, "0.99", order="T-1").status_code == 409
     refund = hub.refund(world.coffee, "T-1", "0.99")
     assert refund.status_code == 201

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pluggy
 from flask import Response, current_app, g, request
+
+from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from network import idempotency
 from network.auth import KeyCache, Principal, authenticate
 from network.db import Database
-from network.errors import Forbidden
+from network.errors import Forbidden, Invalid, Unavailable
+from network.registry import PartnerRef
 from partners.adapters import Adapter
+from partners.earning import InvalidRules, RuleSet, compile_rules
+from partners.errors import flatten_errors
+from partners.rules import EarningRule
 
 
 @dataclass
@@ -25,7 +32,47 @@ class Hub:
     db: Database
     plugins: pluggy.PluginManager
     adapters: dict[str, Adapter]
+    rules: dict[str, EarningRule]
     keys: KeyCache
+
+    _compiled: dict[tuple[str, str], object] = field(default_factory=dict)
+
+    def ruleset(self, partner: PartnerRef) -> RuleSet:
+        """The partner's rules, compiled once per distinct list (they were validated when set)."""
+        try:
+            return self._once("rules", partner.rules, lambda raw: compile_rules(self.rules, raw))
+        except InvalidRules as exc:  # a rule plugin was uninstalled since the rules were set
+            raise Unavailable(f"{partner.name}'s earning rules need a plugin not installed here", exc.fields,
+                              code="rules_unavailable") from None
+
+    def adapter(self, partner: PartnerRef) -> tuple[Adapter, dict]:
+        """The partner's adapter and its loaded settings; 503 when the plugin is not installed here."""
+        adapter = self.adapters.get(partner.adapter)
+        if adapter is None:
+            raise Unavailable(f"The adapter {partner.adapter!r} is not installed on this hub", code="adapter_unavailable")
+        config = self._once(f"adapter:{adapter.name}", partner.adapter_config, lambda raw: load_adapter_config(adapter, raw))
+        return adapter, config
+
+    def _once(self, kind: str, raw, build):
+        key = (kind, json.dumps(raw, sort_keys=True))
+        found = self._compiled.get(key)
+        if found is None:
+            if len(self._compiled) > 10_000:
+                self._compiled.clear()
+            found = self._compiled[key] = build(raw)
+        return found
+
+
+def load_adapter_config(adapter: Adapter, raw: object) -> dict:
+    """Validate a partner's `adapter_config` with the adapter's own schema; 422 naming the field."""
+    if adapter.config_schema is None:
+        if raw:
+            raise Invalid(f"The {adapter.name} adapter takes no settings", {"adapter_config": ["must be empty"]})
+        return {}
+    try:
+        return adapter.config_schema().load(raw or {})
+    except ValidationError as exc:
+        raise Invalid("The adapter settings are invalid", flatten_errors(exc.messages, "adapter_config")) from None
 
 
 def hub() -> Hub:

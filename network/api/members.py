@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from flask import current_app
 from flask_smorest import Blueprint
 
-from network import history, members
-from network.api.common import idempotent_write, now, principal, read, requires
+from network import bonuses, history, members
+from network.api.common import hub, idempotent_write, now, principal, read, requires
 from network.api.schemas import CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
 from network.auth import OPERATOR, PARTNER
 
@@ -17,14 +20,29 @@ blp = Blueprint("members", __name__, description="Members and cards")
 @blp.arguments(MemberCreate)
 @blp.response(201, MemberCreated)
 def enrol(args):
-    """Enrol a member and issue their first card."""
+    """Enrol a member and issue their first card.
+
+    A partner enrolling pays its `welcome_bonus` rule at once; with
+    `referred_by`, its `referral` rule is promised and paid to both members
+    after the new member's first sale.
+    """
     partner = principal().partner
 
+    rules = hub().ruleset(partner) if partner else None
+    days = timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"])
+
     def work(session):
+        if args["referred_by"] is not None:
+            members.member_for_card(session, args["referred_by"])  # 404 for an unknown referrer, before enrolling
         member_id, card = members.enrol(
             session, email=args["email"], name=args["name"], enrolled_by=partner.id if partner else None, now=now()
         )
-        return {"member_id": member_id, "card_number": card}
+        enrolled = {"member_id": member_id, "card_number": card}
+        if partner is not None:
+            enrolled.update(
+                bonuses.on_enrolment(session, partner, rules, member_id, referred_by=args["referred_by"], now=now(), lifetime=days)
+            )
+        return enrolled
 
     return idempotent_write(work)
 

@@ -2,27 +2,54 @@
 
 from __future__ import annotations
 
+from flask import request, url_for
 from flask_smorest import Blueprint
 
-from network.api.common import hub, idempotent_write, now, principal, read, requires
-from network.api.schemas import ErrorOut, PartnerCreate, PartnerCreated, PartnerOut
+from network.api.common import hub, idempotent_write, load_adapter_config, now, principal, read, requires
+from network.api.schemas import AdapterSet, ErrorOut, PartnerCreate, PartnerCreated, PartnerOut
 from network.auth import OPERATOR, PARTNER
-from network.errors import Forbidden, Invalid
-from network.registry import NewPartner, create_partner, get_partner
+from network.errors import BadRequest, Forbidden, Invalid
+from network.registry import NewPartner, PartnerRef, create_partner, get_partner, set_adapter, set_rules
+from partners.earning import InvalidRules, compile_rules, earn_rate_rules
 
 blp = Blueprint("partners", __name__, description="Partner retailers")
 
+_SECRET_WORDS = ("secret", "key", "password", "token")
 
-def _view(partner) -> dict:
+
+def _view(partner: PartnerRef) -> dict:
+    adapter = hub().adapters.get(partner.adapter)
     return {
         "slug": partner.slug,
         "name": partner.name,
         "timezone": partner.timezone,
         "currency": partner.currency,
         "adapter": partner.adapter,
-        "earn_rate": str(partner.earn_rate),
+        "adapter_config": {
+            key: "********" if any(word in key.lower() for word in _SECRET_WORDS) else value
+            for key, value in partner.adapter_config.items()
+        },
+        "rules": partner.rules,
+        "inbound_url": url_for("inbound.inbound", slug=partner.slug, _external=True) if getattr(adapter, "signed", False) else None,
         "created_at": partner.created_at,
     }
+
+
+def _adapter_and_config(name: str, raw: dict) -> dict:
+    adapter = hub().adapters.get(name)
+    if adapter is None:
+        known = ", ".join(sorted(hub().adapters))
+        raise Invalid("Unknown adapter", {"adapter": [f"must be one of: {known}"]})
+    load_adapter_config(adapter, raw)
+    return raw
+
+
+def _checked_rules(raw) -> list:
+    try:
+        compile_rules(hub().rules, raw)
+    except InvalidRules as exc:
+        raise Invalid("The earning rules are invalid", exc.fields, code="invalid_rules") from None
+    return list(raw)
 
 
 @blp.route("/partners", methods=["POST"])
@@ -32,12 +59,14 @@ def _view(partner) -> dict:
 @blp.alt_response(409, schema=ErrorOut, description="slug taken")
 def create(args):
     """Add a partner; the answer carries its API key, shown this once."""
-    if args["adapter"] not in hub().adapters:
-        known = ", ".join(sorted(hub().adapters))
-        raise Invalid("Unknown adapter", {"adapter": [f"must be one of: {known}"]})
+    if "earn_rate" in args and "rules" in args:
+        raise Invalid("Give earn_rate or rules, not both", {"earn_rate": ["is shorthand for rules; drop one"]})
+    rules = _checked_rules(args.pop("rules", None) or earn_rate_rules(args.pop("earn_rate", "1")))
+    args.pop("earn_rate", None)
+    args["adapter_config"] = _adapter_and_config(args["adapter"], args["adapter_config"])
 
     def work(session):
-        partner, key = create_partner(session, NewPartner(**args), now())
+        partner, key = create_partner(session, NewPartner(**args, rules=rules), now())
         return {**_view(partner), "api_key": key}
 
     return idempotent_write(work)
@@ -52,3 +81,47 @@ def show(slug):
     if caller.partner is not None and caller.partner.slug != slug:
         raise Forbidden("A partner sees only itself", code="wrong_partner")
     return read(lambda session: _view(get_partner(session, slug)))
+
+
+@blp.route("/partners/<slug>/adapter", methods=["PUT"])
+@requires(OPERATOR)
+@blp.arguments(AdapterSet)
+@blp.response(200, PartnerOut)
+@blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(422, schema=ErrorOut, description="unknown adapter or invalid settings, named by field")
+def put_adapter(args, slug):
+    """Choose the partner's adapter and its settings (a webhook secret, a CSV column map)."""
+    config = _adapter_and_config(args["adapter"], args["adapter_config"])
+    return _changed(lambda session: set_adapter(session, slug, args["adapter"], config))
+
+
+@blp.route("/partners/<slug>/rules", methods=["PUT"])
+@requires(OPERATOR)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "description": 'A JSON list of rules, each `{"rule": <name>, ...its parameters}`.',
+        "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}},
+                                          "example": [{"rule": "base_rate", "rate": "1"},
+                                                      {"rule": "day_of_week", "days": ["sat", "sun"], "multiplier": "2"}]}},
+    }
+)
+@blp.response(200, PartnerOut)
+@blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(422, schema=ErrorOut, description="unknown rule or bad field, named rules.<index>.<field>")
+def put_rules(slug):
+    """Replace the partner's earning rules; each is validated by its plugin's own schema."""
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest("Send the rules as a JSON list", code="unreadable_body")
+    rules = _checked_rules(body)
+    return _changed(lambda session: set_rules(session, slug, rules))
+
+
+def _changed(change):
+    def work(session):
+        view = _view(change(session))
+        hub().keys.clear()
+        return view
+
+    return idempotent_write(work, status=200)

@@ -31,11 +31,19 @@ class PartnerCreate(Strict):
     timezone = fields.String(required=True, validate=_timezone, metadata={"example": "Europe/Paris"})
     currency = Currency(required=True, metadata={"example": "EUR"})
     adapter = fields.String(load_default="canonical", metadata={"example": "canonical"})
-    earn_rate = DecimalString(
-        load_default="1",
-        validate=validate.Range(max=1000, error="must be at most 1000 points per unit"),
-        metadata={"example": "1", "description": "points per major currency unit"},
+    adapter_config = fields.Dict(
+        load_default=dict, metadata={"description": "the adapter's settings, validated by its own schema"}
     )
+    earn_rate = DecimalString(
+        validate=validate.Range(max=1000, error="must be at most 1000 points per unit"),
+        metadata={"example": "1", "description": "shorthand for rules [{\"rule\": \"base_rate\", \"rate\": ...}]; default 1"},
+    )
+    rules = fields.List(fields.Dict(), metadata={"description": "earning rules; see PUT /v1/partners/{slug}/rules"})
+
+
+class AdapterSet(Strict):
+    adapter = fields.String(required=True, metadata={"example": "shopify"})
+    adapter_config = fields.Dict(load_default=dict, metadata={"example": {"webhook_secret": "whsec..."}})
 
 
 class PartnerOut(Schema):
@@ -44,7 +52,9 @@ class PartnerOut(Schema):
     timezone = fields.String()
     currency = fields.String()
     adapter = fields.String()
-    earn_rate = fields.String()
+    adapter_config = fields.Dict(metadata={"description": "secrets (keys named *secret* or *key*) are masked"})
+    rules = fields.List(fields.Dict())
+    inbound_url = fields.String(allow_none=True, metadata={"description": "where a signed platform posts its webhooks"})
     created_at = fields.DateTime()
 
 
@@ -55,11 +65,21 @@ class PartnerCreated(PartnerOut):
 class MemberCreate(Strict):
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=320))
     name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    referred_by = CardNumber(load_default=None, allow_none=True, metadata={"description": "the referring member's card"})
+
+
+class AwardOut(Schema):
+    rule = fields.String(metadata={"example": "base_rate"})
+    points = fields.Integer()
+    detail = fields.String(metadata={"example": "1 point per EUR"})
 
 
 class MemberCreated(Schema):
     member_id = fields.String()
     card_number = fields.String()
+    welcome_bonus = fields.Integer(metadata={"description": "points of the enrolling partner's welcome bonus"})
+    referral = fields.Dict(metadata={"description": "the referral promised, paid after the first sale"})
+    balance = fields.Nested(lambda: BalanceOut())
 
 
 class BalanceOut(Schema):
@@ -94,8 +114,29 @@ class Provenance(Schema):
 class TransactionResult(Schema):
     journal_id = fields.Integer(allow_none=True, metadata={"description": "null when the sale earned no point"})
     points = fields.Integer(metadata={"description": "signed: positive for a sale, negative for a refund"})
+    awards = fields.List(fields.Nested(AwardOut), metadata={"description": "the points by rule (negative for a refund)"})
     balance = fields.Nested(BalanceOut)
     uncollected_points = fields.Integer(metadata={"description": "refund only: points the balance could not cover"})
+
+
+class BatchRejection(Schema):
+    row = fields.Integer(metadata={"description": "1 is the first data row, after the header"})
+    code = fields.String()
+    message = fields.String()
+    errors = fields.Dict()
+
+
+class BatchResult(Schema):
+    accepted = fields.Integer()
+    duplicates = fields.Integer()
+    rejected = fields.List(fields.Nested(BatchRejection), metadata={"description": "the first 1,000 rejected rows"})
+    rejected_total = fields.Integer()
+
+
+class ActionCreate(Strict):
+    card_number = CardNumber(required=True, metadata={"example": "7000000000000008"})
+    action = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "review"})
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "review-8812"})
 
 
 class RedemptionCreate(Strict):
@@ -135,6 +176,7 @@ class HistoryEntry(Schema):
     booked_at = fields.DateTime()
     occurred_at = fields.DateTime(allow_none=True)
     provenance = fields.List(fields.Nested(Provenance))
+    awards = fields.List(fields.Nested(AwardOut))
 
 
 class HistoryPage(Schema):

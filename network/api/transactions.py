@@ -1,4 +1,4 @@
-"""Sales and refunds in the partner's own format, and redemptions."""
+"""Sales and refunds in the partner's own format, batches, actions and redemptions."""
 
 from __future__ import annotations
 
@@ -7,53 +7,124 @@ from datetime import timedelta
 from flask import current_app, request
 from flask_smorest import Blueprint
 
-from network import redemptions, sales
+from network import bonuses, intake, redemptions
 from network.api.common import hub, idempotent_write, now, principal, requires
-from network.api.schemas import ErrorOut, RedemptionCreate, RedemptionResult, ReversalResult, TransactionResult
+from network.api.schemas import (
+    ActionCreate, BatchResult, ErrorOut, RedemptionCreate, RedemptionResult, ReversalResult, TransactionResult,
+)
 from network.auth import PARTNER
-from network.errors import BadRequest, Invalid, Unavailable
-from partners.errors import InvalidTransaction, UnreadablePayload
-from partners.transactions import Sale
+from network.errors import BadRequest, Invalid, UnsupportedMediaType
+from network.registry import PartnerRef
+from partners.adapters import Adapter, BatchAdapter, Payload
 from partners.canonical import CanonicalTransactionSchema
+from partners.errors import InvalidTransaction, UnreadablePayload
+from partners.transactions import Transaction
 
-blp = Blueprint("transactions", __name__, description="Earning, refunds and redemptions")
+blp = Blueprint("transactions", __name__, description="Earning, refunds, actions and redemptions")
+
+
+def lifetime() -> timedelta:
+    return timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"])
+
+
+def payload(partner: PartnerRef, adapter: Adapter) -> Payload:
+    """The request as an adapter sees it; a media type it does not read is a 415."""
+    media_type = request.mimetype or ""
+    if media_type not in adapter.content_types:
+        raise UnsupportedMediaType(
+            f"The {adapter.name} adapter reads {', '.join(adapter.content_types)}, not {media_type or 'an unnamed type'}",
+            {"content_type": [media_type]},
+        )
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    return Payload(request.get_data(), media_type, headers, partner.timezone)
+
+
+def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
+    try:
+        return adapter.parse(body, config)
+    except UnreadablePayload as exc:
+        raise BadRequest(str(exc), code="unreadable_body") from None
+    except InvalidTransaction as exc:
+        raise Invalid(exc.message, exc.fields, code="invalid_transaction") from None
 
 
 @blp.route("/transactions", methods=["POST"])
 @requires(PARTNER)
 @blp.doc(
     requestBody={
-        "description": "The partner's own payload, read by its adapter; shown here: the canonical adapter's JSON.",
+        "description": "The partner's own payload, read by its adapter (JSON, CSV or XML); shown here: the canonical "
+        "adapter's JSON. One transaction answers with its booking; a file of several with `{\"transactions\": [...]}`, "
+        "all booked or none.",
         "required": True,
         "content": {"application/json": {"schema": CanonicalTransactionSchema}},
     }
 )
 @blp.response(201, TransactionResult)
+@blp.alt_response(401, schema=ErrorOut, description="a signed format whose signature is missing or wrong")
 @blp.alt_response(409, schema=ErrorOut, description="order id already booked by this partner")
-@blp.alt_response(422, schema=ErrorOut, description="invalid transaction")
+@blp.alt_response(415, schema=ErrorOut, description="a media type the partner's adapter does not read")
+@blp.alt_response(422, schema=ErrorOut, description="invalid transaction, naming the field or row")
 def post_transaction():
-    """Book a sale (earns points) or a refund (claws back its share)."""
+    """Book sales (they earn points) and refunds (they claw back their share) in the partner's format."""
     partner = principal().partner
-    adapter = hub().adapters.get(partner.adapter)
-    if adapter is None:
-        raise Unavailable(f"The adapter {partner.adapter!r} is not installed on this hub", code="adapter_unavailable")
-    try:
-        parsed = adapter.parse(request.get_data(), request.content_type or "")
-    except UnreadablePayload as exc:
-        raise BadRequest(str(exc), code="unreadable_body") from None
-    except InvalidTransaction as exc:
-        raise Invalid(exc.message, exc.fields, code="invalid_transaction") from None
-    if len(parsed) != 1:
-        raise Invalid("Send one transaction per request", {"_schema": [f"found {len(parsed)}"]}, code="invalid_transaction")
-    (transaction,) = parsed
-    lifetime = timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"])
+    adapter, config = hub().adapter(partner)
+    body = payload(partner, adapter)
+    intake.verify(adapter, config, body)
+    transactions = parse(adapter, config, body)
+    rules, days = hub().ruleset(partner), lifetime()
 
     def work(session):
-        if isinstance(transaction, Sale):
-            return sales.record_sale(session, partner, transaction, now=now(), lifetime=lifetime)
-        return sales.record_refund(session, partner, transaction, now=now())
+        booked = [intake.book_one(session, partner, rules, t, now=now(), lifetime=days) for t in transactions]
+        return booked[0] if len(booked) == 1 else {"transactions": booked}
 
-    return idempotent_write(work)
+    return idempotent_write(work, status=201 if transactions else 200)
+
+
+@blp.route("/transactions/batch", methods=["POST"])
+@requires(PARTNER)
+@blp.doc(
+    requestBody={
+        "description": "An end-of-day export (text/csv for the csv adapter), streamed: any size. Rows are booked in "
+        "chunks as they arrive; a re-sent file books nothing twice (order ids count as duplicates).",
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+)
+@blp.response(200, BatchResult)
+@blp.alt_response(415, schema=ErrorOut, description="the adapter reads no batch files, or not this media type")
+def post_batch():
+    """Book a file of transactions: good rows post, bad rows are listed with their row number and reason."""
+    partner = principal().partner
+    adapter, config = hub().adapter(partner)
+    if not isinstance(adapter, BatchAdapter):
+        raise UnsupportedMediaType(f"The {adapter.name} adapter reads no batch files", code="batch_not_supported")
+    payload_type = request.mimetype or ""
+    if payload_type not in adapter.content_types:
+        raise UnsupportedMediaType(f"The {adapter.name} adapter reads {', '.join(adapter.content_types)}",
+                                   {"content_type": [payload_type]})
+    request.max_content_length = current_app.config["COALITION_MAX_BATCH_BYTES"]
+    try:
+        rows = adapter.read_rows(request.stream, config, partner.timezone)
+        outcome = intake.import_rows(hub().db, partner, hub().ruleset(partner), rows, clock=current_app.config["CLOCK"],
+                                      lifetime=lifetime())
+    except UnreadablePayload as exc:
+        raise BadRequest(str(exc), code="unreadable_body") from None
+    return outcome.view()
+
+
+@blp.route("/actions", methods=["POST"])
+@requires(PARTNER)
+@blp.arguments(ActionCreate)
+@blp.response(201, TransactionResult)
+@blp.alt_response(409, schema=ErrorOut, description="this reference was already booked")
+@blp.alt_response(422, schema=ErrorOut, description="unknown_action, or action_limit_reached for today")
+def post_action(args):
+    """Reward a non-purchase action (a review, a social post) by the partner's `action` rule."""
+    partner = principal().partner
+    rules, days = hub().ruleset(partner), lifetime()
+    return idempotent_write(
+        lambda session: bonuses.record_action(session, partner, rules, now=now(), lifetime=days, **args)
+    )
 
 
 @blp.route("/redemptions", methods=["POST"])

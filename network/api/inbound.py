@@ -1,0 +1,59 @@
+"""Webhooks from shop platforms, authenticated by their signature alone.
+
+Shopify and Square cannot send a partner's bearer key; they sign the body
+instead. Only adapters whose format carries a signature take this route.
+Platforms retry anything but a 2xx for days, so a webhook for an order
+already booked is acknowledged (200, `"duplicate": true`), never a 409.
+"""
+
+from __future__ import annotations
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from network import intake
+from network.api.common import hub, now, read
+from network.api.schemas import ErrorOut, TransactionResult
+from network.api.transactions import lifetime, parse, payload
+from network.errors import Conflict, NotFound, Unauthenticated
+from network.registry import get_partner
+from network.idempotency import to_json
+
+blp = Blueprint("inbound", __name__, description="Signed webhooks from shop platforms")
+
+
+@blp.route("/partners/<slug>/inbound", methods=["POST"])
+@blp.doc(security=[], requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}},
+                                    "description": "the platform's own webhook body (Shopify, Square), signed"})
+@blp.response(201, TransactionResult)
+@blp.alt_response(401, schema=ErrorOut, description="signature missing or wrong")
+@blp.alt_response(404, schema=ErrorOut, description="no such partner, or its adapter takes no signed webhooks")
+def inbound(slug):
+    """Book a platform's webhook for this partner, once its signature holds."""
+    partner = read(lambda session: get_partner(session, slug))
+    adapter, config = hub().adapter(partner)
+    if not getattr(adapter, "signed", False):
+        raise NotFound(f"The {adapter.name} adapter takes no signed webhooks; use POST /v1/transactions",
+                       code="no_inbound_endpoint")
+    body = payload(partner, adapter)
+    if not intake.verify(adapter, config, body):
+        raise Unauthenticated("This partner has no signing secret configured, so webhooks cannot be trusted",
+                              code="bad_signature")
+    transactions = parse(adapter, config, body)
+    rules, days = hub().ruleset(partner), lifetime()
+
+    def work(session):
+        booked = []
+        for transaction in transactions:
+            try:
+                booked.append(intake.book_one(session, partner, rules, transaction, now=now(), lifetime=days))
+            except Conflict as exc:
+                if exc.code != "duplicate_order":
+                    raise
+                booked.append({"duplicate": True, "order_id": transaction.order_id})
+        return booked
+
+    booked = hub().db.transact(work)
+    status = 201 if any("duplicate" not in b for b in booked) else 200
+    body_out = booked[0] if len(booked) == 1 else {"transactions": booked}
+    return Response(to_json(body_out) + "\n", status=status, mimetype="application/json")

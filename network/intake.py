@@ -1,0 +1,121 @@
+"""Transactions arriving from partners: signatures checked, then booked one by one or a file at a time.
+
+A file is booked in chunks, each its own database transaction: memory stays
+flat whatever the file's size, a bad row costs only itself, and a file sent
+twice books nothing twice (its order ids are already taken).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import islice
+
+from sqlalchemy.orm import Session
+
+from network import sales
+from network.db import Database
+from network.errors import DomainError, Unauthenticated
+from network.registry import PartnerRef
+from partners.adapters import Adapter, Payload, Row, SignedAdapter
+from partners.earning import RuleSet
+from partners.errors import BadSignature
+from partners.transactions import Refund, Sale, Transaction
+
+CHUNK_ROWS = 1000
+MAX_LISTED_REJECTIONS = 1000
+
+
+def verify(adapter: Adapter, config: dict, payload: Payload) -> bool:
+    """Check a signed format's signature before reading the body: 401 when missing or wrong.
+
+    True when a signature was checked and holds; False when the format or
+    this partner's settings ask for no check (then only the partner's API
+    key can vouch for the body).
+    """
+    if not isinstance(adapter, SignedAdapter):
+        return False
+    try:
+        return adapter.verify(payload, config)
+    except BadSignature as exc:
+        raise Unauthenticated(str(exc) or "The payload's signature does not match", code="bad_signature") from None
+
+
+def book_one(
+    session: Session, partner: PartnerRef, rules: RuleSet, transaction: Transaction, *, now: datetime, lifetime: timedelta
+) -> dict:
+    if isinstance(transaction, Sale):
+        return sales.record_sale(session, partner, rules, transaction, now=now, lifetime=lifetime)
+    return sales.record_refund(session, partner, transaction, now=now)
+
+
+@dataclass
+class BatchOutcome:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected_total: int = 0
+    rejected: list[dict] = field(default_factory=list)
+
+    def reject(self, row: int, code: str, message: str, errors: dict) -> None:
+        self.rejected_total += 1
+        if len(self.rejected) < MAX_LISTED_REJECTIONS:
+            self.rejected.append({"row": row, "code": code, "message": message, "errors": errors})
+
+    def refuse(self, row: int, error: DomainError) -> None:
+        fields = {key: value for key, value in error.details.items() if isinstance(value, list)}
+        self.reject(row, error.code, error.message, fields or {"_schema": [error.message]})
+
+    def view(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected,
+                "rejected_total": self.rejected_total}
+
+
+def import_rows(
+    db: Database,
+    partner: PartnerRef,
+    rules: RuleSet,
+    rows: Iterable[Row],
+    *,
+    clock: Callable[[], datetime],
+    lifetime: timedelta,
+    on_progress: Callable[[int], None] | None = None,
+) -> BatchOutcome:
+    """Book a stream of rows, a chunk per transaction; sales of a chunk in bulk, then its refunds in file order."""
+    outcome = BatchOutcome()
+    for chunk in _chunks(iter(rows), CHUNK_ROWS):
+        good = []
+        for row in chunk:
+            if row.errors:
+                outcome.reject(row.number, "invalid_row", "The row is invalid", dict(row.errors))
+            else:
+                good.append(row)
+        booked = db.transact(lambda session: _book_chunk(session, partner, rules, good, now=clock(), lifetime=lifetime))
+        for row, result in booked:
+            if result == sales.DUPLICATE or (isinstance(result, DomainError) and result.code == "duplicate_order"):
+                outcome.duplicates += 1
+            elif isinstance(result, DomainError):
+                outcome.refuse(row.number, result)
+            else:
+                outcome.accepted += 1
+        if on_progress:
+            on_progress(len(chunk))
+    return outcome
+
+
+def _book_chunk(session, partner, rules, rows: list[Row], *, now, lifetime) -> list[tuple[Row, object]]:
+    sale_rows = [row for row in rows if isinstance(row.transaction, Sale)]
+    booked = sales.book_sales(session, partner, rules, [row.transaction for row in sale_rows], now=now, lifetime=lifetime)
+    results = list(zip(sale_rows, booked))
+    for row in rows:
+        if isinstance(row.transaction, Refund):
+            try:
+                results.append((row, sales.record_refund(session, partner, row.transaction, now=now)))
+            except DomainError as refusal:  # decided before the refund writes anything
+                results.append((row, refusal))
+    return results
+
+
+def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    while chunk := list(islice(rows, size)):
+        yield chunk
