@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 from sqlalchemy import func, select
 
@@ -19,7 +18,10 @@ from network.clock import utc_now
 from network.db import Database
 from network.models import Account, Lot
 from network.registry import NewPartner, create_partner
+from partners.earning import RuleSet, compile_rules, earn_rate_rules
 from partners.money import Money
+from partners.plugins import make_plugin_manager
+from partners.plugins import rules as plugin_rules
 from partners.transactions import Sale
 
 LIFETIME = timedelta(days=730)
@@ -58,7 +60,15 @@ class World:
 
 def new_partner_spec(slug: str) -> NewPartner:
     return NewPartner(slug=slug, name=slug.replace("-", " ").title(), timezone="Europe/Paris", currency="EUR",
-                      adapter="canonical", earn_rate=Decimal(1))
+                      adapter="canonical", adapter_config={}, rules=earn_rate_rules("1"))
+
+
+def base_rate_rules() -> RuleSet:
+    """One point per EUR, compiled by the real base_rate rule plugin."""
+    return compile_rules(plugin_rules(make_plugin_manager()), earn_rate_rules("1"))
+
+
+RULES = base_rate_rules()
 
 
 def build(db: Database, *, partners: int, member_count: int, clients: int, progress: bool) -> World:
@@ -75,7 +85,7 @@ def build(db: Database, *, partners: int, member_count: int, clients: int, progr
         member_id, card = members.enrol(session, email=None, name=None, enrolled_by=None, now=now)
         partner = refs[index % len(refs)].partner
         total = HOT_FUND if index == member_count else FUND
-        sales.record_sale(session, partner, Sale(f"FUND-{index}", card, OCCURRED, total), now=now, lifetime=LIFETIME)
+        sales.record_sale(session, partner, RULES, Sale(f"FUND-{index}", card, OCCURRED, total), now=now, lifetime=LIFETIME)
         cards[index] = (member_id, card)
 
     batches = range(0, member_count + 1, BATCH)

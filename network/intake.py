@@ -91,7 +91,7 @@ def import_rows(
             else:
                 good.append(row)
         booked = db.transact(lambda session: _book_chunk(session, partner, rules, good, now=clock(), lifetime=lifetime))
-        for row, result in booked:
+        for row, result in sorted(booked, key=lambda booking: booking[0].number):
             if result == sales.DUPLICATE or (isinstance(result, DomainError) and result.code == "duplicate_order"):
                 outcome.duplicates += 1
             elif isinstance(result, DomainError):

@@ -93,7 +93,7 @@ def book_sales(
                 "points": sum(a.points for a in awards),
                 "occurred_at": sale.occurred_at,
                 "currency": sale.total.currency,
-                "total_minor": sale.total.minor,
+                "total_minor": sale.refundable.minor,
                 "booked_at": now,
             }
             for _, sale, awards, holder in claims

@@ -24,11 +24,24 @@ class LineItem:
 
 @dataclass(frozen=True, slots=True)
 class Sale:
+    """A purchase by a member.
+
+    `total` is what points are earned on (Shopify's subtotal, Square's total
+    less tax). `paid`, when the platform's refunds are amounts of what the
+    customer paid (tax included), is that amount: a refund's share of the sale
+    is measured against it. It defaults to `total`.
+    """
+
     order_id: str
     card_number: str
     occurred_at: datetime
     total: Money
     items: tuple[LineItem, ...] = field(default=())
+    paid: Money | None = None
+
+    @property
+    def refundable(self) -> Money:
+        return self.paid or self.total
 
 
 @dataclass(frozen=True, slots=True)

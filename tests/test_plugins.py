@@ -1,68 +1,198 @@
-"""Adapters arrive through the `coalition` entry points, built-ins included."""
+"""The plugin contract: hooks, entry points, blocking, `coalition plugins`, and docs for every hook.
+
+Every hook in partners/hookspecs.py must have a test here named
+`test_hook_<hook name>` and a section in docs/plugins.md: a new hook without
+either fails `test_every_hook_has_a_test_and_a_docs_section`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from fractions import Fraction
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+from marshmallow import RAISE, Schema, fields
 
+from network import create_app
+from network.cli import main
+from partners import hookspecs
 from partners.hookspecs import hookimpl
-from partners.plugins import PluginConflict, adapters, make_plugin_manager
+from partners.money import Money
+from partners.plugins import PluginConflict, adapters, make_plugin_manager, rules
+from partners.transactions import Sale
+from tests.conftest import ADMIN_TOKEN
+from tests.support import HubClient, snapshot
+
+DOCS = Path(__file__).parent.parent / "docs" / "plugins.md"
+BUILT_INS = {"canonical", "csv", "poslog", "shopify", "square"}
 
 
-def test_the_canonical_adapter_registers_through_entry_points():
+class PipeAdapter:
+    """A made-up till format: order|card|cents."""
+
+    name = "pipe"
+    content_types = ("text/plain",)
+    config_schema = None
+    signed = False
+
+    def parse(self, payload, config):
+        order, card, cents = payload.body.decode().split("|")
+        return [Sale(order, card, datetime(2026, 3, 14, tzinfo=timezone.utc), Money(int(cents), "EUR"))]
+
+
+class LuckySevensParams(Schema):
+    class Meta:
+        unknown = RAISE
+
+    points = fields.Integer(required=True, strict=True)
+
+
+class LuckySevens:
+    """A bonus rule from outside: `points` extra when the total ends in .77."""
+
+    name = "lucky_sevens"
+    schema = LuckySevensParams
+    stage = "bonus"
+
+    def describe(self, params):
+        return f"{params['points']} points for a total ending in .77"
+
+    def bonus(self, params, sale):
+        return Fraction(params["points"]) if sale.sale.total.minor % 100 == 77 else Fraction(0)
+
+
+def hub_with(database, clock, *plugins) -> HubClient:
+    app = create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock,
+                      "EXTRA_PLUGINS": list(plugins)})
+    return HubClient(app.test_client(), ADMIN_TOKEN)
+
+
+def test_built_ins_register_through_entry_points_like_outside_plugins():
     pm = make_plugin_manager(blocked=[])
-    assert "canonical" in adapters(pm)
-    names = {name for name, _ in pm.list_name_plugin()}
-    assert "canonical" in names
-    assert [dist.project_name for _, dist in pm.list_plugin_distinfo()] == ["coalition-loyalty"]
+    assert BUILT_INS <= set(adapters(pm))
+    assert {"base_rate", "category_multiplier", "day_of_week", "sku_bonus", "minimum_spend", "cap",
+            "welcome_bonus", "referral", "action"} <= set(rules(pm))
+    distributions = {name: dist.project_name for name, dist in
+                     ((pm.get_name(plugin), dist) for plugin, dist in pm.list_plugin_distinfo())}
+    for name in ("canonical", "earning_rules", "shopify", "square", "csv", "poslog"):
+        assert distributions[name] == "coalition-loyalty"
 
 
 def test_a_blocked_plugin_is_not_loaded(monkeypatch):
-    monkeypatch.setenv("COALITION_BLOCK_PLUGINS", "canonical")
-    assert "canonical" not in adapters(make_plugin_manager())
+    monkeypatch.setenv("COALITION_BLOCK_PLUGINS", "canonical, shopify")
+    found = adapters(make_plugin_manager())
+    assert "canonical" not in found and "shopify" not in found
+    assert "square" in found
 
 
-def test_two_adapters_with_one_name_are_refused_at_start():
-    class Impostor:
-        name = "canonical"
-
-        def parse(self, body, content_type):
+def test_a_hook_misspelled_by_a_plugin_stops_the_hub_from_starting():
+    class Typo:
+        @hookimpl
+        def coalition_register_adaptors(self):
             return []
 
-    class Plugin:
+    with pytest.raises(Exception, match="coalition_register_adaptors"):
+        make_plugin_manager(extra=[Typo()], blocked=[])
+
+
+def test_two_plugins_claiming_one_name_are_refused_at_start():
+    class Impostor(PipeAdapter):
+        name = "canonical"
+
+    class AdapterPlugin:
         @hookimpl
         def coalition_register_adapters(self):
             return [Impostor()]
 
-    with pytest.raises(PluginConflict):
-        adapters(make_plugin_manager(extra=[Plugin()], blocked=[]))
+    class RulePlugin:
+        @hookimpl
+        def coalition_register_rules(self):
+            bad = LuckySevens()
+            bad.name = "cap"
+            return [bad]
+
+    with pytest.raises(PluginConflict, match="adapter 'canonical'"):
+        adapters(make_plugin_manager(extra=[AdapterPlugin()], blocked=[]))
+    with pytest.raises(PluginConflict, match="rule 'cap'"):
+        rules(make_plugin_manager(extra=[RulePlugin()], blocked=[]))
 
 
-def test_an_outside_adapter_is_used_for_its_partners(database, clock):
-    """A plugin registered like any other: its partner's payloads go through it."""
-    from datetime import datetime, timezone
-
-    from network import create_app
-    from partners.money import Money
-    from partners.transactions import Sale
-
-    class Pipe:
-        name = "pipe"
-
-        def parse(self, body, content_type):
-            order, card, cents = body.decode().split("|")
-            return [Sale(order, card, datetime(2026, 3, 14, tzinfo=timezone.utc), Money(int(cents), "EUR"))]
+def test_hook_coalition_register_adapters(database, clock):
+    """An outside adapter books its partner's payloads; it may take the hub's settings or leave them out."""
+    seen = {}
 
     class Plugin:
         @hookimpl
-        def coalition_register_adapters(self):
-            return [Pipe()]
+        def coalition_register_adapters(self, settings):
+            seen.update(settings)
+            return [PipeAdapter()]
 
-    app = create_app({"DATABASE": database, "COALITION_ADMIN_TOKEN": "op", "CLOCK": clock, "EXTRA_PLUGINS": [Plugin()]})
-    client = app.test_client()
-    op = {"Authorization": "Bearer op"}
-    created = client.post("/v1/partners", headers=op, json={"slug": "piper", "name": "Piper", "timezone": "UTC",
-                                                            "currency": "EUR", "adapter": "pipe"})
-    assert created.status_code == 201
-    key = {"Authorization": "Bearer " + created.json["api_key"]}
-    card = client.post("/v1/members", headers=key, json={}).json["card_number"]
-    booked = client.post("/v1/transactions", headers=key, data=f"P-1|{card}|1999", content_type="text/plain")
+    hub = hub_with(database, clock, Plugin())
+    assert seen["COALITION_POINTS_LIFETIME_DAYS"] == 730
+    assert "COALITION_ADMIN_TOKEN" not in seen  # plugins never see the operator's secret
+    key = hub.create_partner("piper", adapter="pipe")
+    _, card = hub.enrol(key)
+    booked = hub.call("POST", "/v1/transactions", key, data=f"P-1|{card}|1999", content_type="text/plain")
     assert booked.status_code == 201, booked.json
     assert booked.json["points"] == 19
+    assert booked.json["awards"] == [{"rule": "base_rate", "points": 19, "detail": "1 point per unit spent"}]
+    assert hub.balance(card, key)["available"] == 19
+
+    before = snapshot(database)
+    wrong_type = hub.call("POST", "/v1/transactions", key, data=f"P-2|{card}|500", content_type="application/json")
+    assert wrong_type.status_code == 415
+    assert wrong_type.json["error"]["code"] == "unsupported_media_type"
+    assert snapshot(database) == before
+
+
+def test_hook_coalition_register_rules(database, clock):
+    """An outside rule is validated by its own schema and awards under its own name."""
+
+    class Plugin:
+        @hookimpl
+        def coalition_register_rules(self):  # the `settings` argument left out
+            return [LuckySevens()]
+
+    hub = hub_with(database, clock, Plugin())
+    key = hub.create_partner("lucky", rules=[{"rule": "base_rate", "rate": "1"}, {"rule": "lucky_sevens", "points": 7}])
+    _, card = hub.enrol(key)
+    bad = hub.call("PUT", "/v1/partners/lucky/rules", json=[{"rule": "lucky_sevens", "points": "7"}])
+    assert bad.status_code == 422
+    assert bad.json["error"]["details"] == {"rules.0.points": ["Not a valid integer."]}
+
+    booked = hub.sale(key, card, "10.77")
+    assert booked.json["awards"] == [
+        {"rule": "base_rate", "points": 10, "detail": "1 point per unit spent"},
+        {"rule": "lucky_sevens", "points": 7, "detail": "7 points for a total ending in .77"},
+    ]
+    assert hub.sale(key, card, "10.76").json["points"] == 10
+
+
+def test_every_hook_has_a_test_and_a_docs_section():
+    hooks = sorted(name for name in dir(hookspecs) if name.startswith("coalition_"))
+    assert hooks, "no hooks found"
+    docs = DOCS.read_text()
+    headings = set(re.findall(r"^#+ `?(coalition_\w+)", docs, flags=re.M))
+    tests = {name for name in globals() if name.startswith("test_hook_")}
+    for hook in hooks:
+        assert f"test_hook_{hook}" in tests, f"{hook} has no test named test_hook_{hook}"
+        assert hook in headings, f"{hook} has no section in docs/plugins.md"
+
+
+def test_coalition_plugins_lists_each_plugin_with_distribution_version_and_hooks(database):
+    app = create_app({"DATABASE": database})
+    result = CliRunner().invoke(main, ["plugins", "--json"], obj=ScriptInfo(create_app=lambda: app))
+    assert result.exit_code == 0, result.output
+    listed = {plugin["name"]: plugin for plugin in json.loads(result.output)}
+    assert listed["shopify"]["distribution"] == "coalition-loyalty"
+    assert listed["shopify"]["version"] == "0.1.0"
+    assert listed["shopify"]["hooks"] == ["coalition_register_adapters"]
+    assert listed["shopify"]["provides"] == ["adapter:shopify"]
+    assert "rule:day_of_week" in listed["earning_rules"]["provides"]
+    table = CliRunner().invoke(main, ["plugins"], obj=ScriptInfo(create_app=lambda: app))
+    assert "canonical  (coalition-loyalty 0.1.0)" in table.output

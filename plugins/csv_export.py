@@ -1,0 +1,286 @@
+"""The `csv` adapter: a till's end-of-day export, one transaction a row.
+
+An export can hold a million rows and one bad row must not cost the other
+999,999, so the file is read as it streams in and each row stands or falls
+alone. The checks are written out by hand rather than run through a
+marshmallow schema per row: at that volume a schema is the bottleneck.
+
+Every retailer's export differs a little (its own column headers, `;` and a
+decimal comma in France, day-first dates, its own words for a refund), so
+those are partner settings; the meaning of the columns does not change.
+Errors name the column by the retailer's own header, as it reads in its file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import IO, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+from partners.adapters import Payload, Row
+from partners.cards import is_valid_card_number
+from partners.errors import InvalidTransaction, UnreadablePayload
+from partners.hookspecs import hookimpl
+from partners.money import CURRENCY_DECIMALS, Money, MoneyError
+from partners.transactions import Refund, Sale, Transaction
+
+#: The canonical columns, in the order of the default header.
+COLUMNS = ("order_id", "type", "card_number", "occurred_at", "currency", "total", "original_order_id")
+#: A sales-only export may leave out `original_order_id`; every other column must be there.
+REQUIRED = frozenset(COLUMNS) - {"original_order_id"}
+DEFAULT_TYPES = {"sale": "sale", "refund": "refund"}
+#: The key of Row.errors for a problem with the row as a whole (its field count, its bytes).
+WHOLE_ROW = "_row"
+MAX_ID = 64
+
+
+def _strptime_format(value: str) -> None:
+    sample = datetime(2026, 11, 22, 9, 30, 15)
+    try:
+        datetime.strptime(sample.strftime(value), value)
+    except ValueError:
+        raise ValidationError(f"{value!r} is not a strptime format such as \"%d/%m/%Y %H:%M\"") from None
+
+
+class CsvConfigSchema(Schema):
+    """A partner's export layout; every setting is optional."""
+
+    class Meta:
+        unknown = RAISE
+
+    columns = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(validate=validate.Length(min=1, max=200)),
+        metadata={"description": "canonical column name -> the partner's own header", "example": {"total": "Montant"}},
+    )
+    date_format = fields.String(
+        validate=_strptime_format,
+        metadata={"description": "strptime format of occurred_at; default ISO 8601", "example": "%d/%m/%Y %H:%M"},
+    )
+    delimiter = fields.String(validate=validate.NoneOf(['"', "\r", "\n"]), metadata={"example": ";"})
+    decimal_separator = fields.String(validate=validate.OneOf([".", ","]), metadata={"example": ","})
+    type_values = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=64)),
+        values=fields.String(validate=validate.OneOf(["sale", "refund"])),
+        metadata={"description": "the partner's words for sale and refund", "example": {"VENTE": "sale", "REMB": "refund"}},
+    )
+
+    @validates("delimiter")
+    def _one_character(self, value: str, **kwargs) -> None:
+        if len(value) != 1:
+            raise ValidationError("must be a single character")
+
+    @validates("columns")
+    def _known_columns(self, value: dict, **kwargs) -> None:
+        errors = {name: [f"is not a column; the columns are {', '.join(COLUMNS)}"] for name in value if name not in COLUMNS}
+        seen: dict[str, str] = {}
+        for name, header in value.items():
+            if header in seen:
+                errors.setdefault(name, []).append(f"{header!r} is already the header of {seen[header]}")
+            seen.setdefault(header, name)
+        if errors:
+            raise ValidationError(errors)
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+class _Layout:
+    """One partner's settings, resolved once per file so each row costs only its own checks."""
+
+    def __init__(self, config: Mapping[str, Any], timezone_name: str):
+        self.headers = {name: name for name in COLUMNS} | dict(config.get("columns") or {})
+        self.date_format = config.get("date_format")
+        self.delimiter = config.get("delimiter", ",")
+        self.decimal_comma = config.get("decimal_separator") == ","
+        self.types = dict(config.get("type_values") or DEFAULT_TYPES)
+        self.timezone_name = timezone_name
+        self.zone = _zone(timezone_name)
+
+    def positions(self, header: list[str]) -> dict[str, int]:
+        """Where each canonical column sits in this file's header."""
+        titles = [title.strip() for title in header]
+        wanted = [self.headers[name] for name in COLUMNS]
+        duplicated = sorted({title for title in titles if title in wanted and titles.count(title) > 1})
+        if duplicated:
+            raise UnreadablePayload(f"the header names {', '.join(duplicated)} more than once")
+        missing = [self.headers[name] for name in COLUMNS if name in REQUIRED and self.headers[name] not in titles]
+        if missing:
+            raise UnreadablePayload(f"the header lacks the column(s) {', '.join(missing)}")
+        return {name: titles.index(self.headers[name]) for name in COLUMNS if self.headers[name] in titles}
+
+    def moment(self, text: str) -> datetime:
+        """The row's time in UTC; ValueError says why it is not one."""
+        try:
+            moment = datetime.strptime(text, self.date_format) if self.date_format else datetime.fromisoformat(text)
+        except ValueError:
+            expected = self.date_format or "ISO 8601, such as 2026-11-22T09:30:00+01:00"
+            raise ValueError(f"{text!r} is not a date and time as {expected}") from None
+        if moment.tzinfo is None:
+            if self.zone is None:
+                raise ValueError(f"has no UTC offset and the partner's time zone {self.timezone_name!r} is unknown")
+            moment = moment.replace(tzinfo=self.zone)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"{text!r} is out of range") from None
+
+
+class _RowReader:
+    """Turns one CSV record into a Row."""
+
+    def __init__(self, layout: _Layout, header: list[str]):
+        self.layout = layout
+        self.width = len(header)
+        self.at = layout.positions(header)
+        self.header_of = layout.headers
+
+    def read(self, number: int, record: list[str]) -> Row:
+        if len(record) != self.width:
+            return Row(number, errors={WHOLE_ROW: [f"has {len(record)} fields where the header has {self.width}"]})
+        try:
+            "".join(record).encode("utf-8")
+        except UnicodeEncodeError:
+            return Row(number, errors={WHOLE_ROW: ["is not UTF-8 text"]})
+        values = {name: record[index].strip() for name, index in self.at.items()}
+        errors: dict[str, list[str]] = {}
+        kind = self._type(values["type"], errors)
+        order_id = self._identifier("order_id", values["order_id"], errors)
+        card = self._card(kind, values["card_number"], errors)
+        original = self._original(kind, values.get("original_order_id", ""), errors)
+        occurred_at = self._moment(values["occurred_at"], errors)
+        total = self._total(kind, values["total"], values["currency"], errors)
+        if errors:
+            return Row(number, errors=errors)
+        if kind == "sale":
+            return Row(number, Sale(order_id, card, occurred_at, total))
+        return Row(number, Refund(order_id, original, occurred_at, total, card_number=card))
+
+    def _fail(self, errors: dict, name: str, reason: str) -> None:
+        errors.setdefault(self.header_of[name], []).append(reason)
+
+    def _type(self, text: str, errors: dict) -> str | None:
+        kind = self.layout.types.get(text)
+        if kind is None:
+            self._fail(errors, "type", f"{text!r} is not one of {', '.join(sorted(self.layout.types))}")
+        return kind
+
+    def _identifier(self, name: str, text: str, errors: dict, missing: str = "is required") -> str:
+        if not text:
+            self._fail(errors, name, missing)
+        elif len(text) > MAX_ID:
+            self._fail(errors, name, f"is longer than {MAX_ID} characters")
+        return text
+
+    def _card(self, kind: str | None, text: str, errors: dict) -> str | None:
+        if not text:
+            if kind == "sale":
+                self._fail(errors, "card_number", "is required for a sale")
+            return None
+        if not is_valid_card_number(text):
+            self._fail(errors, "card_number", "is not a valid card number (16 digits with a Luhn check digit)")
+        return text
+
+    def _original(self, kind: str | None, text: str, errors: dict) -> str | None:
+        if kind == "refund":
+            return self._identifier("original_order_id", text, errors, "is required for a refund")
+        if kind == "sale" and text:
+            self._fail(errors, "original_order_id", "is only for refunds")
+        return None
+
+    def _moment(self, text: str, errors: dict) -> datetime | None:
+        try:
+            return self.layout.moment(text)
+        except ValueError as exc:
+            self._fail(errors, "occurred_at", str(exc))
+            return None
+
+    def _total(self, kind: str | None, text: str, currency: str, errors: dict) -> Money | None:
+        if currency not in CURRENCY_DECIMALS:
+            self._fail(errors, "currency", f"{currency!r} is not an ISO 4217 currency code")
+            return None
+        try:
+            total = Money.parse(text.replace(",", ".") if self.layout.decimal_comma else text, currency)
+        except MoneyError as exc:
+            self._fail(errors, "total", str(exc))
+            return None
+        if kind == "refund" and total.minor == 0:
+            self._fail(errors, "total", "a refund must be greater than zero")
+        return total
+
+
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
+    """The reader's records, with a malformed one handed on as its error instead of ending the file."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield exc
+
+
+def _header(records: Iterator[list[str] | csv.Error]) -> list[str]:
+    for record in records:
+        if isinstance(record, csv.Error):
+            raise UnreadablePayload(f"the header is not CSV: {record}")
+        if any(record):
+            try:
+                "".join(record).encode("utf-8")
+            except UnicodeEncodeError:
+                raise UnreadablePayload("the header is not UTF-8 text") from None
+            return record
+    raise UnreadablePayload("the file is empty: it has no header")
+
+
+class CsvExportAdapter:
+    name = "csv"
+    content_types = ("text/csv",)
+    config_schema = CsvConfigSchema
+    signed = False
+
+    def read_rows(self, stream: IO[bytes], config: Mapping[str, Any], timezone: str) -> Iterator[Row]:
+        """Yield each data row (1 is the first after the header; blank lines count but yield nothing).
+
+        Bytes that are not UTF-8 spoil only the row they are in: it is
+        yielded with a `_row` error and reading goes on.
+        """
+        layout = _Layout(config, timezone)
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        try:
+            records = _records(csv.reader(text, delimiter=layout.delimiter))
+            rows = _RowReader(layout, _header(records))
+            for number, record in enumerate(records, start=1):
+                if isinstance(record, csv.Error):
+                    yield Row(number, errors={WHOLE_ROW: [f"is not CSV: {record}"]})
+                elif any(record):
+                    yield rows.read(number, record)
+        finally:
+            text.detach()  # the caller's stream is the caller's to close
+
+    def parse(self, payload: Payload, config: Mapping[str, Any]) -> list[Transaction]:
+        transactions: list[Transaction] = []
+        errors: dict[str, list[str]] = {}
+        for row in self.read_rows(io.BytesIO(payload.body), config, payload.timezone):
+            if row.errors:
+                for field, reasons in row.errors.items():
+                    errors[f"row {row.number}" if field == WHOLE_ROW else f"row {row.number}.{field}"] = list(reasons)
+            else:
+                transactions.append(row.transaction)
+        if errors:
+            raise InvalidTransaction(errors, "Some rows of the export are invalid")
+        return transactions
+
+
+@hookimpl
+def coalition_register_adapters():
+    return [CsvExportAdapter()]
