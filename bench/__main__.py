@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from bench import backends, load, procs, raw, report, seed, service, web, world
+from bench import backends, imports, load, procs, raw, report, seed, service, web, world
 from bench.report import Row, Target
 from network.db import Database, make_engine
 from network.invariants import violations
 from network.schema import upgrade
 
 SERVICE_EARN = Target("ops/s", 500)
+CSV_IMPORT = Target("ops/s", 5000)
 HTTP_EARN = Target("ops/s", 250)
 BALANCE_P99 = Target("p99", 10)
 SPREAD, HOT = "members spread", "one hot member"
@@ -44,6 +45,7 @@ class Settings:
     processes: int
     http: bool
     progress: bool
+    csv_rows: int = 100_000
 
 
 def say(message: str = "", **style) -> None:
@@ -82,6 +84,18 @@ def run_backend(name: str, url: str, s: Settings, logs: Path, rows: list[Row]) -
                 if op == "earn" and not hot and s.processes > 1:
                     rows.append(_in_processes(name, url, scene, s, pg))
 
+        # A CSV export of s.csv_rows sales, imported in chunks (service layer), after its raw insert.
+        importer, importer_key = imports.csv_partner(db)
+        csv_path = logs / f"{name}-export.csv"
+        imports.write_file(csv_path, scene, s.csv_rows, "CSV")
+        base = imports.raw_import(engine, scene, importer, csv_path, tag="RAW")
+        say(f"   raw insert of the export's rows: {base.rate:,.0f} rows/s")
+        measure, note = imports.service_import(db, importer, csv_path)
+        say(f"   coalition import of {s.csv_rows:,} rows: {measure.rate:,.0f} rows/s")
+        csv_label = f"CSV import, {s.csv_rows // 1000}k rows (ops = rows)"
+        rows.append(Row(name, "service", csv_label, measure, raw=base, target=CSV_IMPORT if pg else None,
+                        notes=[note]))
+
         # The same over HTTP; then one member with a million postings, and balance reads on it.
         reads: list[Row] = []
         if s.http:
@@ -99,6 +113,10 @@ def run_backend(name: str, url: str, s: Settings, logs: Path, rows: list[Row]) -
                                            max_seconds=s.max_seconds, progress=s.progress)
                         target = HTTP_EARN if pg and op == "earn" and not hot else None
                         rows.append(Row(name, "http", scenario, measure, raw=raws[(op, hot)], target=target))
+                imports.write_file(csv_path, scene, s.csv_rows, "HTTP-CSV")
+                measure = imports.http_import(port, importer_key, csv_path)
+                say(f"   POST /v1/transactions/batch of {s.csv_rows:,} rows: {measure.rate:,.0f} rows/s")
+                rows.append(Row(name, "http", csv_label, measure, raw=base))
                 rows[-1].notes.append(_check_invariants(db))
                 card = seed.seed_heavy_member(db, scene.partners[0], s.postings, s.progress)[1]
                 reads = _reads(name, "http", lambda n: web.balance_ops(port, key, card, n), engine, card, s, pg)
@@ -172,10 +190,12 @@ def run_hello(s: Settings, logs: Path) -> Row:
 @click.option("--max-seconds", default=20.0, show_default=True, help="Time bound of one scenario.")
 @click.option("--processes", default=2, show_default=True,
               help="Also run the service-layer earn with the clients split over this many processes (0: don't).")
+@click.option("--csv-rows", type=int, default=None, help="Rows of the CSV export imported [default: 100000].")
 @click.option("--http/--no-http", default=True, show_default=True, help="Also measure over HTTP (gunicorn).")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the table and the machine as Markdown to this file.")
-def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_seconds, processes, http, markdown) -> None:
+def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_seconds, processes, csv_rows, http,
+         markdown) -> None:
     """Measure earn and redeem throughput on SQLite and PostgreSQL.
 
     Through the service layer (8 clients, members spread and one hot member)
@@ -194,6 +214,7 @@ def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_
         processes=processes,
         http=http,
         progress=True,
+        csv_rows=csv_rows or (10_000 if quick else 100_000),
     )
     started, load_before, cpu_before = time.perf_counter(), report.load_average(), load.cpu_times()
     code_before = report.code_version()

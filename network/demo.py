@@ -686,7 +686,7 @@ def _next_steps(path: Path, keys: list[str], members: list[Member]) -> None:
     click.secho("Next steps", bold=True)
     click.echo("  Serve this demo database and call it as a till would (the keys are this demo's, shown once):")
     click.echo(f"    export DATABASE_URL={url}")
-    click.echo(f"    export COALITION_ADMIN_TOKEN=pick-a-secret")
+    click.echo("    export COALITION_ADMIN_TOKEN=pick-a-secret")
     click.echo("    make serve        # or: coalition serve --port 8000")
     click.echo(f"    curl -H 'Authorization: Bearer {keys[0]}' http://127.0.0.1:8000/v1/cards/{card}/balance")
     click.echo("    curl http://127.0.0.1:8000/v1/openapi.json")

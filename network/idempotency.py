@@ -137,11 +137,11 @@ def run(
     except DomainError as refusal:
         if key is None or refusal.status >= 500:
             raise
-        failure = to_json(refusal.body())
+        status, failure = refusal.status, to_json(refusal.body())
 
         def remember(session: Session) -> Outcome:
-            store(session, refusal.status, failure)
-            return Outcome(refusal.status, failure)
+            store(session, status, failure)
+            return Outcome(status, failure)
 
         try:
             return db.transact(remember)

@@ -54,7 +54,7 @@ def lock_member(session: Session, member_id: str) -> MemberAccounts:
         select(Account.id, Account.kind, Account.balance)
         .where(Account.member_id == member_id)
         .order_by(Account.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).all()
     return MemberAccounts(member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import any_, bindparam, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from network.errors import DomainError, Invalid, NotFound
@@ -57,7 +58,7 @@ _CARD_ACCOUNTS = (
     .where(_cards.c.number == bindparam("number"))
     .order_by(_accounts.c.id)
 )
-_LOCK_CARD_ACCOUNTS = _CARD_ACCOUNTS.with_for_update(of=_accounts)
+_LOCK_CARD_ACCOUNTS = _CARD_ACCOUNTS.with_for_update(of=_accounts, key_share=True)
 
 
 def member_for_card(session: Session, number: str) -> str:
@@ -76,25 +77,39 @@ def lock_member_by_card(session: Session, number: str) -> MemberAccounts:
     return MemberAccounts(rows[0].member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
 
 
-_LOCK_CARDS = (
+_HOLDERS = (
     select(
         _accounts.c.id, _accounts.c.kind, _accounts.c.balance, _accounts.c.member_id,
         _cards.c.number, _cards.c.status, _referrals.c.referred_id.label("referral"),
     )
     .join(_cards, _cards.c.member_id == _accounts.c.member_id)
     .outerjoin(_referrals, (_referrals.c.referred_id == _accounts.c.member_id) & _referrals.c.paid_entry_id.is_(None))
-    .where(_cards.c.number.in_(bindparam("numbers", expanding=True)))
     .order_by(_accounts.c.id)
-    .with_for_update(of=_accounts)
 )
 
 
-def lock_cards(session: Session, numbers: set[str]) -> tuple[dict[str, MemberAccounts | DomainError], set[str]]:
-    """Lock the holders of many cards at once, in account id order (so two batches never deadlock).
+def _any(column, name: str) -> dict:
+    """`column IN (...)` by dialect: one array on PostgreSQL (a statement of fixed length, parsed once), a list on SQLite."""
+    return {
+        "postgresql": column == any_(bindparam(name, type_=postgresql.ARRAY(column.type))),
+        "sqlite": column.in_(bindparam(name, expanding=True)),
+    }
+
+
+_FIND_CARDS = {dialect: _HOLDERS.where(condition) for dialect, condition in _any(_cards.c.number, "numbers").items()}
+_LOCK_MEMBERS = {
+    dialect: select(_accounts.c.id, _accounts.c.kind, _accounts.c.balance, _accounts.c.member_id)
+    .where(condition).order_by(_accounts.c.id).with_for_update(key_share=True)
+    for dialect, condition in _any(_accounts.c.member_id, "members").items()
+}
+
+
+def find_cards(session: Session, numbers: set[str]) -> tuple[dict[str, MemberAccounts | DomainError], set[str]]:
+    """The holders of many cards, read without locking them (see `lock_members`).
 
     Returns each card's holder (one `MemberAccounts` per member, shared by
     all its cards, so balances add up across a batch) or the error a till
-    would show for it, and the members still owed a referral on their first sale.
+    would show for it, and the members who may still be owed a referral.
     """
     found: dict[str, MemberAccounts | DomainError] = {}
     for number in numbers:
@@ -105,7 +120,8 @@ def lock_cards(session: Session, numbers: set[str]) -> tuple[dict[str, MemberAcc
     owed: set[str] = set()
     cards: dict[str, tuple[str, str]] = {}
     for start in range(0, len(wanted), 1000):
-        for row in session.connection().execute(_LOCK_CARDS, {"numbers": wanted[start:start + 1000]}):
+        statement = _FIND_CARDS[session.get_bind().dialect.name]
+        for row in session.connection().execute(statement, {"numbers": wanted[start:start + 1000]}):
             holder = holders.setdefault(row.member_id, MemberAccounts(row.member_id, {}, {}))
             holder.ids[row.kind] = row.id
             holder.balances[row.kind] = row.balance
@@ -120,6 +136,21 @@ def lock_cards(session: Session, numbers: set[str]) -> tuple[dict[str, MemberAcc
         except DomainError as exc:
             found[number] = exc
     return found, owed
+
+
+def lock_members(session: Session, holders: list[MemberAccounts]) -> None:
+    """Lock many members' accounts in account id order and refresh their balances.
+
+    Bulk sales take these locks last, just before they move the balances,
+    so two imports booking at once hold them only for their final
+    statements; the common id order means they never deadlock.
+    """
+    by_member = {holder.member_id: holder for holder in holders}
+    members = sorted(by_member)
+    statement = _LOCK_MEMBERS[session.get_bind().dialect.name]
+    for start in range(0, len(members), 1000):
+        for row in session.connection().execute(statement, {"members": members[start:start + 1000]}):
+            by_member[row.member_id].balances[row.kind] = row.balance
 
 
 def get_member(session: Session, member_id: str) -> Member:

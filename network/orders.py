@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from network import bulk
 from network.db import insert_unless_taken
 from network.errors import Conflict
 from network.models import JournalEntry, Order, int_sum
@@ -70,24 +71,21 @@ def claim(
     return row.id
 
 
-_CLAIM_MANY = {
-    dialect: statement.returning(_orders.c.order_id) for dialect, statement in _INSERT_NEW.items()
-}
-
-
-def claim_many(session: Session, *, partner_id: int, kind: str, rows: list[dict]) -> dict[str, int]:
+def claim_many(session: Session, *, partner_id: int, kind: str, same: dict, rows: list[dict]) -> dict[str, int]:
     """Record many orders of one kind in one statement; returns the ids of those not booked before.
 
     Order ids missing from the answer were taken already. The rows must
-    have distinct order ids.
+    have distinct order ids; `same` holds the values common to all of them.
     """
-    if not rows:
-        return {}
-    result = session.connection().execute(
-        _CLAIM_MANY[session.get_bind().dialect.name],
-        [{"partner_id": partner_id, "kind": kind, "original_id": None, **row} for row in rows],
+    claimed = bulk.insert_many(
+        session.connection(),
+        _orders,
+        rows,
+        same={"partner_id": partner_id, "kind": kind, **same},
+        returning=("id", "order_id"),
+        unless_taken=("partner_id", "kind", "order_id"),
     )
-    return {row.order_id: row.id for row in result}
+    return {row.order_id: row.id for row in claimed}
 
 
 def refunded_so_far(session: Session, sale_id: int) -> int:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from network import bonuses, ledger, members, orders
+from network import bonuses, bulk, ledger, members, orders
 from network.errors import DomainError, Invalid
 from network.ledger import AVAILABLE, ISSUANCE
 from network.models import Award as AwardRow
@@ -35,7 +35,6 @@ from partners.transactions import Refund, Sale
 DUPLICATE = "duplicate"
 
 _entries, _postings, _lots, _awards = JournalEntry.__table__, ledger._postings, Lot.__table__, AwardRow.__table__
-_INSERT_ENTRIES = insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True)
 
 
 def _currency_error(partner: PartnerRef, money: Money) -> Invalid:
@@ -54,10 +53,22 @@ def awards_view(awards: Sequence[Award], sign: int = 1) -> list[dict]:
     return [{"rule": a.rule, "points": sign * a.points, "detail": a.detail} for a in awards]
 
 
+def price(partner: PartnerRef, rules: RuleSet, sale: Sale) -> list[Award] | DomainError:
+    """What a sale earns under the partner's rules, or why it cannot be booked; no database needed."""
+    if sale.total.currency != partner.currency:
+        return _currency_error(partner, sale.total)
+    return awards_for_sale(rules, sale, partner.timezone)
+
+
 def book_sales(
-    session: Session, partner: PartnerRef, rules: RuleSet, sales: Sequence[Sale], *, now: datetime, lifetime: timedelta
+    session: Session,
+    partner: PartnerRef,
+    sales: Sequence[tuple[Sale, list[Award] | DomainError]],
+    *,
+    now: datetime,
+    lifetime: timedelta,
 ) -> list[dict | DomainError | str]:
-    """Book many sales of one partner; one outcome per sale, in order.
+    """Book many priced sales of one partner; one outcome per sale, in order.
 
     An outcome is the booking (a dict), the `DomainError` that refused the
     sale, or `DUPLICATE`. Every refusal is decided before anything is
@@ -65,12 +76,12 @@ def book_sales(
     """
     outcomes: list[dict | DomainError | str | None] = [None] * len(sales)
     priced: list[tuple[int, Sale, list[Award]]] = []
-    for index, sale in enumerate(sales):
-        if sale.total.currency != partner.currency:
-            outcomes[index] = _currency_error(partner, sale.total)
+    for index, (sale, awards) in enumerate(sales):
+        if isinstance(awards, DomainError):
+            outcomes[index] = awards
         else:
-            priced.append((index, sale, awards_for_sale(rules, sale, partner.timezone)))
-    holders, referrals = members.lock_cards(session, {sale.card_number for _, sale, _ in priced})
+            priced.append((index, sale, awards))
+    holders, referrals = members.find_cards(session, {sale.card_number for _, sale, _ in priced})
     claims: list[tuple[int, Sale, list[Award], ledger.MemberAccounts]] = []
     seen: set[str] = set()
     for index, sale, awards in priced:
@@ -86,92 +97,92 @@ def book_sales(
         session,
         partner_id=partner.id,
         kind="sale",
+        same={"currency": partner.currency, "booked_at": now},
         rows=[
             {
                 "order_id": sale.order_id,
                 "member_id": holder.member_id,
                 "points": sum(a.points for a in awards),
                 "occurred_at": sale.occurred_at,
-                "currency": sale.total.currency,
                 "total_minor": sale.refundable.minor,
-                "booked_at": now,
             }
             for _, sale, awards, holder in claims
         ],
     )
-    earning: list[tuple[int, Sale, list[Award], ledger.MemberAccounts, int]] = []
+    booked: list[tuple[int, Sale, list[Award], ledger.MemberAccounts, int]] = []
     first_sales: dict[str, ledger.MemberAccounts] = {}
     for index, sale, awards, holder in claims:
         order_id = claimed.get(sale.order_id)
         if order_id is None:
             outcomes[index] = DUPLICATE
             continue
+        booked.append((index, sale, awards, holder, order_id))
         if holder.member_id in referrals:
             first_sales.setdefault(holder.member_id, holder)
-        if awards:
-            earning.append((index, sale, awards, holder, order_id))
-        else:
-            outcomes[index] = {"journal_id": None, "points": 0, "awards": [], "balance": holder.balance_view()}
-    if earning:
-        _book_earnings(session, partner, earning, outcomes, now=now, lifetime=lifetime)
+    if booked:
+        entries = _write_earnings(session, partner, [b for b in booked if b[2]], now=now, lifetime=lifetime)
+        # The members are locked last, just before their balances move: two
+        # imports booking at once hold the locks only for these final statements.
+        members.lock_members(session, list({id(b[3]): b[3] for b in booked}.values()))
+        changes: dict[int, int] = defaultdict(int)
+        for _, _, awards, holder, _ in booked:
+            points = sum(a.points for a in awards)
+            changes[holder.ids[AVAILABLE]] += points
+            holder.balances[AVAILABLE] += points
+        bulk.add_to_balances(session.connection(), {account: change for account, change in changes.items() if change})
+        for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch
+            outcomes[index] = {"journal_id": entries.get(order_id), "points": sum(a.points for a in awards),
+                               "awards": awards_view(awards), "balance": holder.balance_view()}
     for holder in first_sales.values():
         bonuses.pay_referral(session, holder, now=now, lifetime=lifetime)
     return outcomes  # type: ignore[return-value]
 
 
-def _book_earnings(session, partner, earning, outcomes, *, now, lifetime) -> None:
+def _write_earnings(session, partner, earning, *, now, lifetime) -> dict[int, int]:
+    """Write the entries, postings, lots and awards of sales that earn; returns the entry id of each order."""
     connection = session.connection()
-    entry_ids = connection.execute(
-        _INSERT_ENTRIES,
-        [
-            {
-                "kind": "earn",
-                "partner_id": partner.id,
-                "member_id": holder.member_id,
-                "reverses_id": None,
-                "order_id": order_id,
-                "reason": f"Sale {sale.order_id} at {partner.name}: {sale.total} {sale.total.currency}",
-                "occurred_at": sale.occurred_at,
-                "booked_at": now,
-            }
-            for _, sale, _, holder, order_id in earning
-        ],
-    ).scalars().all()
+    entry_of_order = {
+        row.order_id: row.id
+        for row in bulk.insert_many(
+            connection,
+            _entries,
+            [
+                {
+                    "member_id": holder.member_id,
+                    "order_id": order_id,
+                    "reason": f"Sale {sale.order_id} at {partner.name}: {sale.total} {sale.total.currency}",
+                    "occurred_at": sale.occurred_at,
+                }
+                for _, sale, _, holder, order_id in earning
+            ],
+            same={"kind": "earn", "partner_id": partner.id, "booked_at": now},
+            returning=("id", "order_id"),
+        )
+    }
     issuance = partner.account_id(ISSUANCE)
     postings, lots, award_list = [], [], []
-    changes: dict[int, int] = defaultdict(int)
-    expires_at = now + lifetime
-    for entry_id, (_, _, awards, holder, _) in zip(entry_ids, earning):
+    for _, _, awards, holder, order_id in earning:
+        entry_id = entry_of_order[order_id]
         points = sum(a.points for a in awards)
         account = holder.ids[AVAILABLE]
         postings += [
             {"entry_id": entry_id, "account_id": issuance, "amount": -points},
             {"entry_id": entry_id, "account_id": account, "amount": points},
         ]
-        lots.append({
-            "member_id": holder.member_id, "account_id": account, "issuer_id": partner.id, "entry_id": entry_id,
-            "points": points, "remaining": points, "earned_at": now, "available_at": now, "expires_at": expires_at,
-        })
+        lots.append({"member_id": holder.member_id, "account_id": account, "entry_id": entry_id, "points": points,
+                     "remaining": points})
         award_list += award_rows(entry_id, awards)
-        changes[account] += points
-        holder.balances[AVAILABLE] += points
-    connection.execute(insert(_postings), postings)
-    connection.execute(ledger._MOVE_BALANCE, [{"account": a, "change": c} for a, c in changes.items()])
-    connection.execute(insert(_lots), lots)
-    connection.execute(insert(_awards), award_list)
-    for entry_id, (index, _, awards, holder, _) in zip(entry_ids, earning):
-        outcomes[index] = {
-            "journal_id": entry_id,
-            "points": sum(a.points for a in awards),
-            "awards": awards_view(awards),
-            "balance": holder.balance_view(),
-        }
+    bulk.insert_many(connection, _postings, postings)
+    bulk.insert_many(connection, _lots, lots, same={
+        "issuer_id": partner.id, "earned_at": now, "available_at": now, "expires_at": now + lifetime})
+    bulk.insert_many(connection, _awards, award_list)
+    return entry_of_order
 
 
 def record_sale(
     session: Session, partner: PartnerRef, rules: RuleSet, sale: Sale, *, now: datetime, lifetime: timedelta
 ) -> dict:
-    (outcome,) = book_sales(session, partner, rules, [sale], now=now, lifetime=lifetime)
+    (outcome,) = book_sales(session, partner, [(sale, price(partner, rules, sale))], now=now, lifetime=lifetime)
     if outcome == DUPLICATE:
         raise orders.duplicate(session, partner.id, "sale", sale.order_id)
     if isinstance(outcome, DomainError):

@@ -12,7 +12,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +19,7 @@ from zoneinfo import ZoneInfo
 from marshmallow import ValidationError
 
 from partners.errors import flatten_errors
-from partners.money import Money, decimals
+from partners.money import decimals
 from partners.rules import Award, EarningRule, Line, SaleContext
 from partners.transactions import Sale
 

@@ -1,0 +1,88 @@
+"""Many rows in one statement: what lets a 100,000-row export book in seconds.
+
+On PostgreSQL each column travels as one array and the rows are rebuilt by
+`unnest` on the server: one short statement, parsed once, whatever the
+number of rows (a multi-row VALUES list is a statement as long as the data,
+parsed anew each time). On SQLite, which runs in this process, an
+executemany is already that cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from network.models import Account
+
+_accounts = Account.__table__
+
+
+def insert_many(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict],
+    *,
+    same: dict | None = None,
+    returning: Sequence[str] = (),
+    unless_taken: Sequence[str] = (),
+) -> list:
+    """Insert `rows` (dicts with the same keys), each with the values of `same` too.
+
+    Returns the `returning` columns of each row inserted. With
+    `unless_taken` (the columns of a unique key), rows whose key is taken
+    are skipped (ON CONFLICT DO NOTHING) and missing from the answer. The
+    answer's order is not the rows' order: return a column to match on.
+    """
+    if not rows:
+        return []
+    same = same or {}
+    columns = tuple(rows[0])
+    statement = _statement(connection.dialect.name, table, columns, tuple(same), tuple(returning), tuple(unless_taken))
+    if connection.dialect.name == "postgresql":
+        result = connection.execute(statement, {**same, **{column: [row[column] for row in rows] for column in columns}})
+    else:
+        result = connection.execute(statement, [{**same, **row} for row in rows])
+    return result.all() if returning else []
+
+
+def add_to_balances(connection: Connection, changes: dict[int, int]) -> None:
+    """Move many member balances at once: {account id: points to add}."""
+    if not changes:
+        return
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_BALANCES, {"ids": list(changes), "changes": list(changes.values())})
+    else:
+        connection.execute(_MOVE_BALANCE, [{"account": a, "change": c} for a, c in changes.items()])
+
+
+@functools.cache
+def _statement(dialect: str, table: Table, columns: tuple[str, ...], same: tuple[str, ...], returning: tuple[str, ...],
+               unless_taken: tuple[str, ...]):
+    if dialect == "postgresql":
+        arrays = select(
+            *(func.unnest(bindparam(name, type_=postgresql.ARRAY(table.c[name].type))).label(name) for name in columns),
+            *(bindparam(name, type_=table.c[name].type).label(name) for name in same),
+        )
+        statement = postgresql.insert(table).from_select([*columns, *same], arrays)
+    else:
+        statement = sqlite.insert(table)
+    if unless_taken:
+        statement = statement.on_conflict_do_nothing(index_elements=list(unless_taken))
+    if returning:
+        statement = statement.returning(*(table.c[name] for name in returning))
+    return statement
+
+
+_MOVE_BALANCE = (
+    update(_accounts).where(_accounts.c.id == bindparam("account")).values(balance=_accounts.c.balance + bindparam("change"))
+)
+_changes = select(
+    func.unnest(bindparam("ids", type_=postgresql.ARRAY(_accounts.c.id.type))).label("id"),
+    func.unnest(bindparam("changes", type_=postgresql.ARRAY(_accounts.c.balance.type))).label("change"),
+).subquery()
+_PG_BALANCES = (
+    update(_accounts).where(_accounts.c.id == _changes.c.id).values(balance=_accounts.c.balance + _changes.c.change)
+)
