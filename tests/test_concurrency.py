@@ -67,3 +67,39 @@ def test_one_sale_sent_concurrently_without_a_key_is_credited_once(world):
     responses = race(8, lambda i: hub.sale(world.coffee, world.card, "30.00", order="DUP-1"))
     assert sorted(r.status_code for r in responses) == [201] + [409] * 7
     assert hub.balance(world.card)["available"] == 30
+
+
+def test_imports_racing_each_other_and_the_tills_book_every_row_once(hub, database, monkeypatch):
+    """Two uploads of one file and the tills' own sales and redemptions, all at once, on the same members.
+
+    Chunks of a few rows, so each import holds many transactions (two in
+    flight on PostgreSQL) that lock overlapping members.
+    """
+    from network import intake
+
+    monkeypatch.setattr(intake, "CHUNK_ROWS", 7)
+    csv_key = hub.create_partner("nightly", adapter="csv")
+    till = hub.create_partner("till")
+    cards = [hub.enrol(till)[1] for _ in range(6)]
+    for card in cards:
+        hub.sale(till, card, "100.00")
+    rows = ["order_id,type,card_number,occurred_at,currency,total,original_order_id"]
+    rows += [f"N-{i},sale,{cards[i % 6]},2026-03-14T10:00:00+01:00,EUR,{i % 9 + 1}.00," for i in range(90)]
+    export = "\n".join(rows).encode()
+
+    def one(i):
+        if i < 2:
+            return hub.call("POST", "/v1/transactions/batch", csv_key, data=export, content_type="text/csv").json
+        if i % 2:
+            return hub.sale(till, cards[i % 6], "3.00", order=f"T-{i}").status_code
+        return hub.redeem(till, cards[i % 6], 10, order=f"X-{i}").status_code
+
+    results = race(12, one)
+    uploads = results[:2]
+    assert sum(u["accepted"] for u in uploads) == 90
+    assert sum(u["duplicates"] for u in uploads) == 90
+    assert all(u["rejected"] == [] for u in uploads)
+    assert set(results[2:]) == {201}
+    imported = sum(i % 9 + 1 for i in range(90))
+    tills = 6 * 100 + 5 * 3 - 5 * 10
+    assert sum(hub.balance(card)["available"] for card in cards) == imported + tills
