@@ -8,12 +8,22 @@ database is only read at the end, for the summary and the invariant check.
 
 Everything is drawn from `random.Random(seed)`, so one seed gives the same
 baskets, refunds and redemptions (and so the same points) on every run; card
-numbers and member ids are the hub's own and differ. Money is built from
-integer cents and written as decimal strings; no float touches a price.
+numbers and member ids are the hub's own and differ. The four weeks are whole
+weeks, Monday to Sunday, so a sale falls on the same weekday (and earns the
+same weekend bonus) whatever day the demo runs. Money is built from integer
+cents and written as decimal strings; no float touches a price.
+
+Besides the tills, the demo shows the partner plugins as a new partner meets
+them (docs/plugins.md): earning rules per trade, welcome, referral and action
+bonuses, a Shopify shop whose signed webhooks arrive at its inbound URL, and a
+bookshop that sends its till's end-of-day CSV export.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import secrets
@@ -22,9 +32,11 @@ import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from random import Random
 from zoneinfo import ZoneInfo
 
@@ -62,7 +74,7 @@ class Trade:
     slug: str
     name: str
     trade: str
-    earn_rate: str  # points per euro, a decimal string as the API takes it
+    rules: tuple[dict, ...]  # the partner's earning rules, as POST /v1/partners takes them
     weight: float  # how often a member shops there, relative to the others
     prefix: str  # of the till's receipt numbers
     hours: tuple[int, int]  # opening hours, local time
@@ -71,9 +83,32 @@ class Trade:
     items: tuple[int, int]  # lines per basket
 
 
+# Each trade's rules are what such a retailer would ask for (docs/plugins.md, "The built-in rules").
+# Coffee: coffee counts double and weekends double again (extras add: 3x the base), capped per sale;
+# a review earns points once a day.
+BREW_BAR_RULES = (
+    {"rule": "base_rate", "rate": "1"},
+    {"rule": "category_multiplier", "category": "coffee", "multiplier": "2"},
+    {"rule": "day_of_week", "days": ["sat", "sun"], "multiplier": "2"},
+    {"rule": "cap", "max_points": 30},
+    {"rule": "action", "action": "review", "points": 20, "per_day": 1},
+)
+# A grocer: nothing under 10 EUR, a push on olive oil, and a member who brings a friend is thanked.
+GREEN_GROCER_RULES = (
+    {"rule": "minimum_spend", "amount": "10"},
+    {"rule": "base_rate", "rate": "1"},
+    {"rule": "sku_bonus", "sku": "OLIVE-OIL-1L", "points": 25},
+    {"rule": "referral", "referrer_points": 100, "referred_points": 50},
+)
+# Fuel: thin margins, half a point per euro, and a welcome bonus to win the card into the wallet.
+FUEL_STOP_RULES = (
+    {"rule": "base_rate", "rate": "0.5"},
+    {"rule": "welcome_bonus", "points": 50},
+)
+
 PARTNERS = (
     Trade(
-        "brew-bar", "Brew Bar", "coffee chain", "2", 0.45, "BB", (7, 19),
+        "brew-bar", "Brew Bar", "coffee chain", BREW_BAR_RULES, 0.45, "BB", (7, 19),
         (
             Product("ESPRESSO", "coffee", 240),
             Product("CAPPUCCINO", "coffee", 340),
@@ -88,7 +123,7 @@ PARTNERS = (
         (280, 1200), (1, 3),
     ),
     Trade(
-        "green-grocer", "Green Grocer", "grocer", "1", 0.35, "GG", (8, 21),
+        "green-grocer", "Green Grocer", "grocer", GREEN_GROCER_RULES, 0.35, "GG", (8, 21),
         (
             Product("APPLES", "produce", 329, "kg"),
             Product("TOMATOES", "produce", 449, "kg"),
@@ -108,7 +143,7 @@ PARTNERS = (
         (800, 12000), (2, 14),
     ),
     Trade(
-        "fuel-stop", "Fuel Stop", "fuel station", "0.5", 0.20, "FS", (6, 22),
+        "fuel-stop", "Fuel Stop", "fuel station", FUEL_STOP_RULES, 0.20, "FS", (6, 22),
         (
             Product("SP95-E10", "fuel", 179, "l"),
             Product("DIESEL", "fuel", 169, "l"),
@@ -116,6 +151,54 @@ PARTNERS = (
         (3000, 9000), (1, 1),
     ),
 )
+
+@dataclass(frozen=True)
+class PluginPartner:
+    """A partner that keeps its own format: the hub reads it through an adapter plugin, not the canonical JSON."""
+
+    slug: str
+    name: str
+    trade: str
+    adapter: str
+    rules: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class ShopProduct:
+    sku: str
+    product_type: str  # Shopify's product type: the hub reads it as the line's category
+    title: str
+    cents: int
+
+
+# An online roaster on Shopify: its orders and refunds arrive as Shopify's own signed webhooks.
+SHOP = PluginPartner("northside-roasters", "Northside Roasters", "online roaster", "shopify", (
+    {"rule": "base_rate", "rate": "1"},
+    {"rule": "category_multiplier", "category": "coffee", "multiplier": "2"},
+))
+SHOP_PRODUCTS = (
+    ShopProduct("NR-ESPRESSO-1KG", "Coffee", "Espresso Blend - 1 kg", 2890),
+    ShopProduct("NR-GUJI-250G", "Coffee", "Ethiopia Guji Filter - 250 g", 1150),
+    ShopProduct("NR-COLDBREW-1L", "Coffee", "Cold Brew Concentrate - 1 L", 1800),
+    ShopProduct("HARIO-V60-W", "Brewing gear", "Ceramic Pour-Over Dripper - White", 3250),
+    ShopProduct("NR-MUG-ENAMEL", "Merch", "Enamel Mug", 1400),
+)
+SHOP_ORDERS = 4  # orders/create webhooks booked; one more is forged and refused
+SHOP_ORDER_IDS = 5864920318200  # Shopify's order ids are large integers
+SHIPPING, FREE_SHIPPING = 490, 4000  # cents: shipping earns no points (the hub reads the subtotal)
+
+# A bookshop whose till writes an end-of-day CSV export; Saturdays are double points there.
+BOOKSHOP = PluginPartner("page-and-plume", "Page & Plume", "bookshop", "csv", (
+    {"rule": "base_rate", "rate": "1"},
+    {"rule": "day_of_week", "days": ["sat"], "multiplier": "2"},
+))
+BOOK_PRICES = (690, 790, 890, 1050, 1290, 1590, 1890, 2200, 2450, 3500)
+EXPORT_SALES = 34  # sales in the export; with one refund and one mistyped row, 36 rows
+EXPORT_DAY = DAYS - 2  # the period's last Saturday: day 0 is a Monday
+
+PLUGIN_PARTNERS = (SHOP, BOOKSHOP)
+DEMO_SLUGS = frozenset(t.slug for t in PARTNERS) | {p.slug for p in PLUGIN_PARTNERS}
+
 
 FIRST_NAMES = (
     "Ann", "Bruno", "Chloe", "David", "Emma", "Farid", "Giulia", "Hugo", "Ines", "Jonas", "Karim", "Lea",
@@ -130,6 +213,12 @@ LAST_NAMES = (
 def money(cents: int) -> str:
     """Integer cents as the API's decimal string: 1250 -> "12.50"."""
     return f"{cents // 100}.{cents % 100:02d}"
+
+
+def cents_of(text: str) -> int:
+    """A decimal string as the API writes money ("12.50") back to integer cents."""
+    units, _, cents = text.partition(".")
+    return int(units) * 100 + int(cents.ljust(2, "0"))
 
 
 def _round_div(numerator: int, denominator: int) -> int:
@@ -172,7 +261,9 @@ class Member:
     activity: float
     member_id: str = ""
     card: str = ""
-    available: int = 0  # as last told by the hub
+    available: int = 0  # as last told by the hub, plus what the demo knows the hub credited without saying
+    bought: bool = False  # a first sale pays a pending referral
+    referral: tuple[int, int, int] | None = None  # (referrer's index, referrer's points, own points), once promised
 
 
 @dataclass
@@ -202,6 +293,20 @@ class RedemptionSlot:
 
 
 @dataclass
+class Showcase:
+    """What the partner plugins did, for the summary's "Partner plugins" section."""
+
+    welcome: dict[str, list[int]] = field(default_factory=dict)  # welcome bonuses paid at enrolment, by partner name
+    referral: str = ""
+    actions: str = ""
+    shopify: list[str] = field(default_factory=list)
+    csv: list[str] = field(default_factory=list)
+    batches: list[dict] = field(default_factory=list)  # the batch endpoint's two answers
+    awarded: tuple[int, str] | None = None  # (member index, order id) of the canonical sale with the most awards
+    awarded_entry: dict | None = None  # that sale as the member's history shows it
+
+
+@dataclass
 class Tally:
     sales: int = 0
     refunds: int = 0
@@ -213,6 +318,7 @@ class Tally:
     requests: int = 0
     replay: str = ""
     mismatched_balances: list[str] = field(default_factory=list)
+    showcase: Showcase = field(default_factory=Showcase)
 
 
 def plan(rng: Random, member_count: int, sale_count: int) -> tuple[list[Member], list]:
@@ -339,7 +445,7 @@ def _is_demo_database(path: Path) -> bool:
             connection.close()
     except sqlite3.Error:
         return False
-    return (bool(slugs) and slugs <= {t.slug for t in PARTNERS}) or (not slugs and rows == 0)
+    return (bool(slugs) and slugs <= DEMO_SLUGS) or (not slugs and rows == 0)
 
 
 def fresh_file(path: Path) -> None:
@@ -373,14 +479,15 @@ def run_demo(database: str | None, *, member_count: int, sale_count: int, seed: 
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="coalition-demo-hub", daemon=True)
     thread.start()
-    click.echo(f"Coalition demo (seed {seed}): {len(PARTNERS)} partners, {member_count} members, {sale_count} sales")
+    click.echo(f"Coalition demo (seed {seed}): {len(PARTNERS)} partners at tills and {len(PLUGIN_PARTNERS)} through adapter "
+               f"plugins, {member_count} members, {sale_count} sales")
     click.echo(f"  database  {path}")
     click.echo(f"  hub       http://127.0.0.1:{server.server_port}/v1 (in this process; every step below is an HTTP request)")
     click.echo()
     client = Client("127.0.0.1", server.server_port, tally)
     try:
         try:
-            keys, history = _drive(client, admin_token, rng, members, events, tally)
+            keys, history = _drive(client, admin_token, rng, members, events, tally, app.extensions["coalition"].rules)
         finally:
             client.close()
             server.shutdown()
@@ -398,10 +505,13 @@ def run_demo(database: str | None, *, member_count: int, sale_count: int, seed: 
     return 0 if ok else 1
 
 
-def _drive(client: Client, admin: str, rng: Random, members: list[Member], events: list, tally: Tally):
+def _drive(client: Client, admin: str, rng: Random, members: list[Member], events: list, tally: Tally, registry: Mapping):
     """Every request of the demo, in order, under one progress bar."""
-    steps = len(PARTNERS) + len(members) + len(events) + 1 + len(members) + 1
+    from partners.earning import compile_rules
+
+    steps = len(PARTNERS) + len(PLUGIN_PARTNERS) + len(members) + len(events) + 1 + 3 + len(members) + 2
     phase = {"label": ""}
+    showcase = tally.showcase
     with click.progressbar(length=steps, label="Building the network", show_pos=True,
                            item_show_func=lambda _: phase["label"]) as bar:
 
@@ -412,20 +522,36 @@ def _drive(client: Client, admin: str, rng: Random, members: list[Member], event
         keys = []
         for trade in PARTNERS:
             body = {"slug": trade.slug, "name": trade.name, "timezone": TIMEZONE, "currency": CURRENCY,
-                    "adapter": "canonical", "earn_rate": trade.earn_rate}
+                    "adapter": "canonical", "rules": list(trade.rules)}
             keys.append(expect(client.call("POST", "/v1/partners", admin, body), 201, f"creating {trade.name}")["api_key"])
             step("partners")
+        secret = f"shpss_{secrets.token_hex(16)}"  # the shop's webhook signing secret, as Shopify's admin shows it
+        plugin_partners = {}
+        for partner in PLUGIN_PARTNERS:
+            body = {"slug": partner.slug, "name": partner.name, "timezone": TIMEZONE, "currency": CURRENCY,
+                    "adapter": partner.adapter, "adapter_config": {"webhook_secret": secret} if partner is SHOP else {},
+                    "rules": list(partner.rules)}
+            plugin_partners[partner.slug] = expect(client.call("POST", "/v1/partners", admin, body), 201, f"creating {partner.name}")
+            step("partners")
 
+        referral = _referral_pair(members)
         for member in members:
             body = {"email": member.email, "name": member.name}
+            referrer = referral[0] if referral and member is referral[1] else None
+            if referrer:
+                body["referred_by"] = referrer.card
             created = expect(client.call("POST", "/v1/members", keys[member.home], body), 201, f"enrolling {member.name}")
             member.member_id, member.card = created["member_id"], created["card_number"]
+            _enrolled(member, created, referrer, showcase)
             step("members")
 
-        start = datetime.now(ZoneInfo(TIMEZONE)).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS)
+        # Four whole weeks, Monday to Sunday, ending last Sunday night: a seed's sales fall on the same weekdays every run.
+        today = datetime.now(ZoneInfo(TIMEZONE)).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = today - timedelta(days=today.weekday() + DAYS)
 
         def at(minute: int) -> str:
-            return (start + timedelta(minutes=minute)).isoformat(timespec="seconds")
+            """A moment of the period, local time; never past its end (a refund late on the last evening)."""
+            return (start + timedelta(minutes=min(minute, DAYS * 1440 - 1))).isoformat(timespec="seconds")
 
         receipts = Counter()
 
@@ -434,6 +560,7 @@ def _drive(client: Client, admin: str, rng: Random, members: list[Member], event
             return f"{PARTNERS[partner].prefix}-{receipts[partner]:05d}"
 
         first_sale = None
+        most_awards = 0
         for event in events:
             if isinstance(event, SaleEvent):
                 member = members[event.member]
@@ -441,10 +568,15 @@ def _drive(client: Client, admin: str, rng: Random, members: list[Member], event
                 body = {"type": "sale", "order_id": event.order_id, "card_number": member.card, "occurred_at": at(event.minute),
                         "currency": CURRENCY, "total": money(event.total), "items": event.lines}
                 answer = client.call("POST", "/v1/transactions", keys[event.partner], body)
-                member.available = expect(answer, 201, f"sale {event.order_id}")["balance"]["available"]
+                booked = expect(answer, 201, f"sale {event.order_id}")
+                member.available = booked["balance"]["available"]
+                if booked["points"]:
+                    _bought(members, member)
                 tally.sales += 1
                 if first_sale is None:
                     first_sale = (event, body, answer)
+                if len(booked["awards"]) > most_awards:
+                    most_awards, showcase.awarded = len(booked["awards"]), (member.index, event.order_id)
                 step("sales, refunds, redemptions")
             elif isinstance(event, RefundEvent):
                 sale = event.sale
@@ -465,6 +597,15 @@ def _drive(client: Client, admin: str, rng: Random, members: list[Member], event
         tally.replay = _replay(client, keys, members, *first_sale)
         step("idempotent replay")
 
+        _actions(client, rng, members, keys, showcase)
+        step("actions")
+        inbound = urlsplit(plugin_partners[SHOP.slug]["inbound_url"]).path
+        _shopify(client, rng, members, inbound, secret, at, showcase)
+        step("Shopify webhooks")
+        _csv_export(client, rng, members, plugin_partners[BOOKSHOP.slug]["api_key"], compile_rules(registry, BOOKSHOP.rules),
+                    at, showcase)
+        step("CSV export")
+
         for member in members:
             answer = client.call("GET", f"/v1/cards/{member.card}/balance", keys[member.home])
             available = expect(answer, 200, f"balance of {member.card}")["available"]
@@ -473,6 +614,10 @@ def _drive(client: Client, admin: str, rng: Random, members: list[Member], event
             member.available = available
             step("reading balances back")
 
+        if showcase.awarded:
+            index, order_id = showcase.awarded
+            showcase.awarded_entry = _history_entry(client, admin, members[index], order_id)
+        step("history")
         top = max(members, key=lambda m: (m.available, -m.index))
         history = expect(client.call("GET", f"/v1/members/{top.member_id}/history?limit=4", admin), 200, "history")
         step("done")
@@ -520,6 +665,265 @@ def _replay(client: Client, keys: list[str], members: list[Member], sale: SaleEv
             f"Idempotent-Replayed: true, same body; balance still {after}")
 
 
+# ---------------------------------------------------------------- the partner plugins, as a new partner meets them
+
+
+def _referral_pair(members: list[Member]) -> tuple[Member, Member] | None:
+    """The first member enrolled brings a friend: the next member enrolled at a partner with a referral rule."""
+    referring = {i for i, trade in enumerate(PARTNERS) if any(rule["rule"] == "referral" for rule in trade.rules)}
+    referred = next((m for m in members[1:] if m.home in referring), None)
+    return (members[0], referred) if referred else None
+
+
+def _enrolled(member: Member, created: dict, referrer: Member | None, showcase: Showcase) -> None:
+    """Book what the enrolment answer says: a welcome bonus paid now, a referral promised for the first sale."""
+    member.available = created.get("balance", {}).get("available", 0)
+    if "welcome_bonus" in created:
+        showcase.welcome.setdefault(PARTNERS[member.home].name, []).append(created["welcome_bonus"])
+    promised = created.get("referral")
+    if promised and referrer:
+        member.referral = (referrer.index, promised["referrer_points"], promised["referred_points"])
+        showcase.referral = (f"{member.name} enrolled at {PARTNERS[member.home].name} with referred_by {referrer.name}'s card: "
+                             f"+{promised['referrer_points']} to {referrer.name} and +{promised['referred_points']} to "
+                             f"{member.name} after {member.name}'s first sale")
+
+
+def _bought(members: list[Member], member: Member) -> None:
+    """A member's first sale that earns points, anywhere, pays their pending referral to both members.
+
+    The sale's answer already shows the buyer's share in its balance; the
+    referrer's share the demo adds itself, and reading the balances back
+    checks that the hub paid exactly that.
+    """
+    if member.bought:
+        return
+    member.bought = True
+    if member.referral:
+        referrer, to_referrer, _ = member.referral
+        members[referrer].available += to_referrer
+
+
+def _actions(client: Client, rng: Random, members: list[Member], keys: list[str], showcase: Showcase) -> None:
+    """Reviews rewarded by an `action` rule (POST /v1/actions); the rule allows one a day, so a second is refused."""
+    partner = next(i for i, trade in enumerate(PARTNERS) if any(rule["rule"] == "action" for rule in trade.rules))
+    terms = next(rule for rule in PARTNERS[partner].rules if rule["rule"] == "action")
+    reviewers = rng.sample(members, min(2, len(members)))
+    references = iter(range(1, 100))
+
+    def review(member: Member) -> Answer:
+        body = {"card_number": member.card, "action": terms["action"],
+                "reference": f"{PARTNERS[partner].prefix}-RV-{next(references):04d}"}
+        return client.call("POST", "/v1/actions", keys[partner], body)
+
+    for member in reviewers:
+        member.available = expect(review(member), 201, f"{terms['action']} by {member.name}")["balance"]["available"]
+    again = review(reviewers[0])
+    if again.status != 422 or again.body.get("error", {}).get("code") != "action_limit_reached":
+        raise DemoError(f"a second {terms['action']} the same day: expected 422 action_limit_reached, got {again.status}: {again.text[:300]}")
+    showcase.actions = (f"POST /v1/actions at {PARTNERS[partner].name}: {len(reviewers)} {terms['action']}s, "
+                        f"+{terms['points']} each (201); a second one by {reviewers[0].name} the same day: "
+                        f"422 action_limit_reached, nothing booked")
+
+
+def _shopify_headers(body: bytes, topic: str, secret: str) -> dict:
+    """What Shopify sends with a webhook: its topic and the body's HMAC-SHA256 under the shop's secret, in base64."""
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return {"Content-Type": "application/json", "X-Shopify-Topic": topic, "X-Shopify-Hmac-Sha256": signature,
+            "X-Shopify-Shop-Domain": f"{SHOP.slug}.myshopify.com"}
+
+
+def _shop_order(rng: Random, number: int, card: str, created_at: str) -> dict:
+    """An orders/create body in Shopify's shape (tests/fixtures/shopify/orders_create.json, trimmed).
+
+    The member's card is the cart attribute `loyalty_card`, which Shopify
+    copies into `note_attributes`. Prices include VAT, as in a European shop;
+    shipping is charged on top and earns nothing.
+    """
+    lines, subtotal = [], 0
+    for n, product in enumerate(rng.sample(SHOP_PRODUCTS, rng.randint(1, 3))):
+        quantity = rng.choices((1, 2), weights=(3, 1))[0]
+        subtotal += quantity * product.cents
+        lines.append({"id": (SHOP_ORDER_IDS + number) * 10 + n, "sku": product.sku, "title": product.title,
+                      "product_type": product.product_type, "quantity": quantity, "price": money(product.cents),
+                      "total_discount": "0.00", "taxable": True, "gift_card": False})
+    shipping = 0 if subtotal >= FREE_SHIPPING else SHIPPING
+    shop_money = lambda cents: {"shop_money": {"amount": money(cents), "currency_code": CURRENCY}}  # noqa: E731
+    return {
+        "id": SHOP_ORDER_IDS + number, "name": f"#{1000 + number}", "order_number": 1000 + number,
+        "created_at": created_at, "processed_at": created_at, "currency": CURRENCY, "presentment_currency": CURRENCY,
+        "financial_status": "paid", "cancelled_at": None, "taxes_included": True, "test": False,
+        "total_line_items_price": money(subtotal), "total_discounts": "0.00", "subtotal_price": money(subtotal),
+        "subtotal_price_set": shop_money(subtotal), "total_shipping_price_set": shop_money(shipping),
+        "total_price": money(subtotal + shipping), "total_price_set": shop_money(subtotal + shipping),
+        "note_attributes": [{"name": "gift_wrap", "value": "no"}, {"name": "loyalty_card", "value": card}],
+        "line_items": lines,
+    }
+
+
+def _shop_refund(order: dict, line: dict, created_at: str) -> dict:
+    """A refunds/create body for one unit of one line (Shopify writes `subtotal` as a JSON number; exact text here)."""
+    amount = {"amount": line["price"], "currency_code": CURRENCY}
+    return {
+        "id": order["id"] * 10 + 1, "order_id": order["id"], "created_at": created_at, "processed_at": created_at,
+        "note": "Arrived damaged", "restock": True, "order_adjustments": [],
+        "refund_line_items": [{"id": line["id"] * 10 + 1, "line_item_id": line["id"], "quantity": 1, "restock_type": "return",
+                               "subtotal": line["price"], "subtotal_set": {"shop_money": amount, "presentment_money": amount},
+                               "line_item": line}],
+        "transactions": [{"kind": "refund", "status": "success", "gateway": "shopify_payments", "amount": line["price"],
+                          "currency": CURRENCY}],
+    }
+
+
+def _shopify(client: Client, rng: Random, members: list[Member], inbound: str, secret: str, at, showcase: Showcase) -> None:
+    """Northside Roasters' webhooks as Shopify delivers them: signed, to the inbound URL, with no API key.
+
+    One is delivered twice (Shopify retries anything but a 2xx), one was
+    altered after signing, and one order is partly refunded.
+    """
+    placed, points = [], 0
+    for number in range(1, SHOP_ORDERS + 1):
+        member = rng.choice(members)
+        minute = (DAYS - 3) * 1440 + rng.randrange(3 * 1440 - 600)
+        order = _shop_order(rng, number, member.card, at(minute))
+        body = json.dumps(order).encode()
+        booked = expect(client.send("POST", inbound, _shopify_headers(body, "orders/create", secret), body), 201,
+                        f"Shopify order {order['name']}")
+        member.available = booked["balance"]["available"]
+        _bought(members, member)
+        points += booked["points"]
+        placed.append((order, body, member, minute))
+    showcase.shopify.append(f"{SHOP_ORDERS} orders/create webhooks, signed (X-Shopify-Hmac-Sha256), to {inbound}: "
+                            f"201, {points:+,} points on their subtotals")
+
+    order, body, member, _ = placed[0]
+    again = expect(client.send("POST", inbound, _shopify_headers(body, "orders/create", secret), body), 200,
+                   f"Shopify order {order['name']} delivered again")
+    if again != {"duplicate": True, "order_id": str(order["id"])}:
+        raise DemoError(f"a resent Shopify order was answered {again}")
+    showcase.shopify.append(f"order {order['name']} delivered again, as Shopify retries: 200 {json.dumps(again)}, nothing booked")
+
+    forged = _shop_order(rng, SHOP_ORDERS + 1, member.card, order["created_at"])
+    signature = _shopify_headers(json.dumps(forged).encode(), "orders/create", secret)
+    was, forged["subtotal_price"] = forged["subtotal_price"], money(cents_of(forged["subtotal_price"]) * 10)
+    refused = client.send("POST", inbound, signature, json.dumps(forged).encode())
+    if refused.status != 401 or refused.body.get("error", {}).get("code") != "bad_signature":
+        raise DemoError(f"an altered Shopify webhook: expected 401 bad_signature, got {refused.status}: {refused.text[:300]}")
+    showcase.shopify.append(f"order {forged['name']} altered after signing (subtotal {was} -> {forged['subtotal_price']}): "
+                            f"401 bad_signature, nothing booked")
+
+    order, _, member, minute = placed[1]
+    line = order["line_items"][0]
+    refund = json.dumps(_shop_refund(order, line, at(minute + 540))).encode()
+    refunded = expect(client.send("POST", inbound, _shopify_headers(refund, "refunds/create", secret), refund), 201,
+                      f"Shopify refund of order {order['name']}")
+    member.available = refunded["balance"]["available"]
+    showcase.shopify.append(f"refunds/create for one {line['title']} ({line['price']} {CURRENCY}) of order {order['name']}: "
+                            f"201, {refunded['points']:+,} points")
+
+
+def _bookshop_day(rng: Random, members: list[Member], at) -> tuple[list[list[str]], list[tuple[Member, object]], int]:
+    """Page & Plume's till export of the period's last Saturday, in the csv adapter's default columns.
+
+    Sales in time order, one mistyped by hand (a letter O for a zero in its
+    total), and one book of a two-book sale brought back before closing.
+    Returns the rows, each good row's member and canonical transaction, and
+    the mistyped row's number as the hub counts rows (1 is the first after the header).
+    """
+    from partners.money import Money
+    from partners.transactions import Refund, Sale
+
+    day = EXPORT_DAY * 1440
+    date = at(day)[:10].replace("-", "")
+    rows, booked, baskets = [], [], []
+    for n, minute in enumerate(sorted(rng.randrange(day + 570, day + 1140) for _ in range(EXPORT_SALES)), 1):
+        member = rng.choice(members)
+        books = [rng.choice(BOOK_PRICES) for _ in range(rng.choices((1, 2, 3), weights=(6, 3, 1))[0])]
+        order_id, when = f"PP-{date}-{n:04d}", at(minute)
+        rows.append([order_id, "sale", member.card, when, CURRENCY, money(sum(books)), ""])
+        booked.append((member, Sale(order_id, member.card, datetime.fromisoformat(when), Money(sum(books), CURRENCY))))
+        baskets.append(books)
+    bad = len(rows) // 2
+    rows.insert(bad, [f"PP-{date}-M001", "sale", rows[bad][2], rows[bad][3], CURRENCY, "1O.90", ""])
+    returned = next((i for i, books in enumerate(baskets) if len(books) > 1), 0)
+    (member, sale), back = booked[returned], baskets[returned][-1]
+    when = at(day + 1150)
+    rows.append([f"PP-{date}-R001", "refund", member.card, when, CURRENCY, money(back), sale.order_id])
+    booked.append((member, Refund(f"PP-{date}-R001", sale.order_id, datetime.fromisoformat(when), Money(back, CURRENCY),
+                                  member.card)))
+    return rows, booked, bad + 1
+
+
+def _expected_points(ruleset, booked: list[tuple[Member, object]]) -> dict[int, int]:
+    """What each member should gain from the export, priced by the hub's own rule engine (partners.earning).
+
+    The batch answer only counts rows, so the demo prices them itself with
+    the same plugins the hub runs: each sale's awards, and for the refund each
+    award's share, floored rule by rule, exactly as the hub claws back.
+    """
+    from partners.earning import awards_for_sale, clawback_awards
+    from partners.transactions import Sale
+
+    earned, change = {}, defaultdict(int)
+    for member, transaction in booked:
+        if isinstance(transaction, Sale):
+            earned[transaction.order_id] = (transaction, awards_for_sale(ruleset, transaction, TIMEZONE))
+            change[member.index] += sum(award.points for award in earned[transaction.order_id][1])
+        else:
+            sale, awards = earned[transaction.original_order_id]
+            back = clawback_awards(awards, sale.total.minor, 0, transaction.total.minor)
+            change[member.index] -= sum(award.points for award in back)
+    return change
+
+
+def _csv_export(client: Client, rng: Random, members: list[Member], key: str, ruleset, at, showcase: Showcase) -> None:
+    """The bookshop sends its end-of-day export to POST /v1/transactions/batch, then (by mistake) sends it again."""
+    from partners.transactions import Sale
+
+    rows, booked, bad_row = _bookshop_day(rng, members, at)
+    header = ["order_id", "type", "card_number", "occurred_at", "currency", "total", "original_order_id"]
+    body = "\r\n".join(",".join(row) for row in [header, *rows]).encode() + b"\r\n"
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "text/csv", "Accept": "application/json"}
+    good = len(booked)
+    day = _local(rows[0][3])[:10]
+    for attempt, (accepted, duplicates) in enumerate(((good, 0), (0, good))):
+        answer = expect(client.send("POST", "/v1/transactions/batch", headers, body), 200, "the bookshop's export")
+        showcase.batches.append(answer)
+        rejected = [(r["row"], r["code"]) for r in answer["rejected"]]
+        if (answer["accepted"], answer["duplicates"], rejected) != (accepted, duplicates, [(bad_row, "invalid_row")]):
+            raise DemoError(f"the bookshop's export (attempt {attempt + 1}): expected {accepted} accepted, {duplicates} "
+                            f"duplicates and row {bad_row} rejected; got {json.dumps(answer)[:500]}")
+    change = _expected_points(ruleset, booked)
+    for index, points in change.items():
+        members[index].available += points
+    for member, transaction in booked:
+        if isinstance(transaction, Sale):
+            _bought(members, member)
+    first, again = showcase.batches
+    errors = "; ".join(f"{field} {', '.join(messages)}" for field, messages in first["rejected"][0]["errors"].items())
+    counts = lambda answer: json.dumps({k: answer[k] for k in ("accepted", "duplicates", "rejected_total")})  # noqa: E731
+    showcase.csv = [
+        f"end-of-day export of {day}: {len(rows)} rows ({EXPORT_SALES} sales, 1 refund, 1 mistyped) as text/csv "
+        f"to POST /v1/transactions/batch",
+        f"answer {counts(first)}: row {bad_row} {first['rejected'][0]['code']} ({errors})",
+        f"the same file sent again: {counts(again)}, nothing booked twice",
+        f"{sum(change.values()):+,} points, as the demo priced the rows with the hub's own rule engine (balances checked below)",
+    ]
+
+
+def _history_entry(client: Client, admin: str, member: Member, order_id: str) -> dict | None:
+    """A sale as the member's history shows it, paging back (newest first) until it turns up."""
+    before = None
+    while True:
+        path = f"/v1/members/{member.member_id}/history?limit=200" + (f"&before={before}" if before else "")
+        page = expect(client.call("GET", path, admin), 200, f"history of {member.name}")
+        for entry in page["entries"]:
+            if entry["order_id"] == order_id and entry["kind"] == "earn":
+                return entry
+        before = page["next_before"]
+        if before is None:
+            return None
+
+
 # ---------------------------------------------------------------- the summary, read from the ledger
 
 
@@ -556,12 +960,55 @@ def _rates(rules: list[dict]) -> str:
     return " + ".join(rates) or "no base rate"
 
 
+def _rule_text(rule: dict) -> str:
+    """One rule in a few words; a rule this demo does not know (a third party's) shows its name and parameters."""
+    params = {key: value for key, value in rule.items() if key != "rule"}
+    words = {
+        "base_rate": lambda p: f"{p['rate']} pt/{CURRENCY}",
+        "category_multiplier": lambda p: f"{p['category']} x{p['multiplier']}",
+        "day_of_week": lambda p: f"{'+'.join(p['days'])} x{p['multiplier']}",
+        "sku_bonus": lambda p: f"{p['sku']} +{p['points']}",
+        "minimum_spend": lambda p: f"from {p['amount']} {CURRENCY}",
+        "cap": lambda p: f"{p['max_points']} pts/sale",
+        "welcome_bonus": lambda p: f"+{p['points']}",
+        "referral": lambda p: f"+{p['referrer_points']} referrer / +{p['referred_points']} referred",
+        "action": lambda p: f"{p['action']} +{p['points']} ({p['per_day']}/day)",
+    }.get(rule["rule"])
+    return f"{rule['rule']} {words(params) if words else json.dumps(params)}"
+
+
+def _plugins_section(partners: list, members: list[Member], showcase: Showcase) -> None:
+    """Each partner's adapter and rules as the ledger holds them, and what the plugins did in this run."""
+    click.echo()
+    click.secho("Partner plugins (adapters read each partner's own format; earning rules price each sale: docs/plugins.md)", bold=True)
+    _table(["partner", "adapter", "earning rules"], [[p.name, p.adapter, ", ".join(_rule_text(r) for r in p.rules)] for p in partners])
+    rows = []
+    for partner, bonuses in showcase.welcome.items():
+        rows.append(["welcome_bonus", f"{len(bonuses)} members enrolled at {partner}'s till (POST /v1/members): "
+                                      f"{sum(bonuses):+,} points at once"])
+    if showcase.referral:
+        referred = next(m for m in members if m.referral)
+        rows.append(["referral", f"{showcase.referral}: {'paid' if referred.bought else 'not paid yet, no sale since'}"])
+    rows.append(["action", showcase.actions])
+    rows += [["shopify" if n == 0 else "", line] for n, line in enumerate(showcase.shopify)]
+    rows += [["csv" if n == 0 else "", line] for n, line in enumerate(showcase.csv)]
+    entry = showcase.awarded_entry
+    if entry:
+        member = members[showcase.awarded[0]]
+        rows.append(["awards", f"{member.name}'s history (GET /v1/members/<id>/history), sale {entry['order_id']} of "
+                               f"{_local(entry['occurred_at'] or entry['booked_at'])}: {entry['points']} points"])
+        rows.append(["", ", ".join(f"{a['rule']} {a['points']:+d} ({a['detail']})" for a in entry["awards"])])
+    _table(None, rows)
+
+
 def _summary(session, members: list[Member], tally: Tally, history: dict, elapsed: float) -> bool:
     from network.invariants import check
     from network.ledger import ISSUANCE, REDEMPTION
     from network.models import Account, JournalEntry, Lot, LotMovement, Order, Partner, Posting
 
-    partners = session.execute(select(Partner.id, Partner.slug, Partner.name, Partner.rules).order_by(Partner.id)).all()
+    partners = session.execute(
+        select(Partner.id, Partner.slug, Partner.name, Partner.adapter, Partner.rules).order_by(Partner.id)
+    ).all()
     names = {p.id: p.name for p in partners}
     postings = dict(
         ((row.partner_id, row.kind), row)
@@ -591,22 +1038,22 @@ def _summary(session, members: list[Member], tally: Tally, history: dict, elapse
 
     click.echo()
     click.secho("Points by partner", bold=True)
-    click.echo("  (earned on sales, clawed back by refunds; issued = earned - clawed back; redeemed = spent at that partner's tills)")
+    click.echo("  (earned on sales and bonuses, clawed back by refunds; issued = earned - clawed back; "
+               "redeemed = spent at that partner's tills)")
     rows = []
-    trade_of = {t.slug: t for t in PARTNERS}
+    trade_of = {t.slug: t.trade for t in (*PARTNERS, *PLUGIN_PARTNERS)}
     for p in partners:
-        trade = trade_of.get(p.slug)
         earned = amount(postings, (p.id, ISSUANCE), "debits")
         clawed = amount(postings, (p.id, ISSUANCE), "credits")
         redeemed = amount(postings, (p.id, REDEMPTION), "credits") - amount(postings, (p.id, REDEMPTION), "debits")
         rows.append([
-            p.name, trade.trade if trade else "", _rates(p.rules),
+            p.name, trade_of.get(p.slug, ""), _rates(p.rules),
             amount(orders, (p.id, "sale"), "n"), euros(amount(orders, (p.id, "sale"), "minor")),
             amount(orders, (p.id, "refund"), "n"), earned, clawed, earned - clawed, redeemed,
         ])
     total = ["total", "", "", *(sum(r[i] for r in rows) for i in (3,)), euros(sum(amount(orders, (p.id, "sale"), "minor") for p in partners)),
              *(sum(r[i] for r in rows) for i in (5, 6, 7, 8, 9))]
-    _table(["partner", "trade", "earn rate", "sales", "takings EUR", "refunds", "earned", "clawed back", "issued", "redeemed"],
+    _table(["partner", "trade", "base rate", "sales", "takings EUR", "refunds", "earned", "clawed back", "issued", "redeemed"],
            rows + [total])
 
     click.echo()
@@ -642,16 +1089,18 @@ def _summary(session, members: list[Member], tally: Tally, history: dict, elapse
     if history.get("entries"):
         leader = top[0]
         click.echo()
-        click.secho(f"What {leader.name} sees (GET /v1/members/<id>/history, newest first)", bold=True)
+        click.secho(f"What {leader.name} sees (GET /v1/members/<id>/history, newest booked first)", bold=True)
         _table(["when", "points", "entry"], [[_local(e["occurred_at"] or e["booked_at"]), e["points"], e["reason"]]
                                              for e in history["entries"]])
+
+    _plugins_section(partners, members, tally.showcase)
 
     click.echo()
     click.secho("Activity", bold=True)
     partial = tally.refunds - tally.full_refunds
     activity = [
         ["members", len(members), "enrolled at a partner's till (POST /v1/members)"],
-        ["sales", tally.sales, "POST /v1/transactions, canonical JSON with line items, over the last 4 weeks"],
+        ["sales", tally.sales, "POST /v1/transactions, canonical JSON with line items, over the four weeks before this one"],
         ["refunds", tally.refunds, f"{tally.full_refunds} full, {partial} partial; points clawed back pro rata"],
         ["redemptions", tally.redemptions, "POST /v1/redemptions, at a partner other than the one that enrolled the member"],
         ["refused", tally.refused, "redemptions asking for more than the card holds: 422 insufficient_points, nothing booked"],
