@@ -89,8 +89,10 @@ def import_rows(
     A chunk's sales are booked in bulk; its refunds follow once every sale
     before them in the file is committed. On PostgreSQL two chunks book at
     once, on two connections, while this thread reads and prices the next:
-    the database and Python then keep both cores busy. Both lock their
-    members in account id order, so they never deadlock on each other.
+    the database and Python then keep both cores busy. Sales and refunds
+    lock their members all at once, in account id order, so they do not
+    deadlock on each other (a referral paid on a first sale locks its
+    referrer afterwards; a deadlock there is detected and the chunk retried).
     """
     outcome = BatchOutcome()
     workers = 2 if db.engine.dialect.name == "postgresql" else 1
@@ -149,6 +151,7 @@ class _Prepared:
         return [(row, result) for (row, _), result in zip(self.sales, booked)]
 
     def book_refunds(self, session: Session, partner: PartnerRef, *, now: datetime) -> list:
+        sales.lock_refunded_members(session, partner, [row.transaction for row in self.refunds])
         results = []
         for row in self.refunds:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import any_, bindparam, insert, select
@@ -143,14 +144,24 @@ def lock_members(session: Session, holders: list[MemberAccounts]) -> None:
 
     Bulk sales take these locks last, just before they move the balances,
     so two imports booking at once hold them only for their final
-    statements; the common id order means they never deadlock.
+    statements, and in one order, so they do not deadlock on each other.
     """
     by_member = {holder.member_id: holder for holder in holders}
-    members = sorted(by_member)
+    for row in _lock(session, by_member):
+        by_member[row.member_id].balances[row.kind] = row.balance
+
+
+def lock_member_ids(session: Session, member_ids: Iterable[str]) -> None:
+    """Lock many members at once, in the same account id order as `lock_members`."""
+    for _ in _lock(session, member_ids):
+        pass
+
+
+def _lock(session: Session, member_ids: Iterable[str]):
+    members = sorted(set(member_ids))
     statement = _LOCK_MEMBERS[session.get_bind().dialect.name]
     for start in range(0, len(members), 1000):
-        for row in session.connection().execute(statement, {"members": members[start:start + 1000]}):
-            by_member[row.member_id].balances[row.kind] = row.balance
+        yield from session.connection().execute(statement, {"members": members[start:start + 1000]})
 
 
 def get_member(session: Session, member_id: str) -> Member:

@@ -24,7 +24,7 @@ from network import bonuses, bulk, ledger, members, orders
 from network.errors import DomainError, Invalid
 from network.ledger import AVAILABLE, ISSUANCE
 from network.models import Award as AwardRow
-from network.models import JournalEntry, Lot
+from network.models import JournalEntry, Lot, Order
 from network.registry import PartnerRef
 from partners.earning import RuleSet, awards_for_sale, clawback_awards
 from partners.money import Money
@@ -35,6 +35,15 @@ from partners.transactions import Refund, Sale
 DUPLICATE = "duplicate"
 
 _entries, _postings, _lots, _awards = JournalEntry.__table__, ledger._postings, Lot.__table__, AwardRow.__table__
+
+
+#: The longest order id the ledger keeps (orders.order_id); an adapter's longer id is refused, never cut.
+MAX_ORDER_ID = 64
+
+
+def _long_order_id(field: str, value: str) -> Invalid:
+    return Invalid(f"An order id has at most {MAX_ORDER_ID} characters", {field: [f"has {len(value)} characters"]},
+                   code="invalid_transaction")
 
 
 def _currency_error(partner: PartnerRef, money: Money) -> Invalid:
@@ -57,6 +66,8 @@ def price(partner: PartnerRef, rules: RuleSet, sale: Sale) -> list[Award] | Doma
     """What a sale earns under the partner's rules, or why it cannot be booked; no database needed."""
     if sale.total.currency != partner.currency:
         return _currency_error(partner, sale.total)
+    if len(sale.order_id) > MAX_ORDER_ID:
+        return _long_order_id("order_id", sale.order_id)
     return awards_for_sale(rules, sale, partner.timezone)
 
 
@@ -117,7 +128,7 @@ def book_sales(
             outcomes[index] = DUPLICATE
             continue
         booked.append((index, sale, awards, holder, order_id))
-        if holder.member_id in referrals:
+        if holder.member_id in referrals and awards:  # a sale that earns nothing releases no referral
             first_sales.setdefault(holder.member_id, holder)
     if booked:
         entries = _write_earnings(session, partner, [b for b in booked if b[2]], now=now, lifetime=lifetime)
@@ -130,11 +141,11 @@ def book_sales(
             changes[holder.ids[AVAILABLE]] += points
             holder.balances[AVAILABLE] += points
         bulk.add_to_balances(session.connection(), {account: change for account, change in changes.items() if change})
+        for holder in first_sales.values():
+            bonuses.pay_referral(session, holder, now=now, lifetime=lifetime)
         for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch
             outcomes[index] = {"journal_id": entries.get(order_id), "points": sum(a.points for a in awards),
                                "awards": awards_view(awards), "balance": holder.balance_view()}
-    for holder in first_sales.values():
-        bonuses.pay_referral(session, holder, now=now, lifetime=lifetime)
     return outcomes  # type: ignore[return-value]
 
 
@@ -193,6 +204,9 @@ def record_sale(
 def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now: datetime) -> dict:
     if refund.total.currency != partner.currency:
         raise _currency_error(partner, refund.total)
+    for field in ("order_id", "original_order_id"):
+        if len(getattr(refund, field)) > MAX_ORDER_ID:
+            raise _long_order_id(field, getattr(refund, field))
     sale = orders.find(session, partner.id, "sale", refund.original_order_id)
     if sale is None:
         raise Invalid(
@@ -259,6 +273,21 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
     if points < owed:
         result["uncollected_points"] = owed - points
     return result
+
+
+def lock_refunded_members(session: Session, partner: PartnerRef, refunds: Sequence[Refund]) -> None:
+    """Lock, in account id order and at once, the members whose sales these refunds name.
+
+    Booked one by one, a batch's refunds would lock members in file order
+    while the next chunk's sales lock theirs in id order: a deadlock.
+    """
+    sold_to = session.scalars(
+        select(Order.member_id).where(
+            Order.partner_id == partner.id, Order.kind == "sale",
+            Order.order_id.in_([refund.original_order_id for refund in refunds]),
+        )
+    ).all()
+    members.lock_member_ids(session, sold_to)
 
 
 def _sale_awards(session: Session, entry_id: int, points: int) -> list[Award]:

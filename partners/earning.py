@@ -108,16 +108,29 @@ def awards_for_sale(rules: RuleSet, sale: Sale, timezone: str) -> list[Award]:
     base_lines = [Fraction(0)] * len(context.lines)
     awards: list[Award] = []
     for rule, params in rules.stage("base"):
-        exact = list(rule.base(params, context))
+        exact = [_exact(rule, value) for value in rule.base(params, context)]
+        if len(exact) != len(base_lines):
+            raise RuleError(f"rule {rule.name!r} gave {len(exact)} base values for {len(base_lines)} lines")
         base_lines = [a + b for a, b in zip(base_lines, exact)]
         awards.append(Award(rule.name, math.floor(sum(exact, Fraction(0))), rule.describe(params)))
     context = SaleContext(context.sale, context.local_time, context.lines, tuple(base_lines))
     for rule, params in rules.stage("bonus"):
-        awards.append(Award(rule.name, math.floor(rule.bonus(params, context)), rule.describe(params)))
+        awards.append(Award(rule.name, math.floor(_exact(rule, rule.bonus(params, context))), rule.describe(params)))
     awards = [award for award in awards if award.points > 0]
     for rule, params in rules.stage("limit"):
         awards = [award for award in rule.limit(params, context, awards) if award.points > 0]
     return awards
+
+
+class RuleError(RuntimeError):
+    """A rule plugin broke the contract (a float, a wrong count): a bug in the plugin, never the partner's fault."""
+
+
+def _exact(rule: EarningRule, value) -> Fraction:
+    """Points are decided exactly: a rule returns an int or a Fraction, never a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, Fraction)):
+        raise RuleError(f"rule {rule.name!r} returned {type(value).__name__} {value!r}; return an int or a Fraction")
+    return Fraction(value)
 
 
 def clawback_for(sale_points: int, sale_total: int, refunded_before: int, refunded_now: int) -> int:

@@ -40,7 +40,3 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
 
 class BadSignature(Exception):
     """A signed payload whose signature is missing or does not match: HTTP 401."""
-
-
-class UnsupportedContentType(Exception):
-    """The adapter does not read this media type: HTTP 415."""

@@ -17,7 +17,7 @@ import pluggy
 
 from partners import hookspecs
 from partners.adapters import Adapter
-from partners.rules import EarningRule
+from partners.rules import STAGES, EarningRule
 
 ENTRY_POINT_GROUP = "coalition"
 
@@ -42,13 +42,26 @@ def make_plugin_manager(
     return pm
 
 
+#: Adapter and rule names are stored with each partner and award (40 characters at most).
+MAX_NAME = 40
+
+
+class PluginError(RuntimeError):
+    """A plugin provides something the hub cannot use: refused when the hub starts."""
+
+
 def _by_name(kind: str, provided: Iterable[Iterable[Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for items in provided:
         for item in items or ():
-            if item.name in found:
-                raise PluginConflict(f"two plugins provide the {kind} {item.name!r}")
-            found[item.name] = item
+            name = getattr(item, "name", None)
+            if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
+                raise PluginError(f"a {kind} needs a name of 1 to {MAX_NAME} characters, not {name!r}")
+            if kind == "rule" and getattr(item, "stage", None) not in STAGES:
+                raise PluginError(f"rule {name!r} has stage {getattr(item, 'stage', None)!r}; one of {', '.join(STAGES)}")
+            if name in found:
+                raise PluginConflict(f"two plugins provide the {kind} {name!r}")
+            found[name] = item
     return found
 
 

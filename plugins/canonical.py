@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 from marshmallow import ValidationError
 
@@ -21,8 +22,8 @@ class CanonicalAdapter:
 
     def parse(self, payload: Payload, config) -> list[Transaction]:
         try:
-            data = json.loads(payload.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = json.loads(payload.body, parse_float=Decimal)
+        except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested past any real payload
             raise UnreadablePayload(f"the body is not JSON: {exc}") from None
         if not isinstance(data, dict):
             raise InvalidTransaction({"_schema": ["must be a JSON object"]})

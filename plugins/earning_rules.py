@@ -201,7 +201,7 @@ class Cap:
         return f"at most {params['max_points']} points per sale"
 
     def limit(self, params: Mapping[str, Any], sale: SaleContext, awards: list[Award]) -> list[Award]:
-        """The first awards keep their points and the last give way, so bonuses go before base points."""
+        """The first awards keep their points and the last give way: bonuses are cut before base points."""
         room = params["max_points"]
         kept = []
         for award in awards:

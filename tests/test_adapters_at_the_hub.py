@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -17,6 +18,11 @@ from flask.cli import ScriptInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from network import intake
+from network.registry import get_partner
+from partners.adapters import Row
+from partners.money import Money
+from partners.transactions import Refund, Sale
 from tests.support import snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -304,3 +310,32 @@ def test_no_body_makes_the_hub_answer_500(hub, backend, adapter, body):
                     "square": "application/json"}[adapter]
     answered = hub.call("POST", "/v1/transactions", key, data=body, content_type=content_type)
     assert answered.status_code in (200, 400, 404, 409, 415, 422), answered.json
+
+
+def test_an_order_id_longer_than_the_ledger_keeps_is_refused_not_cut(hub, database, app):
+    """An outside adapter may produce any id; the hub refuses one it could not keep whole."""
+    key = hub.create_partner("brew-bar")
+    _, card = hub.enrol(key)
+    state = app.extensions["coalition"]
+    partner = database.read(lambda session: get_partner(session, "brew-bar"))
+    long_id, when = "L" * 65, datetime(2026, 3, 14, tzinfo=timezone.utc)
+    before = snapshot(database)
+
+    def book(transaction):
+        return intake.import_rows(database, partner, state.ruleset(partner), [Row(1, transaction)],
+                                  clock=lambda: when, lifetime=timedelta(days=30))
+
+    sale = book(Sale(long_id, card, when, Money(1000, "EUR")))
+    assert sale.accepted == 0 and sale.rejected[0]["errors"] == {"order_id": ["has 65 characters"]}
+    refund = book(Refund("R-1", long_id, when, Money(100, "EUR")))
+    assert refund.rejected[0]["errors"] == {"original_order_id": ["has 65 characters"]}
+    assert snapshot(database) == before
+
+
+def test_a_body_nested_past_any_real_payload_is_unreadable_not_a_crash(hub, database):
+    key = hub.create_partner("brew-bar")
+    before = snapshot(database)
+    deep = b"[" * 100_000
+    assert hub.call("POST", "/v1/transactions", key, data=deep, content_type="application/json").status_code == 400
+    assert hub.call("PUT", "/v1/partners/brew-bar/rules", data=deep, content_type="application/json").status_code == 400
+    assert snapshot(database) == before

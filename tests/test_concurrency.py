@@ -103,3 +103,30 @@ def test_imports_racing_each_other_and_the_tills_book_every_row_once(hub, databa
     imported = sum(i % 9 + 1 for i in range(90))
     tills = 6 * 100 + 5 * 3 - 5 * 10
     assert sum(hub.balance(card)["available"] for card in cards) == imported + tills
+
+
+def test_an_import_of_refunds_and_sales_to_the_same_members_never_deadlocks(hub, database, monkeypatch):
+    """Refunds in reverse member order, sales in member order, chunk after chunk, two chunks at once.
+
+    Each transaction gets one attempt only, so a deadlock (which a retry
+    would otherwise hide) fails the import.
+    """
+    from network import intake
+
+    monkeypatch.setattr(intake, "CHUNK_ROWS", 20)
+    transact = database.transact
+    monkeypatch.setattr(database, "transact", lambda work, attempts=1: transact(work, attempts=1))
+    key = hub.create_partner("shop", adapter="csv")
+    cards = [hub.enrol(key)[1] for _ in range(20)]
+    header = "order_id,type,card_number,occurred_at,currency,total,original_order_id"
+    first = [header] + [f"S0-{i},sale,{card},2026-03-14T09:00:00+00:00,EUR,100.00," for i, card in enumerate(cards)]
+    assert hub.call("POST", "/v1/transactions/batch", key, data="\n".join(first), content_type="text/csv").json["accepted"] == 20
+    rows = [header]
+    for round_ in range(8):
+        rows += [f"R{round_}-{i},refund,,2026-03-14T10:00:00+00:00,EUR,1.00,S0-{i}" for i in reversed(range(20))]
+        rows += [f"S{round_ + 1}-{i},sale,{card},2026-03-14T10:00:00+00:00,EUR,1.00," for i, card in enumerate(cards)]
+    result = hub.call("POST", "/v1/transactions/batch", key, data="\n".join(rows), content_type="text/csv")
+    assert result.status_code == 200, result.json
+    assert result.json["accepted"] == 320 and result.json["rejected"] == []
+    # each member: 100 earned, 8 x 1 earned, 8 refunds of 1.00 of 100.00 (1 point each)
+    assert {hub.balance(card)["available"] for card in cards} == {100}

@@ -185,3 +185,17 @@ def test_actions_earn_within_a_daily_limit_in_the_partners_time_zone(hub, clock,
     clock.advance(hours=6)
     assert act("rv-3").status_code == 201
     assert hub.balance(card)["available"] == 60
+
+
+def test_a_sale_that_earns_nothing_releases_no_referral_and_the_paying_sale_shows_it(hub):
+    key = hub.create_partner("brew-bar", rules=[{"rule": "base_rate", "rate": "1"},
+                                                {"rule": "referral", "referrer_points": 100, "referred_points": 40}])
+    _, referrer_card = hub.enrol(key)
+    card = hub.call("POST", "/v1/members", key, json={"referred_by": referrer_card}).json["card_number"]
+    nothing = hub.sale(key, card, "0.50")
+    assert nothing.json["points"] == 0 and nothing.json["balance"]["available"] == 0
+    assert hub.balance(referrer_card)["available"] == 0
+    paying = hub.sale(key, card, "5.00")
+    assert paying.json["points"] == 5
+    assert paying.json["balance"]["available"] == 45  # the answer's balance includes the referral just paid
+    assert hub.balance(referrer_card)["available"] == 100

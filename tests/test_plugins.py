@@ -196,3 +196,35 @@ def test_coalition_plugins_lists_each_plugin_with_distribution_version_and_hooks
     assert "rule:day_of_week" in listed["earning_rules"]["provides"]
     table = CliRunner().invoke(main, ["plugins"], obj=ScriptInfo(create_app=lambda: app))
     assert "canonical  (coalition-loyalty 0.1.0)" in table.output
+
+
+def test_a_rule_with_no_known_stage_or_an_overlong_name_stops_the_hub_from_starting():
+    from partners.plugins import PluginError
+
+    class Staged(LuckySevens):
+        stage = "bonuses"
+
+    class Long(LuckySevens):
+        name = "x" * 41
+
+    for rule in (Staged(), Long()):
+        class Plugin:
+            @hookimpl
+            def coalition_register_rules(self, rule=rule):
+                return [rule]
+
+        with pytest.raises(PluginError):
+            rules(make_plugin_manager(extra=[Plugin()], blocked=[]))
+
+
+def test_a_rule_that_answers_with_a_float_is_a_plugin_bug_not_a_point(database, clock):
+    from partners.earning import RuleError, awards_for_sale, compile_rules
+
+    class Floaty(LuckySevens):
+        def bonus(self, params, sale):
+            return 0.1 * params["points"]
+
+    ruleset = compile_rules({"lucky_sevens": Floaty()}, [{"rule": "lucky_sevens", "points": 7}])
+    sale = Sale("S-1", "7000000000000013", datetime(2026, 3, 14, tzinfo=timezone.utc), Money(1077, "EUR"))
+    with pytest.raises(RuleError, match="float"):
+        awards_for_sale(ruleset, sale, "UTC")

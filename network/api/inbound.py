@@ -33,12 +33,10 @@ def inbound(slug):
     partner = read(lambda session: get_partner(session, slug))
     adapter, config = hub().adapter(partner)
     if not getattr(adapter, "signed", False):
-        raise NotFound(f"The {adapter.name} adapter takes no signed webhooks; use POST /v1/transactions",
-                       code="no_inbound_endpoint")
+        raise NotFound("This partner takes no signed webhooks; use POST /v1/transactions", code="no_inbound_endpoint")
     body = payload(partner, adapter)
     if not intake.verify(adapter, config, body):
-        raise Unauthenticated("This partner has no signing secret configured, so webhooks cannot be trusted",
-                              code="bad_signature")
+        raise Unauthenticated("The payload's signature does not match", code="bad_signature")
     transactions = parse(adapter, config, body)
     rules, days = hub().ruleset(partner), lifetime()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import request, url_for
 from flask_smorest import Blueprint
 
@@ -111,9 +113,10 @@ def put_adapter(args, slug):
 @blp.alt_response(422, schema=ErrorOut, description="unknown rule or bad field, named rules.<index>.<field>")
 def put_rules(slug):
     """Replace the partner's earning rules; each is validated by its plugin's own schema."""
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BadRequest("Send the rules as a JSON list", code="unreadable_body")
+    try:
+        body = json.loads(request.get_data())
+    except (ValueError, RecursionError):
+        raise BadRequest("Send the rules as a JSON list", code="unreadable_body") from None
     rules = _checked_rules(body)
     return _changed(lambda session: set_rules(session, slug, rules))
 
