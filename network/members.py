@@ -97,7 +97,11 @@ def _any(column, name: str) -> dict:
     }
 
 
-_FIND_CARDS = {dialect: _HOLDERS.where(condition) for dialect, condition in _any(_cards.c.number, "numbers").items()}
+_FIND_CARDS = {
+    (dialect, lock): _HOLDERS.where(condition).with_for_update(of=_accounts, key_share=True) if lock else _HOLDERS.where(condition)
+    for dialect, condition in _any(_cards.c.number, "numbers").items()
+    for lock in (False, True)
+}
 _LOCK_MEMBERS = {
     dialect: select(_accounts.c.id, _accounts.c.kind, _accounts.c.balance, _accounts.c.member_id)
     .where(condition).order_by(_accounts.c.id).with_for_update(key_share=True)
@@ -105,8 +109,10 @@ _LOCK_MEMBERS = {
 }
 
 
-def find_cards(session: Session, numbers: set[str]) -> tuple[dict[str, MemberAccounts | DomainError], set[str]]:
-    """The holders of many cards, read without locking them (see `lock_members`).
+def find_cards(
+    session: Session, numbers: set[str], *, lock: bool = False
+) -> tuple[dict[str, MemberAccounts | DomainError], set[str]]:
+    """The holders of many cards, locked in the same statement or read without a lock (see `lock_members`).
 
     Returns each card's holder (one `MemberAccounts` per member, shared by
     all its cards, so balances add up across a batch) or the error a till
@@ -121,8 +127,8 @@ def find_cards(session: Session, numbers: set[str]) -> tuple[dict[str, MemberAcc
     owed: set[str] = set()
     cards: dict[str, tuple[str, str]] = {}
     for start in range(0, len(wanted), 1000):
-        statement = _FIND_CARDS[session.get_bind().dialect.name]
-        for row in session.connection().execute(statement, {"numbers": wanted[start:start + 1000]}):
+        statement = _FIND_CARDS[session.get_bind().dialect.name, lock]
+        for row in session.connection().execute(statement, {"numbers": wanted[start:start + 1000]}).all():
             holder = holders.setdefault(row.member_id, MemberAccounts(row.member_id, {}, {}))
             holder.ids[row.kind] = row.id
             holder.balances[row.kind] = row.balance
@@ -161,7 +167,7 @@ def _lock(session: Session, member_ids: Iterable[str]):
     members = sorted(set(member_ids))
     statement = _LOCK_MEMBERS[session.get_bind().dialect.name]
     for start in range(0, len(members), 1000):
-        yield from session.connection().execute(statement, {"members": members[start:start + 1000]})
+        yield from session.connection().execute(statement, {"members": members[start:start + 1000]}).all()
 
 
 def get_member(session: Session, member_id: str) -> Member:

@@ -8,6 +8,7 @@ a weekend bonus floors separately from the base it multiplies.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,8 +39,16 @@ class RuleSet:
 
     rules: tuple[tuple[EarningRule, Mapping[str, Any]], ...]
 
-    def stage(self, stage: str) -> list[tuple[EarningRule, Mapping[str, Any]]]:
-        return [(rule, params) for rule, params in self.rules if rule.stage == stage]
+    def stage(self, stage: str) -> list[tuple[EarningRule, Mapping[str, Any], str]]:
+        """The rules of one stage with their parameters and description, worked out once per rule set."""
+        return self._stages.get(stage, [])
+
+    @functools.cached_property
+    def _stages(self) -> dict[str, list[tuple[EarningRule, Mapping[str, Any], str]]]:
+        stages: dict[str, list] = {}
+        for rule, params in self.rules:
+            stages.setdefault(rule.stage, []).append((rule, params, rule.describe(params)))
+        return stages
 
     def event(self, name: str) -> Mapping[str, Any] | None:
         """The parameters of the event rule `name` (welcome_bonus, referral), if the partner has it."""
@@ -100,24 +109,24 @@ def sale_context(sale: Sale, timezone: str) -> SaleContext:
 
 def awards_for_sale(rules: RuleSet, sale: Sale, timezone: str) -> list[Award]:
     """The awards a sale earns, in the partner's order of rules, each floored on its own."""
-    context = sale_context(sale, timezone)
     if sale.total.minor == 0:  # nothing a refund could ever take back in proportion
         return []
-    if not all(rule.admits(params, context) for rule, params in rules.stage("gate")):
+    context = sale_context(sale, timezone)
+    if not all(rule.admits(params, context) for rule, params, _ in rules.stage("gate")):
         return []
     base_lines = [Fraction(0)] * len(context.lines)
     awards: list[Award] = []
-    for rule, params in rules.stage("base"):
+    for rule, params, detail in rules.stage("base"):
         exact = [_exact(rule, value) for value in rule.base(params, context)]
         if len(exact) != len(base_lines):
             raise RuleError(f"rule {rule.name!r} gave {len(exact)} base values for {len(base_lines)} lines")
         base_lines = [a + b for a, b in zip(base_lines, exact)]
-        awards.append(Award(rule.name, math.floor(sum(exact, Fraction(0))), rule.describe(params)))
+        awards.append(Award(rule.name, math.floor(sum(exact, Fraction(0))), detail))
     context = SaleContext(context.sale, context.local_time, context.lines, tuple(base_lines))
-    for rule, params in rules.stage("bonus"):
-        awards.append(Award(rule.name, math.floor(_exact(rule, rule.bonus(params, context))), rule.describe(params)))
+    for rule, params, detail in rules.stage("bonus"):
+        awards.append(Award(rule.name, math.floor(_exact(rule, rule.bonus(params, context))), detail))
     awards = [award for award in awards if award.points > 0]
-    for rule, params in rules.stage("limit"):
+    for rule, params, _ in rules.stage("limit"):
         awards = [award for award in rule.limit(params, context, awards) if award.points > 0]
     return awards
 
