@@ -22,11 +22,13 @@ from network.errors import DomainError, Unauthenticated
 from network.registry import PartnerRef
 from partners.adapters import Adapter, Payload, Row, SignedAdapter
 from partners.earning import RuleSet
-from partners.rules import Award
 from partners.errors import BadSignature
+from partners.rules import Award
 from partners.transactions import Refund, Sale, Transaction
 
-CHUNK_ROWS = 1000
+#: Rows per database transaction: large enough that a customer met twice in a
+#: chunk is locked once, small enough that a retried chunk costs little.
+CHUNK_ROWS = 4000
 MAX_LISTED_REJECTIONS = 1000
 
 

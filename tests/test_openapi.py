@@ -9,7 +9,14 @@ def test_openapi_document_describes_every_endpoint(client):
     assert set(spec["paths"]) >= {
         "/v1/partners", "/v1/partners/{slug}", "/v1/members", "/v1/members/{member_id}/history",
         "/v1/cards/{card_number}/balance", "/v1/transactions", "/v1/redemptions",
+        "/v1/transactions/batch", "/v1/actions", "/v1/partners/{slug}/inbound", "/v1/partners/{slug}/rules",
+        "/v1/partners/{slug}/adapter",
     }
+    inbound = spec["paths"]["/v1/partners/{slug}/inbound"]["post"]
+    assert inbound["security"] == []  # authenticated by the payload's signature, not a bearer token
+    assert "401" in inbound["responses"]
+    batch = spec["paths"]["/v1/transactions/batch"]["post"]
+    assert "text/csv" in batch["requestBody"]["content"]
     redemption = spec["paths"]["/v1/redemptions"]["post"]
     body = redemption["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert set(spec["components"]["schemas"][body]["required"]) == {"card_number", "points", "order_id"}
