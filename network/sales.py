@@ -24,7 +24,7 @@ from network import bonuses, bulk, ledger, members, orders
 from network.errors import DomainError, Invalid
 from network.ledger import AVAILABLE, ISSUANCE
 from network.models import Award as AwardRow
-from network.models import JournalEntry, Lot, Order
+from network.models import JournalEntry, Lot, Order, Posting
 from network.registry import PartnerRef
 from partners.earning import RuleSet, awards_for_sale, clawback_awards
 from partners.money import Money
@@ -34,8 +34,7 @@ from partners.transactions import Refund, Sale
 #: A sale whose order id this partner already booked (or that appears twice in one batch).
 DUPLICATE = "duplicate"
 
-_entries, _postings, _lots, _awards = JournalEntry.__table__, ledger._postings, Lot.__table__, AwardRow.__table__
-
+_entries, _postings, _lots, _awards = JournalEntry.__table__, Posting.__table__, Lot.__table__, AwardRow.__table__
 
 #: The longest order id the ledger keeps (orders.order_id); an adapter's longer id is refused, never cut.
 MAX_ORDER_ID = 64
