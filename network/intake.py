@@ -7,8 +7,8 @@ twice books nothing twice (its order ids are already taken).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
