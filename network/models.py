@@ -102,6 +102,27 @@ class Partner(Base):
     created_at: Mapped[datetime]
 
 
+class Contract(Base):
+    """One version of what a partner pays and receives per point, from `effective_from` on.
+
+    Versions are only added, never changed, so a closed period's figures
+    can always be worked out again from the versions in force then.
+    """
+
+    __tablename__ = "contracts"
+    __table_args__ = (UniqueConstraint("partner_id", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    effective_from: Mapped[datetime]
+    currency: Mapped[str] = mapped_column(String(3))
+    # Money per point, in `currency`'s major unit: owed to the network per point issued ...
+    issue_fee: Mapped[Decimal]
+    # ... and received per point a member spends at this partner's tills.
+    redeem_rate: Mapped[Decimal]
+    created_at: Mapped[datetime]
+
+
 class Member(Base):
     __tablename__ = "members"
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
 from network.api.common import hub, idempotent_write, load_adapter_config, now, principal, read, requires
-from network.api.schemas import AdapterSet, ErrorOut, PartnerCreate, PartnerCreated, PartnerOut
+from network import contracts
+from network.api.schemas import AdapterSet, ContractSet, ContractsOut, ErrorOut, PartnerCreate, PartnerCreated, PartnerOut
 from network.auth import OPERATOR, PARTNER
 from network.errors import BadRequest, Forbidden, Invalid
 from network.registry import NewPartner, PartnerRef, create_partner, get_partner, set_adapter, set_rules
@@ -119,6 +120,41 @@ def put_rules(slug):
         raise BadRequest("Send the rules as a JSON list", code="unreadable_body") from None
     rules = _checked_rules(body)
     return _changed(lambda session: set_rules(session, slug, rules))
+
+
+@blp.route("/partners/<slug>/contract", methods=["PUT"])
+@requires(OPERATOR)
+@blp.arguments(ContractSet)
+@blp.response(201, ContractsOut)
+@blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(409, schema=ErrorOut, description="a version already starts at that instant")
+def put_contract(args, slug):
+    """Add a contract version (rates are money per point, in the network's settlement currency); earlier versions stay."""
+    currency = current_app.config["COALITION_SETTLEMENT_CURRENCY"]
+
+    def work(session):
+        partner = get_partner(session, slug)
+        contracts.add_version(session, partner, issue_fee=args["issue_fee"], redeem_rate=args["redeem_rate"],
+                              currency=currency, effective_from=args["effective_from"] or now(), now=now())
+        return _contracts_view(session, partner)
+
+    return idempotent_write(work)
+
+
+@blp.route("/partners/<slug>/contract", methods=["GET"])
+@requires(OPERATOR, PARTNER)
+@blp.response(200, ContractsOut)
+@blp.alt_response(404, schema=ErrorOut)
+def get_contract(slug):
+    """Every version of the partner's contract, oldest first."""
+    caller = principal()
+    if caller.partner is not None and caller.partner.slug != slug:
+        raise Forbidden("A partner sees only itself", code="wrong_partner")
+    return read(lambda session: _contracts_view(session, get_partner(session, slug)))
+
+
+def _contracts_view(session, partner: PartnerRef) -> dict:
+    return {"slug": partner.slug, "versions": [v.view() for v in contracts.versions(session, {partner.id})]}
 
 
 def _changed(change):

@@ -41,6 +41,24 @@ class PartnerCreate(Strict):
     rules = fields.List(fields.Dict(), metadata={"description": "earning rules; see PUT /v1/partners/{slug}/rules"})
 
 
+class ContractSet(Strict):
+    issue_fee = DecimalString(required=True, metadata={"example": "0.004", "description": "money per point issued, owed to the network"})
+    redeem_rate = DecimalString(required=True, metadata={"example": "0.008", "description": "money per point spent at this partner, received"})
+    effective_from = fields.AwareDateTime(load_default=None, metadata={"description": "default: now"})
+
+
+class ContractOut(Schema):
+    effective_from = fields.DateTime()
+    currency = fields.String()
+    issue_fee = fields.String()
+    redeem_rate = fields.String()
+
+
+class ContractsOut(Schema):
+    slug = fields.String()
+    versions = fields.List(fields.Nested(ContractOut), metadata={"description": "oldest first"})
+
+
 class AdapterSet(Strict):
     adapter = fields.String(required=True, metadata={"example": "shopify"})
     adapter_config = fields.Dict(load_default=dict, metadata={"example": {"webhook_secret": "whsec..."}})
