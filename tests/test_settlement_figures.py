@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,6 +10,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from settlement.figures import NETWORK, Period, amount, settle
+from settlement.statement import build
+
+
+def _numbers(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _numbers(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _numbers(value)
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        yield node
 
 
 def contract(hub, slug, issue_fee, redeem_rate, effective_from):
@@ -81,6 +94,26 @@ def test_three_partners_different_rates_a_contract_change_and_a_refund_across_th
     assert f.outstanding[p["coffee"]] == 1000 - 300 - 200 - 100 - 50
     assert f.outstanding[p["grocer"]] == 500 - 100
     assert f.contracts[p["fuel"]] is None and f.contracts[p["grocer"]].redeem_rate == Decimal("0.009")
+
+    statement = build(f, sequence=1, network="coalition", slugs={v: k for k, v in p.items()}, previous_hash=None)
+    sections = {section["partner"]: section for section in statement["partners"]}
+    assert list(sections) == ["coffee", "fuel", "grocer", "network"]
+    assert sections["coffee"] | {"contract": None} == {
+        "partner": "coffee", "issued": 1000, "redeemed": 150, "expired": 0, "outstanding": 350,
+        "fee": "2.00", "net": "-4.30", "contract": None}
+    assert sections["fuel"]["contract"] is None and sections["fuel"]["net"] == "0.00"
+    assert sections["grocer"]["contract"] == {"effective_from": "2026-03-14T11:30:00Z", "issue_fee": "0.001",
+                                              "redeem_rate": "0.009"}
+    assert sections["network"] == {"partner": "network", "issued": 0, "expired": 0, "outstanding": 0,
+                                   "fees": "2.50", "net": "2.50"}
+    assert statement["transfers"] == [{"partner": "coffee", "direction": "pays", "amount": "4.30"},
+                                      {"partner": "grocer", "direction": "receives", "amount": "1.80"}]
+    assert statement["obligations"] == [{"from": "coffee", "to": "grocer", "amount": "3.30"},
+                                        {"from": "grocer", "to": "coffee", "amount": "1.00"}]
+    assert statement["gross_bilateral"] == {"count": 2, "total": "4.30"}
+    assert {"issuer": "coffee", "redeemer": "fuel", "points": 200, "amount": "0.00"} in statement["matrix"]
+    assert statement["period"] == {"start": None, "end": "2026-03-14T14:30:00Z"}
+    assert "." not in json.dumps([n for n in _numbers(statement)])  # points are integers; money is strings
 
     # A refund of the grocer's sale, booked after the period closed, belongs to the next one.
     clock.advance(hours=1)
