@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from partners.plugins import adapters, make_plugin_manager, rules
     from network.api.common import Hub
     from network.auth import KeyCache
+    from settlement.signing import KeyRing
 
     plugins = make_plugin_manager(extra=app.config.get("EXTRA_PLUGINS", ()))
     db = app.config.get("DATABASE") or Database(make_engine(app.config["DATABASE_URL"]))
@@ -49,8 +50,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings = MappingProxyType(
         {key: value for key, value in app.config.items() if key.startswith("COALITION_") and "TOKEN" not in key}
     )
+    signing = KeyRing(app.config["COALITION_SIGNING_KEYS_DIR"], environ=os.environ)
     app.extensions["coalition"] = Hub(
-        db=db, plugins=plugins, adapters=adapters(plugins, settings), rules=rules(plugins, settings), keys=keys
+        db=db, plugins=plugins, adapters=adapters(plugins, settings), rules=rules(plugins, settings), keys=keys,
+        signing=signing,
     )
     register(app)
     return app

@@ -16,6 +16,12 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_AUTH_CACHE_SECONDS": float(os.environ.get("COALITION_AUTH_CACHE_SECONDS", "5")),
         # The one currency the network settles in: contracts' rates and statements' money.
         "COALITION_SETTLEMENT_CURRENCY": os.environ.get("COALITION_SETTLEMENT_CURRENCY", "EUR"),
+        # Where the hub's Ed25519 statement-signing keys live (one 0600 file each); or COALITION_SIGNING_KEY.
+        "COALITION_SIGNING_KEYS_DIR": os.environ.get(
+            "COALITION_SIGNING_KEYS_DIR", str(Path(instance_path) / "settlement-keys")
+        ),
+        # How far in the past a settlement period must end: a booking still committing belongs to it.
+        "COALITION_SETTLEMENT_GRACE_SECONDS": int(os.environ.get("COALITION_SETTLEMENT_GRACE_SECONDS", "60")),
         "COALITION_NETWORK_NAME": os.environ.get("COALITION_NETWORK_NAME", "coalition"),
         # A till posts one transaction; anything past 1 MiB is a mistake or an attack.
         "MAX_CONTENT_LENGTH": int(os.environ.get("COALITION_MAX_BODY_BYTES", str(1024 * 1024))),

@@ -303,6 +303,24 @@ class Order(Base):
     booked_at: Mapped[datetime]
 
 
+class Statement(Base):
+    """A closed settlement period: its statement's canonical bytes and the hub's signature over them.
+
+    Periods follow one another without gap or overlap; each statement names
+    the hash of the one before, so the chain shows if any was changed.
+    """
+
+    __tablename__ = "statements"
+
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime]
+    canonical: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
 class IdempotencyRecord(Base):
     """The stored outcome of a write, keyed by who sent it and their key.
 

@@ -121,8 +121,9 @@ def clock():
 
 
 @pytest.fixture
-def app(database, clock):
-    return create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock})
+def app(database, clock, tmp_path):
+    return create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock,
+                       "COALITION_SIGNING_KEYS_DIR": str(tmp_path / "settlement-keys")})
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from partners.adapters import Adapter
 from partners.earning import InvalidRules, RuleSet, compile_rules
 from partners.errors import flatten_errors
 from partners.rules import EarningRule
+from settlement.signing import KeyRing
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Hub:
     adapters: dict[str, Adapter]
     rules: dict[str, EarningRule]
     keys: KeyCache
+    signing: KeyRing
 
     _compiled: dict[tuple[str, str], object] = field(default_factory=dict)
 

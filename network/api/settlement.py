@@ -1,0 +1,88 @@
+"""Settlement: closing periods into signed statements, and handing each party what it may see."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from network.api.common import hub, idempotent_write, now, principal, read, requires
+from network.api.schemas import ErrorOut, Strict
+from network.auth import OPERATOR, PARTNER
+from network.errors import Forbidden
+from settlement import runs
+
+blp = Blueprint("settlement", __name__, description="Settlement statements")
+
+
+class RunCreate(Strict):
+    end = fields.AwareDateTime(required=True, metadata={"description": "the period's end (exclusive); not in the future"})
+
+
+class SignedStatement(Schema):
+    statement = fields.Dict()
+    signature = fields.Dict(metadata={"description": '{"alg": "Ed25519", "key_id", "value": base64url}'})
+
+
+class JwkSet(Schema):
+    keys = fields.List(fields.Dict(), metadata={"description": 'RFC 8037 keys: {"kty": "OKP", "crv": "Ed25519", "x", "kid"}'})
+
+
+class PartnerSection(Schema):
+    sequence = fields.Integer()
+    section = fields.Dict()
+    proof = fields.List(fields.Dict(), metadata={"description": "Merkle inclusion proof, leaf to root"})
+    merkle_root = fields.String()
+    signature = fields.Dict()
+
+
+@blp.route("/settlement/runs", methods=["POST"])
+@requires(OPERATOR)
+@blp.arguments(RunCreate)
+@blp.response(201, SignedStatement)
+@blp.alt_response(422, schema=ErrorOut, description="period_not_over (end too recent) or period_closed")
+def run(args):
+    """Close the period from the last statement's end to `end`: the figures, signed."""
+    config = current_app.config
+    signing = hub().signing
+    signing.ensure_key()
+
+    def work(session):
+        return runs.close_period(
+            session, end=args["end"], now=now(), grace=timedelta(seconds=config["COALITION_SETTLEMENT_GRACE_SECONDS"]),
+            currency=config["COALITION_SETTLEMENT_CURRENCY"], network=config["COALITION_NETWORK_NAME"],
+            sign=signing.sign,
+        )
+
+    return idempotent_write(work)
+
+
+@blp.route("/settlement/statements/<int:sequence>", methods=["GET"])
+@requires(OPERATOR)
+@blp.response(200, SignedStatement)
+@blp.alt_response(404, schema=ErrorOut)
+def statement(sequence):
+    """The whole statement and the hub's signature over its canonical (RFC 8785) bytes."""
+    return read(lambda session: runs.signed_statement(session, sequence))
+
+
+@blp.route("/settlement/statements/<int:sequence>/partners/<slug>", methods=["GET"])
+@requires(OPERATOR, PARTNER)
+@blp.response(200, PartnerSection)
+@blp.alt_response(404, schema=ErrorOut)
+def section(sequence, slug):
+    """One partner's section with its inclusion proof against the signed Merkle root."""
+    caller = principal()
+    if caller.partner is not None and caller.partner.slug != slug:
+        raise Forbidden("A partner sees only its own section", code="wrong_partner")
+    return read(lambda session: runs.partner_section(session, sequence, slug))
+
+
+@blp.route("/settlement/keys", methods=["GET"])
+@blp.doc(security=[])
+@blp.response(200, JwkSet)
+def keys():
+    """The hub's statement-signing public keys as a JWK set (RFC 8037): anyone may verify offline."""
+    return hub().signing.jwks()

@@ -1,0 +1,86 @@
+"""Closing a period: the figures, the statement, its Merkle root, chain hash and signature, stored once.
+
+A run closes [end of the previous statement, end). `end` must lie a grace
+period in the past: an entry's booking time is taken when its request
+starts and it commits a moment later, so a period closed right up to now
+could miss one that is still committing and would then belong to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from network.errors import Invalid, NotFound
+from network.models import Partner, Statement
+from settlement.canonical import canonical_bytes, sha256_hex
+from settlement.figures import Period, settle
+from settlement.merkle import inclusion_proof, merkle_root, section_index, section_leaves
+from settlement.statement import build
+
+
+def close_period(
+    session: Session,
+    *,
+    end: datetime,
+    now: datetime,
+    grace: timedelta,
+    currency: str,
+    network: str,
+    sign: Callable[[bytes], dict],
+) -> dict:
+    if end > now - grace:
+        raise Invalid(f"A period can end at the latest {int(grace.total_seconds())} s before now",
+                      {"end": [f"must be at or before {(now - grace).isoformat()}"]}, code="period_not_over")
+    last = session.execute(
+        select(Statement.sequence, Statement.period_end, Statement.hash).order_by(Statement.sequence.desc()).limit(1)
+    ).first()
+    start = last.period_end if last else None
+    if start is not None and end <= start:
+        raise Invalid("The period would be empty: it starts where the last statement ended",
+                      {"end": [f"must be after {start.isoformat()}"]}, code="period_closed")
+    sequence = last.sequence + 1 if last else 1
+    slugs = dict(session.execute(select(Partner.id, Partner.slug)).all())
+    statement = build(settle(session, Period(start, end), currency), sequence=sequence, network=network, slugs=slugs,
+                      previous_hash=last.hash if last else None)
+    statement["merkle_root"] = merkle_root(section_leaves(statement["partners"]))
+    data = canonical_bytes(statement)
+    signature = sign(data)
+    # The sequence is the primary key: two runs racing for one period cannot both store it.
+    session.execute(insert(Statement).values(sequence=sequence, period_start=start, period_end=end,
+                                             canonical=data.decode(), hash=sha256_hex(statement),
+                                             signature=signature, created_at=now))
+    return {"statement": statement, "signature": signature}
+
+
+def _stored(session: Session, sequence: int) -> Statement:
+    found = session.get(Statement, sequence) if 0 < sequence < 2**31 else None
+    if found is None:
+        raise NotFound(f"No statement {sequence}", code="unknown_statement")
+    return found
+
+
+def signed_statement(session: Session, sequence: int) -> dict:
+    stored = _stored(session, sequence)
+    return {"statement": json.loads(stored.canonical), "signature": stored.signature}
+
+
+def partner_section(session: Session, sequence: int, slug: str) -> dict:
+    """One partner's section with its inclusion proof against the signed Merkle root: it sees no one else's."""
+    signed = signed_statement(session, sequence)
+    sections = signed["statement"]["partners"]
+    try:
+        index = section_index(sections, slug)
+    except (KeyError, ValueError):
+        raise NotFound(f"Statement {sequence} has no section for {slug!r}", code="unknown_partner") from None
+    return {
+        "sequence": sequence,
+        "section": sections[index],
+        "proof": inclusion_proof(section_leaves(sections), index),
+        "merkle_root": signed["statement"]["merkle_root"],
+        "signature": signed["signature"],
+    }

@@ -1,0 +1,103 @@
+"""Signed statements over HTTP: closing periods, the chain, the JWK set, partner sections with proofs, rotation."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from settlement.canonical import canonical_bytes, sha256_hex
+from settlement.figures import Period, settle
+from settlement.merkle import merkle_root, section_leaves, verify_inclusion
+from settlement.signing import BadSignature, verify
+from settlement.statement import build
+
+
+def run(hub, end):
+    return hub.call("POST", "/v1/settlement/runs", json={"end": end.isoformat()})
+
+
+@pytest.fixture
+def activity(hub, clock):
+    coffee, grocer = hub.create_partner("coffee"), hub.create_partner("grocer")
+    for slug, fee, rate in (("coffee", "0.002", "0.010"), ("grocer", "0.001", "0.008")):
+        hub.call("PUT", f"/v1/partners/{slug}/contract",
+                 json={"issue_fee": fee, "redeem_rate": rate, "effective_from": (clock.now - timedelta(days=1)).isoformat()})
+    _, card = hub.enrol(coffee)
+    hub.sale(coffee, card, "200.00")
+    hub.redeem(grocer, card, 150)
+    clock.advance(hours=1)
+    return {"coffee": coffee, "grocer": grocer, "card": card}
+
+
+def test_a_period_must_be_over_before_it_is_closed(hub, clock, activity):
+    for end in (clock.now + timedelta(minutes=5), clock.now - timedelta(seconds=30)):
+        refused = run(hub, end)
+        assert refused.status_code == 422
+        assert refused.json["error"]["code"] == "period_not_over"
+    assert hub.call("POST", "/v1/settlement/runs", activity["coffee"], json={"end": clock.now.isoformat()}).status_code == 403
+    assert hub.call("GET", "/v1/settlement/statements/1").status_code == 404
+
+
+def test_statements_are_signed_chained_and_verify_offline_with_the_published_keys(hub, clock, activity, database):
+    end1 = clock.now - timedelta(minutes=5)
+    first = run(hub, end1)
+    assert first.status_code == 201, first.json
+    statement, signature = first.json["statement"], first.json["signature"]
+    assert statement["sequence"] == 1 and statement["previous_hash"] is None
+    assert statement["period"] == {"start": None, "end": "2026-03-14T10:25:00Z"}
+    assert statement["merkle_root"] == merkle_root(section_leaves(statement["partners"]))
+    assert statement["obligations"] == [{"from": "coffee", "to": "grocer", "amount": "1.20"}]
+    keys = hub.client.get("/v1/settlement/keys").json  # no authentication
+    assert keys["keys"][0]["kty"] == "OKP" and keys["keys"][0]["crv"] == "Ed25519"
+    assert signature["alg"] == "Ed25519" and signature["key_id"] == keys["keys"][0]["kid"]
+    verify(canonical_bytes(statement), signature, keys)
+    tampered = json.loads(json.dumps(statement))
+    tampered["partners"][0]["net"] = "0.00"
+    with pytest.raises(BadSignature):
+        verify(canonical_bytes(tampered), signature, keys)
+    assert hub.call("GET", "/v1/settlement/statements/1").json == first.json
+
+    closed = run(hub, end1)
+    assert closed.status_code == 422 and closed.json["error"]["code"] == "period_closed"
+
+    # Activity after the first end belongs to the second period; the first re-reads byte for byte.
+    hub.redeem(activity["coffee"], activity["card"], 10)
+    clock.advance(hours=1)
+    second = run(hub, clock.now - timedelta(minutes=5)).json["statement"]
+    assert second["sequence"] == 2
+    assert second["period"]["start"] == statement["period"]["end"]
+    assert second["previous_hash"] == sha256_hex(statement)
+    with database.session() as session:
+        again = build(settle(session, Period(None, end1), "EUR"), sequence=1, network=statement["network"],
+                      slugs={1: "coffee", 2: "grocer"}, previous_hash=None)
+    again["merkle_root"] = merkle_root(section_leaves(again["partners"]))
+    assert canonical_bytes(again) == canonical_bytes(statement)
+
+
+def test_a_partner_gets_its_own_section_with_a_proof_against_the_signed_root(hub, clock, activity):
+    signed = run(hub, clock.now - timedelta(minutes=5)).json
+    own = hub.call("GET", "/v1/settlement/statements/1/partners/grocer", activity["grocer"])
+    assert own.status_code == 200, own.json
+    body = own.json
+    assert body["section"]["partner"] == "grocer" and body["section"]["net"] == "1.20"
+    assert body["merkle_root"] == signed["statement"]["merkle_root"] and body["signature"] == signed["signature"]
+    assert verify_inclusion(canonical_bytes(body["section"]), body["proof"], body["merkle_root"])
+    forged = dict(body["section"], net="99.00")
+    assert not verify_inclusion(canonical_bytes(forged), body["proof"], body["merkle_root"])
+    assert "coffee" not in json.dumps(body["proof"])
+    assert hub.call("GET", "/v1/settlement/statements/1/partners/coffee", activity["grocer"]).status_code == 403
+    assert hub.call("GET", "/v1/settlement/statements/1/partners/nobody").status_code == 404
+    assert hub.call("GET", "/v1/settlement/statements/1", activity["grocer"]).status_code == 403
+
+
+def test_a_statement_signed_before_a_key_rotation_still_verifies(hub, clock, activity, app):
+    first = run(hub, clock.now - timedelta(minutes=30)).json
+    app.extensions["coalition"].signing.rotate()
+    second = run(hub, clock.now - timedelta(minutes=5)).json
+    assert second["signature"]["key_id"] != first["signature"]["key_id"]
+    keys = hub.client.get("/v1/settlement/keys").json
+    assert len(keys["keys"]) == 2
+    for signed in (first, second):
+        verify(canonical_bytes(signed["statement"]), signed["signature"], keys)
