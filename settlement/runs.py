@@ -49,12 +49,21 @@ def close_period(
                       previous_hash=last.hash if last else None)
     statement["merkle_root"] = merkle_root(section_leaves(statement["partners"]))
     data = canonical_bytes(statement)
-    signature = sign(data)
+    signatures = {"statement": sign(data), "root": sign(canonical_bytes(signed_root(statement)))}
     # The sequence is the primary key: two runs racing for one period cannot both store it.
     session.execute(insert(Statement).values(sequence=sequence, period_start=start, period_end=end,
                                              canonical=data.decode(), hash=sha256_hex(statement),
-                                             signature=signature, created_at=now))
-    return {"statement": statement, "signature": signature}
+                                             signature=signatures, created_at=now))
+    return {"statement": statement, "signature": signatures["statement"]}
+
+
+def signed_root(statement: dict) -> dict:
+    """What a partner can check without the others' sections: the statement's head, Merkle root included.
+
+    The hub signs it beside the whole statement, so a partner holding only
+    its section, the inclusion proof and this head verifies all three offline.
+    """
+    return {key: statement[key] for key in ("sequence", "network", "period", "currency", "merkle_root", "previous_hash")}
 
 
 def _stored(session: Session, sequence: int) -> Statement:
@@ -66,13 +75,14 @@ def _stored(session: Session, sequence: int) -> Statement:
 
 def signed_statement(session: Session, sequence: int) -> dict:
     stored = _stored(session, sequence)
-    return {"statement": json.loads(stored.canonical), "signature": stored.signature}
+    return {"statement": json.loads(stored.canonical), "signature": stored.signature["statement"]}
 
 
 def partner_section(session: Session, sequence: int, slug: str) -> dict:
     """One partner's section with its inclusion proof against the signed Merkle root: it sees no one else's."""
-    signed = signed_statement(session, sequence)
-    sections = signed["statement"]["partners"]
+    stored = _stored(session, sequence)
+    statement = json.loads(stored.canonical)
+    sections = statement["partners"]
     try:
         index = section_index(sections, slug)
     except (KeyError, ValueError):
@@ -81,6 +91,7 @@ def partner_section(session: Session, sequence: int, slug: str) -> dict:
         "sequence": sequence,
         "section": sections[index],
         "proof": inclusion_proof(section_leaves(sections), index),
-        "merkle_root": signed["statement"]["merkle_root"],
-        "signature": signed["signature"],
+        "merkle_root": statement["merkle_root"],
+        "signed_root": signed_root(statement),
+        "signature": stored.signature["root"],
     }

@@ -82,7 +82,10 @@ def test_a_partner_gets_its_own_section_with_a_proof_against_the_signed_root(hub
     assert own.status_code == 200, own.json
     body = own.json
     assert body["section"]["partner"] == "grocer" and body["section"]["net"] == "1.20"
-    assert body["merkle_root"] == signed["statement"]["merkle_root"] and body["signature"] == signed["signature"]
+    assert body["merkle_root"] == signed["statement"]["merkle_root"] == body["signed_root"]["merkle_root"]
+    assert body["signed_root"]["previous_hash"] is None and body["signed_root"]["sequence"] == 1
+    keys = hub.client.get("/v1/settlement/keys").json
+    verify(canonical_bytes(body["signed_root"]), body["signature"], keys)  # with the partner's data alone
     assert verify_inclusion(canonical_bytes(body["section"]), body["proof"], body["merkle_root"])
     forged = dict(body["section"], net="99.00")
     assert not verify_inclusion(canonical_bytes(forged), body["proof"], body["merkle_root"])

@@ -35,7 +35,8 @@ class PartnerSection(Schema):
     section = fields.Dict()
     proof = fields.List(fields.Dict(), metadata={"description": "Merkle inclusion proof, leaf to root"})
     merkle_root = fields.String()
-    signature = fields.Dict()
+    signed_root = fields.Dict(metadata={"description": "the statement's head (sequence, network, period, currency, merkle_root, previous_hash)"})
+    signature = fields.Dict(metadata={"description": "the hub's signature over the canonical bytes of signed_root"})
 
 
 @blp.route("/settlement/runs", methods=["POST"])

@@ -1,0 +1,72 @@
+"""Checking a statement offline: its signature, its Merkle root, its place in the chain; or a partner's section.
+
+Everything needed is in the files themselves and the hub's public keys (a
+JWK set): no database, no network. Each failure names what failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from settlement.canonical import canonical_bytes, sha256_hex
+from settlement.merkle import merkle_root, section_leaves, verify_inclusion
+from settlement.signing import BadSignature, verify
+
+
+class VerificationFailed(Exception):
+    """The first check that failed, in words a finance team can act on."""
+
+
+def _signature(data: bytes, signature: Any, jwks: dict, what: str) -> None:
+    try:
+        verify(data, signature, jwks)
+    except BadSignature as exc:
+        raise VerificationFailed(f"{what}: the signature does not hold ({exc})") from None
+
+
+def head_of(document: dict) -> dict:
+    """The signed facts of a document (a whole statement or a partner's section): sequence, period, hashes."""
+    return document["statement"] if "statement" in document else document["signed_root"]
+
+
+def check(document: Any, jwks: dict, previous: Any = None) -> list[str]:
+    """Verify `document`; return what was checked, or raise VerificationFailed."""
+    if not isinstance(document, dict) or not ("statement" in document or "section" in document):
+        raise VerificationFailed("the file is neither a signed statement nor a partner's section")
+    checked = []
+    try:
+        if "statement" in document:
+            statement = document["statement"]
+            _signature(canonical_bytes(statement), document.get("signature"), jwks, f"statement {statement['sequence']}")
+            checked.append(f"statement {statement['sequence']}: signature by key {document['signature']['key_id']}")
+            if merkle_root(section_leaves(statement["partners"])) != statement["merkle_root"]:
+                raise VerificationFailed(f"statement {statement['sequence']}: the Merkle root does not match its sections")
+            checked.append("Merkle root over the partner sections")
+        else:
+            head = document["signed_root"]
+            _signature(canonical_bytes(head), document.get("signature"), jwks, f"statement {head['sequence']}'s root")
+            checked.append(f"statement {head['sequence']}: signed root by key {document['signature']['key_id']}")
+            if document["merkle_root"] != head["merkle_root"] or document["sequence"] != head["sequence"]:
+                raise VerificationFailed("the section's statement number or Merkle root is not the signed one")
+            if not verify_inclusion(canonical_bytes(document["section"]), document["proof"], head["merkle_root"]):
+                raise VerificationFailed(f"the section of {document['section'].get('partner')!r} is not in the signed statement")
+            checked.append(f"section of {document['section']['partner']!r} included under the signed root")
+        if previous is not None:
+            checked += _chain(document, previous, jwks)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise VerificationFailed(f"the file lacks a part a statement has ({exc!r})") from None
+    return checked
+
+
+def _chain(document: dict, previous: Any, jwks: dict) -> list[str]:
+    check(previous, jwks)
+    head, before = head_of(document), head_of(previous)
+    if head["sequence"] != before["sequence"] + 1:
+        raise VerificationFailed(f"statement {head['sequence']} does not follow statement {before['sequence']}")
+    if head["period"]["start"] != before["period"]["end"]:
+        raise VerificationFailed(f"statement {head['sequence']}'s period does not start where {before['sequence']}'s ended")
+    if "statement" not in previous:
+        return [f"follows statement {before['sequence']} (sequence and period; its hash needs the whole statement)"]
+    if head["previous_hash"] != sha256_hex(previous["statement"]):
+        raise VerificationFailed(f"statement {head['sequence']} names another predecessor than statement {before['sequence']}")
+    return [f"chained to statement {before['sequence']} by its hash"]
