@@ -100,6 +100,8 @@ class Partner(Base):
     rules: Mapped[list] = mapped_column(JSON, default=list)
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    # The partner's Ed25519 public key (base64url, 32 bytes raw), for countersigning statements.
+    public_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class Contract(Base):
@@ -318,6 +320,20 @@ class Statement(Base):
     canonical: Mapped[str] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(String(64))
     signature: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class Acknowledgement(Base):
+    """A partner's countersignature of a statement's hash: it received the statement and agrees it is the one."""
+
+    __tablename__ = "acknowledgements"
+    __table_args__ = (UniqueConstraint("sequence", "partner_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, ForeignKey("statements.sequence"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    statement_hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
 
 

@@ -49,7 +49,7 @@ def close_period(
                       previous_hash=last.hash if last else None)
     statement["merkle_root"] = merkle_root(section_leaves(statement["partners"]))
     data = canonical_bytes(statement)
-    signatures = {"statement": sign(data), "root": sign(canonical_bytes(signed_root(statement)))}
+    signatures = {"statement": sign(data), "root": sign(canonical_bytes(signed_root(statement, sha256_hex(statement))))}
     # The sequence is the primary key: two runs racing for one period cannot both store it.
     session.execute(insert(Statement).values(sequence=sequence, period_start=start, period_end=end,
                                              canonical=data.decode(), hash=sha256_hex(statement),
@@ -57,13 +57,15 @@ def close_period(
     return {"statement": statement, "signature": signatures["statement"]}
 
 
-def signed_root(statement: dict) -> dict:
-    """What a partner can check without the others' sections: the statement's head, Merkle root included.
+def signed_root(statement: dict, statement_hash: str) -> dict:
+    """What a partner can check without the others' sections: the statement's head, Merkle root and hash included.
 
     The hub signs it beside the whole statement, so a partner holding only
-    its section, the inclusion proof and this head verifies all three offline.
+    its section, the inclusion proof and this head verifies all three
+    offline, and knows the hash it countersigns is the hub's.
     """
-    return {key: statement[key] for key in ("sequence", "network", "period", "currency", "merkle_root", "previous_hash")}
+    head = {key: statement[key] for key in ("sequence", "network", "period", "currency", "merkle_root", "previous_hash")}
+    return {**head, "statement_hash": statement_hash}
 
 
 def _stored(session: Session, sequence: int) -> Statement:
@@ -92,6 +94,7 @@ def partner_section(session: Session, sequence: int, slug: str) -> dict:
         "section": sections[index],
         "proof": inclusion_proof(section_leaves(sections), index),
         "merkle_root": statement["merkle_root"],
-        "signed_root": signed_root(statement),
+        "statement_hash": stored.hash,
+        "signed_root": signed_root(statement, stored.hash),
         "signature": stored.signature["root"],
     }

@@ -29,10 +29,17 @@ def head_of(document: dict) -> dict:
     return document["statement"] if "statement" in document else document["signed_root"]
 
 
+STATEMENT_FILE = {"statement", "signature", "acknowledgements"}
+SECTION_FILE = {"sequence", "section", "proof", "merkle_root", "statement_hash", "signed_root", "signature"}
+
+
 def check(document: Any, jwks: dict, previous: Any = None) -> list[str]:
     """Verify `document`; return what was checked, or raise VerificationFailed."""
     if not isinstance(document, dict) or not ("statement" in document or "section" in document):
         raise VerificationFailed("the file is neither a signed statement nor a partner's section")
+    expected = STATEMENT_FILE if "statement" in document else SECTION_FILE
+    if not set(document) <= expected:
+        raise VerificationFailed(f"the file has parts no statement has: {', '.join(sorted(set(document) - expected))}")
     checked = []
     try:
         if "statement" in document:
@@ -46,8 +53,8 @@ def check(document: Any, jwks: dict, previous: Any = None) -> list[str]:
             head = document["signed_root"]
             _signature(canonical_bytes(head), document.get("signature"), jwks, f"statement {head['sequence']}'s root")
             checked.append(f"statement {head['sequence']}: signed root by key {document['signature']['key_id']}")
-            if document["merkle_root"] != head["merkle_root"] or document["sequence"] != head["sequence"]:
-                raise VerificationFailed("the section's statement number or Merkle root is not the signed one")
+            if any(document[key] != head[key] for key in ("merkle_root", "sequence", "statement_hash")):
+                raise VerificationFailed("the section's statement number, Merkle root or hash is not the signed one")
             if not verify_inclusion(canonical_bytes(document["section"]), document["proof"], head["merkle_root"]):
                 raise VerificationFailed(f"the section of {document['section'].get('partner')!r} is not in the signed statement")
             checked.append(f"section of {document['section']['partner']!r} included under the signed root")

@@ -57,7 +57,7 @@ def test_statements_are_signed_chained_and_verify_offline_with_the_published_key
     tampered["partners"][0]["net"] = "0.00"
     with pytest.raises(BadSignature):
         verify(canonical_bytes(tampered), signature, keys)
-    assert hub.call("GET", "/v1/settlement/statements/1").json == first.json
+    assert hub.call("GET", "/v1/settlement/statements/1").json == {**first.json, "acknowledgements": []}
 
     closed = run(hub, end1)
     assert closed.status_code == 422 and closed.json["error"]["code"] == "period_closed"
@@ -104,3 +104,35 @@ def test_a_statement_signed_before_a_key_rotation_still_verifies(hub, clock, act
     assert len(keys["keys"]) == 2
     for signed in (first, second):
         verify(canonical_bytes(signed["statement"]), signed["signature"], keys)
+
+
+def test_partners_countersign_a_statements_hash_and_the_statement_lists_them(hub, clock, activity, database):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from settlement.signing import b64url_encode
+    from tests.support import snapshot
+
+    run(hub, clock.now - timedelta(minutes=5))
+    grocer_key = Ed25519PrivateKey.generate()
+    public = b64url_encode(grocer_key.public_key().public_bytes_raw())
+    digest = hub.call("GET", "/v1/settlement/statements/1/partners/grocer", activity["grocer"]).json["statement_hash"]
+    assert digest == sha256_hex(hub.call("GET", "/v1/settlement/statements/1").json["statement"])
+
+    def ack(signature, statement_hash=digest, key=activity["grocer"]):
+        return hub.call("POST", "/v1/settlement/statements/1/acknowledgements", key,
+                        json={"statement_hash": statement_hash, "signature": signature})
+
+    signature = b64url_encode(grocer_key.sign(digest.encode()))
+    assert ack(signature).json["error"]["code"] == "no_public_key"
+    assert hub.call("PUT", "/v1/partners/grocer/public-key", activity["grocer"], json={"public_key": "short"}).status_code == 422
+    assert hub.call("PUT", "/v1/partners/coffee/public-key", activity["grocer"], json={"public_key": public}).status_code == 403
+    assert hub.call("PUT", "/v1/partners/grocer/public-key", activity["grocer"], json={"public_key": public}).status_code == 200
+    before = snapshot(database)
+    assert ack(signature, statement_hash="0" * 64).json["error"]["code"] == "hash_mismatch"
+    forged = b64url_encode(Ed25519PrivateKey.generate().sign(digest.encode()))
+    assert ack(forged).json["error"]["code"] == "bad_countersignature"
+    assert snapshot(database) == before
+    assert ack(signature).status_code == 201
+    assert ack(signature).json["error"]["code"] == "already_acknowledged"
+    listed = hub.call("GET", "/v1/settlement/statements/1").json["acknowledgements"]
+    assert [(a["partner"], a["statement_hash"], a["signature"]) for a in listed] == [("grocer", digest, signature)]

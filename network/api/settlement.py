@@ -12,7 +12,8 @@ from network.api.common import hub, idempotent_write, now, principal, read, requ
 from network.api.schemas import ErrorOut, Strict
 from network.auth import OPERATOR, PARTNER
 from network.errors import Forbidden
-from settlement import runs
+from network.registry import get_partner
+from settlement import acknowledgements, runs
 
 blp = Blueprint("settlement", __name__, description="Settlement statements")
 
@@ -24,6 +25,23 @@ class RunCreate(Strict):
 class SignedStatement(Schema):
     statement = fields.Dict()
     signature = fields.Dict(metadata={"description": '{"alg": "Ed25519", "key_id", "value": base64url}'})
+    acknowledgements = fields.List(fields.Dict(), metadata={"description": "partners' countersignatures, kept beside the statement"})
+
+
+class PublicKeySet(Strict):
+    public_key = fields.String(required=True, metadata={"description": "Ed25519, 32 bytes raw, base64url without padding"})
+
+
+class AcknowledgementCreate(Strict):
+    statement_hash = fields.String(required=True, metadata={"description": "SHA-256 hex of the statement's canonical bytes"})
+    signature = fields.String(required=True, metadata={"description": "base64url Ed25519 signature of statement_hash's ASCII bytes"})
+
+
+class AcknowledgementOut(Schema):
+    sequence = fields.Integer()
+    partner = fields.String()
+    statement_hash = fields.String()
+    acknowledged_at = fields.DateTime()
 
 
 class JwkSet(Schema):
@@ -35,6 +53,7 @@ class PartnerSection(Schema):
     section = fields.Dict()
     proof = fields.List(fields.Dict(), metadata={"description": "Merkle inclusion proof, leaf to root"})
     merkle_root = fields.String()
+    statement_hash = fields.String(metadata={"description": "what a partner countersigns to acknowledge the statement"})
     signed_root = fields.Dict(metadata={"description": "the statement's head (sequence, network, period, currency, merkle_root, previous_hash)"})
     signature = fields.Dict(metadata={"description": "the hub's signature over the canonical bytes of signed_root"})
 
@@ -66,7 +85,8 @@ def run(args):
 @blp.alt_response(404, schema=ErrorOut)
 def statement(sequence):
     """The whole statement and the hub's signature over its canonical (RFC 8785) bytes."""
-    return read(lambda session: runs.signed_statement(session, sequence))
+    return read(lambda session: {**runs.signed_statement(session, sequence),
+                                 "acknowledgements": acknowledgements.listed(session, sequence)})
 
 
 @blp.route("/settlement/statements/<int:sequence>/partners/<slug>", methods=["GET"])
@@ -79,6 +99,36 @@ def section(sequence, slug):
     if caller.partner is not None and caller.partner.slug != slug:
         raise Forbidden("A partner sees only its own section", code="wrong_partner")
     return read(lambda session: runs.partner_section(session, sequence, slug))
+
+
+@blp.route("/partners/<slug>/public-key", methods=["PUT"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(PublicKeySet)
+@blp.response(200, PublicKeySet)
+@blp.alt_response(422, schema=ErrorOut)
+def put_public_key(args, slug):
+    """Register the partner's Ed25519 public key, with which it countersigns statements."""
+    caller = principal()
+    if caller.partner is not None and caller.partner.slug != slug:
+        raise Forbidden("A partner registers only its own key", code="wrong_partner")
+
+    def work(session):
+        acknowledgements.set_public_key(session, get_partner(session, slug), args["public_key"])
+        return {"public_key": args["public_key"]}
+
+    return idempotent_write(work, status=200)
+
+
+@blp.route("/settlement/statements/<int:sequence>/acknowledgements", methods=["POST"])
+@requires(PARTNER)
+@blp.arguments(AcknowledgementCreate)
+@blp.response(201, AcknowledgementOut)
+@blp.alt_response(409, schema=ErrorOut, description="already acknowledged")
+@blp.alt_response(422, schema=ErrorOut, description="hash_mismatch, no_public_key, bad_countersignature")
+def acknowledge(args, sequence):
+    """Countersign the statement's hash with the partner's registered key."""
+    partner = principal().partner
+    return idempotent_write(lambda session: acknowledgements.acknowledge(session, partner, sequence, now=now(), **args))
 
 
 @blp.route("/settlement/keys", methods=["GET"])
