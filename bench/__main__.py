@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from bench import backends, imports, load, procs, raw, report, seed, service, web, world
+from bench import backends, imports, load, procs, raw, report, seed, service, settlement, web, world
 from bench.report import Row, Target
 from network.db import Database, make_engine
 from network.invariants import violations
@@ -23,13 +23,18 @@ SERVICE_EARN = Target("ops/s", 500)
 CSV_IMPORT = Target("ops/s", 5000)
 HTTP_EARN = Target("ops/s", 250)
 BALANCE_P99 = Target("p99", 10)
+SETTLEMENT_RUN = Target("ops/s", 100_000)  # postings per second: 1M postings settled in 10 s
 SPREAD, HOT = "members spread", "one hot member"
 LEGEND = (
     "ratio = ops/s over the raw baseline's ops/s measured in the same run (bare SQLAlchemy Core writing the same rows: "
     "entry, postings, lot, order, running balance; no lock, no lookup, no business logic; for reads, one bare SELECT "
     "of the balances joined from the card). Latencies are per operation, client side. cpu ms/op = busy CPU of the "
     "whole machine (all cores: the clients, the hub and the database) per operation, from /proc/stat. "
-    "ops marked * were stopped by the time bound of a scenario (--max-seconds) before the count was reached."
+    "ops marked * were stopped by the time bound of a scenario (--max-seconds) before the count was reached. "
+    "Settlement run: one close_period (figures, statement, Merkle root, RFC 8785 bytes, Ed25519 signature, stored) "
+    "over a seeded ledger, ops = postings in it (best of 3); its raw baseline is one hand-written GROUP BY per figure "
+    "(issued, issuer x redeemer, outstanding) over the same rows, no ORM. Statement signing and verifying: KeyRing.sign "
+    "and settlement.signing.verify, 1 client, next to bare cryptography Ed25519 sign and verify of the same bytes."
 )
 
 
@@ -46,6 +51,7 @@ class Settings:
     http: bool
     progress: bool
     csv_rows: int = 100_000
+    settlement_postings: int = 1_000_000
 
 
 def say(message: str = "", **style) -> None:
@@ -128,6 +134,33 @@ def run_backend(name: str, url: str, s: Settings, logs: Path, rows: list[Row]) -
         engine.dispose()
 
 
+def run_settlement(name: str, url: str, s: Settings, keys: Path, rows: list[Row]) -> settlement.Outcome:
+    """A close_period over a ledger of s.settlement_postings postings, on a database of its own, after its raw GROUP BYs."""
+    engine = make_engine(url)
+    try:
+        say(f"\n== {name}: settlement run over {s.settlement_postings:,} postings, on a fresh database", bold=True)
+        upgrade(engine)
+        db = Database(engine)
+        seeded = settlement.seed(db, s.settlement_postings, s.progress)
+        say(f"   seeded {seeded.postings:,} postings in {seeded.seconds:.1f}s")
+        outcome = settlement.measure_run(db, seeded, keys)
+        say(f"   close_period: {outcome.run.seconds:.2f}s ({outcome.run.rate:,.0f} postings/s); "
+            f"raw GROUP BYs: {outcome.raw.seconds:.2f}s")
+        label = f"settlement run, {_postings_label(s.settlement_postings)} postings (ops = postings)"
+        rows.append(Row(name, "service", label, outcome.run, raw=outcome.raw,
+                        target=SETTLEMENT_RUN if name == "postgresql" else None, notes=outcome.notes))
+        return outcome
+    finally:
+        engine.dispose()
+
+
+def run_signing(outcome: settlement.Outcome, s: Settings) -> list[Row]:
+    """Signing and verifying the last run's statement, next to bare cryptography (no database: once per run)."""
+    say("\n== statement signing and verifying (KeyRing, settlement.signing.verify; bare cryptography)", bold=True)
+    return [Row("-", "service", label, measure, raw=bare)
+            for label, measure, bare in settlement.signing_measures(outcome, s.ops, s.progress)]
+
+
 def _reads(name: str, path: str, make_ops, engine, card: str, s: Settings, pg: bool) -> list[Row]:
     """Balance reads on the heavy member by 1 client (the latency target) and by all clients, each after its raw read."""
     label = f"balance read, {_postings_label(s.postings)} postings on member"
@@ -178,7 +211,8 @@ def run_hello(s: Settings, logs: Path) -> Row:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--quick", is_flag=True, help="A small smoke run (200 ops, 50 members, 20k postings).")
+@click.option("--quick", is_flag=True,
+              help="A small smoke run (200 ops, 50 members, 20k postings, 50k settlement postings).")
 @click.option("--only", type=click.Choice(["sqlite", "postgres"]), default=None, help="One backend only.")
 @click.option("--postgres-url", default=backends.DEFAULT_POSTGRES_URL, show_default=True,
               help="A server to create (and drop) a bench database on; env COALITION_BENCH_POSTGRES_URL.")
@@ -191,17 +225,22 @@ def run_hello(s: Settings, logs: Path) -> Row:
 @click.option("--processes", default=2, show_default=True,
               help="Also run the service-layer earn with the clients split over this many processes (0: don't).")
 @click.option("--csv-rows", type=int, default=None, help="Rows of the CSV export imported [default: 100000].")
+@click.option("--settlement-postings", type=int, default=None,
+              help="Postings in the ledger a settlement run closes [default: 1000000; 0: no settlement run].")
 @click.option("--http/--no-http", default=True, show_default=True, help="Also measure over HTTP (gunicorn).")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the table and the machine as Markdown to this file.")
-def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_seconds, processes, csv_rows, http,
-         markdown) -> None:
+def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_seconds, processes, csv_rows,
+         settlement_postings, http, markdown) -> None:
     """Measure earn and redeem throughput on SQLite and PostgreSQL.
 
     Through the service layer (8 clients, members spread and one hot member)
     and over HTTP (gunicorn, 2 workers), each next to a raw baseline measured
     in the same run (the same rows inserted with bare SQLAlchemy Core), and
-    balance-read latency on a member with a million postings.
+    balance-read latency on a member with a million postings; a settlement
+    run over a ledger of a million postings next to a raw SQL aggregation of
+    the same rows, and statement signing and verifying next to bare
+    cryptography.
     """
     s = Settings(
         clients=clients,
@@ -215,6 +254,8 @@ def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_
         http=http,
         progress=True,
         csv_rows=csv_rows or (10_000 if quick else 100_000),
+        settlement_postings=(settlement_postings if settlement_postings is not None
+                             else 50_000 if quick else 1_000_000),
     )
     started, load_before, cpu_before = time.perf_counter(), report.load_average(), load.cpu_times()
     code_before = report.code_version()
@@ -238,6 +279,8 @@ def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_
     failed = False
     rows: list[Row] = []
     logs = Path(tempfile.mkdtemp(prefix="coalition_bench_logs_"))
+    settled: settlement.Outcome | None = None
+    keys = Path(tempfile.mkdtemp(prefix="coalition_bench_keys_")) / "settlement-keys"  # the hub's signing keys
     try:
         for name, database in todo:
             try:
@@ -247,6 +290,21 @@ def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_
                 failed = True
                 say(f"\n{name}: the bench failed", fg="red", bold=True)
                 say(traceback.format_exc())
+            if s.settlement_postings:
+                try:
+                    with database() as url:
+                        settled = run_settlement(name, url, s, keys, rows)
+                except Exception:
+                    failed = True
+                    say(f"\n{name}: the settlement bench failed", fg="red", bold=True)
+                    say(traceback.format_exc())
+        if settled is not None:
+            try:
+                rows.extend(run_signing(settled, s))
+            except Exception:
+                failed = True
+                say("statement signing bench failed", fg="red", bold=True)
+                say(traceback.format_exc())
         if http:
             try:
                 rows.append(run_hello(s, logs))
@@ -255,6 +313,7 @@ def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_
                 say("hello-world baseline failed", fg="red", bold=True)
                 say(traceback.format_exc())
     finally:
+        shutil.rmtree(keys.parent, ignore_errors=True)
         if not failed:
             shutil.rmtree(logs, ignore_errors=True)
         else:
@@ -293,7 +352,8 @@ def write_markdown(path: Path, rows: list[Row], s: Settings, machine: dict, elap
     lines += [f"- {key}: {value}" for key, value in machine.items()]
     lines += ["", "## Command", "", "```", " ".join(["python -m bench", *argv]), "```", "",
               f"{s.clients} clients, {s.ops} operations per scenario, {s.members} members in the spread scenarios, "
-              f"{s.postings:,} postings on the heavy member, {s.reads} reads per read scenario; took {elapsed:.0f}s.",
+              f"{s.postings:,} postings on the heavy member, {s.reads} reads per read scenario, "
+              f"{s.settlement_postings:,} postings in the settlement ledger; took {elapsed:.0f}s.",
               "", "## Results", "", report.markdown_table(rows), "", LEGEND, ""]
     notes = [f"- {r.backend}: {n}" for r in rows for n in r.notes]
     notes += [f"- {r.backend} {r.path} {r.scenario}: {r.measure.errors} errors, e.g. {r.measure.error_samples[:2]}"
