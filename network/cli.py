@@ -196,6 +196,32 @@ def settlement_verify(file, keys_file, previous) -> None:
         click.secho(f"ok    {line}", fg="green")
 
 
+@settlement.command("reconcile")
+@click.option("--partner", "slug", required=True, help="the partner whose records these are")
+@click.argument("sequence", type=int)
+@click.argument("file", type=click.File("rb"))
+@with_appcontext
+def settlement_reconcile(slug: str, sequence: int, file) -> None:
+    """Compare a partner's CSV (order_id,type,points) with its orders booked in a statement's period.
+
+    Prints what matched, what is missing on either side and what differs;
+    exits 1 when anything does not match.
+    """
+    import json
+
+    from network.errors import DomainError
+    from settlement.reconcile import reconcile_file
+
+    try:
+        result = reconcile_file(_db(), sequence, slug, file)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(json.dumps(result, indent=2, default=str))
+    clean = not (result["missing_at_hub"]["count"] or result["missing_at_partner"]["count"]
+                 or result["mismatched"]["count"] or result["rejected_total"])
+    sys.exit(0 if clean else 1)
+
+
 @main.command("demo")
 @click.option("--database", type=click.Path(dir_okay=False), default=None, help="SQLite file (default: a fresh one in instance/)")
 @click.option("--members", "member_count", default=50, show_default=True, type=click.IntRange(min=1))

@@ -1,0 +1,118 @@
+"""Reconciliation of a partner's own records against a closed period, and CSV exports for finance teams."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, current_app, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from network.api.common import hub, principal, read, requires
+from network.api.schemas import ErrorOut, Strict
+from network.auth import OPERATOR, PARTNER
+from network.errors import Forbidden, Invalid, UnsupportedMediaType
+from settlement import reconcile, runs
+
+blp = Blueprint("reconciliation", __name__, description="Reconciliation and finance exports")
+
+
+class PartnerQuery(Strict):
+    partner = fields.String(metadata={"description": "the operator names the partner whose file it is; a partner "
+                                                     "need not (it may name only itself)"})
+
+
+class Listed(Schema):
+    count = fields.Integer()
+    points = fields.Integer()
+    items = fields.List(fields.Dict(), metadata={"description": "the first 1,000"})
+
+
+class Mismatched(Schema):
+    count = fields.Integer()
+    hub_points = fields.Integer()
+    partner_points = fields.Integer()
+    items = fields.List(fields.Dict(), metadata={"description": 'the first 1,000: {"row", "order_id", "type", '
+                                                                '"hub_points", "partner_points"}'})
+
+
+class Reconciliation(Schema):
+    sequence = fields.Integer()
+    partner = fields.String()
+    period = fields.Dict(metadata={"description": '{"start", "end"}: booking time, [start, end)'})
+    records = fields.Integer(metadata={"description": "good records in the file"})
+    matched = fields.Dict(metadata={"description": '{"count", "points"}'})
+    missing_at_hub = fields.Nested(Listed)
+    missing_at_partner = fields.Nested(Listed)
+    mismatched = fields.Nested(Mismatched)
+    rejected = fields.List(fields.Dict(), metadata={"description": 'the first 1,000 bad rows: {"row", "errors"}'})
+    rejected_total = fields.Integer()
+
+
+@blp.route("/settlement/statements/<int:sequence>/reconciliation", methods=["POST"])
+@requires(PARTNER, OPERATOR)
+@blp.arguments(PartnerQuery, location="query")
+@blp.doc(
+    requestBody={
+        "description": "The partner's own records for the statement's period, streamed: a header `order_id,type,points`"
+        " (type: sale, refund or redemption; refunds and redemptions may be negative, as the hub reports them, or "
+        "positive: the type gives the sign).",
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+)
+@blp.response(200, Reconciliation)
+@blp.alt_response(400, schema=ErrorOut, description="bad_header: the file has no header with the three columns")
+@blp.alt_response(404, schema=ErrorOut, description="unknown_statement, unknown_partner")
+@blp.alt_response(415, schema=ErrorOut, description="the body is not text/csv")
+def post_reconciliation(args, sequence):
+    """Compare the partner's records with its orders booked in the period: matched, missing on either side, mismatched."""
+    caller = principal()
+    slug = args.get("partner")
+    if caller.partner is not None:
+        if slug is not None and slug != caller.partner.slug:
+            raise Forbidden("A partner reconciles only its own records", code="wrong_partner")
+        slug = caller.partner.slug
+    elif slug is None:
+        raise Invalid("The operator names the partner: ?partner=<slug>", {"partner": ["is required for the operator"]})
+    media_type = request.mimetype or ""
+    if media_type != "text/csv":
+        raise UnsupportedMediaType(f"A reconciliation reads text/csv, not {media_type or 'an unnamed type'}",
+                                   {"content_type": [media_type]})
+    request.max_content_length = current_app.config["COALITION_MAX_BATCH_BYTES"]
+    return reconcile.reconcile_file(hub().db, sequence, slug, request.stream)
+
+
+def _csv(sequence: int, name: str, header: list[str], rows: list[list[str]]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)  # RFC 4180: CRLF line ends, quoting only where needed
+    writer.writerow(header)
+    writer.writerows(rows)
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="statement-{sequence}-{name}.csv"'
+    return response
+
+
+@blp.route("/settlement/statements/<int:sequence>/obligations.csv", methods=["GET"])
+@requires(OPERATOR)
+@blp.response(200, content_type="text/csv", description="columns from,to,amount,currency")
+@blp.alt_response(404, schema=ErrorOut)
+def obligations_csv(sequence):
+    """The statement's gross bilateral obligations (who would owe whom without netting), as CSV."""
+    statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]
+    currency = statement["currency"]
+    return _csv(sequence, "obligations", ["from", "to", "amount", "currency"],
+                [[o["from"], o["to"], o["amount"], currency] for o in statement["obligations"]])
+
+
+@blp.route("/settlement/statements/<int:sequence>/transfers.csv", methods=["GET"])
+@requires(OPERATOR)
+@blp.response(200, content_type="text/csv", description="columns partner,direction,amount,currency")
+@blp.alt_response(404, schema=ErrorOut)
+def transfers_csv(sequence):
+    """The statement's net transfers through the network (each partner pays or receives its net), as CSV."""
+    statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]
+    currency = statement["currency"]
+    return _csv(sequence, "transfers", ["partner", "direction", "amount", "currency"],
+                [[t["partner"], t["direction"], t["amount"], currency] for t in statement["transfers"]])
