@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
-
 from marshmallow import ValidationError
 
 from partners.adapters import Payload
 from partners.canonical import CanonicalTransactionSchema, to_transaction
-from partners.errors import InvalidTransaction, UnreadablePayload, flatten_errors
+from partners.errors import InvalidTransaction, flatten_errors
 from partners.hookspecs import hookimpl
+from partners.payloads import read_json
 from partners.transactions import Transaction
 
 
@@ -21,10 +19,7 @@ class CanonicalAdapter:
     signed = False
 
     def parse(self, payload: Payload, config) -> list[Transaction]:
-        try:
-            data = json.loads(payload.body, parse_float=Decimal)
-        except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested past any real payload
-            raise UnreadablePayload(f"the body is not JSON: {exc}") from None
+        data = read_json(payload.body)
         if not isinstance(data, dict):
             raise InvalidTransaction({"_schema": ["must be a JSON object"]})
         try:

@@ -26,6 +26,7 @@ from partners.adapters import Payload, Row
 from partners.cards import is_valid_card_number
 from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.hookspecs import hookimpl
+from partners.payloads import csv_records
 from partners.money import CURRENCY_DECIMALS, Money, MoneyError
 from partners.transactions import Refund, Sale, Transaction
 
@@ -218,17 +219,6 @@ class _RowReader:
         return total
 
 
-def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
-    """The reader's records, with a malformed one handed on as its error instead of ending the file."""
-    while True:
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield exc
-
-
 def _header(records: Iterator[list[str] | csv.Error]) -> list[str]:
     for record in records:
         if isinstance(record, csv.Error):
@@ -257,7 +247,7 @@ class CsvExportAdapter:
         layout = _Layout(config, timezone)
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
         try:
-            records = _records(csv.reader(text, delimiter=layout.delimiter))
+            records = csv_records(csv.reader(text, delimiter=layout.delimiter))
             rows = _RowReader(layout, _header(records))
             for number, record in enumerate(records, start=1):
                 if isinstance(record, csv.Error):

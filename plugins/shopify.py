@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -38,9 +37,10 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from partners.adapters import Payload
 from partners.cards import is_valid_card_number
-from partners.errors import BadSignature, InvalidTransaction, UnreadablePayload, flatten_errors
+from partners.errors import BadSignature, InvalidTransaction, flatten_errors
 from partners.fields import Currency, Quantity
 from partners.hookspecs import hookimpl
+from partners.payloads import read_json
 from partners.money import MAX_MINOR, Money, MoneyError
 from partners.transactions import LineItem, Refund, Sale, Transaction
 
@@ -174,17 +174,6 @@ class _RefundSchema(Schema):
             raise ValidationError("is required (or processed_at)", "created_at")
 
 
-def _read(body: bytes) -> Any:
-    try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:
-        raise UnreadablePayload(f"the body is not JSON: {exc}") from None
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _load(schema: Schema, data: Any) -> dict:
     try:
         return schema.load(data)
@@ -302,7 +291,7 @@ class ShopifyAdapter:
     signed = True
 
     def parse(self, payload: Payload, config: Mapping[str, Any]) -> list[Transaction]:
-        data = _read(payload.body)
+        data = read_json(payload.body)
         topic = payload.headers.get(TOPIC_HEADER)
         reader = _TOPICS.get(topic)
         if reader is None:

@@ -28,18 +28,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from partners.adapters import Payload
 from partners.cards import is_valid_card_number
-from partners.errors import BadSignature, InvalidTransaction, UnreadablePayload, flatten_errors
+from partners.errors import BadSignature, InvalidTransaction, flatten_errors
 from partners.fields import Currency, Quantity
 from partners.hookspecs import hookimpl
+from partners.payloads import read_json
 from partners.money import MAX_MINOR, Money
 from partners.transactions import LineItem, Refund, Sale, Transaction
 
@@ -195,17 +194,6 @@ def _refund(refund: dict) -> Refund:
 _KINDS = {"order": (_OrderSchema, _sale), "refund": (_RefundSchema, _refund)}
 
 
-def _read(body: bytes) -> Any:
-    try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:
-        raise UnreadablePayload(f"the body is not JSON: {exc}") from None
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _holder(body: Any) -> tuple[str, dict]:
     """The object that holds `order` or `refund`, and its path in the body."""
     if not isinstance(body, dict):
@@ -236,7 +224,7 @@ class SquareAdapter:
     signed = True
 
     def parse(self, payload: Payload, config: Mapping[str, Any]) -> list[Transaction]:
-        prefix, holder = _holder(_read(payload.body))
+        prefix, holder = _holder(read_json(payload.body))
         kinds = [kind for kind in _KINDS if kind in holder]
         if len(kinds) != 1:
             raise _neither(holder, prefix)

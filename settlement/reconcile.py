@@ -63,6 +63,7 @@ from sqlalchemy.orm import Session
 from network.db import Database
 from network.errors import BadRequest, NotFound
 from network.models import Order, Partner, Statement, int_sum
+from partners.payloads import csv_records
 
 TYPES = ("sale", "refund", "redemption")
 COLUMNS = ("order_id", "type", "points")
@@ -105,7 +106,7 @@ def read_records(stream: IO[bytes]) -> Iterator[PartnerRecord]:
     """
     text_stream = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
-        records = _records(csv.reader(text_stream))
+        records = csv_records(csv.reader(text_stream))
         at = _header(records)
         width = max(at.values()) + 1
         for number, record in enumerate(records, start=1):
@@ -115,16 +116,6 @@ def read_records(stream: IO[bytes]) -> Iterator[PartnerRecord]:
                 yield _record(number, record, at, width)
     finally:
         text_stream.detach()  # the caller's stream is the caller's to close
-
-
-def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
-    while True:
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield exc
 
 
 def _header(records: Iterator[list[str] | csv.Error]) -> dict[str, int]:
