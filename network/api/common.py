@@ -112,6 +112,13 @@ def principal() -> Principal:
     return g.principal
 
 
+def only_itself(slug: str, message: str = "A partner sees only itself") -> None:
+    """The operator may act for any partner; a partner only for itself (403 otherwise)."""
+    caller = principal()
+    if caller.partner is not None and caller.partner.slug != slug:
+        raise Forbidden(message, code="wrong_partner")
+
+
 def read(work: Callable[[Session], object]):
     return hub().db.read(work)
 

@@ -7,11 +7,11 @@ import json
 from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
-from network.api.common import hub, idempotent_write, load_adapter_config, now, principal, read, requires
 from network import contracts
+from network.api.common import hub, idempotent_write, load_adapter_config, now, only_itself, read, requires
 from network.api.schemas import AdapterSet, ContractSet, ContractsOut, ErrorOut, PartnerCreate, PartnerCreated, PartnerOut
 from network.auth import OPERATOR, PARTNER
-from network.errors import BadRequest, Forbidden, Invalid
+from network.errors import BadRequest, Invalid
 from network.registry import NewPartner, PartnerRef, create_partner, get_partner, set_adapter, set_rules
 from partners.earning import InvalidRules, compile_rules, earn_rate_rules
 
@@ -80,9 +80,7 @@ def create(args):
 @blp.response(200, PartnerOut)
 @blp.alt_response(404, schema=ErrorOut)
 def show(slug):
-    caller = principal()
-    if caller.partner is not None and caller.partner.slug != slug:
-        raise Forbidden("A partner sees only itself", code="wrong_partner")
+    only_itself(slug)
     return read(lambda session: _view(get_partner(session, slug)))
 
 
@@ -147,9 +145,7 @@ def put_contract(args, slug):
 @blp.alt_response(404, schema=ErrorOut)
 def get_contract(slug):
     """Every version of the partner's contract, oldest first."""
-    caller = principal()
-    if caller.partner is not None and caller.partner.slug != slug:
-        raise Forbidden("A partner sees only itself", code="wrong_partner")
+    only_itself(slug)
     return read(lambda session: _contracts_view(session, get_partner(session, slug)))
 
 

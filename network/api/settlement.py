@@ -8,10 +8,9 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from network.api.common import hub, idempotent_write, now, principal, read, requires
+from network.api.common import hub, idempotent_write, now, only_itself, principal, read, requires
 from network.api.schemas import ErrorOut, Strict
 from network.auth import OPERATOR, PARTNER
-from network.errors import Forbidden
 from network.registry import get_partner
 from settlement import acknowledgements, runs
 
@@ -95,9 +94,7 @@ def statement(sequence):
 @blp.alt_response(404, schema=ErrorOut)
 def section(sequence, slug):
     """One partner's section with its inclusion proof against the signed Merkle root."""
-    caller = principal()
-    if caller.partner is not None and caller.partner.slug != slug:
-        raise Forbidden("A partner sees only its own section", code="wrong_partner")
+    only_itself(slug, "A partner sees only its own section")
     return read(lambda session: runs.partner_section(session, sequence, slug))
 
 
@@ -108,9 +105,7 @@ def section(sequence, slug):
 @blp.alt_response(422, schema=ErrorOut)
 def put_public_key(args, slug):
     """Register the partner's Ed25519 public key, with which it countersigns statements."""
-    caller = principal()
-    if caller.partner is not None and caller.partner.slug != slug:
-        raise Forbidden("A partner registers only its own key", code="wrong_partner")
+    only_itself(slug, "A partner registers only its own key")
 
     def work(session):
         acknowledgements.set_public_key(session, get_partner(session, slug), args["public_key"])
