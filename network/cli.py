@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from datetime import timezone
 
 import click
 from flask import current_app
@@ -151,6 +152,28 @@ class _Counting(io.RawIOBase):
         buffer[: len(data)] = data
         self._report(len(data))
         return len(data)
+
+
+@main.command("expire")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+              help="expire what is due at this time (UTC unless an offset is given); default: now")
+@with_appcontext
+def expire_command(as_of) -> None:
+    """Post expiry entries for every point past its lifetime; running it again posts nothing new."""
+    from network import expiry
+
+    now = current_app.config["CLOCK"]()
+    if as_of is None:
+        as_of = now
+    elif as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=timezone.utc)
+    if as_of > now:
+        raise click.BadParameter("must not be in the future", param_hint="--as-of")
+    db = _db()
+    run = expiry.Run()
+    for run in expiry.expire(db.transact, db.read, as_of, expiry.Policy.from_config(current_app.config), now=now):
+        pass
+    click.echo(f"expired {run.points} points of {run.members} members as of {as_of.isoformat()}")
 
 
 @main.group()

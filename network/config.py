@@ -12,6 +12,8 @@ def from_environment(instance_path: str) -> dict:
         "DATABASE_URL": os.environ.get("DATABASE_URL", default_db),
         "COALITION_ADMIN_TOKEN": os.environ.get("COALITION_ADMIN_TOKEN"),
         "COALITION_POINTS_LIFETIME_DAYS": int(os.environ.get("COALITION_POINTS_LIFETIME_DAYS", "730")),
+        # activity_extends: any earn or redemption keeps all of a member's points alive; fixed: each lot its lifetime.
+        "COALITION_EXPIRY": os.environ.get("COALITION_EXPIRY", "activity_extends"),
         # How long a worker remembers an authenticated partner key (0: never).
         "COALITION_AUTH_CACHE_SECONDS": float(os.environ.get("COALITION_AUTH_CACHE_SECONDS", "5")),
         # The one currency the network settles in: contracts' rates and statements' money.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from network.errors import InsufficientPoints
@@ -22,6 +23,8 @@ AVAILABLE, PENDING, HELD = "available", "pending", "held"
 MEMBER_KINDS = (AVAILABLE, PENDING, HELD)
 ISSUANCE, REDEMPTION = "issuance", "redemption"
 PARTNER_KINDS = (ISSUANCE, REDEMPTION)
+#: The network's own accounts: it funds promotions and adjustments, and takes in expired points.
+PROMOTION, BREAKAGE = "promotion", "breakage"
 LOT_PAGE = 200
 
 
@@ -57,6 +60,17 @@ def lock_member(session: Session, member_id: str) -> MemberAccounts:
         .with_for_update(key_share=True)
     ).all()
     return MemberAccounts(member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
+
+
+def network_account(session: Session, kind: str) -> int:
+    """The id of the network's own account of `kind`, made on first use (a new database has none)."""
+    found = select(Account.id).where(Account.kind == kind, Account.member_id.is_(None), Account.partner_id.is_(None))
+    account = session.scalar(found)
+    if account is None:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(dialect.insert(Account).values(kind=kind).on_conflict_do_nothing())
+        account = session.scalar(found)
+    return account
 
 
 # Statements built once: an earn runs a handful of them and nothing else.
@@ -164,14 +178,14 @@ _OPEN_LOTS_AFTER = _OPEN_LOTS.where(
 )
 
 
-def _open_lots(session: Session, member: MemberAccounts, first_lot_id: int | None):
+def _open_lots(session: Session, member: MemberAccounts, first_lot_id: int | None, account: str = AVAILABLE):
     """Yield open lots in consumption order, a page at a time (a member may have thousands)."""
     connection = session.connection()
     if first_lot_id is not None:
         first = connection.execute(_LOT, {"lot": first_lot_id}).first()
         if first is not None:
             yield first
-    params = {"member": member.member_id, "account": member.ids[AVAILABLE]}
+    params = {"member": member.member_id, "account": member.ids[account]}
     page = connection.execute(_OPEN_LOTS, params).all()
     while True:
         for lot in page:
@@ -189,8 +203,9 @@ def consume_lots(
     points: int,
     entry_id: int,
     first_lot_id: int | None = None,
+    account: str = AVAILABLE,
 ) -> dict[int | None, int]:
-    """Take `points` from the member's available lots, oldest expiry first.
+    """Take `points` from the member's lots on `account`, oldest expiry first.
 
     `first_lot_id` is drained before the others (a refund takes back the
     sale's own points first). Returns points taken per issuer. The caller
@@ -200,7 +215,7 @@ def consume_lots(
     taken: dict[int | None, int] = defaultdict(int)
     movements, remaining = [], []
     left = points
-    for lot in _open_lots(session, member, first_lot_id):
+    for lot in _open_lots(session, member, first_lot_id, account):
         if left == 0:
             break
         take = min(left, lot.remaining)

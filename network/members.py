@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import any_, bindparam, insert, select
+from sqlalchemy import any_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -168,6 +168,20 @@ def _lock(session: Session, member_ids: Iterable[str]):
     statement = _LOCK_MEMBERS[session.get_bind().dialect.name]
     for start in range(0, len(members), 1000):
         yield from session.connection().execute(statement, {"members": members[start:start + 1000]}).all()
+
+
+def touch(session: Session, member_ids: Iterable[str], now: datetime) -> None:
+    """Record an earn or a redemption: under `activity_extends` expiry it keeps all the member's points alive."""
+    ids = sorted(set(member_ids))
+    for start in range(0, len(ids), 1000):
+        session.execute(_TOUCH[session.get_bind().dialect.name], {"members": ids[start:start + 1000], "now": now})
+
+
+_members = Member.__table__
+_TOUCH = {
+    dialect: update(_members).where(condition).values(last_activity_at=bindparam("now"))
+    for dialect, condition in _any(_members.c.id, "members").items()
+}
 
 
 def get_member(session: Session, member_id: str) -> Member:

@@ -102,6 +102,10 @@ class Partner(Base):
     created_at: Mapped[datetime]
     # The partner's Ed25519 public key (base64url, 32 bytes raw), for countersigning statements.
     public_key: Mapped[str | None] = mapped_column(String(64))
+    # Its return window: a sale's points stay pending this many days before they can be spent.
+    pending_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # "retailer", or "charity": a partner members donate points to.
+    kind: Mapped[str] = mapped_column(String(16), default="retailer", server_default="retailer")
 
 
 class Contract(Base):
@@ -133,6 +137,8 @@ class Member(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     enrolled_by: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     created_at: Mapped[datetime]
+    # The last earn or redemption: with `activity_extends` expiry, every lot lives until this plus the lifetime.
+    last_activity_at: Mapped[datetime | None]
 
 
 class Referral(Base):
@@ -168,14 +174,23 @@ class Account(Base):
 
     Member accounts (available, pending, held) exist from enrolment and keep a
     running `balance`, changed under the member's row lock in the same
-    transaction as their postings. Partner and network accounts are hot: their
-    `balance` stays NULL and their totals come from postings.
+    transaction as their postings. Partner accounts (issuance, redemption) and
+    the network's own (promotion, breakage) are hot: their `balance` stays NULL
+    and their totals come from postings.
     """
 
     __tablename__ = "accounts"
     __table_args__ = (
         UniqueConstraint("member_id", "kind"),
         UniqueConstraint("partner_id", "kind"),
+        # The network's own accounts (promotion, breakage): one of each kind.
+        Index(
+            "uq_accounts_network_kind",
+            "kind",
+            unique=True,
+            postgresql_where=text("member_id IS NULL AND partner_id IS NULL"),
+            sqlite_where=text("member_id IS NULL AND partner_id IS NULL"),
+        ),
         CheckConstraint("(member_id IS NULL) = (balance IS NULL)", name="member_accounts_keep_balance"),
     )
 
@@ -233,6 +248,13 @@ class Lot(Base):
             "account_id",
             "expires_at",
             "id",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
+        # What `coalition expire` looks for: open lots by expiry date.
+        Index(
+            "ix_lots_open_by_expiry",
+            "expires_at",
             postgresql_where=text("remaining > 0"),
             sqlite_where=text("remaining > 0"),
         ),

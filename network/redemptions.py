@@ -47,6 +47,7 @@ def redeem(session: Session, partner: PartnerRef, *, card_number: str, points: i
         order_id=order,
     )
     by_issuer = ledger.consume_lots(session, member, points, entry_id)
+    members.touch(session, [member.member_id], now)
     return {
         "redemption_id": entry_id,
         "points": points,

@@ -145,6 +145,7 @@ def book_sales(
             changes[holder.ids[AVAILABLE]] += points
             holder.balances[AVAILABLE] += points
         bulk.add_to_balances(session.connection(), {account: change for account, change in changes.items() if change})
+        members.touch(session, {holder.member_id for _, _, awards, holder, _ in booked if awards}, now)
         for holder in first_sales.values():
             bonuses.pay_referral(session, holder, now=now, lifetime=lifetime)
         for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch

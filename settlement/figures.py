@@ -20,6 +20,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from network.contracts import ContractVersion, versions
+from network.expiry import BREAKAGE_KINDS
 from network.models import JournalEntry, Lot, LotMovement, Partner, int_sum
 from partners.money import Money, decimals
 
@@ -27,6 +28,8 @@ from partners.money import Money, decimals
 NETWORK = None
 
 REDEMPTIONS = ("redemption", "redemption_reversal")
+#: Points taken back from members: a correction of what each lot's issuer issued.
+CLAWBACKS = ("refund", "adjustment")
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
         .select_from(move)
         .join(entry, entry.id == move.entry_id)
         .join(lot, lot.id == move.lot_id)
-        .where(entry.kind == "refund", booked_in(entry.booked_at))
+        .where(entry.kind.in_(CLAWBACKS), booked_in(entry.booked_at))
         .group_by(lot.issuer_id, issued_version)
     ):
         fee_points[issuer, version] -= points
@@ -132,13 +135,13 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
         if issuer != redeemer and version is not None:
             figures.obligations[issuer, redeemer] += amount(points, by_id[version].redeem_rate, currency)
 
-    # Breakage: points that expired in the period, by issuer.
+    # Breakage: points that expired or were forfeited in the period, by issuer.
     for issuer, points in session.execute(
         select(lot.issuer_id, int_sum(-move.points))
         .select_from(move)
         .join(entry, entry.id == move.entry_id)
         .join(lot, lot.id == move.lot_id)
-        .where(entry.kind == "expiry", booked_in(entry.booked_at))
+        .where(entry.kind.in_(BREAKAGE_KINDS), booked_in(entry.booked_at))
         .group_by(lot.issuer_id)
     ):
         figures.expired[issuer] += points

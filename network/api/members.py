@@ -7,9 +7,9 @@ from datetime import timedelta
 from flask import current_app
 from flask_smorest import Blueprint
 
-from network import bonuses, history, members
+from network import adjustments, bonuses, history, members
 from network.api.common import hub, idempotent_write, now, principal, read, requires
-from network.api.schemas import CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
+from network.api.schemas import AdjustmentCreate, AdjustmentResult, CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
 from network.auth import OPERATOR, PARTNER
 
 blp = Blueprint("members", __name__, description="Members and cards")
@@ -68,6 +68,23 @@ def show(member_id):
         return view
 
     return read(work)
+
+
+@blp.route("/members/<member_id>/adjustments", methods=["POST"])
+@requires(OPERATOR)
+@blp.arguments(AdjustmentCreate)
+@blp.response(201, AdjustmentResult)
+@blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(422, schema=ErrorOut, description="insufficient_points for a debit, or invalid fields")
+def adjust(args, member_id):
+    """Credit or debit a member's points by hand, with a reason; funded by the network."""
+    days = timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"])
+
+    def work(session):
+        members.get_member(session, member_id)
+        return adjustments.adjust(session, member_id, now=now(), lifetime=days, **args)
+
+    return idempotent_write(work)
 
 
 @blp.route("/members/<member_id>/history", methods=["GET"])

@@ -124,6 +124,26 @@ class MemberOut(Schema):
     balance = fields.Nested(BalanceOut)
 
 
+class AdjustmentCreate(Strict):
+    points = fields.Integer(
+        required=True, strict=True,
+        validate=[validate.Range(min=-10**15, max=10**15, error="is too large"),
+                  validate.NoneOf([0], error="must not be zero")],
+        metadata={"example": 500, "description": "positive credits the member, negative takes points back"},
+    )
+    reason = fields.String(
+        required=True, validate=validate.Length(min=1, max=500),
+        metadata={"example": "Goodwill: coffee machine out of order", "description": "kept in the ledger"},
+    )
+
+
+class AdjustmentResult(Schema):
+    adjustment_id = fields.Integer()
+    points = fields.Integer()
+    reason = fields.String()
+    balance = fields.Nested(BalanceOut)
+
+
 class Provenance(Schema):
     issuer = fields.String(metadata={"description": "slug of the partner whose points these were, or network"})
     points = fields.Integer()

@@ -1,0 +1,41 @@
+"""Operator adjustments: points the network itself gives or takes back, always with a reason.
+
+A credit is funded by the network (issuer: network), so no partner pays for
+a goodwill gesture; settlement bills it to the network when it is spent at a
+partner. A debit takes points back oldest expiry first, whoever issued them,
+and counts as a correction of what each lot's issuer issued, like a refund's
+claw-back. A debit never takes a member below zero.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from network import ledger
+from network.errors import InsufficientPoints
+from network.ledger import AVAILABLE, PROMOTION
+
+
+def adjust(session, member_id: str, *, points: int, reason: str, now: datetime, lifetime: timedelta) -> dict:
+    member = ledger.lock_member(session, member_id)
+    promotion = ledger.network_account(session, PROMOTION)
+    if points < 0 and member.balances[AVAILABLE] < -points:
+        raise InsufficientPoints(
+            f"The member has {member.balances[AVAILABLE]} points available; {-points} cannot be taken back",
+            {"requested": -points, "available": member.balances[AVAILABLE]},
+        )
+    entry_id = ledger.post(
+        session,
+        kind="adjustment",
+        legs=[(promotion, -points), (member.ids[AVAILABLE], points)],
+        member=member,
+        partner_id=None,
+        reason=reason,
+        booked_at=now,
+    )
+    if points > 0:
+        ledger.add_lot(session, member, issuer_id=None, entry_id=entry_id, points=points, earned_at=now,
+                       expires_at=now + lifetime)
+    else:
+        ledger.consume_lots(session, member, -points, entry_id)
+    return {"adjustment_id": entry_id, "points": points, "reason": reason, "balance": member.balance_view()}

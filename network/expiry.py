@@ -1,0 +1,163 @@
+"""Points that run out: expiry by the network's policy, and forfeiture of a member's whole balance.
+
+Expired or forfeited points leave the member's lots for the network's
+breakage account, one movement per lot, so settlement reports them as
+breakage of the partner that issued each lot: a liability that partner no
+longer carries.
+
+Two policies, as coalition programmes run them:
+- `fixed`: each lot expires `lifetime` after it was earned;
+- `activity_extends` (Payback, Nectar): any earn or redemption pushes every
+  lot of the member forward, so all of them expire together, `lifetime`
+  after the member's last activity (or enrolment, if there was none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from network import ledger
+from network.ledger import AVAILABLE, BREAKAGE, PENDING, MemberAccounts
+from network.models import Account, Lot, Member, int_sum
+
+FIXED, ACTIVITY_EXTENDS = "fixed", "activity_extends"
+POLICIES = (FIXED, ACTIVITY_EXTENDS)
+#: Entry kinds whose lot movements settlement reports as breakage.
+BREAKAGE_KINDS = ("expiry", "forfeiture")
+
+
+@dataclass(frozen=True)
+class Policy:
+    lifetime: timedelta
+    rule: str = ACTIVITY_EXTENDS
+
+    @classmethod
+    def from_config(cls, config) -> Policy:
+        return cls(timedelta(days=config["COALITION_POINTS_LIFETIME_DAYS"]), config["COALITION_EXPIRY"])
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """The next points to expire and when (what a member is warned of)."""
+
+    points: int
+    at: datetime
+
+
+def next_expiring(session: Session, member_id: str, policy: Policy) -> Expiring | None:
+    """The member's next expiry: its earliest lot's, or, under `activity_extends`, the whole balance's."""
+    lots = select(Lot.expires_at, int_sum(Lot.remaining)).join(Account, Account.id == Lot.account_id).where(
+        Lot.member_id == member_id, Lot.remaining > 0, Account.kind.in_((AVAILABLE, PENDING))
+    )
+    if policy.rule == ACTIVITY_EXTENDS:
+        points = session.execute(lots.with_only_columns(int_sum(Lot.remaining))).scalar_one()
+        if not points:
+            return None
+        last = session.execute(
+            select(func.coalesce(Member.last_activity_at, Member.created_at)).where(Member.id == member_id)
+        ).scalar_one()
+        return Expiring(points, last + policy.lifetime)
+    first = session.execute(lots.group_by(Lot.expires_at).order_by(Lot.expires_at).limit(1)).first()
+    return None if first is None else Expiring(first[1], first[0])
+
+
+def due_members(session: Session, as_of: datetime, policy: Policy, *, after: str = "", limit: int = 500) -> list[str]:
+    """Members with points due to expire at `as_of`, in id order from `after` (a page at a time)."""
+    available = Account.kind == AVAILABLE
+    if policy.rule == ACTIVITY_EXTENDS:
+        query = (
+            select(Member.id)
+            .join(Account, (Account.member_id == Member.id) & available)
+            .where(Account.balance > 0, func.coalesce(Member.last_activity_at, Member.created_at) <= as_of - policy.lifetime)
+        )
+    else:
+        query = select(Lot.member_id).join(Account, (Account.id == Lot.account_id) & available).where(
+            Lot.remaining > 0, Lot.expires_at <= as_of
+        ).distinct()
+    column = query.selected_columns[0]
+    return list(session.scalars(query.where(column > after).order_by(column).limit(limit)))
+
+
+def expire_member(session: Session, member_id: str, as_of: datetime, policy: Policy, *, now: datetime) -> int:
+    """Expire what was due at `as_of` of one member's available points; returns the points expired (0: nothing due).
+
+    The entry is booked `now`, never at `as_of`: a run that catches up on
+    the past must not write into a settlement period already closed.
+
+    Locks the member and reads its lots again under the lock, so a
+    concurrent earn (which extends an `activity_extends` life) or a second
+    run of the job sees the latest state and posts nothing twice.
+    """
+    member = ledger.lock_member(session, member_id)
+    if policy.rule == ACTIVITY_EXTENDS:
+        last = session.scalar(select(func.coalesce(Member.last_activity_at, Member.created_at)).where(Member.id == member_id))
+        due = member.balances[AVAILABLE] if last <= as_of - policy.lifetime else 0
+    else:
+        due = session.scalar(
+            select(int_sum(Lot.remaining)).where(
+                Lot.member_id == member_id, Lot.account_id == member.ids[AVAILABLE], Lot.remaining > 0,
+                Lot.expires_at <= as_of,
+            )
+        )
+    if due <= 0:
+        return 0
+    # Due lots are a prefix of the consumption order (oldest expiry first), so consuming `due` points takes exactly them.
+    _to_breakage(session, member, due, AVAILABLE, kind="expiry", reason=f"{due} points expired (due by {as_of:%Y-%m-%d %H:%M} UTC)", now=now)
+    return due
+
+
+def forfeit(session: Session, member: MemberAccounts, *, reason: str, now: datetime) -> int:
+    """Take every available and pending point of a locked member as breakage (the member left); returns the points."""
+    total = 0
+    for account in (AVAILABLE, PENDING):
+        points = member.balances[account]
+        if points > 0:
+            _to_breakage(session, member, points, account, kind="forfeiture", reason=reason, now=now)
+            total += points
+    return total
+
+
+def _to_breakage(session: Session, member: MemberAccounts, points: int, account: str, *, kind: str, reason: str,
+                 now: datetime) -> None:
+    entry_id = ledger.post(
+        session,
+        kind=kind,
+        legs=[(member.ids[account], -points), (ledger.network_account(session, BREAKAGE), points)],
+        member=member,
+        partner_id=None,
+        reason=reason,
+        booked_at=now,
+    )
+    ledger.consume_lots(session, member, points, entry_id, account=account)
+
+
+@dataclass
+class Run:
+    members: int = 0
+    points: int = 0
+
+
+def expire(transact, read, as_of: datetime, policy: Policy, *, now: datetime) -> Iterator[Run]:
+    """Expire everything due at `as_of`, one member per transaction; yields the running totals after each page.
+
+    `transact` and `read` are the database's (network.db.Database): each
+    member commits on its own, so a run over millions of members holds no
+    lock for long and, stopped half way, is simply run again.
+    """
+    run, after = Run(), ""
+    while True:
+        page = read(lambda session: due_members(session, as_of, policy, after=after))
+        if not page:
+            return
+        for member_id in page:
+            points = transact(lambda session: expire_member(session, member_id, as_of, policy, now=now))
+            if points:
+                run.members += 1
+                run.points += points
+        after = page[-1]
+        yield run
