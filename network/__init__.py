@@ -38,6 +38,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
+    _check_policies(app.config)
+
     from network.api import register
     from partners.plugins import adapters, make_plugin_manager, rules
     from network.api.common import Hub
@@ -57,3 +59,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     register(app)
     return app
+
+
+def _check_policies(settings) -> None:
+    """A misspelt policy must stop the hub at start, not surprise the first refund."""
+    from network import clawback, expiry
+
+    for name, allowed in (("COALITION_EXPIRY", expiry.POLICIES), ("COALITION_CLAWBACK", clawback.POLICIES)):
+        if settings[name] not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {settings[name]!r}")

@@ -1,24 +1,26 @@
 """Operator adjustments: points the network itself gives or takes back, always with a reason.
 
-A credit is funded by the network (issuer: network), so no partner pays for
-a goodwill gesture; settlement bills it to the network when it is spent at a
-partner. A debit takes points back oldest expiry first, whoever issued them,
-and counts as a correction of what each lot's issuer issued, like a refund's
-claw-back. A debit never takes a member below zero.
+A credit is funded by the network (its promotion account; issuer: network),
+so no partner pays for a goodwill gesture; settlement bills it to the network
+when it is spent at a partner. A debit takes points back oldest expiry first,
+whoever issued them, into the network's breakage account: points that left
+without being spent, reported as breakage of each lot's issuer, who no
+longer owes them. A debit never takes a member below zero.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from network import ledger
+from network import ledger, upkeep
 from network.errors import InsufficientPoints
-from network.ledger import AVAILABLE, PROMOTION
+from network.ledger import AVAILABLE, BREAKAGE, PROMOTION
 
 
 def adjust(session, member_id: str, *, points: int, reason: str, now: datetime, lifetime: timedelta) -> dict:
     member = ledger.lock_member(session, member_id)
-    promotion = ledger.network_account(session, PROMOTION)
+    upkeep.bring_up_to_date(session, member, now)
+    network = ledger.network_account(session, PROMOTION if points > 0 else BREAKAGE)
     if points < 0 and member.balances[AVAILABLE] < -points:
         raise InsufficientPoints(
             f"The member has {member.balances[AVAILABLE]} points available; {-points} cannot be taken back",
@@ -27,7 +29,7 @@ def adjust(session, member_id: str, *, points: int, reason: str, now: datetime, 
     entry_id = ledger.post(
         session,
         kind="adjustment",
-        legs=[(promotion, -points), (member.ids[AVAILABLE], points)],
+        legs=[(network, -points), (member.ids[AVAILABLE], points)],
         member=member,
         partner_id=None,
         reason=reason,

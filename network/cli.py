@@ -131,6 +131,7 @@ def import_command(slug: str, file) -> None:
             outcome = intake.import_rows(
                 hub.db, partner, hub.ruleset(partner), adapter.read_rows(counting, config, partner.timezone),
                 clock=current_app.config["CLOCK"], lifetime=timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"]),
+                clawback=current_app.config["COALITION_CLAWBACK"],
             )
         except UnreadablePayload as exc:
             raise click.ClickException(str(exc)) from None

@@ -14,6 +14,8 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_POINTS_LIFETIME_DAYS": int(os.environ.get("COALITION_POINTS_LIFETIME_DAYS", "730")),
         # activity_extends: any earn or redemption keeps all of a member's points alive; fixed: each lot its lifetime.
         "COALITION_EXPIRY": os.environ.get("COALITION_EXPIRY", "activity_extends"),
+        # What a refund may take back: only_pending, within_balance or unlimited (network.clawback).
+        "COALITION_CLAWBACK": os.environ.get("COALITION_CLAWBACK", "within_balance"),
         # How long a worker remembers an authenticated partner key (0: never).
         "COALITION_AUTH_CACHE_SECONDS": float(os.environ.get("COALITION_AUTH_CACHE_SECONDS", "5")),
         # The one currency the network settles in: contracts' rates and statements' money.

@@ -21,14 +21,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from network import ledger
+from network import ledger, upkeep
 from network.ledger import AVAILABLE, BREAKAGE, PENDING, MemberAccounts
 from network.models import Account, Lot, Member, int_sum
 
 FIXED, ACTIVITY_EXTENDS = "fixed", "activity_extends"
 POLICIES = (FIXED, ACTIVITY_EXTENDS)
-#: Entry kinds whose lot movements settlement reports as breakage.
-BREAKAGE_KINDS = ("expiry", "forfeiture")
+#: Entry kinds whose lot movements settlement reports as breakage: points that left without being spent.
+BREAKAGE_KINDS = ("expiry", "forfeiture", "adjustment")
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ def expire_member(session: Session, member_id: str, as_of: datetime, policy: Pol
     run of the job sees the latest state and posts nothing twice.
     """
     member = ledger.lock_member(session, member_id)
+    upkeep.bring_up_to_date(session, member, now)  # a lot past its window and its lifetime is still pending until then
     if policy.rule == ACTIVITY_EXTENDS:
         last = session.scalar(select(func.coalesce(Member.last_activity_at, Member.created_at)).where(Member.id == member_id))
         due = member.balances[AVAILABLE] if last <= as_of - policy.lifetime else 0
@@ -113,6 +114,7 @@ def expire_member(session: Session, member_id: str, as_of: datetime, policy: Pol
 
 def forfeit(session: Session, member: MemberAccounts, *, reason: str, now: datetime) -> int:
     """Take every available and pending point of a locked member as breakage (the member left); returns the points."""
+    upkeep.bring_up_to_date(session, member, now)
     total = 0
     for account in (AVAILABLE, PENDING):
         points = member.balances[account]

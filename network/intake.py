@@ -17,6 +17,7 @@ from itertools import islice
 from sqlalchemy.orm import Session
 
 from network import sales
+from network.clawback import WITHIN_BALANCE
 from network.db import Database
 from network.errors import DomainError, Unauthenticated
 from network.registry import PartnerRef
@@ -48,11 +49,12 @@ def verify(adapter: Adapter, config: dict, payload: Payload) -> bool:
 
 
 def book_one(
-    session: Session, partner: PartnerRef, rules: RuleSet, transaction: Transaction, *, now: datetime, lifetime: timedelta
+    session: Session, partner: PartnerRef, rules: RuleSet, transaction: Transaction, *, now: datetime, lifetime: timedelta,
+    clawback: str = WITHIN_BALANCE,
 ) -> dict:
     if isinstance(transaction, Sale):
         return sales.record_sale(session, partner, rules, transaction, now=now, lifetime=lifetime)
-    return sales.record_refund(session, partner, transaction, now=now)
+    return sales.record_refund(session, partner, transaction, now=now, clawback=clawback)
 
 
 @dataclass
@@ -84,6 +86,7 @@ def import_rows(
     *,
     clock: Callable[[], datetime],
     lifetime: timedelta,
+    clawback: str = WITHIN_BALANCE,
     on_progress: Callable[[int], None] | None = None,
 ) -> BatchOutcome:
     """Book a stream of rows, a chunk per transaction.
@@ -104,7 +107,7 @@ def import_rows(
         chunk, sold = in_flight.popleft()
         booked = sold.result()
         if chunk.refunds:
-            booked += db.transact(lambda session: chunk.book_refunds(session, partner, now=clock()))
+            booked += db.transact(lambda session: chunk.book_refunds(session, partner, now=clock(), clawback=clawback))
         for row in chunk.invalid:
             outcome.reject(row.number, "invalid_row", "The row is invalid", dict(row.errors))
         for row, result in sorted(booked, key=lambda booking: booking[0].number):
@@ -152,12 +155,12 @@ class _Prepared:
                                   now=now, lifetime=lifetime)
         return [(row, result) for (row, _), result in zip(self.sales, booked)]
 
-    def book_refunds(self, session: Session, partner: PartnerRef, *, now: datetime) -> list:
+    def book_refunds(self, session: Session, partner: PartnerRef, *, now: datetime, clawback: str) -> list:
         sales.lock_refunded_members(session, partner, [row.transaction for row in self.refunds])
         results = []
         for row in self.refunds:
             try:
-                results.append((row, sales.record_refund(session, partner, row.transaction, now=now)))
+                results.append((row, sales.record_refund(session, partner, row.transaction, now=now, clawback=clawback)))
             except DomainError as refusal:  # decided before the refund writes anything
                 results.append((row, refusal))
         return results

@@ -79,16 +79,18 @@ def _lots_match_movements(session: Session):
 
 
 def _issuance_matches_lots(session: Session):
-    """A partner's issuance account is what its lots credited, less what refunds took back from them.
+    """A partner's issuance account is what its lots credited, less what its own refunds took back from them.
 
-    Settlement bills issuers by their lots; this is what keeps the two in step.
+    Settlement bills issuers by their lots; this is what keeps the two in
+    step. (A refund that takes another issuer's points books them to the
+    refunding partner's redemption account: they were spent there.)
     """
     issued = select(Lot.issuer_id, int_sum(Lot.points).label("points")).group_by(Lot.issuer_id).subquery()
     clawed = (
         select(Lot.issuer_id, int_sum(LotMovement.points).label("points"))
         .join(LotMovement, LotMovement.lot_id == Lot.id)
         .join(JournalEntry, JournalEntry.id == LotMovement.entry_id)
-        .where(JournalEntry.kind == "refund")
+        .where(JournalEntry.kind == "refund", JournalEntry.partner_id == Lot.issuer_id)
         .group_by(Lot.issuer_id)
         .subquery()
     )

@@ -20,7 +20,10 @@ from network.errors import InsufficientPoints
 from network.models import Account, JournalEntry, Lot, LotMovement, Posting
 
 AVAILABLE, PENDING, HELD = "available", "pending", "held"
-MEMBER_KINDS = (AVAILABLE, PENDING, HELD)
+#: Points a member owes after a refund clawed back more than they had (claw-back policy `unlimited`):
+#: never positive, repaid from the next points they earn. Their balance shows available + owed.
+OWED = "owed"
+MEMBER_KINDS = (AVAILABLE, PENDING, HELD, OWED)
 ISSUANCE, REDEMPTION = "issuance", "redemption"
 PARTNER_KINDS = (ISSUANCE, REDEMPTION)
 #: The network's own accounts: it funds promotions and adjustments, and takes in expired points.
@@ -41,8 +44,8 @@ class MemberAccounts:
 
 
 def balance_view(balances: dict[str, int]) -> dict[str, int]:
-    """A member's balances as the API shows them, by account kind."""
-    return {"available": balances[AVAILABLE], "pending": balances[PENDING], "held": balances[HELD]}
+    """A member's balances as the API shows them: what they owe is netted from what they can spend."""
+    return {"available": balances[AVAILABLE] + balances[OWED], "pending": balances[PENDING], "held": balances[HELD]}
 
 
 def lock_member(session: Session, member_id: str) -> MemberAccounts:
@@ -197,6 +200,53 @@ def _open_lots(session: Session, member: MemberAccounts, first_lot_id: int | Non
         page = connection.execute(_OPEN_LOTS_AFTER, {**params, "after_expiry": last.expires_at, "after_id": last.id}).all()
 
 
+@dataclass
+class Taking:
+    """Points to take from lots, worked out before the entry that takes them is posted."""
+
+    moves: list[tuple[int, int, int]]  # (lot id, points taken, points left)
+    by_issuer: dict[int | None, int]
+
+    @property
+    def points(self) -> int:
+        return sum(self.by_issuer.values())
+
+
+def plan_taking(
+    session: Session, member: MemberAccounts, points: int, *, first_lot_id: int | None = None, account: str = AVAILABLE
+) -> Taking:
+    """Which lots on `account` give `points`, oldest expiry first (`first_lot_id` before the others).
+
+    Separate from `take`, so a caller can post its entry by issuer (a
+    refund credits the refunding partner differently for its own points and
+    for another issuer's). The caller holds the member lock.
+    """
+    moves: list[tuple[int, int, int]] = []
+    by_issuer: dict[int | None, int] = defaultdict(int)
+    left = points
+    for lot in _open_lots(session, member, first_lot_id, account):
+        if left == 0:
+            break
+        take = min(left, lot.remaining)
+        left -= take
+        by_issuer[lot.issuer_id] += take
+        moves.append((lot.id, take, lot.remaining - take))
+    if left:
+        raise InsufficientPoints(
+            "The member's lots do not cover the points",
+            {"requested": points, "available": points - left},
+        )
+    return Taking(moves, dict(by_issuer))
+
+
+def take(session: Session, taking: Taking, entry_id: int) -> None:
+    """Write a planned taking: each lot's remaining and its movement, under `entry_id`."""
+    if taking.moves:
+        connection = session.connection()
+        connection.execute(_TAKE_FROM_LOT, [{"lot": lot, "left": left} for lot, _, left in taking.moves])
+        connection.execute(_INSERT_MOVEMENTS, [{"lot_id": lot, "entry_id": entry_id, "points": -n} for lot, n, _ in taking.moves])
+
+
 def consume_lots(
     session: Session,
     member: MemberAccounts,
@@ -205,30 +255,11 @@ def consume_lots(
     first_lot_id: int | None = None,
     account: str = AVAILABLE,
 ) -> dict[int | None, int]:
-    """Take `points` from the member's lots on `account`, oldest expiry first.
+    """Take `points` from the member's lots on `account`, oldest expiry first; returns points taken per issuer.
 
-    `first_lot_id` is drained before the others (a refund takes back the
-    sale's own points first). Returns points taken per issuer. The caller
-    holds the member lock and has checked the balance.
+    `first_lot_id` is drained before the others. The caller holds the
+    member lock and has checked the balance.
     """
-    connection = session.connection()
-    taken: dict[int | None, int] = defaultdict(int)
-    movements, remaining = [], []
-    left = points
-    for lot in _open_lots(session, member, first_lot_id, account):
-        if left == 0:
-            break
-        take = min(left, lot.remaining)
-        left -= take
-        taken[lot.issuer_id] += take
-        movements.append({"lot_id": lot.id, "entry_id": entry_id, "points": -take})
-        remaining.append({"lot": lot.id, "left": lot.remaining - take})
-    if left:
-        raise InsufficientPoints(
-            "The member's lots do not cover the points",
-            {"requested": points, "available": points - left},
-        )
-    if movements:
-        connection.execute(_TAKE_FROM_LOT, remaining)
-        connection.execute(_INSERT_MOVEMENTS, movements)
-    return dict(taken)
+    taking = plan_taking(session, member, points, first_lot_id=first_lot_id, account=account)
+    take(session, taking, entry_id)
+    return taking.by_issuer

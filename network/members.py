@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from network.errors import DomainError, Invalid, NotFound
-from network.ledger import MEMBER_KINDS, MemberAccounts, balance_view
+from network import pending
+from network.ledger import AVAILABLE, MEMBER_KINDS, PENDING, MemberAccounts, balance_view
 from network.models import Account, Card, Member, Referral
 from partners.cards import is_valid_card_number, new_card_number
 
@@ -195,17 +196,27 @@ def cards_of(session: Session, member_id: str) -> list[Card]:
     return list(session.scalars(select(Card).where(Card.member_id == member_id).order_by(Card.created_at)))
 
 
-def balances(session: Session, member_id: str) -> dict[str, int]:
+def balances(session: Session, member_id: str, now: datetime) -> dict[str, int]:
     """A member's balances, read from the running balance columns (O(1) in postings)."""
-    return balance_view(dict(session.connection().execute(_BALANCES, {"member": member_id}).all()))
+    return _as_of(session, member_id, session.connection().execute(_BALANCES, {"member": member_id}).all(), now)
 
 
-def card_balances(session: Session, number: str) -> dict[str, int]:
-    """What a till shows: the balances behind an active card, in one statement."""
+def card_balances(session: Session, number: str, now: datetime) -> dict[str, int]:
+    """What a till shows: the balances behind an active card, in one statement (two with pending points)."""
     _valid(number)
     rows = session.connection().execute(_CARD_ACCOUNTS, {"number": number}).all()
     _checked(number, rows[0].status if rows else None)
-    return balance_view({row.kind: row.balance for row in rows})
+    return _as_of(session, rows[0].member_id, rows, now)
 
 
-_BALANCES = select(_accounts.c.kind, _accounts.c.balance).where(_accounts.c.member_id == bindparam("member"))
+def _as_of(session: Session, member_id: str, rows, now: datetime) -> dict[str, int]:
+    """The balances as they stand at `now`: pending points past their window count as available already."""
+    kinds = {row.kind: row.balance for row in rows}
+    if kinds[PENDING] > 0:
+        due = pending.due_points(session, member_id, next(row.id for row in rows if row.kind == PENDING), now)
+        kinds[PENDING] -= due
+        kinds[AVAILABLE] += due
+    return balance_view(kinds)
+
+
+_BALANCES = select(_accounts.c.id, _accounts.c.kind, _accounts.c.balance).where(_accounts.c.member_id == bindparam("member"))

@@ -272,6 +272,31 @@ class Lot(Base):
     expires_at: Mapped[datetime]
 
 
+class Debt(Base):
+    """Points a refund clawed back beyond what the member had (policy `unlimited`), owed to the refunding partner.
+
+    The member's `owed` account carries the total; the next points the
+    member has are used to repay, oldest debt first, each repayment moving
+    lots to the partner owed (settlement: points of their issuers spent there).
+    """
+
+    __tablename__ = "debts"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0 AND remaining <= points", name="debt_remaining_in_range"),
+        Index("ix_debts_open", "member_id", "id", postgresql_where=text("remaining > 0"),
+              sqlite_where=text("remaining > 0")),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    # The refund that left the debt.
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"))
+    points: Mapped[int]
+    remaining: Mapped[int]
+    created_at: Mapped[datetime]
+
+
 class Award(Base):
     """Why an entry moved the points it did: one row per earning rule.
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from network import ledger, members, orders
+from network import ledger, members, orders, upkeep
 from network.errors import Conflict, InsufficientPoints, NotFound
 from network.ledger import AVAILABLE, REDEMPTION
 from network.models import JournalEntry, Lot, LotMovement
@@ -21,6 +21,7 @@ from network.registry import PartnerRef, slugs
 
 def redeem(session: Session, partner: PartnerRef, *, card_number: str, points: int, order_id: str, now: datetime) -> dict:
     member = members.lock_member_by_card(session, card_number)
+    upkeep.bring_up_to_date(session, member, now)
     order = orders.claim(
         session,
         partner_id=partner.id,

@@ -26,9 +26,11 @@ class NewPartner:
     adapter_config: dict[str, Any]
     #: The earning rules as sent: [{"rule": "base_rate", "rate": "1"}, ...] (partners.earning compiles them).
     rules: list[dict[str, Any]]
+    #: The return window: a sale's points stay pending this many days.
+    pending_days: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PartnerRef(NewPartner):
     """A partner as a request sees it: a snapshot loaded with its hot accounts in one query.
 
@@ -48,7 +50,7 @@ _issuance, _redemption = aliased(Account), aliased(Account)
 _PARTNER = (
     select(
         Partner.id, Partner.slug, Partner.name, Partner.timezone, Partner.currency, Partner.adapter,
-        Partner.adapter_config, Partner.rules, Partner.created_at, _issuance.id.label(ISSUANCE), _redemption.id.label(REDEMPTION),
+        Partner.adapter_config, Partner.rules, Partner.pending_days, Partner.created_at, _issuance.id.label(ISSUANCE), _redemption.id.label(REDEMPTION),
     )
     .join(_issuance, and_(_issuance.partner_id == Partner.id, _issuance.kind == ISSUANCE))
     .join(_redemption, and_(_redemption.partner_id == Partner.id, _redemption.kind == REDEMPTION))
@@ -75,6 +77,7 @@ def create_partner(session: Session, spec: NewPartner, now: datetime) -> tuple[P
             adapter=spec.adapter,
             adapter_config=spec.adapter_config,
             rules=spec.rules,
+            pending_days=spec.pending_days,
             api_key_hash=hash_api_key(key),
             created_at=now,
         ).returning(Partner.id)
@@ -97,6 +100,13 @@ def set_adapter(session: Session, slug: str, adapter: str, config: dict[str, Any
 
 def set_rules(session: Session, slug: str, rules: list[dict[str, Any]]) -> PartnerRef:
     _update(session, slug, rules=rules)
+    return get_partner(session, slug)
+
+
+def amend(session: Session, slug: str, changes: dict[str, Any]) -> PartnerRef:
+    """Change a partner's plain settings (name, time zone, return window); a new window applies to later sales only."""
+    if changes:
+        _update(session, slug, **changes)
     return get_partner(session, slug)
 
 

@@ -4,7 +4,8 @@ Booking: a sale of n points debits the partner's issuance account and
 credits the member's available account, opens a lot issued by the partner,
 and records the awards (one per earning rule) that make up n. A refund does
 the reverse for its share of the sale, rule by rule, draining the sale's own
-lot only, so provenance stays with the issuer that is refunding.
+lot first; how much more it may take is the network's claw-back policy
+(network.clawback).
 
 Sales are booked in bulk: one statement per table for any number of sales,
 so an end-of-day file of 100,000 rows costs a few hundred statements, and a
@@ -20,9 +21,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from network import bonuses, bulk, ledger, members, orders
+from network import bonuses, bulk, ledger, members, orders, upkeep
+from network import clawback as clawbacks
 from network.errors import DomainError, Invalid
-from network.ledger import AVAILABLE, ISSUANCE
+from network.clawback import WITHIN_BALANCE
+from network.ledger import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
 from network.models import Award as AwardRow
 from network.models import JournalEntry, Lot, Order, Posting
 from network.registry import PartnerRef
@@ -140,10 +143,11 @@ def book_sales(
         if not lock_first:
             members.lock_members(session, list({id(b[3]): b[3] for b in booked}.values()))
         changes: dict[int, int] = defaultdict(int)
+        credited = PENDING if partner.pending_days else AVAILABLE
         for _, _, awards, holder, _ in booked:
             points = sum(a.points for a in awards)
-            changes[holder.ids[AVAILABLE]] += points
-            holder.balances[AVAILABLE] += points
+            changes[holder.ids[credited]] += points
+            holder.balances[credited] += points
         bulk.add_to_balances(session.connection(), {account: change for account, change in changes.items() if change})
         members.touch(session, {holder.member_id for _, _, awards, holder, _ in booked if awards}, now)
         for holder in first_sales.values():
@@ -176,11 +180,12 @@ def _write_earnings(session, partner, earning, *, now, lifetime) -> dict[int, in
         )
     }
     issuance = partner.account_id(ISSUANCE)
+    credited = PENDING if partner.pending_days else AVAILABLE
     postings, lots, award_list = [], [], []
     for _, _, awards, holder, order_id in earning:
         entry_id = entry_of_order[order_id]
         points = sum(a.points for a in awards)
-        account = holder.ids[AVAILABLE]
+        account = holder.ids[credited]
         postings += [
             {"entry_id": entry_id, "account_id": issuance, "amount": -points},
             {"entry_id": entry_id, "account_id": account, "amount": points},
@@ -190,7 +195,8 @@ def _write_earnings(session, partner, earning, *, now, lifetime) -> dict[int, in
         award_list += award_rows(entry_id, awards)
     bulk.insert_many(connection, _postings, postings)
     bulk.insert_many(connection, _lots, lots, same={
-        "issuer_id": partner.id, "earned_at": now, "available_at": now, "expires_at": now + lifetime})
+        "issuer_id": partner.id, "earned_at": now, "available_at": now + timedelta(days=partner.pending_days),
+        "expires_at": now + lifetime})
     bulk.insert_many(connection, _awards, award_list)
     return entry_of_order
 
@@ -208,7 +214,9 @@ def record_sale(
     return outcome
 
 
-def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now: datetime) -> dict:
+def record_refund(
+    session: Session, partner: PartnerRef, refund: Refund, *, now: datetime, clawback: str = WITHIN_BALANCE
+) -> dict:
     if refund.total.currency != partner.currency:
         raise _currency_error(partner, refund.total)
     for field in ("order_id", "original_order_id"):
@@ -235,17 +243,21 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
             {"total": [f"at most {refundable} can still be refunded"], "refundable": str(refundable)},
             code="refund_exceeds_sale",
         )
+    upkeep.bring_up_to_date(session, member, now)
     earned = session.execute(
-        select(JournalEntry.id, Lot.id.label("lot_id"), Lot.remaining)
+        select(JournalEntry.id, Lot.id.label("lot_id"), Lot.remaining, Lot.account_id)
         .join(Lot, Lot.entry_id == JournalEntry.id)
         .where(JournalEntry.order_id == sale.id)
     ).first()
     due = clawback_awards(_sale_awards(session, earned.id, sale.points) if earned else [], sale.total_minor, before, refund.total.minor)
-    # Only the sale's own points come back, so the refund reverses what this
-    # partner issued and nothing another partner issued. Points of the sale
-    # already spent stay spent: the partner reports them as uncollected.
-    taken = _trim(due, earned.remaining if earned else 0)
-    points = sum(a.points for a in taken)
+    own_account = PENDING if earned and earned.account_id == member.ids[PENDING] else AVAILABLE
+    own_remaining = earned.remaining if earned else 0
+    share = clawbacks.split(
+        clawback, sum(a.points for a in due), own_remaining=own_remaining, own_pending=own_account == PENDING,
+        others_available=member.balances[AVAILABLE] - (own_remaining if own_account == AVAILABLE else 0),
+    )
+    taken = _trim(due, share.total)
+    points = share.total
     order = orders.claim(
         session,
         partner_id=partner.id,
@@ -261,10 +273,17 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
     )
     entry_id = None
     if points:
+        own = ledger.plan_taking(session, member, share.own, first_lot_id=earned.lot_id, account=own_account) if share.own else None
+        others = ledger.plan_taking(session, member, share.others) if share.others else None
+        # The partner's own points come back to its issuance account; another issuer's points, and
+        # what is left owing, it receives as if the member had spent them at its till.
+        own_issue = share.own + (others.by_issuer.get(partner.id, 0) if others else 0)
         entry_id = ledger.post(
             session,
             kind="refund",
-            legs=[(member.ids[AVAILABLE], -points), (partner.account_id(ISSUANCE), points)],
+            legs=[(member.ids[own_account], -share.own), (member.ids[AVAILABLE], -share.others),
+                  (member.ids[OWED], -share.owed), (partner.account_id(ISSUANCE), own_issue),
+                  (partner.account_id(REDEMPTION), points - own_issue)],
             member=member,
             partner_id=partner.id,
             reason=f"Refund {refund.order_id} of sale {sale.order_id} at {partner.name}: {refund.total} {refund.total.currency}",
@@ -273,7 +292,11 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
             reverses_id=earned.id,
             order_id=order,
         )
-        ledger.consume_lots(session, member, points, entry_id, first_lot_id=earned.lot_id)
+        for taking in (own, others):
+            if taking:
+                ledger.take(session, taking, entry_id)
+        if share.owed:
+            clawbacks.owe(session, member, partner_id=partner.id, entry_id=entry_id, points=share.owed, now=now)
         session.execute(insert(_awards), award_rows(entry_id, taken, sign=-1))
     result = {"journal_id": entry_id, "points": -points, "awards": awards_view(taken, sign=-1), "balance": member.balance_view()}
     owed = sum(a.points for a in due)

@@ -28,8 +28,8 @@ from partners.money import Money, decimals
 NETWORK = None
 
 REDEMPTIONS = ("redemption", "redemption_reversal")
-#: Points taken back from members: a correction of what each lot's issuer issued.
-CLAWBACKS = ("refund", "adjustment")
+#: A refund's or a repayment's taking of another issuer's points: spent at the refunding partner (network.clawback).
+TAKEN_AT_REFUND = ("refund", "repayment")
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
         .select_from(move)
         .join(entry, entry.id == move.entry_id)
         .join(lot, lot.id == move.lot_id)
-        .where(entry.kind.in_(CLAWBACKS), booked_in(entry.booked_at))
+        .where(entry.kind == "refund", entry.partner_id == lot.issuer_id, booked_in(entry.booked_at))
         .group_by(lot.issuer_id, issued_version)
     ):
         fee_points[issuer, version] -= points
@@ -124,8 +124,12 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
         .select_from(move)
         .join(entry, entry.id == move.entry_id)
         .join(lot, lot.id == move.lot_id)
-        .outerjoin(original, original.id == entry.reverses_id)
-        .where(entry.kind.in_(REDEMPTIONS), booked_in(entry.booked_at))
+        .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == "redemption_reversal"))
+        .where(
+            entry.kind.in_(REDEMPTIONS)
+            | (entry.kind.in_(TAKEN_AT_REFUND) & (lot.issuer_id.is_(None) | (lot.issuer_id != entry.partner_id))),
+            booked_in(entry.booked_at),
+        )
         .group_by(lot.issuer_id, entry.partner_id, redeem_version)
     ):
         by_version[issuer, redeemer, version] += points

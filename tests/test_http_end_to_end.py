@@ -83,8 +83,9 @@ def test_a_member_earns_at_one_store_and_spends_at_another_over_http(server):
     status, refused = call(server, "POST", "/v1/redemptions", fuel["api_key"], {"card_number": card, "points": 10, "order_id": "FS-10"})
     assert (status, refused["error"]["code"]) == (422, "insufficient_points")
 
-    assert call(server, "GET", f"/v1/cards/{card}/balance", fuel["api_key"]) == (
-        200, {"card_number": card, "available": 5, "pending": 0, "held": 0})
+    status, balance = call(server, "GET", f"/v1/cards/{card}/balance", fuel["api_key"])
+    assert (status, balance["available"], balance["pending"], balance["held"]) == (200, 5, 0, 0)
+    assert balance["expiring"]["points"] == 5
     status, page = call(server, "GET", f"/v1/members/{member['member_id']}/history")
     assert [e["kind"] for e in page["entries"]] == ["redemption", "earn"]
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from network.models import Lot, LotMovement, Posting
+from network.models import Account, Lot, LotMovement, Posting
 
 
 def test_earn_at_a_redeem_at_b_refund_at_a(world, database):
@@ -29,7 +29,9 @@ def test_earn_at_a_redeem_at_b_refund_at_a(world, database):
     assert refund.json["points"] == -39  # 80 x 20.12 / 40.25 = 39.99 -> 39: the member keeps the fraction
     assert refund.json["balance"]["available"] == 3
 
-    assert hub.balance(world.card, world.grocer) == {"card_number": world.card, "available": 3, "pending": 0, "held": 0}
+    # All points expire together two years after the last earn or redemption (activity_extends).
+    assert hub.balance(world.card, world.grocer) == {"card_number": world.card, "available": 3, "pending": 0, "held": 0,
+                                                     "expiring": {"points": 3, "at": "2028-03-13T09:30:00+00:00"}}
 
     history = hub.history(world.member_id)["entries"]
     assert [(e["kind"], e["partner"], e["points"], e["order_id"]) for e in history] == [
@@ -171,16 +173,35 @@ def test_partner_key_is_shown_once_and_stored_only_as_a_hash(hub, database):
     assert hub.call("GET", "/v1/partners/fuel-stop", key).json["slug"] == "fuel-stop"
 
 
-def test_a_refund_never_takes_back_points_another_partner_issued(world, database):
-    """The sale's own points were spent at the grocer; the member's grocer points stay theirs."""
+def test_a_refund_whose_points_were_spent_takes_other_points_within_the_balance(world, database):
+    """The sale's own points were spent at the grocer: the refund takes the member's grocer points instead.
+
+    They count as spent at Brew Bar (its redemption account), not as points
+    Brew Bar takes back from what it issued: settlement bills the grocer for them.
+    """
     hub = world.hub
     hub.sale(world.coffee, world.card, "100.00", order="S1")  # 100 points issued by Brew Bar
     hub.sale(world.grocer, world.card, "50.00", order="G1")  # 100 points issued by the grocer, expiring later
     assert hub.redeem(world.grocer, world.card, 100).json["provenance"] == [{"issuer": "brew-bar", "points": 100}]
-    refund = hub.refund(world.coffee, "S1", "100.00")
+    refund = hub.refund(world.coffee, "S1", "60.00")
     assert refund.status_code == 201
-    assert refund.json["points"] == 0
-    assert refund.json["uncollected_points"] == 100
-    assert hub.balance(world.card)["available"] == 100
+    assert refund.json["points"] == -60
+    assert "uncollected_points" not in refund.json
+    assert hub.balance(world.card)["available"] == 40
     with database.session() as session:
-        assert session.execute(select(Lot.issuer_id, Lot.remaining).order_by(Lot.id)).all()[1].remaining == 100
+        lots = session.execute(select(Lot.issuer_id, Lot.remaining).order_by(Lot.id)).all()
+        assert [lot.remaining for lot in lots] == [0, 40]
+        postings = session.execute(
+            select(Account.kind, Account.partner_id, Posting.amount).join(Account, Account.id == Posting.account_id)
+            .where(Posting.entry_id == refund.json["journal_id"]).order_by(Posting.amount)
+        ).all()
+        assert [(p.kind, p.amount) for p in postings] == [("available", -60), ("redemption", 60)]
+
+
+def test_a_refund_takes_back_no_more_than_the_balance(world):
+    hub = world.hub
+    hub.sale(world.coffee, world.card, "100.00", order="S1")
+    hub.redeem(world.grocer, world.card, 90)
+    refund = hub.refund(world.coffee, "S1", "100.00")
+    assert (refund.json["points"], refund.json["uncollected_points"]) == (-10, 90)
+    assert hub.balance(world.card)["available"] == 0

@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from network import intake
 from network.api.common import hub, now, read
 from network.api.schemas import ErrorOut, TransactionResult
-from network.api.transactions import lifetime, parse, payload
+from network.api.transactions import clawback, lifetime, parse, payload
 from network.errors import Conflict, NotFound, Unauthenticated
 from network.registry import get_partner
 from network.idempotency import to_json
@@ -44,7 +44,8 @@ def inbound(slug):
         booked = []
         for transaction in transactions:
             try:
-                booked.append(intake.book_one(session, partner, rules, transaction, now=now(), lifetime=days))
+                booked.append(intake.book_one(session, partner, rules, transaction, now=now(), lifetime=days,
+                                              clawback=clawback()))
             except Conflict as exc:
                 if exc.code != "duplicate_order":
                     raise

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_smorest import Blueprint
 
-from network import adjustments, bonuses, history, members
+from network import adjustments, bonuses, expiry, history, members
 from network.api.common import hub, idempotent_write, now, principal, read, requires
 from network.api.schemas import AdjustmentCreate, AdjustmentResult, CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
 from network.auth import OPERATOR, PARTNER
@@ -54,6 +54,7 @@ def enrol(args):
 def show(member_id):
     """A member's cards and balance; e-mail and name only for the operator."""
     is_operator = principal().partner is None
+    at = now()
 
     def work(session):
         member = members.get_member(session, member_id)
@@ -61,7 +62,8 @@ def show(member_id):
             "member_id": member.id,
             "created_at": member.created_at,
             "cards": [{"number": c.number, "status": c.status} for c in members.cards_of(session, member.id)],
-            "balance": members.balances(session, member.id),
+            "balance": members.balances(session, member.id, at),
+            "expiring": _expiring(session, member.id),
         }
         if is_operator:
             view.update(email=member.email, name=member.name)
@@ -112,4 +114,16 @@ def member_history(query, member_id):
 def balance(card_number):
     """What a till shows before a redemption."""
 
-    return read(lambda session: {"card_number": card_number, **members.card_balances(session, card_number)})
+    at = now()
+
+    def work(session):
+        view = {"card_number": card_number, **members.card_balances(session, card_number, at)}
+        return {**view, "expiring": _expiring(session, members.member_for_card(session, card_number))}
+
+    return read(work)
+
+
+def _expiring(session, member_id: str) -> dict | None:
+    """The next points to expire and when, so a member can spend them in time."""
+    soon = expiry.next_expiring(session, member_id, expiry.Policy.from_config(current_app.config))
+    return None if soon is None else {"points": soon.points, "at": soon.at}

@@ -9,10 +9,12 @@ from flask_smorest import Blueprint
 
 from network import contracts
 from network.api.common import hub, idempotent_write, load_adapter_config, now, only_itself, read, requires
-from network.api.schemas import AdapterSet, ContractSet, ContractsOut, ErrorOut, PartnerCreate, PartnerCreated, PartnerOut
+from network.api.schemas import (
+    AdapterSet, ContractSet, ContractsOut, ErrorOut, PartnerAmend, PartnerCreate, PartnerCreated, PartnerOut,
+)
 from network.auth import OPERATOR, PARTNER
 from network.errors import BadRequest, Invalid
-from network.registry import NewPartner, PartnerRef, create_partner, get_partner, set_adapter, set_rules
+from network.registry import NewPartner, PartnerRef, amend, create_partner, get_partner, set_adapter, set_rules
 from partners.earning import InvalidRules, compile_rules, earn_rate_rules
 
 blp = Blueprint("partners", __name__, description="Partner retailers")
@@ -33,6 +35,7 @@ def _view(partner: PartnerRef) -> dict:
             for key, value in partner.adapter_config.items()
         },
         "rules": partner.rules,
+        "pending_days": partner.pending_days,
         "inbound_url": url_for("inbound.inbound", slug=partner.slug, _external=True) if getattr(adapter, "signed", False) else None,
         "created_at": partner.created_at,
     }
@@ -82,6 +85,16 @@ def create(args):
 def show(slug):
     only_itself(slug)
     return read(lambda session: _view(get_partner(session, slug)))
+
+
+@blp.route("/partners/<slug>", methods=["PATCH"])
+@requires(OPERATOR)
+@blp.arguments(PartnerAmend)
+@blp.response(200, PartnerOut)
+@blp.alt_response(404, schema=ErrorOut)
+def patch(args, slug):
+    """Change a partner's name, time zone or return window (`pending_days`, for sales booked from now on)."""
+    return _changed(lambda session: amend(session, slug, args))
 
 
 @blp.route("/partners/<slug>/adapter", methods=["PUT"])

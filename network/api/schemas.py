@@ -21,6 +21,14 @@ def _timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA time zone such as Europe/Paris") from None
 
 
+def PendingDays(**kwargs):
+    return fields.Integer(
+        strict=True, validate=validate.Range(min=0, max=365),
+        metadata={"example": 14, "description": "return window: a sale's points stay pending this many days (0: available at once)"},
+        **kwargs,
+    )
+
+
 class PartnerCreate(Strict):
     slug = fields.String(
         required=True,
@@ -39,6 +47,13 @@ class PartnerCreate(Strict):
         metadata={"example": "1", "description": "shorthand for rules [{\"rule\": \"base_rate\", \"rate\": ...}]; default 1"},
     )
     rules = fields.List(fields.Dict(), metadata={"description": "earning rules; see PUT /v1/partners/{slug}/rules"})
+    pending_days = PendingDays(load_default=0)
+
+
+class PartnerAmend(Strict):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    timezone = fields.String(validate=_timezone)
+    pending_days = PendingDays()
 
 
 class ContractSet(Strict):
@@ -72,6 +87,7 @@ class PartnerOut(Schema):
     adapter = fields.String()
     adapter_config = fields.Dict(metadata={"description": "secrets (keys named *secret* or *key*) are masked"})
     rules = fields.List(fields.Dict())
+    pending_days = fields.Integer()
     inbound_url = fields.String(allow_none=True, metadata={"description": "where a signed platform posts its webhooks"})
     created_at = fields.DateTime()
 
@@ -106,8 +122,15 @@ class BalanceOut(Schema):
     held = fields.Integer()
 
 
+class ExpiringOut(Schema):
+    points = fields.Integer()
+    at = fields.DateTime(metadata={"description": "when these points expire unless spent (or, under activity_extends, "
+                                                  "unless the member earns or redeems before)"})
+
+
 class CardBalance(BalanceOut):
     card_number = fields.String()
+    expiring = fields.Nested(ExpiringOut, allow_none=True, metadata={"description": "the next points to expire; null: none"})
 
 
 class CardOut(Schema):
@@ -122,6 +145,7 @@ class MemberOut(Schema):
     created_at = fields.DateTime()
     cards = fields.List(fields.Nested(CardOut))
     balance = fields.Nested(BalanceOut)
+    expiring = fields.Nested(ExpiringOut, allow_none=True, metadata={"description": "the next points to expire; null: none"})
 
 
 class AdjustmentCreate(Strict):

@@ -27,6 +27,10 @@ def lifetime() -> timedelta:
     return timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"])
 
 
+def clawback() -> str:
+    return current_app.config["COALITION_CLAWBACK"]
+
+
 def payload(partner: PartnerRef, adapter: Adapter) -> Payload:
     """The request as an adapter sees it; a media type it does not read is a 415."""
     media_type = request.mimetype or ""
@@ -71,10 +75,11 @@ def post_transaction():
     body = payload(partner, adapter)
     intake.verify(adapter, config, body)
     transactions = parse(adapter, config, body)
-    rules, days = hub().ruleset(partner), lifetime()
+    rules, days, policy = hub().ruleset(partner), lifetime(), clawback()
 
     def work(session):
-        booked = [intake.book_one(session, partner, rules, t, now=now(), lifetime=days) for t in transactions]
+        booked = [intake.book_one(session, partner, rules, t, now=now(), lifetime=days, clawback=policy)
+                  for t in transactions]
         return booked[0] if len(booked) == 1 else {"transactions": booked}
 
     return idempotent_write(work, status=201 if transactions else 200)
@@ -106,7 +111,7 @@ def post_batch():
     try:
         rows = adapter.read_rows(request.stream, config, partner.timezone)
         outcome = intake.import_rows(hub().db, partner, hub().ruleset(partner), rows, clock=current_app.config["CLOCK"],
-                                      lifetime=lifetime())
+                                      lifetime=lifetime(), clawback=clawback())
     except UnreadablePayload as exc:
         raise BadRequest(str(exc), code="unreadable_body") from None
     return outcome.view()
