@@ -76,7 +76,8 @@ def due_members(session: Session, as_of: datetime, policy: Policy, *, after: str
             .where(Account.balance > 0, func.coalesce(Member.last_activity_at, Member.created_at) <= as_of - policy.lifetime)
         )
     else:
-        query = select(Lot.member_id).join(Account, (Account.id == Lot.account_id) & available).where(
+        # Pending lots too: one past its window is released (then expired) under the member's lock.
+        query = select(Lot.member_id).join(Account, (Account.id == Lot.account_id) & Account.kind.in_((AVAILABLE, PENDING))).where(
             Lot.remaining > 0, Lot.expires_at <= as_of
         ).distinct()
     column = query.selected_columns[0]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from network.models import Account, Award, JournalEntry, Lot, LotMovement, Posting, int_sum
+from network.models import Account, Award, Debt, JournalEntry, Lot, LotMovement, Posting, int_sum
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,24 @@ def _member_balances_match_postings(session: Session):
 def _balances_match_lots(session: Session):
     lots = select(Lot.account_id, int_sum(Lot.remaining).label("remaining")).group_by(Lot.account_id).subquery()
     query = (
-        select(Account.member_id, Account.balance, func.coalesce(lots.c.remaining, 0))
+        select(Account.member_id, Account.kind, Account.balance, func.coalesce(lots.c.remaining, 0))
         .outerjoin(lots, lots.c.account_id == Account.id)
-        .where(Account.kind == "available", Account.balance != func.coalesce(lots.c.remaining, 0))
+        .where(Account.kind.in_(("available", "pending")), Account.balance != func.coalesce(lots.c.remaining, 0))
+    )
+    for member_id, kind, balance, remaining in session.execute(query):
+        yield f"member {member_id}: {kind} {balance}, lots remaining {remaining}"
+
+
+def _owed_matches_debts(session: Session):
+    """What a member owes is the sum of their open debts; they never owe a negative amount."""
+    debts = select(Debt.member_id, int_sum(Debt.remaining).label("remaining")).group_by(Debt.member_id).subquery()
+    query = (
+        select(Account.member_id, Account.balance, func.coalesce(debts.c.remaining, 0))
+        .outerjoin(debts, debts.c.member_id == Account.member_id)
+        .where(Account.kind == "owed", Account.balance != -func.coalesce(debts.c.remaining, 0))
     )
     for member_id, balance, remaining in session.execute(query):
-        yield f"member {member_id}: available {balance}, lots remaining {remaining}"
+        yield f"member {member_id}: owed account {balance}, open debts {remaining}"
 
 
 def _lots_match_movements(session: Session):
@@ -138,7 +150,8 @@ CHECKS = {
     "every entry has two postings or more": _entries_have_two_postings,
     "all postings sum to zero": _ledger_sums_to_zero,
     "member balances equal their postings": _member_balances_match_postings,
-    "available balances equal their lots": _balances_match_lots,
+    "available and pending balances equal their lots": _balances_match_lots,
+    "owed balances equal open debts": _owed_matches_debts,
     "lots equal their movements": _lots_match_movements,
     "partner issuance equals its lots less refunds": _issuance_matches_lots,
     "no available balance below zero": _no_negative_available,

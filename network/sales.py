@@ -273,11 +273,14 @@ def record_refund(
     )
     entry_id = None
     if points:
-        own = ledger.plan_taking(session, member, share.own, first_lot_id=earned.lot_id, account=own_account) if share.own else None
-        others = ledger.plan_taking(session, member, share.others) if share.others else None
-        # The partner's own points come back to its issuance account; another issuer's points, and
+        if own_account == AVAILABLE:  # one pass: the sale's own lot first, then the others
+            plans = [ledger.plan_taking(session, member, share.own + share.others, first_lot_id=earned and earned.lot_id)]
+        else:
+            plans = [ledger.plan_taking(session, member, share.own, first_lot_id=earned.lot_id, account=PENDING),
+                     ledger.plan_taking(session, member, share.others)]
+        # Points the partner issued come back to its issuance account; another issuer's points, and
         # what is left owing, it receives as if the member had spent them at its till.
-        own_issue = share.own + (others.by_issuer.get(partner.id, 0) if others else 0)
+        own_issue = sum(plan.by_issuer.get(partner.id, 0) for plan in plans)
         entry_id = ledger.post(
             session,
             kind="refund",
@@ -292,9 +295,8 @@ def record_refund(
             reverses_id=earned.id,
             order_id=order,
         )
-        for taking in (own, others):
-            if taking:
-                ledger.take(session, taking, entry_id)
+        for plan in plans:
+            ledger.take(session, plan, entry_id)
         if share.owed:
             clawbacks.owe(session, member, partner_id=partner.id, entry_id=entry_id, points=share.owed, now=now)
         session.execute(insert(_awards), award_rows(entry_id, taken, sign=-1))

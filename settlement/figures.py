@@ -28,8 +28,6 @@ from partners.money import Money, decimals
 NETWORK = None
 
 REDEMPTIONS = ("redemption", "redemption_reversal")
-#: A refund's or a repayment's taking of another issuer's points: spent at the refunding partner (network.clawback).
-TAKEN_AT_REFUND = ("refund", "repayment")
 
 
 @dataclass(frozen=True)
@@ -116,6 +114,8 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
 
     # Points spent (less reversals) by issuer and redeemer, valued at the redeemer's
     # version in force when the redemption was booked (a reversal: its redemption's).
+    # A refund that takes another issuer's points, and a repayment of what a refund
+    # left owing, spend those points at the refunding partner (network.clawback).
     spent_at = func.coalesce(original.booked_at, entry.booked_at)
     redeem_version = _version_of(contracts, entry.partner_id, spent_at)
     by_version: dict[tuple[int | None, int, int | None], int] = defaultdict(int)
@@ -127,7 +127,8 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
         .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == "redemption_reversal"))
         .where(
             entry.kind.in_(REDEMPTIONS)
-            | (entry.kind.in_(TAKEN_AT_REFUND) & (lot.issuer_id.is_(None) | (lot.issuer_id != entry.partner_id))),
+            | (entry.kind == "repayment")
+            | ((entry.kind == "refund") & (lot.issuer_id.is_(None) | (lot.issuer_id != entry.partner_id))),
             booked_in(entry.booked_at),
         )
         .group_by(lot.issuer_id, entry.partner_id, redeem_version)

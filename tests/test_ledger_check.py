@@ -1,12 +1,14 @@
 """`coalition ledger check` finds a broken ledger and names the broken invariant."""
 
+from datetime import datetime, timezone
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import insert, select, update
 
 from network.cli import main
 from network.invariants import CHECKS, check
-from network.models import Account, JournalEntry, Lot, Posting
+from network.models import Account, Debt, JournalEntry, Lot, Posting
 
 
 def run_check(database):
@@ -46,12 +48,20 @@ def _break_lot(session):
     session.execute(update(Lot).values(remaining=Lot.remaining - 1))
 
 
+def _break_debt(session):
+    """A debt that no refund posted to the member's owed account."""
+    entry = session.execute(select(JournalEntry.id, JournalEntry.member_id, JournalEntry.partner_id)).first()
+    session.execute(insert(Debt).values(member_id=entry.member_id, partner_id=entry.partner_id, entry_id=entry.id,
+                                        points=5, remaining=5, created_at=datetime.now(timezone.utc)))
+
+
 @pytest.mark.parametrize(
     ("corrupt", "broken"),
     [
-        (_break_balance, {"member balances equal their postings", "available balances equal their lots"}),
+        (_break_balance, {"member balances equal their postings", "available and pending balances equal their lots"}),
         (_break_entry, {"every entry sums to zero", "all postings sum to zero", "partner issuance equals its lots less refunds"}),
-        (_break_lot, {"available balances equal their lots", "lots equal their movements"}),
+        (_break_lot, {"available and pending balances equal their lots", "lots equal their movements"}),
+        (_break_debt, {"owed balances equal open debts"}),
     ],
 )
 def test_a_corrupted_ledger_fails_naming_the_invariant(world, database, corrupt, broken):
@@ -67,6 +77,6 @@ def test_a_corrupted_ledger_fails_naming_the_invariant(world, database, corrupt,
         assert f"FAIL  {name}" in result.output
     # Leave the database healthy for the fixture's own check.
     with database.engine.begin() as connection:
-        for table in ("awards", "lot_movements", "lots", "postings", "journal_entries", "orders"):
+        for table in ("debts", "awards", "lot_movements", "lots", "postings", "journal_entries", "orders"):
             connection.exec_driver_sql(f"DELETE FROM {table}")
         connection.execute(update(Account).where(Account.member_id.is_not(None)).values(balance=0))

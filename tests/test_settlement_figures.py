@@ -147,21 +147,31 @@ def test_a_reversed_redemption_is_valued_at_its_redemptions_contract_version(hub
     assert second.obligations[p["coffee"], p["grocer"]] == -60  # at 0.010, the rate the redemption was paid at
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(workload=st.lists(
-    st.tuples(st.sampled_from(["sale", "redeem", "refund", "reverse"]), st.integers(0, 2), st.integers(0, 2),
-              st.integers(1, 40_000)),
-    min_size=1, max_size=25,
-))
-def test_net_positions_sum_to_zero_and_rows_account_for_every_point(hub, clock, database, backend, workload):
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    workload=st.lists(
+        st.tuples(st.sampled_from(["sale", "redeem", "refund", "reverse", "adjust", "age"]), st.integers(0, 2),
+                  st.integers(0, 2), st.integers(1, 40_000)),
+        min_size=1, max_size=25,
+    ),
+    clawback=st.sampled_from(["only_pending", "within_balance", "unlimited"]),
+)
+def test_net_positions_sum_to_zero_and_rows_account_for_every_point(app, hub, clock, database, backend, workload, clawback):
+    """Sales (one partner with a return window), redemptions, refunds under each claw-back policy, reversals,
+    operator adjustments both ways, and time passing with expiry: no point and no cent unaccounted for."""
     if backend != "sqlite":
         return  # the arithmetic is the same on both; one backend keeps this quick
+    from network import expiry
+
+    app.config.update(COALITION_CLAWBACK=clawback, COALITION_EXPIRY="fixed", COALITION_POINTS_LIFETIME_DAYS=60)
     state = hub.__dict__.setdefault("state", {})
     if not state:
-        state["keys"] = [hub.create_partner(f"p{i}") for i in range(3)]
+        state["keys"] = [hub.create_partner(f"p{i}", pending_days=3 if i == 2 else 0) for i in range(3)]
+        state["members"] = []
         for i, (fee, rate) in enumerate((("0.003", "0.011"), ("0.0015", "0.007"), ("0.01", "0.0125"))):
             contract(hub, f"p{i}", fee, rate, clock.now - timedelta(days=1))
-        state["cards"] = [hub.enrol(state["keys"][0])[1] for _ in range(3)]
+        enrolled = [hub.enrol(state["keys"][0]) for _ in range(3)]
+        state["members"], state["cards"] = [m for m, _ in enrolled], [c for _, c in enrolled]
         state["sales"], state["redemptions"], state["n"] = [], [], 0
     keys, cards = state["keys"], state["cards"]
     start = clock.now
@@ -183,6 +193,14 @@ def test_net_positions_sum_to_zero_and_rows_account_for_every_point(hub, clock, 
         elif op == "reverse" and state["redemptions"]:
             partner, redemption = state["redemptions"].pop(size % len(state["redemptions"]))
             hub.call("POST", f"/v1/redemptions/{redemption}/reversal", keys[partner])
+        elif op == "adjust":
+            points = (size % 400 + 1) * (1 if partner else -1)
+            hub.call("POST", f"/v1/members/{state['members'][member]}/adjustments", json={"points": points, "reason": "r"})
+        elif op == "age":
+            now = clock.advance(days=size % 40)
+            db = app.extensions["coalition"].db
+            for _ in expiry.expire(db.transact, db.read, now, expiry.Policy.from_config(app.config), now=now):
+                pass
     end = clock.advance(minutes=1)
     parties = (*ids(database).values(), NETWORK)
     for period in (Period(None, end), Period(start, end)):
