@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_smorest import Blueprint
 
-from network import adjustments, bonuses, history, members
+from network import adjustments, bonuses, history, holds, members
 from network.api.common import hub, idempotent_write, now, principal, read, requires
 from network.api.schemas import AdjustmentCreate, AdjustmentResult, CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
 from network.auth import OPERATOR, PARTNER
@@ -61,7 +61,8 @@ def show(member_id):
             "member_id": member.id,
             "created_at": member.created_at,
             "cards": [{"number": c.number, "status": c.status} for c in members.cards_of(session, member.id)],
-            "balance": members.balances(session, member.id),
+            "balance": holds.as_of(members.balances(session, member.id),
+                                   holds.expired_points(session, now(), member_id=member.id)),
         }
         if is_operator:
             view.update(email=member.email, name=member.name)
@@ -112,4 +113,8 @@ def member_history(query, member_id):
 def balance(card_number):
     """What a till shows before a redemption."""
 
-    return read(lambda session: {"card_number": card_number, **members.card_balances(session, card_number)})
+    def work(session):
+        balance = members.card_balances(session, card_number)
+        return {"card_number": card_number, **holds.as_of(balance, holds.expired_points(session, now(), card_number=card_number))}
+
+    return read(work)
