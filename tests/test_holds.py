@@ -215,3 +215,35 @@ def test_concurrent_capture_and_void_of_one_hold_exactly_one_wins(fifty, databas
     assert captures + statuses.count("voided") == 5
     assert hub.balance(fifty.card) == {"card_number": fifty.card, "available": 50 - 7 * captures, "pending": 0, "held": 0}
     assert kinds(database).count("hold_release") == 5
+
+
+def test_settlement_bills_a_captured_hold_like_a_plain_redemption_and_a_voided_one_not_at_all(hub, clock, database):
+    from tests.test_settlement_figures import contract, figures_of, ids
+
+    coffee, grocer, fuel = (hub.create_partner(slug) for slug in ("coffee", "grocer", "fuel"))
+    for slug, rate in (("coffee", "0.010"), ("grocer", "0.008"), ("fuel", "0.009")):
+        contract(hub, slug, "0.002", rate, clock.now - timedelta(days=1))
+    _, ann = hub.enrol(coffee)
+    _, bob = hub.enrol(coffee)
+    hub.sale(coffee, ann, "100.00")
+    hub.sale(coffee, bob, "100.00")
+    start = clock.advance(hours=1)
+    assert hub.redeem(grocer, ann, 40).status_code == 201  # plain: 40 Coffee points at the grocer
+    middle = clock.advance(hours=1)
+    held = hold(hub, grocer, bob, 60, "H-1").json["redemption_id"]
+    voided = hold(hub, fuel, bob, 20, "H-2").json["redemption_id"]
+    clock.advance(minutes=10)
+    assert capture(hub, grocer, held, 40).status_code == 201
+    assert void(hub, fuel, voided).status_code == 200
+    still_held = hold(hub, fuel, ann, 10, "H-3", hold_seconds=7200).json["redemption_id"]
+    end = clock.advance(hours=1)
+
+    p = ids(database)
+    plain, captured = figures_of(database, start, middle), figures_of(database, middle, end)
+    assert dict(plain.matrix) == dict(captured.matrix) == {(p["coffee"], p["grocer"]): 40}
+    assert dict(plain.obligations) == dict(captured.obligations) == {(p["coffee"], p["grocer"]): 32}  # 40 x 0.008 EUR
+    assert captured.redeemed.get(p["fuel"], 0) == 0
+    # Held points are still outstanding: 200 issued, 80 spent; Ann's 10 on hold at the fuel station count.
+    assert captured.outstanding[p["coffee"]] == 120
+    assert void(hub, fuel, still_held).status_code == 200
+    assert figures_of(database, middle, clock.advance(hours=1)).outstanding[p["coffee"]] == 120
