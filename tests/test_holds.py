@@ -247,3 +247,46 @@ def test_settlement_bills_a_captured_hold_like_a_plain_redemption_and_a_voided_o
     assert captured.outstanding[p["coffee"]] == 120
     assert void(hub, fuel, still_held).status_code == 200
     assert figures_of(database, middle, clock.advance(hours=1)).outstanding[p["coffee"]] == 120
+
+
+def test_the_ledger_check_finds_held_points_without_their_hold(fifty, database):
+    from sqlalchemy import update
+
+    from network.invariants import check
+
+    placed = hold(fifty.hub, fifty.grocer, fifty.card, 40, "G-20").json
+    with database.session() as session:
+        assert not any(check(session).values())
+        session.execute(update(Hold).values(status="voided"))
+        session.commit()
+        broken = {name for name, problems in check(session).items() if problems}
+        assert broken == {"held balances equal their authorised holds"}
+        session.execute(update(Hold).values(status="authorized"))
+        session.commit()
+    assert void(fifty.hub, fifty.grocer, placed["redemption_id"]).status_code == 200
+
+
+def test_coalition_holds_release_sweeps_expired_holds_once(fifty, database, clock, app):
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+
+    from network.cli import main
+
+    hub = fifty.hub
+    _, bob = hub.enrol(fifty.coffee)
+    hub.sale(fifty.coffee, bob, "10.00")
+    hold(hub, fifty.grocer, fifty.card, 30, "G-21", hold_seconds=60)
+    hold(hub, fifty.grocer, fifty.card, 5, "G-22", hold_seconds=3600)
+    hold(hub, fifty.coffee, bob, 10, "C-1", hold_seconds=120)
+    clock.advance(seconds=120)
+
+    def sweep():
+        return CliRunner().invoke(main, ["holds", "release"], obj=ScriptInfo(create_app=lambda: app))
+
+    first = sweep()
+    assert first.exit_code == 0, first.output
+    assert "released 2 expired holds" in first.output
+    assert "released 0 expired holds" in sweep().output
+    with database.session() as session:
+        assert sorted(session.scalars(select(Hold.status))) == ["authorized", "expired", "expired"]
+    assert hub.balance(fifty.card)["held"] == 5 and hub.balance(bob)["held"] == 0

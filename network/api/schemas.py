@@ -253,7 +253,7 @@ class HistoryQuery(Strict):
 
 class HistoryEntry(Schema):
     id = fields.Integer()
-    kind = fields.String(metadata={"description": "earn, refund, redemption, redemption_reversal"})
+    kind = fields.String(metadata={"description": "earn, refund, redemption, redemption_reversal, hold, hold_release"})
     partner = fields.String(allow_none=True)
     points = fields.Integer()
     reason = fields.String()
