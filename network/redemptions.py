@@ -50,6 +50,8 @@ def redeem(
         money, points = rewards.priced(session, partner, amount)
         extra.update(amount=str(money), currency=money.currency)
     if not capture:
+        if hold_until is None:
+            raise ValueError("a hold needs hold_until")
         held = holds.place(session, partner, member, points=points, order_id=order_id, now=now, expires_at=hold_until,
                            reward=reward, amount_minor=money.minor if money else None)
         return {**held, **extra}
@@ -85,7 +87,7 @@ def redeem(
         "redemption_id": entry_id,
         "points": points,
         "balance": member.balance_view(),
-        "provenance": _provenance(session, by_issuer),
+        "provenance": provenance(session, by_issuer),
         **extra,
     }
 
@@ -117,7 +119,7 @@ def donate(session: Session, *, card_number: str, charity: str, points: int, don
         "charity": recipient.slug,
         "points": points,
         "balance": member.balance_view(),
-        "provenance": _provenance(session, by_issuer),
+        "provenance": provenance(session, by_issuer),
     }
 
 
@@ -174,8 +176,6 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
         "redemption_id": entry.id,
         "points": points,
         "balance": member.balance_view(),
-        "provenance": _provenance(session, by_issuer),
+        "provenance": provenance(session, by_issuer),
     }
 
-
-_provenance = provenance
