@@ -178,6 +178,22 @@ def expire_command(as_of) -> None:
 
 
 @main.group()
+def holds() -> None:
+    """Two-phase redemptions (holds)."""
+
+
+@holds.command("release")
+@with_appcontext
+def holds_release() -> None:
+    """Release every hold past its expiry (held points back to the members); running it again releases nothing."""
+    from network import holds as holding
+
+    db = _db()
+    released = holding.release_all_expired(db.transact, db.read, current_app.config["CLOCK"]())
+    click.echo(f"released {released} expired holds")
+
+
+@main.group()
 def keys() -> None:
     """The hub's statement-signing keys."""
 

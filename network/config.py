@@ -26,6 +26,10 @@ def from_environment(instance_path: str) -> dict:
         ),
         # How far in the past a settlement period must end: a booking still committing belongs to it.
         "COALITION_SETTLEMENT_GRACE_SECONDS": int(os.environ.get("COALITION_SETTLEMENT_GRACE_SECONDS", "60")),
+        # How long a hold (POST /v1/redemptions with "capture": false) lasts unless the till asks otherwise ...
+        "COALITION_HOLD_SECONDS": int(os.environ.get("COALITION_HOLD_SECONDS", "3600")),
+        # ... and the longest it may ask for (a hotel or car-hire pre-authorisation: a week).
+        "COALITION_HOLD_MAX_SECONDS": int(os.environ.get("COALITION_HOLD_MAX_SECONDS", str(7 * 24 * 3600))),
         "COALITION_NETWORK_NAME": os.environ.get("COALITION_NETWORK_NAME", "coalition"),
         # A till posts one transaction; anything past 1 MiB is a mistake or an attack.
         "MAX_CONTENT_LENGTH": int(os.environ.get("COALITION_MAX_BODY_BYTES", str(1024 * 1024))),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from network.models import Account, Award, Debt, JournalEntry, Lot, LotMovement, Posting, int_sum
+from network.models import Account, Award, Debt, Hold, JournalEntry, Lot, LotMovement, Posting, int_sum
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,21 @@ def _awards_explain_entries(session: Session):
         yield f"entry {entry_id}: awards {awarded}, member postings {moved}"
 
 
+def _held_equals_authorized_holds(session: Session):
+    """A member's held account holds exactly the points of its authorised holds: none lost, none left behind."""
+    holds = (
+        select(Hold.member_id, int_sum(Hold.points).label("points")).where(Hold.status == "authorized")
+        .group_by(Hold.member_id).subquery()
+    )
+    query = (
+        select(Account.member_id, Account.balance, func.coalesce(holds.c.points, 0))
+        .outerjoin(holds, holds.c.member_id == Account.member_id)
+        .where(Account.kind == "held", Account.balance != func.coalesce(holds.c.points, 0))
+    )
+    for member_id, balance, points in session.execute(query):
+        yield f"member {member_id}: held {balance}, authorised holds {points}"
+
+
 CHECKS = {
     "every entry sums to zero": _entries_sum_to_zero,
     "every entry has two postings or more": _entries_have_two_postings,
@@ -156,6 +171,7 @@ CHECKS = {
     "partner issuance equals its lots less refunds": _issuance_matches_lots,
     "no available balance below zero": _no_negative_available,
     "awards add up to their entries": _awards_explain_entries,
+    "held balances equal their authorised holds": _held_equals_authorized_holds,
 }
 
 

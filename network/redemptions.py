@@ -3,6 +3,8 @@
 A redemption of n points debits the member's available account and credits
 the redeeming partner's redemption account. The lots it consumes (oldest
 expiry first) say whose points were spent: that is what settlement bills.
+A donation is a redemption at a charity; a hold (network.holds) becomes one
+when it is captured.
 """
 
 from __future__ import annotations
@@ -12,16 +14,49 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from network import ledger, members, orders, upkeep
-from network.errors import Conflict, InsufficientPoints, NotFound
+from network import holds, ledger, members, orders, rewards, upkeep
+from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
 from network.ledger import AVAILABLE, REDEMPTION
 from network.models import JournalEntry, Lot, LotMovement
-from network.registry import PartnerRef, slugs
+from network.registry import PartnerRef, get_partner, provenance
 
 
-def redeem(session: Session, partner: PartnerRef, *, card_number: str, points: int, order_id: str, now: datetime) -> dict:
+def redeem(
+    session: Session,
+    partner: PartnerRef,
+    *,
+    card_number: str,
+    order_id: str,
+    now: datetime,
+    points: int | None = None,
+    sku: str | None = None,
+    quantity: int = 1,
+    amount: str | None = None,
+    capture: bool = True,
+    hold_until: datetime | None = None,
+) -> dict:
+    """Spend points at a till: so many points, a reward by sku, or an amount at the partner's rate.
+
+    Captured at once (the default), or held until `hold_until` for a later
+    capture or void (network.holds).
+    """
     member = members.lock_member_by_card(session, card_number)
     upkeep.bring_up_to_date(session, member, now)
+    reward, money, extra = None, None, {}
+    if sku is not None:
+        reward = rewards.choose(session, partner, member.member_id, sku, quantity)
+        points, extra["reward"] = reward.points, reward.view()
+    elif amount is not None:
+        money, points = rewards.priced(session, partner, amount)
+        extra.update(amount=str(money), currency=money.currency)
+    if not capture:
+        if hold_until is None:
+            raise ValueError("a hold needs hold_until")
+        held = holds.place(session, partner, member, points=points, order_id=order_id, now=now, expires_at=hold_until,
+                           reward=reward, amount_minor=money.minor if money else None)
+        return {**held, **extra}
+    if orders.find(session, partner.id, holds.HOLD, order_id) is not None:
+        raise orders.duplicate(session, partner.id, holds.HOLD, order_id)
     order = orders.claim(
         session,
         partner_id=partner.id,
@@ -31,12 +66,9 @@ def redeem(session: Session, partner: PartnerRef, *, card_number: str, points: i
         points=-points,
         booked_at=now,
     )
-    available = member.balances[AVAILABLE]
-    if available < points:
-        raise InsufficientPoints(
-            f"The card has {available} points available; {points} were asked for",
-            {"requested": points, "available": available},
-        )
+    _check_available(member, points)
+    if reward is not None:
+        rewards.reserve(session, reward)
     entry_id = ledger.post(
         session,
         kind="redemption",
@@ -48,21 +80,71 @@ def redeem(session: Session, partner: PartnerRef, *, card_number: str, points: i
         order_id=order,
     )
     by_issuer = ledger.consume_lots(session, member, points, entry_id)
+    if reward is not None:
+        rewards.record(session, reward.reward_id, member.member_id, entry_id, reward.quantity)
     members.touch(session, [member.member_id], now)
     return {
         "redemption_id": entry_id,
         "points": points,
         "balance": member.balance_view(),
-        "provenance": _provenance(session, by_issuer),
+        "provenance": provenance(session, by_issuer),
+        **extra,
     }
 
 
+def donate(session: Session, *, card_number: str, charity: str, points: int, donor: PartnerRef | None,
+           now: datetime) -> dict:
+    """Give points to a charity: a redemption at the charity, so settlement bills each lot's issuer to it."""
+    recipient = get_partner(session, charity)
+    if recipient.kind != "charity":
+        raise Invalid(f"{recipient.name} is not a charity", {"charity": [f"{charity!r} is a {recipient.kind}"]},
+                      code="not_a_charity")
+    member = members.lock_member_by_card(session, card_number)
+    upkeep.bring_up_to_date(session, member, now)
+    _check_available(member, points)
+    via = f" via {donor.name}" if donor is not None else ""
+    entry_id = ledger.post(
+        session,
+        kind="redemption",
+        legs=[(member.ids[AVAILABLE], -points), (recipient.account_id(REDEMPTION), points)],
+        member=member,
+        partner_id=recipient.id,
+        reason=f"Donation to {recipient.name}{via}",
+        booked_at=now,
+    )
+    by_issuer = ledger.consume_lots(session, member, points, entry_id)
+    members.touch(session, [member.member_id], now)
+    return {
+        "donation_id": entry_id,
+        "charity": recipient.slug,
+        "points": points,
+        "balance": member.balance_view(),
+        "provenance": provenance(session, by_issuer),
+    }
+
+
+def _check_available(member, points: int) -> None:
+    available = member.balances[AVAILABLE]
+    if available < points:
+        raise InsufficientPoints(
+            f"The card has {available} points available; {points} were asked for",
+            {"requested": points, "available": available},
+        )
+
+
 def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: datetime) -> dict:
-    """Cancel a redemption (the till voided the basket): points go back into the very lots they came from."""
+    """Cancel a redemption (the till voided the basket): points go back into the very lots they came from.
+
+    A captured hold is reversed by the hold's id too (its captured redemption is).
+    """
     entry = session.get(JournalEntry, redemption_id) if redemption_id < 2**63 else None
+    if entry is not None and entry.kind == holds.HOLD and entry.partner_id == partner.id:
+        captured = holds.captured_entry(session, partner.id, redemption_id)
+        entry = session.get(JournalEntry, captured) if captured is not None else None
     if entry is None or entry.kind != "redemption" or entry.partner_id != partner.id:
         raise NotFound("No such redemption at this partner", code="unknown_redemption")
     member = ledger.lock_member(session, entry.member_id)
+    upkeep.bring_up_to_date(session, member, now)
     if session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id)) is not None:
         raise Conflict("The redemption was already reversed", code="already_reversed")
     consumed = session.execute(
@@ -88,15 +170,12 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
     session.execute(
         insert(LotMovement.__table__), [{"lot_id": row.lot_id, "entry_id": reversal_id, "points": -row.points} for row in consumed]
     )
+    rewards.on_reversal(session, entry.id, reversal_id)
     return {
         "reversal_id": reversal_id,
         "redemption_id": entry.id,
         "points": points,
         "balance": member.balance_view(),
-        "provenance": _provenance(session, by_issuer),
+        "provenance": provenance(session, by_issuer),
     }
 
-
-def _provenance(session: Session, by_issuer: dict[int | None, int]) -> list[dict]:
-    names = slugs(session, set(by_issuer))
-    return sorted(({"issuer": names[i], "points": n} for i, n in by_issuer.items()), key=lambda p: p["issuer"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
@@ -28,6 +29,10 @@ class NewPartner:
     rules: list[dict[str, Any]]
     #: The return window: a sale's points stay pending this many days.
     pending_days: int = 0
+    #: "retailer", or "charity" (members donate points to it).
+    kind: str = "retailer"
+    #: Points per unit of its currency when a member pays an amount with points; None: it takes no amounts.
+    points_per_unit: Decimal | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,7 +55,8 @@ _issuance, _redemption = aliased(Account), aliased(Account)
 _PARTNER = (
     select(
         Partner.id, Partner.slug, Partner.name, Partner.timezone, Partner.currency, Partner.adapter,
-        Partner.adapter_config, Partner.rules, Partner.pending_days, Partner.created_at, _issuance.id.label(ISSUANCE), _redemption.id.label(REDEMPTION),
+        Partner.adapter_config, Partner.rules, Partner.pending_days, Partner.kind, Partner.points_per_unit, Partner.created_at,
+        _issuance.id.label(ISSUANCE), _redemption.id.label(REDEMPTION),
     )
     .join(_issuance, and_(_issuance.partner_id == Partner.id, _issuance.kind == ISSUANCE))
     .join(_redemption, and_(_redemption.partner_id == Partner.id, _redemption.kind == REDEMPTION))
@@ -78,6 +84,8 @@ def create_partner(session: Session, spec: NewPartner, now: datetime) -> tuple[P
             adapter_config=spec.adapter_config,
             rules=spec.rules,
             pending_days=spec.pending_days,
+            kind=spec.kind,
+            points_per_unit=spec.points_per_unit,
             api_key_hash=hash_api_key(key),
             created_at=now,
         ).returning(Partner.id)
@@ -110,6 +118,11 @@ def amend(session: Session, slug: str, changes: dict[str, Any]) -> PartnerRef:
     return get_partner(session, slug)
 
 
+def set_points_rate(session: Session, slug: str, points_per_unit: Decimal) -> PartnerRef:
+    _update(session, slug, points_per_unit=points_per_unit)
+    return get_partner(session, slug)
+
+
 def _update(session: Session, slug: str, **values) -> None:
     if session.execute(update(Partner).where(Partner.slug == slug).values(**values)).rowcount == 0:
         raise NotFound(f"No partner {slug!r}", code="unknown_partner")
@@ -128,3 +141,9 @@ def slugs(session: Session, ids: set[int | None]) -> dict[int | None, str]:
     found = {pid: slug for pid, slug in session.execute(select(Partner.id, Partner.slug).where(Partner.id.in_(ids - {None})))}
     found[None] = "network"
     return found
+
+
+def provenance(session: Session, by_issuer: dict[int | None, int]) -> list[dict]:
+    """Points by issuing partner, as answers show them: [{"issuer": slug, "points": n}, ...] by slug."""
+    names = slugs(session, set(by_issuer))
+    return sorted(({"issuer": names[i], "points": n} for i, n in by_issuer.items()), key=lambda p: p["issuer"])

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from network.contracts import ContractVersion, versions
 from network.expiry import BREAKAGE_KINDS
+from network.holds import HOLD_KINDS
 from network.models import JournalEntry, Lot, LotMovement, Partner, int_sum
 from partners.money import Money, decimals
 
@@ -151,7 +152,8 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
     ):
         figures.expired[issuer] += points
 
-    # Outstanding at the end: every lot credited before it, less every movement booked before it.
+    # Outstanding at the end: every lot credited before it, less every movement booked before it
+    # but a hold's (held points are still the member's until captured; a release gives them back).
     for issuer, points in session.execute(
         select(lot.issuer_id, int_sum(lot.points)).join(entry, entry.id == lot.entry_id)
         .where(entry.booked_at < period.end).group_by(lot.issuer_id)
@@ -160,7 +162,7 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
     for issuer, points in session.execute(
         select(lot.issuer_id, int_sum(move.points)).select_from(move)
         .join(entry, entry.id == move.entry_id).join(lot, lot.id == move.lot_id)
-        .where(entry.booked_at < period.end).group_by(lot.issuer_id)
+        .where(entry.booked_at < period.end, entry.kind.not_in(HOLD_KINDS)).group_by(lot.issuer_id)
     ):
         figures.outstanding[issuer] += points
 

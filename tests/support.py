@@ -68,6 +68,11 @@ class HubClient:
         assert response.status_code == 200, response.json
         return response.json
 
+    def points(self, card: str, key: str | None = None) -> dict:
+        """The card's balances alone (the till's view also shows expiry and tier)."""
+        view = self.balance(card, key)
+        return {name: view[name] for name in ("card_number", "available", "pending", "held")}
+
     def history(self, member_id: str, key: str | None = None, **query) -> dict:
         response = self.call("GET", f"/v1/members/{member_id}/history", key, query_string=query)
         assert response.status_code == 200, response.json

@@ -10,7 +10,8 @@ def test_openapi_document_describes_every_endpoint(client):
         "/v1/partners", "/v1/partners/{slug}", "/v1/members", "/v1/members/{member_id}/history",
         "/v1/cards/{card_number}/balance", "/v1/transactions", "/v1/redemptions",
         "/v1/transactions/batch", "/v1/actions", "/v1/partners/{slug}/inbound", "/v1/partners/{slug}/rules",
-        "/v1/partners/{slug}/adapter",
+        "/v1/partners/{slug}/adapter", "/v1/redemptions/{redemption_id}/capture", "/v1/redemptions/{redemption_id}/void",
+        "/v1/partners/{slug}/rewards", "/v1/partners/{slug}/rewards/{sku}", "/v1/partners/{slug}/points-rate", "/v1/donations",
     }
     inbound = spec["paths"]["/v1/partners/{slug}/inbound"]["post"]
     assert inbound["security"] == []  # authenticated by the payload's signature, not a bearer token
@@ -19,7 +20,9 @@ def test_openapi_document_describes_every_endpoint(client):
     assert "text/csv" in batch["requestBody"]["content"]
     redemption = spec["paths"]["/v1/redemptions"]["post"]
     body = redemption["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-    assert set(spec["components"]["schemas"][body]["required"]) == {"card_number", "points", "order_id"}
+    # points, sku or amount: exactly one, checked by the schema as a whole
+    assert set(spec["components"]["schemas"][body]["required"]) == {"card_number", "order_id"}
+    assert {"points", "sku", "amount", "capture", "hold_seconds"} <= set(spec["components"]["schemas"][body]["properties"])
     assert "422" in redemption["responses"]
     sale = spec["paths"]["/v1/transactions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert "CanonicalTransaction" in sale["$ref"]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_smorest import Blueprint
 
-from network import adjustments, bonuses, expiry, history, members
+from network import adjustments, bonuses, expiry, history, holds, members
 from network.api.common import hub, idempotent_write, now, principal, read, requires
 from network.api.schemas import AdjustmentCreate, AdjustmentResult, CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
 from network.auth import OPERATOR, PARTNER
@@ -62,7 +62,8 @@ def show(member_id):
             "member_id": member.id,
             "created_at": member.created_at,
             "cards": [{"number": c.number, "status": c.status} for c in members.cards_of(session, member.id)],
-            "balance": members.balances(session, member.id, at),
+            "balance": holds.as_of(members.balances(session, member.id, at),
+                                   holds.expired_points(session, at, member_id=member.id)),
             "expiring": _expiring(session, member.id),
         }
         if is_operator:
@@ -117,7 +118,8 @@ def balance(card_number):
     at = now()
 
     def work(session):
-        view = {"card_number": card_number, **members.card_balances(session, card_number, at)}
+        balance = members.card_balances(session, card_number, at)
+        view = {"card_number": card_number, **holds.as_of(balance, holds.expired_points(session, at, card_number=card_number))}
         return {**view, "expiring": _expiring(session, members.member_for_card(session, card_number))}
 
     return read(work)

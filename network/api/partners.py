@@ -36,6 +36,8 @@ def _view(partner: PartnerRef) -> dict:
         },
         "rules": partner.rules,
         "pending_days": partner.pending_days,
+        "kind": partner.kind,
+        "points_per_unit": None if partner.points_per_unit is None else str(partner.points_per_unit),
         "inbound_url": url_for("inbound.inbound", slug=partner.slug, _external=True) if getattr(adapter, "signed", False) else None,
         "created_at": partner.created_at,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from partners.fields import CardNumber, Currency, DecimalString, Points
 
@@ -48,6 +48,11 @@ class PartnerCreate(Strict):
     )
     rules = fields.List(fields.Dict(), metadata={"description": "earning rules; see PUT /v1/partners/{slug}/rules"})
     pending_days = PendingDays(load_default=0)
+    kind = fields.String(load_default="retailer", validate=validate.OneOf(["retailer", "charity"]),
+                         metadata={"description": "a charity receives donations (POST /v1/donations)"})
+    points_per_unit = DecimalString(
+        validate=validate.Range(min=0, min_inclusive=False, max=10**6), metadata={
+            "example": "100", "description": "points per unit of its currency when a member pays an amount with points"})
 
 
 class PartnerAmend(Strict):
@@ -88,6 +93,8 @@ class PartnerOut(Schema):
     adapter_config = fields.Dict(metadata={"description": "secrets (keys named *secret* or *key*) are masked"})
     rules = fields.List(fields.Dict())
     pending_days = fields.Integer()
+    kind = fields.String(metadata={"description": "retailer or charity"})
+    points_per_unit = fields.String(allow_none=True, metadata={"description": "points per unit of its currency"})
     inbound_url = fields.String(allow_none=True, metadata={"description": "where a signed platform posts its webhooks"})
     created_at = fields.DateTime()
 
@@ -201,17 +208,58 @@ class ActionCreate(Strict):
     reference = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "review-8812"})
 
 
+class StrictBoolean(fields.Boolean):
+    """true or false, nothing else (marshmallow's Boolean takes "yes", 1 and "on")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
 class RedemptionCreate(Strict):
     card_number = CardNumber(required=True, metadata={"example": "7000000000000008"})
-    points = Points(required=True)
+    points = Points(metadata={"description": "give exactly one of points, sku or amount"})
+    sku = fields.String(validate=validate.Length(min=1, max=64),
+                        metadata={"example": "FREE-COFFEE", "description": "a reward of this partner's catalogue"})
+    quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=1000),
+                              metadata={"description": "units of the reward; default 1"})
+    amount = fields.String(validate=validate.Length(min=1, max=40), metadata={
+        "example": "4.50", "description": "money in the partner's currency, paid with points at its points_per_unit"})
     order_id = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "B-2001"})
+    capture = StrictBoolean(load_default=True, metadata={
+        "description": "false places a hold, captured or voided later at /v1/redemptions/{id}/capture or /void"})
+    hold_seconds = fields.Integer(strict=True, validate=validate.Range(min=1), metadata={
+        "description": "with capture false: how long the hold lasts (default COALITION_HOLD_SECONDS)"})
+
+    @validates_schema
+    def _one_price(self, data, **kwargs):
+        given = [name for name in ("points", "sku", "amount") if name in data]
+        if len(given) != 1:
+            message = "give exactly one of points, sku or amount"
+            raise ValidationError({name: [message] for name in (given or ["points"])})
+        if "quantity" in data and "sku" not in data:
+            raise ValidationError({"quantity": ["only with sku"]})
+        if "hold_seconds" in data and data["capture"]:
+            raise ValidationError({"hold_seconds": ["only with capture false"]})
+
+
+class RewardTaken(Schema):
+    sku = fields.String()
+    name = fields.String()
+    quantity = fields.Integer()
 
 
 class RedemptionResult(Schema):
-    redemption_id = fields.Integer()
+    redemption_id = fields.Integer(metadata={"description": "for a hold: the id to capture or void"})
     points = fields.Integer()
     balance = fields.Nested(BalanceOut)
     provenance = fields.List(fields.Nested(Provenance))
+    status = fields.String(metadata={"description": "holds only: authorized"})
+    expires_at = fields.DateTime(metadata={"description": "holds only"})
+    reward = fields.Nested(RewardTaken, metadata={"description": "with sku"})
+    amount = fields.String(metadata={"description": "with amount: the money paid with points"})
+    currency = fields.String()
 
 
 class ReversalResult(Schema):
@@ -229,7 +277,7 @@ class HistoryQuery(Strict):
 
 class HistoryEntry(Schema):
     id = fields.Integer()
-    kind = fields.String(metadata={"description": "earn, refund, redemption, redemption_reversal"})
+    kind = fields.String(metadata={"description": "earn, refund, redemption, redemption_reversal, hold, hold_release"})
     partner = fields.String(allow_none=True)
     points = fields.Integer()
     reason = fields.String()
@@ -255,3 +303,85 @@ class ErrorDetail(Schema):
 
 class ErrorOut(Schema):
     error = fields.Nested(ErrorDetail)
+
+
+class HoldCapture(Strict):
+    points = Points(metadata={"description": "at most the points held; default all of them"})
+
+
+class HoldResult(Schema):
+    redemption_id = fields.Integer(metadata={"description": "the hold's id"})
+    status = fields.String(metadata={"description": "captured or voided"})
+    points = fields.Integer(metadata={"description": "captured (capture) or given back (void)"})
+    held = fields.Integer()
+    released = fields.Integer(metadata={"description": "points given back to the member"})
+    capture_id = fields.Integer(metadata={"description": "the redemption entry a capture booked"})
+    balance = fields.Nested(BalanceOut)
+    provenance = fields.List(fields.Nested(Provenance))
+
+
+class HoldOut(Schema):
+    redemption_id = fields.Integer()
+    status = fields.String(metadata={"description": "authorized, captured, voided or expired (by server time)"})
+    order_id = fields.String()
+    points = fields.Integer()
+    captured = fields.Integer(allow_none=True)
+    capture_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    released_at = fields.DateTime(allow_none=True)
+
+
+class RewardCreate(Strict):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "FREE-COFFEE"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"example": "A free coffee"})
+    points = Points(required=True)
+    stock = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0, max=10**9),
+                           metadata={"description": "units left; null: unlimited"})
+    per_member_limit = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                      validate=validate.Range(min=1, max=10**6))
+
+
+class RewardChange(Strict):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    points = Points()
+    stock = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=10**9))
+    per_member_limit = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=10**6))
+    active = StrictBoolean(metadata={"description": "false retires the reward"})
+
+
+class RewardOut(Schema):
+    sku = fields.String()
+    name = fields.String()
+    points = fields.Integer()
+    stock = fields.Integer(allow_none=True)
+    per_member_limit = fields.Integer(allow_none=True)
+    active = fields.Boolean()
+
+
+class Catalogue(Schema):
+    partner = fields.String()
+    rewards = fields.List(fields.Nested(RewardOut))
+
+
+class CatalogueQuery(Strict):
+    retired = fields.Boolean(load_default=False, metadata={"description": "true lists retired rewards too"})
+
+
+class PointsRateSet(Strict):
+    points_per_unit = DecimalString(required=True, validate=validate.Range(min=0, min_inclusive=False, max=10**6),
+                                    metadata={"example": "100"})
+
+
+class DonationCreate(Strict):
+    card_number = CardNumber(required=True)
+    charity = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={"example": "food-bank"})
+    points = Points(required=True)
+
+
+class DonationResult(Schema):
+    donation_id = fields.Integer()
+    charity = fields.String()
+    points = fields.Integer()
+    balance = fields.Nested(BalanceOut)
+    provenance = fields.List(fields.Nested(Provenance))

@@ -136,11 +136,25 @@ def post_action(args):
 @requires(PARTNER)
 @blp.arguments(RedemptionCreate)
 @blp.response(201, RedemptionResult)
-@blp.alt_response(422, schema=ErrorOut, description="insufficient_points, or invalid fields")
+@blp.alt_response(404, schema=ErrorOut, description="unknown_card, unknown_reward")
+@blp.alt_response(409, schema=ErrorOut, description="duplicate_order, out_of_stock")
+@blp.alt_response(422, schema=ErrorOut, description="insufficient_points, reward_limit_reached, reward_retired, "
+                  "no_points_rate, or invalid fields")
 def redeem(args):
-    """Spend points at this partner; lots are consumed oldest expiry first."""
+    """Spend points at this partner: so many `points`, a reward by `sku`, or an `amount` at the partner's rate.
+
+    Captured at once, or with `"capture": false` held (status authorized,
+    counted against the available balance at once) until captured, voided,
+    or expired at `expires_at`.
+    """
     partner = principal().partner
-    return idempotent_write(lambda session: redemptions.redeem(session, partner, now=now(), **args))
+    capture, seconds = args.pop("capture"), args.pop("hold_seconds", None)
+    if not capture:
+        longest = current_app.config["COALITION_HOLD_MAX_SECONDS"]
+        if seconds is not None and seconds > longest:
+            raise Invalid("The hold is too long", {"hold_seconds": [f"must be at most {longest}"]})
+        args["hold_until"] = now() + timedelta(seconds=seconds or current_app.config["COALITION_HOLD_SECONDS"])
+    return idempotent_write(lambda session: redemptions.redeem(session, partner, now=now(), capture=capture, **args))
 
 
 @blp.route("/redemptions/<int:redemption_id>/reversal", methods=["POST"])

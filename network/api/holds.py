@@ -1,0 +1,47 @@
+"""Holds: capture or void an authorised redemption, and look one up."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from network import holds
+from network.api.common import idempotent_write, now, principal, read, requires
+from network.api.schemas import ErrorOut, HoldCapture, HoldOut, HoldResult
+from network.auth import PARTNER
+
+blp = Blueprint("holds", __name__, description="Two-phase redemptions: capture or void a hold")
+
+
+@blp.route("/redemptions/<int:redemption_id>/capture", methods=["POST"])
+@requires(PARTNER)
+@blp.arguments(HoldCapture)
+@blp.response(201, HoldResult)
+@blp.alt_response(404, schema=ErrorOut, description="unknown_redemption: no hold of this partner")
+@blp.alt_response(409, schema=ErrorOut, description="hold_captured, hold_voided, hold_expired, duplicate_order")
+@blp.alt_response(422, schema=ErrorOut, description="capture_exceeds_hold, partial_reward_capture")
+def capture(args, redemption_id):
+    """Capture a hold, all of it or fewer points; the rest goes back to the member's lots."""
+    partner = principal().partner
+    return idempotent_write(lambda session: holds.capture(session, partner, redemption_id, points=args.get("points"),
+                                                          now=now()))
+
+
+@blp.route("/redemptions/<int:redemption_id>/void", methods=["POST"])
+@requires(PARTNER)
+@blp.response(200, HoldResult)
+@blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(409, schema=ErrorOut, description="hold_captured, hold_voided, hold_expired")
+def void(redemption_id):
+    """Void a hold: every held point goes back to the lots it came from."""
+    partner = principal().partner
+    return idempotent_write(lambda session: holds.void(session, partner, redemption_id, now=now()), status=200)
+
+
+@blp.route("/redemptions/<int:redemption_id>", methods=["GET"])
+@requires(PARTNER)
+@blp.response(200, HoldOut)
+@blp.alt_response(404, schema=ErrorOut)
+def show(redemption_id):
+    """A hold of this partner; one past `expires_at` shows as expired even before any write released it."""
+    partner = principal().partner
+    return read(lambda session: holds.show(session, partner, redemption_id, now()))

@@ -1,0 +1,80 @@
+"""Partners' reward catalogues, their points rate for paying amounts, and donations to charities."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from network import redemptions, rewards
+from network.api.partners import _view as partner_view
+from network.api.common import hub, idempotent_write, now, only_itself, principal, read, requires
+from network.api.schemas import (
+    Catalogue, CatalogueQuery, DonationCreate, DonationResult, ErrorOut, PartnerOut, PointsRateSet, RewardChange,
+    RewardCreate, RewardOut,
+)
+from network.auth import OPERATOR, PARTNER
+from network.registry import get_partner, set_points_rate
+
+blp = Blueprint("rewards", __name__, description="Reward catalogues, paying with points, donations")
+
+
+@blp.route("/partners/<slug>/rewards", methods=["POST"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(RewardCreate)
+@blp.response(201, RewardOut)
+@blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(409, schema=ErrorOut, description="reward_exists: the sku is taken at this partner")
+def add_reward(args, slug):
+    """Add a reward to the partner's catalogue (the partner itself, or the operator)."""
+    only_itself(slug, "A partner keeps only its own catalogue")
+    return idempotent_write(lambda session: rewards.add(session, get_partner(session, slug).id, now=now(), **args))
+
+
+@blp.route("/partners/<slug>/rewards", methods=["GET"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(CatalogueQuery, location="query")
+@blp.response(200, Catalogue)
+@blp.alt_response(404, schema=ErrorOut)
+def catalogue(query, slug):
+    """A partner's active rewards, by sku; any partner may read any catalogue (tills show them)."""
+    return read(lambda session: {"partner": slug, "rewards": rewards.catalogue(
+        session, get_partner(session, slug).id, retired=query["retired"])})
+
+
+@blp.route("/partners/<slug>/rewards/<sku>", methods=["PATCH"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(RewardChange)
+@blp.response(200, RewardOut)
+@blp.alt_response(404, schema=ErrorOut, description="unknown_partner, unknown_reward")
+def change_reward(args, slug, sku):
+    """Change a reward's name, points, stock or limit, or retire it with `"active": false`."""
+    only_itself(slug, "A partner keeps only its own catalogue")
+    return idempotent_write(lambda session: rewards.change(session, get_partner(session, slug).id, sku, args), status=200)
+
+
+@blp.route("/partners/<slug>/points-rate", methods=["PUT"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(PointsRateSet)
+@blp.response(200, PartnerOut)
+@blp.alt_response(404, schema=ErrorOut)
+def put_points_rate(args, slug):
+    """Set how many points one unit of the partner's currency costs when a member pays an amount with points."""
+    only_itself(slug)
+
+    def work(session):
+        view = partner_view(set_points_rate(session, slug, args["points_per_unit"]))
+        hub().keys.clear()
+        return view
+
+    return idempotent_write(work, status=200)
+
+
+@blp.route("/donations", methods=["POST"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(DonationCreate)
+@blp.response(201, DonationResult)
+@blp.alt_response(404, schema=ErrorOut, description="unknown_card, unknown_partner")
+@blp.alt_response(422, schema=ErrorOut, description="not_a_charity, insufficient_points")
+def donate(args):
+    """Give a member's points to a charity partner: a redemption there, billed to each point's issuer."""
+    donor = principal().partner
+    return idempotent_write(lambda session: redemptions.donate(session, donor=donor, now=now(), **args))
