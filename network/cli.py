@@ -35,7 +35,7 @@ def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations to DATABASE_URL."""
     from network.schema import upgrade
 
-    upgrade(_db().engine, revision)
+    upgrade(_db().engine, revision, master_key_file=current_app.config["COALITION_MASTER_KEY_FILE"])
     click.echo(f"database at {revision}: {_db().engine.url.render_as_string(hide_password=True)}")
 
 

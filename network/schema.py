@@ -19,8 +19,10 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", master_key_file: str | None = None) -> None:
+    """`master_key_file`: where the migration encrypting members' data finds the master key when COALITION_MASTER_KEY is unset."""
     cfg = alembic_config(engine)
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
+        cfg.attributes["master_key_file"] = master_key_file
         command.upgrade(cfg, revision)
