@@ -203,6 +203,22 @@ def get_member(session: Session, member_id: str, *, merged: bool = False, delete
     return member
 
 
+def holder(session: Session, member_id: str) -> str:
+    """The member who holds `member_id`'s points now: itself, or the member it was merged into (and so on)."""
+    while True:
+        merged_into = session.scalar(select(Member.merged_into).where(Member.id == member_id))
+        if merged_into is None:
+            return member_id
+        member_id = merged_into
+
+
+def holders(session: Session, member_ids: set[str]) -> set[str]:
+    """`holder` of many members, in one query when none was merged."""
+    merged = {m for m, into in session.execute(select(Member.id, Member.merged_into).where(
+        Member.id.in_(member_ids), Member.merged_into.is_not(None))).all()} if member_ids else set()
+    return (member_ids - merged) | {holder(session, m) for m in merged}
+
+
 def block_card(session: Session, number: str, *, reason: str | None, now: datetime) -> Card:
     """Block a card (lost, stolen, replaced): tills refuse it from now on; the member's points are untouched.
 

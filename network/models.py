@@ -266,6 +266,13 @@ class Lot(Base):
             postgresql_where=text("remaining > 0"),
             sqlite_where=text("remaining > 0"),
         ),
+        # A refund after a merge follows its sale's lot to the lot that took its points.
+        Index(
+            "ix_lots_merged_from",
+            "merged_from_id",
+            postgresql_where=text("merged_from_id IS NOT NULL"),
+            sqlite_where=text("merged_from_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

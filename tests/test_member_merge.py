@@ -140,3 +140,23 @@ def test_refused_merges_change_nothing(world, database):
 
 def hub_now(world):
     return world.hub.client.application.config["CLOCK"]()
+
+
+def test_a_refund_after_the_merge_takes_the_points_back_from_the_moved_lot(world, database, clock):
+    hub = world.hub
+    bob_id, bob_card = hub.enrol(world.grocer)
+    assert hub.sale(world.grocer, bob_card, "50.00", order="G-1").json["points"] == 100
+    assert hub.sale(world.coffee, world.card, "10.00").json["points"] == 10
+    assert hub.call("POST", f"/v1/members/{world.member_id}/merge", json={"member_id": bob_id}).status_code == 200
+
+    refund = hub.refund(world.grocer, "G-1", "25.00", card_number=bob_card)
+    assert refund.status_code == 201, refund.json
+    assert refund.json["points"] == -50
+    assert "uncollected_points" not in refund.json
+    assert refund.json["balance"]["available"] == 60
+    with database.session() as session:
+        moved = session.execute(select(Lot.points, Lot.remaining).where(Lot.merged_from_id.is_not(None))).one()
+        assert tuple(moved) == (100, 50)
+        whole = settle(session, Period(None, clock.advance(hours=1)), "EUR")
+    p = ids(database)
+    assert dict(whole.issued) == {p["brew-bar"]: 10, p["green-grocer"]: 50}

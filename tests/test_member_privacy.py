@@ -101,6 +101,18 @@ def test_the_migration_encrypts_existing_members_or_refuses_without_a_key(tmp_pa
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO members (id, email, name, created_at) "
                                 "VALUES ('m1', 'old@example.com', 'Olga', '2025-01-01 00:00:00')"))
+        # Rows that refer to the member and to its lots: the tables are rebuilt under them on SQLite.
+        connection.execute(text("INSERT INTO accounts (id, kind, member_id, balance) VALUES (1, 'available', 'm1', 5), "
+                                "(2, 'promotion', NULL, NULL)"))
+        connection.execute(text("INSERT INTO cards (number, member_id, status, created_at) "
+                                "VALUES ('4000000000000002', 'm1', 'active', '2025-01-01 00:00:00')"))
+        connection.execute(text("INSERT INTO journal_entries (id, kind, member_id, reason, booked_at) "
+                                "VALUES (1, 'adjustment', 'm1', 'welcome', '2025-01-01 00:00:00')"))
+        connection.execute(text("INSERT INTO postings (entry_id, account_id, amount) VALUES (1, 1, 5), (1, 2, -5)"))
+        connection.execute(text("INSERT INTO lots (id, member_id, account_id, entry_id, points, remaining, earned_at, "
+                                "available_at, expires_at) VALUES (1, 'm1', 1, 1, 5, 5, '2025-01-01 00:00:00', "
+                                "'2025-01-01 00:00:00', '2027-01-01 00:00:00')"))
+        connection.execute(text("INSERT INTO lot_movements (lot_id, entry_id, points) VALUES (1, 1, 0)"))
     with pytest.raises(RuntimeError, match="COALITION_MASTER_KEY"):
         upgrade(engine, "head")
     with engine.connect() as connection:  # nothing lost: still the old schema and the old row
@@ -112,6 +124,9 @@ def test_the_migration_encrypts_existing_members_or_refuses_without_a_key(tmp_pa
         assert row.email.startswith("gAAAA")
         assert privacy.reveal(session, MasterKey(tmp_path / "master.key", environ={}), row) == {
             "email": "old@example.com", "name": "Olga"}
+        assert not violations(session)
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA foreign_key_check")).all() == []
     engine.dispose()
 
 

@@ -24,6 +24,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    connection = op.get_bind()
+    master = _master_key_if_needed(connection)  # before any change: no key, no migration
     op.create_table(
         'member_keys',
         sa.Column('member_id', sa.String(length=32), nullable=False),
@@ -44,21 +46,20 @@ def upgrade() -> None:
     with op.batch_alter_table('lots') as batch:
         batch.add_column(sa.Column('merged_from_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
         batch.create_foreign_key('fk_lots_merged_from_id_lots', 'lots', ['merged_from_id'], ['id'])
-    _encrypt_existing(op.get_bind())
+    merged = sa.text("merged_from_id IS NOT NULL")
+    op.create_index('ix_lots_merged_from', 'lots', ['merged_from_id'], postgresql_where=merged, sqlite_where=merged)
+    if master is not None:
+        _encrypt_existing(connection, master)
 
 
-def _encrypt_existing(connection) -> None:
-    members = sa.table('members', sa.column('id', sa.String), sa.column('email', sa.Text), sa.column('name', sa.Text))
-    keys = sa.table('member_keys', sa.column('member_id', sa.String), sa.column('wrapped_key', sa.Text),
-                    sa.column('created_at', sa.DateTime(timezone=True)))
-    rows = connection.execute(
-        sa.select(members.c.id, members.c.email, members.c.name)
-        .where(members.c.email.is_not(None) | members.c.name.is_not(None))
-    ).all()
-    if not rows:
-        return
-    from cryptography.fernet import Fernet
+MEMBERS = sa.table('members', sa.column('id', sa.String), sa.column('email', sa.Text), sa.column('name', sa.Text))
+WITH_DATA = MEMBERS.c.email.is_not(None) | MEMBERS.c.name.is_not(None)
 
+
+def _master_key_if_needed(connection):
+    count = connection.execute(sa.select(sa.func.count()).select_from(MEMBERS).where(WITH_DATA)).scalar_one()
+    if not count:
+        return None
     from network.privacy import ENV_VAR, MasterKey
 
     key_file = context.config.attributes.get("master_key_file")
@@ -67,9 +68,19 @@ def _encrypt_existing(connection) -> None:
         master.fernet()
     except Exception as exc:
         raise RuntimeError(
-            f"{len(rows)} members have an e-mail or name to encrypt and there is no master key: set {ENV_VAR} "
+            f"{count} members have an e-mail or name to encrypt and there is no master key: set {ENV_VAR} "
             f"to a Fernet key (or run `coalition db upgrade`, which uses the instance folder's key file). ({exc})"
         ) from None
+    return master
+
+
+def _encrypt_existing(connection, master) -> None:
+    from cryptography.fernet import Fernet
+
+    members = MEMBERS
+    keys = sa.table('member_keys', sa.column('member_id', sa.String), sa.column('wrapped_key', sa.Text),
+                    sa.column('created_at', sa.DateTime(timezone=True)))
+    rows = connection.execute(sa.select(members.c.id, members.c.email, members.c.name).where(WITH_DATA)).all()
     now = datetime.now(timezone.utc)
     # SQLite stores naive UTC text (the models' UtcDateTime); PostgreSQL takes the aware value.
     created = now.replace(tzinfo=None) if connection.dialect.name == 'sqlite' else now
@@ -85,6 +96,7 @@ def _encrypt_existing(connection) -> None:
 
 def downgrade() -> None:
     # The ciphertext stays ciphertext: decrypting personal data back into clear columns is not done by a downgrade.
+    op.drop_index('ix_lots_merged_from', table_name='lots')
     with op.batch_alter_table('lots') as batch:
         batch.drop_constraint('fk_lots_merged_from_id_lots', type_='foreignkey')
         batch.drop_column('merged_from_id')
