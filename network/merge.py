@@ -8,6 +8,9 @@ from (`merged_from_id`). The points move by one journal entry of kind
 issued, redeemed or clawed back, so its figures per issuer do not change,
 and a later redemption of the moved points bills their original issuer.
 
+Merging again a member already merged into this one is allowed and moves
+whatever reached it since (a sale on its card that raced the first merge).
+
 Deliberately simple: a member with held points (an authorised redemption
 not yet captured) is not merged (409 member_has_holds); capture or release
 the hold first. Orders keep naming the member who placed them.
@@ -20,9 +23,9 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from network import ledger, members
+from network import expiry, ledger, members
 from network.errors import Conflict, Invalid
-from network.ledger import AVAILABLE, HELD, PENDING
+from network.ledger import AVAILABLE, HELD, PENDING, MemberAccounts
 from network.models import Account, Card, Lot, LotMovement, Member, Referral
 
 MOVED_KINDS = (AVAILABLE, PENDING)
@@ -37,7 +40,9 @@ def merge(session: Session, survivor_id: str, absorbed_id: str, *, now: datetime
     # Both members' accounts, locked in account id order in one statement: no deadlock with a concurrent merge.
     members.lock_member_ids(session, [survivor_id, absorbed_id])
     members.get_member(session, survivor_id)
-    absorbed_member = members.get_member(session, absorbed_id)
+    absorbed_member = members.get_member(session, absorbed_id, merged=True)
+    if absorbed_member.merged_into not in (None, survivor_id):
+        members.get_member(session, absorbed_id)  # merged into another: 410 member_merged
     survivor = ledger.lock_member(session, survivor_id)
     absorbed = ledger.lock_member(session, absorbed_id)
     if absorbed.balances[HELD]:
@@ -46,25 +51,7 @@ def merge(session: Session, survivor_id: str, absorbed_id: str, *, now: datetime
             {"member_id": [absorbed_id], "held": absorbed.balances[HELD]},
             code="member_has_holds",
         )
-    moved, lots = {}, 0
-    for kind in MOVED_KINDS:
-        points = absorbed.balances[kind]
-        moved[kind] = points
-        if points <= 0:
-            continue
-        entry_id = ledger.post(
-            session,
-            kind="merge",
-            legs=[(absorbed.ids[kind], -points), (survivor.ids[kind], points)],
-            member=survivor,
-            partner_id=None,
-            reason=f"Merge of member {absorbed_id} into {survivor_id}: {kind} points",
-            booked_at=now,
-        )
-        # `post` keeps the survivor's running balance; the absorbed member's moves here, under the same lock.
-        session.execute(update(Account).where(Account.id == absorbed.ids[kind]).values(balance=Account.balance - points))
-        absorbed.balances[kind] -= points
-        lots += _move_lots(session, absorbed, survivor, kind, entry_id)
+    moved, lots = _move_points(session, absorbed, survivor, now)
     cards = session.execute(
         update(Card).where(Card.member_id == absorbed_id).values(member_id=survivor_id).returning(Card.number)
     ).scalars().all()
@@ -85,7 +72,55 @@ def merge(session: Session, survivor_id: str, absorbed_id: str, *, now: datetime
     }
 
 
-def _move_lots(session: Session, absorbed, survivor, kind: str, entry_id: int) -> int:
+def _move_points(session: Session, absorbed: MemberAccounts, survivor: MemberAccounts, now: datetime) -> tuple[dict, int]:
+    """One "merge" entry per account kind with points, and their lots; both members locked."""
+    moved, lots = {}, 0
+    for kind in MOVED_KINDS:
+        points = absorbed.balances[kind]
+        moved[kind] = points
+        if points <= 0:
+            continue
+        entry_id = ledger.post(
+            session,
+            kind="merge",
+            legs=[(absorbed.ids[kind], -points), (survivor.ids[kind], points)],
+            member=survivor,
+            partner_id=None,
+            reason=f"Merge of member {absorbed.member_id} into {survivor.member_id}: {kind} points",
+            booked_at=now,
+        )
+        # `post` keeps the survivor's running balance; the absorbed member's moves here, under the same lock.
+        session.execute(update(Account).where(Account.id == absorbed.ids[kind]).values(balance=Account.balance - points))
+        absorbed.balances[kind] -= points
+        lots += _move_lots(session, absorbed, survivor, kind, entry_id)
+    return moved, lots
+
+
+def lock_with_holder(session: Session, member_id: str) -> tuple[MemberAccounts, str]:
+    """Lock a member, and the member it was merged into if it was, in account id order (as a merge does)."""
+    holder = members.holder(session, member_id)
+    if holder != member_id:
+        members.lock_member_ids(session, [member_id, holder])
+    return ledger.lock_member(session, member_id), holder
+
+
+def rehome(session: Session, member: MemberAccounts, holder: str, *, now: datetime) -> MemberAccounts:
+    """Points just given back to a closed member (a redemption reversed after it was merged or deleted).
+
+    A merged member's go on to the member it was merged into, like the merge
+    itself moved them; a deleted member's are forfeited, like its others
+    were. Returns the accounts whose balance the caller should show.
+    """
+    if holder != member.member_id:
+        survivor = ledger.lock_member(session, holder)
+        _move_points(session, member, survivor, now)
+        return survivor
+    if session.scalar(select(Member.deleted_at).where(Member.id == member.member_id)) is not None:
+        expiry.forfeit(session, member, reason="Points returned to a deleted member: forfeited", now=now)
+    return member
+
+
+def _move_lots(session: Session, absorbed: MemberAccounts, survivor: MemberAccounts, kind: str, entry_id: int) -> int:
     """Empty every open lot of the absorbed member on `kind` into a like lot of the survivor's."""
     open_lots = session.execute(
         select(_lots).where(_lots.c.member_id == absorbed.member_id, _lots.c.account_id == absorbed.ids[kind],

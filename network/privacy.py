@@ -149,17 +149,17 @@ def shred(session: Session, member_id: str) -> None:
     session.execute(update(Member).where(Member.id == member_id).values(email=None, name=None))
 
 
-def rewrap_all(session: Session, master: MasterKey, *, page: int = 1000) -> int:
-    """Wrap every member's data key under the first master key; returns how many keys were rewrapped."""
-    done, after = 0, ""
-    while True:
-        rows = session.execute(
-            select(MemberKey.member_id, MemberKey.wrapped_key).where(MemberKey.member_id > after)
-            .order_by(MemberKey.member_id).limit(page)
-        ).all()
-        if not rows:
-            return done
-        for member_id, wrapped in rows:
-            session.execute(update(MemberKey).where(MemberKey.member_id == member_id).values(wrapped_key=master.rewrap(wrapped)))
-        done += len(rows)
-        after = rows[-1].member_id
+def rewrap_page(session: Session, master: MasterKey, *, after: str = "", page: int = 500) -> tuple[str | None, int]:
+    """Wrap a page of members' data keys (in member id order, from `after`) under the first master key.
+
+    Returns the last member id done (None when none was left) and how many: the
+    caller commits page by page, so a rotation over millions of members
+    holds no lock for long and, stopped half way, is simply run again.
+    """
+    rows = session.execute(
+        select(MemberKey.member_id, MemberKey.wrapped_key).where(MemberKey.member_id > after)
+        .order_by(MemberKey.member_id).limit(page)
+    ).all()
+    for member_id, wrapped in rows:
+        session.execute(update(MemberKey).where(MemberKey.member_id == member_id).values(wrapped_key=master.rewrap(wrapped)))
+    return (rows[-1].member_id if rows else None), len(rows)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from network import ledger, members, orders
+from network import ledger, members, merge, orders
 from network.errors import Conflict, InsufficientPoints, NotFound
 from network.ledger import AVAILABLE, REDEMPTION
 from network.models import JournalEntry, Lot, LotMovement
@@ -61,7 +61,7 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
     entry = session.get(JournalEntry, redemption_id) if redemption_id < 2**63 else None
     if entry is None or entry.kind != "redemption" or entry.partner_id != partner.id:
         raise NotFound("No such redemption at this partner", code="unknown_redemption")
-    member = ledger.lock_member(session, entry.member_id)
+    member, holder = merge.lock_with_holder(session, entry.member_id)
     if session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id)) is not None:
         raise Conflict("The redemption was already reversed", code="already_reversed")
     consumed = session.execute(
@@ -87,6 +87,8 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
     session.execute(
         insert(LotMovement.__table__), [{"lot_id": row.lot_id, "entry_id": reversal_id, "points": -row.points} for row in consumed]
     )
+    # The member may have been merged or deleted since: the points follow where its others went.
+    member = merge.rehome(session, member, holder, now=now)
     return {
         "reversal_id": reversal_id,
         "redemption_id": entry.id,

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from network import ledger
 from network.ledger import AVAILABLE, HELD
@@ -95,9 +95,14 @@ def test_merged_members_are_refused_afterwards(world, database):
     other_id, other_card = hub.enrol(world.grocer)
     hub.sale(world.grocer, other_card, "10.00")
     assert hub.call("POST", f"/v1/members/{world.member_id}/merge", json={"member_id": other_id}).status_code == 200
+    # Merging it again into the same member moves what arrived since: here nothing.
+    again = hub.call("POST", f"/v1/members/{world.member_id}/merge", json={"member_id": other_id})
+    assert again.status_code == 200
+    assert (again.json["moved"], again.json["lots"], again.json["cards"]) == ({"available": 0, "pending": 0}, 0, [])
+    third_id, _ = hub.enrol(world.grocer)
     before = snapshot(database)
     for method, path, body in (
-        ("POST", f"/v1/members/{world.member_id}/merge", {"member_id": other_id}),
+        ("POST", f"/v1/members/{third_id}/merge", {"member_id": other_id}),
         ("POST", f"/v1/members/{other_id}/merge", {"member_id": world.member_id}),
         ("POST", f"/v1/members/{other_id}/cards", {}),
         ("POST", f"/v1/members/{other_id}/adjustments", {"points": 5, "reason": "goodwill"}),
@@ -160,3 +165,50 @@ def test_a_refund_after_the_merge_takes_the_points_back_from_the_moved_lot(world
         whole = settle(session, Period(None, clock.advance(hours=1)), "EUR")
     p = ids(database)
     assert dict(whole.issued) == {p["brew-bar"]: 10, p["green-grocer"]: 50}
+
+
+def test_a_redemption_reversed_after_the_merge_or_deletion_follows_the_members_points(world, database, clock):
+    hub = world.hub
+    bob_id, bob_card = hub.enrol(world.grocer)
+    hub.sale(world.grocer, bob_card, "50.00")  # 100 grocer points
+    redemption = hub.redeem(world.coffee, bob_card, 30).json["redemption_id"]
+    assert hub.call("POST", f"/v1/members/{world.member_id}/merge", json={"member_id": bob_id}).json["balance"]["available"] == 70
+
+    reversal = hub.call("POST", f"/v1/redemptions/{redemption}/reversal", world.coffee, json={})
+    assert reversal.status_code == 201, reversal.json
+    assert reversal.json["balance"]["available"] == 100  # the survivor's: the 30 points went on to it
+    assert hub.balance(bob_card)["available"] == 100
+    with database.session() as session:
+        assert session.scalar(select(func.sum(Lot.remaining)).where(Lot.member_id == bob_id)) == 0
+        assert sorted(session.scalars(select(Lot.remaining).where(Lot.member_id == world.member_id))) == [30, 70]
+
+    # Deleted, then a redemption of its points reversed: they are forfeited like the rest.
+    carl_id, carl_card = hub.enrol(world.grocer)
+    hub.sale(world.grocer, carl_card, "10.00")  # 20 points
+    spent = hub.redeem(world.coffee, carl_card, 5).json["redemption_id"]
+    start = clock.advance(hours=1)
+    assert hub.call("DELETE", f"/v1/members/{carl_id}").json["forfeited"] == 15
+    back = hub.call("POST", f"/v1/redemptions/{spent}/reversal", world.coffee, json={})
+    assert back.status_code == 201
+    assert back.json["balance"]["available"] == 0
+    with database.session() as session:
+        figures = settle(session, Period(start, clock.advance(hours=1)), "EUR")
+    assert dict(figures.expired) == {ids(database)["green-grocer"]: 20}
+
+
+def test_opposite_merges_at_once_one_wins_and_no_point_is_lost(world, database):
+    """Both requests lock both members in account id order: no deadlock, and the loser finds its member merged."""
+    from tests.test_concurrency import race
+
+    hub = world.hub
+    bob_id, bob_card = hub.enrol(world.grocer)
+    hub.sale(world.coffee, world.card, "10.00")  # 10
+    hub.sale(world.grocer, bob_card, "10.00")  # 20
+    pairs = [(world.member_id, bob_id), (bob_id, world.member_id)] * 3
+    responses = race(6, lambda i: hub.call("POST", f"/v1/members/{pairs[i][0]}/merge", json={"member_id": pairs[i][1]}))
+    won = [pairs[i] for i, r in enumerate(responses) if r.status_code == 200]
+    # The first merge wins; the same merge again moves nothing more; the opposite one finds its survivor merged.
+    assert len(set(won)) == 1 and len(won) == 3, [r.json for r in responses]
+    assert sum(r.json["moved"]["available"] for r in responses if r.status_code == 200) in (10, 20)
+    assert {r.json["error"]["code"] for r in responses if r.status_code != 200} == {"member_merged"}
+    assert hub.balance(world.card)["available"] == hub.balance(bob_card)["available"] == 30

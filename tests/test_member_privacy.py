@@ -9,7 +9,11 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+
 from network import create_app, privacy
+from network.cli import main
 from network.db import Database, make_engine
 from network.invariants import violations
 from network.models import JournalEntry, Member, MemberKey, Posting
@@ -55,7 +59,14 @@ def test_a_wrong_master_key_fails_clearly(world, database, clock, tmp_path):
     assert hub.call("GET", f"/v1/members/{world.member_id}", world.coffee).status_code == 200
 
 
-def test_master_key_rotation_with_multifernet(database, clock):
+def test_master_key_rotation_with_multifernet(database, clock, tmp_path):
+    def app_with(master):
+        app = create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock,
+                          "COALITION_SIGNING_KEYS_DIR": str(tmp_path / "keys"),
+                          "COALITION_MASTER_KEY_FILE": str(tmp_path / "unused.key")})
+        app.extensions["coalition.master_key"] = master
+        return app
+
     old, new = Fernet.generate_key(), Fernet.generate_key()
     with database.sessions() as session:
         session.execute(Member.__table__.insert().values(id="zoe", created_at=clock.now))
@@ -66,8 +77,11 @@ def test_master_key_rotation_with_multifernet(database, clock):
         zoe = session.get(Member, "zoe")
         both = MasterKey.of(new, old)  # the new key first: it encrypts, the old one still decrypts
         assert privacy.reveal(session, both, zoe) == {"email": "zoe@example.com", "name": "Zoé"}
-        assert privacy.rewrap_all(session, both) == 1  # every data key now wrapped under `new`
         session.commit()
+    result = CliRunner().invoke(main, ["members", "rewrap-keys"], obj=ScriptInfo(create_app=lambda: app_with(both)),
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "1 member keys" in result.output  # every data key now wrapped under `new`
     with database.sessions() as session:
         zoe = session.get(Member, "zoe")
         assert privacy.reveal(session, MasterKey.of(new), zoe) == {"email": "zoe@example.com", "name": "Zoé"}
