@@ -234,3 +234,32 @@ def test_delete_forfeits_as_breakage_shreds_the_data_and_keeps_the_ledger(world,
 
 def answer_text(hub, member_id):
     return hub.call("GET", f"/v1/members/{member_id}/export").get_data(as_text=True)
+
+
+def test_a_member_with_held_points_is_not_deleted_and_a_replayed_delete_posts_nothing(world, database, clock):
+    from network import ledger
+    from network.ledger import AVAILABLE, HELD
+
+    hub = world.hub
+    hub.sale(world.coffee, world.card, "20.00")  # 20 points
+    with database.sessions() as session:
+        member = ledger.lock_member(session, world.member_id)
+        entry = ledger.post(session, kind="hold", legs=[(member.ids[AVAILABLE], -5), (member.ids[HELD], 5)], member=member,
+                            partner_id=None, reason="test hold", booked_at=clock.now)
+        ledger.consume_lots(session, member, 5, entry)
+        session.commit()
+    before = snapshot(database)
+    held = hub.call("DELETE", f"/v1/members/{world.member_id}")
+    assert (held.status_code, held.json["error"]["code"]) == (409, "member_has_holds")
+    assert snapshot(database) == before
+    assert hub.call("GET", f"/v1/members/{world.member_id}").json["email"] == "ann@example.com"
+
+    other, _ = hub.enrol(world.coffee, email="bo@example.com")
+    headers = {"Idempotency-Key": "forget-bo"}
+    first = hub.call("DELETE", f"/v1/members/{other}", headers=headers)
+    assert first.status_code == 200
+    after = snapshot(database)
+    replay = hub.call("DELETE", f"/v1/members/{other}", headers=headers)
+    assert (replay.status_code, replay.headers.get("Idempotent-Replayed")) == (200, "true")
+    assert replay.json == first.json
+    assert snapshot(database) == after
