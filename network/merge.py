@@ -55,7 +55,8 @@ def merge(session: Session, survivor_id: str, absorbed_id: str, *, now: datetime
     cards = session.execute(
         update(Card).where(Card.member_id == absorbed_id).values(member_id=survivor_id).returning(Card.number)
     ).scalars().all()
-    # A referral promised to the absorbed member is paid to the survivor.
+    # A referral bonus still owed to the absorbed member as referrer is paid to the survivor. (One it was
+    # promised as the referred member is not: the survivor may hold a promise of its own.)
     session.execute(update(Referral).where(Referral.referrer_id == absorbed_id, Referral.paid_entry_id.is_(None))
                     .values(referrer_id=survivor_id))
     survivor_member = session.get(Member, survivor_id)
