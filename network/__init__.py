@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from network.api.common import Hub
     from network.auth import KeyCache
     from settlement.signing import KeyRing
+    from network.privacy import MasterKey
 
     plugins = make_plugin_manager(extra=app.config.get("EXTRA_PLUGINS", ()))
     db = app.config.get("DATABASE") or Database(make_engine(app.config["DATABASE_URL"]))
@@ -57,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         db=db, plugins=plugins, adapters=adapters(plugins, settings), rules=rules(plugins, settings), keys=keys,
         signing=signing,
     )
+    app.extensions["coalition.master_key"] = MasterKey(app.config["COALITION_MASTER_KEY_FILE"], environ=os.environ)
     register(app)
     return app
 

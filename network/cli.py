@@ -35,8 +35,33 @@ def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations to DATABASE_URL."""
     from network.schema import upgrade
 
-    upgrade(_db().engine, revision)
+    upgrade(_db().engine, revision, master_key_file=current_app.config["COALITION_MASTER_KEY_FILE"])
     click.echo(f"database at {revision}: {_db().engine.url.render_as_string(hide_password=True)}")
+
+
+@main.group("members")
+def members_group() -> None:
+    """Members' personal data."""
+
+
+@members_group.command("rewrap-keys")
+@with_appcontext
+def members_rewrap_keys() -> None:
+    """Wrap every member's data key under the first key of COALITION_MASTER_KEY (rotation).
+
+    Put the new key first and keep the old one after it (comma-separated),
+    run this, then drop the old key. Commits a page at a time; safe to rerun.
+    """
+    from network.privacy import rewrap_page
+
+    master = current_app.extensions["coalition.master_key"]
+    done, after = 0, ""
+    while True:
+        last, count = _db().transact(lambda session: rewrap_page(session, master, after=after))
+        if last is None:
+            break
+        done, after = done + count, last
+    click.echo(f"{done} member keys now wrapped under the first master key")
 
 
 @main.command("serve")

@@ -24,6 +24,9 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_SIGNING_KEYS_DIR": os.environ.get(
             "COALITION_SIGNING_KEYS_DIR", str(Path(instance_path) / "settlement-keys")
         ),
+        # Where the master key of members' personal data is kept (made on first use, mode 0600) when
+        # COALITION_MASTER_KEY is not set; the variable itself is read from the environment only, never config.
+        "COALITION_MASTER_KEY_FILE": os.environ.get("COALITION_MASTER_KEY_FILE", str(Path(instance_path) / "master.key")),
         # How far in the past a settlement period must end: a booking still committing belongs to it.
         "COALITION_SETTLEMENT_GRACE_SECONDS": int(os.environ.get("COALITION_SETTLEMENT_GRACE_SECONDS", "60")),
         # How long a hold (POST /v1/redemptions with "capture": false) lasts unless the till asks otherwise ...

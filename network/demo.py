@@ -468,7 +468,9 @@ def run_demo(database: str | None, *, member_count: int, sale_count: int, seed: 
 
     started = time.monotonic()
     admin_token = secrets.token_urlsafe(24)
-    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "COALITION_ADMIN_TOKEN": admin_token})
+    # The members' master key lives next to the demo database (by default both in the instance folder).
+    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "COALITION_ADMIN_TOKEN": admin_token,
+                      "COALITION_MASTER_KEY_FILE": str(path.parent / "master.key")})
     db = app.extensions["coalition"].db
     upgrade(db.engine)
 

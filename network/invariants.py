@@ -95,9 +95,16 @@ def _issuance_matches_lots(session: Session):
 
     Settlement bills issuers by their lots; this is what keeps the two in
     step. (A refund that takes another issuer's points books them to the
-    refunding partner's redemption account: they were spent there.)
+    refunding partner's redemption account: they were spent there. A lot a
+    merge opened holds points issued before, on the lot it emptied.)
     """
-    issued = select(Lot.issuer_id, int_sum(Lot.points).label("points")).group_by(Lot.issuer_id).subquery()
+    issued = (
+        select(Lot.issuer_id, int_sum(Lot.points).label("points"))
+        .join(JournalEntry, JournalEntry.id == Lot.entry_id)
+        .where(JournalEntry.kind != "merge")
+        .group_by(Lot.issuer_id)
+        .subquery()
+    )
     clawed = (
         select(Lot.issuer_id, int_sum(LotMovement.points).label("points"))
         .join(LotMovement, LotMovement.lot_id == Lot.id)

@@ -10,21 +10,26 @@ from sqlalchemy import any_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from network.errors import DomainError, Invalid, NotFound
-from network import pending
+from network import pending, privacy
+from network.errors import DomainError, Gone, Invalid, NotFound
+from network.privacy import MasterKey
 from network.ledger import AVAILABLE, MEMBER_KINDS, PENDING, MemberAccounts, balance_view
 from network.models import Account, Card, Member, Referral
 from partners.cards import is_valid_card_number, new_card_number
 
 
 def enrol(
-    session: Session, *, email: str | None, name: str | None, enrolled_by: int | None, now: datetime
+    session: Session, *, email: str | None, name: str | None, enrolled_by: int | None, now: datetime,
+    master: MasterKey | None = None,
 ) -> tuple[str, str]:
-    """Returns (member_id, card_number)."""
+    """Returns (member_id, card_number). An e-mail or name is stored only encrypted, so it needs `master`."""
     member_id = uuid.uuid4().hex
-    session.execute(
-        insert(Member).values(id=member_id, email=email, name=name, enrolled_by=enrolled_by, created_at=now)
-    )
+    session.execute(insert(Member).values(id=member_id, enrolled_by=enrolled_by, created_at=now))
+    if email is not None or name is not None:
+        if master is None:
+            raise ValueError("an e-mail or name is stored encrypted: pass the master key")
+        sealed = privacy.seal(session, master, member_id, email=email, name=name, now=now)
+        session.execute(update(Member).where(Member.id == member_id).values(**sealed))
     session.execute(insert(Account), [{"kind": kind, "member_id": member_id, "balance": 0} for kind in MEMBER_KINDS])
     number = issue_card(session, member_id, now)
     return member_id, number
@@ -185,15 +190,72 @@ _TOUCH = {
 }
 
 
-def get_member(session: Session, member_id: str) -> Member:
-    member = session.get(Member, member_id)
+def get_member(session: Session, member_id: str, *, merged: bool = False, deleted: bool = False) -> Member:
+    """The member; a merged or deleted one only when the caller says it can handle it (410 otherwise)."""
+    member = session.get(Member, member_id) if len(member_id) <= 32 else None
     if member is None:
         raise NotFound("Unknown member", {"member_id": [member_id]}, code="unknown_member")
+    if member.deleted_at is not None and not deleted:
+        raise Gone("The member was deleted at their request", {"member_id": [member_id]}, code="member_deleted")
+    if member.merged_into is not None and not merged:
+        raise Gone("The member was merged into another", {"member_id": [member_id], "merged_into": member.merged_into},
+                   code="member_merged")
     return member
 
 
+def holder(session: Session, member_id: str) -> str:
+    """The member who holds `member_id`'s points now: itself, or the member it was merged into (and so on)."""
+    while True:
+        merged_into = session.scalar(select(Member.merged_into).where(Member.id == member_id))
+        if merged_into is None:
+            return member_id
+        member_id = merged_into
+
+
+def holders(session: Session, member_ids: set[str]) -> set[str]:
+    """`holder` of many members, in one query when none was merged."""
+    merged = {m for m, into in session.execute(select(Member.id, Member.merged_into).where(
+        Member.id.in_(member_ids), Member.merged_into.is_not(None))).all()} if member_ids else set()
+    return (member_ids - merged) | {holder(session, m) for m in merged}
+
+
+def block_card(session: Session, number: str, *, reason: str | None, now: datetime) -> Card:
+    """Block a card (lost, stolen, replaced): tills refuse it from now on; the member's points are untouched.
+
+    Blocking a blocked card changes nothing and answers as the first time did.
+    """
+    _valid(number)
+    card = session.get(Card, number, with_for_update=True)
+    if card is None:
+        _checked(number, None)
+    if card.status == "active":
+        card.status, card.blocked_at, card.block_reason = "blocked", now, reason
+        session.flush()
+    return card
+
+
+def issue_replacement(session: Session, member_id: str, *, replaces: str | None, now: datetime) -> dict:
+    """Issue the member another card; with `replaces`, block that one in the same transaction."""
+    get_member(session, member_id)
+    if replaces is not None:
+        _valid(replaces)
+        old = session.get(Card, replaces)
+        if old is None or old.member_id != member_id:
+            raise Invalid("The card to replace is not this member's", {"replaces": [replaces]}, code="card_mismatch")
+    number = issue_card(session, member_id, now)
+    if replaces is not None:
+        block_card(session, replaces, reason=f"replaced by {number}", now=now)
+    return {"member_id": member_id, "card_number": number, "replaces": replaces,
+            "cards": card_view(cards_of(session, member_id))}
+
+
+def card_view(cards: list[Card]) -> list[dict]:
+    return [{"number": c.number, "status": c.status, "created_at": c.created_at, "blocked_at": c.blocked_at,
+             "block_reason": c.block_reason} for c in cards]
+
+
 def cards_of(session: Session, member_id: str) -> list[Card]:
-    return list(session.scalars(select(Card).where(Card.member_id == member_id).order_by(Card.created_at)))
+    return list(session.scalars(select(Card).where(Card.member_id == member_id).order_by(Card.created_at, Card.number)))
 
 
 def balances(session: Session, member_id: str, now: datetime) -> dict[str, int]:

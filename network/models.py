@@ -136,12 +136,17 @@ class Member(Base):
     __tablename__ = "members"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    email: Mapped[str | None] = mapped_column(String(320))
-    name: Mapped[str | None] = mapped_column(String(200))
+    # Fernet ciphertext under the member's own key (MemberKey), never plaintext; NULL once the member is deleted.
+    email: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
     enrolled_by: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     created_at: Mapped[datetime]
     # The last earn or redemption: with `activity_extends` expiry, every lot lives until this plus the lifetime.
     last_activity_at: Mapped[datetime | None]
+    # The member this one was merged into: its cards, points and lots are there now.
+    merged_into: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
+    # When the member asked to be forgotten: key destroyed, points forfeited, the ledger kept.
+    deleted_at: Mapped[datetime | None]
 
 
 class Referral(Base):
@@ -170,6 +175,9 @@ class Card(Base):
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime]
+    blocked_at: Mapped[datetime | None]
+    # Why (a lost card, its replacement, the member's deletion), as given by who blocked it.
+    block_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class Account(Base):
@@ -261,6 +269,13 @@ class Lot(Base):
             postgresql_where=text("remaining > 0"),
             sqlite_where=text("remaining > 0"),
         ),
+        # A refund after a merge follows its sale's lot to the lot that took its points.
+        Index(
+            "ix_lots_merged_from",
+            "merged_from_id",
+            postgresql_where=text("merged_from_id IS NOT NULL"),
+            sqlite_where=text("merged_from_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -273,6 +288,8 @@ class Lot(Base):
     earned_at: Mapped[datetime]
     available_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    # The lot a merge emptied into this one: its points' history continues here.
+    merged_from_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
 
 
 class Debt(Base):
@@ -486,3 +503,15 @@ class RewardRedemption(Base):
     quantity: Mapped[int]
     # Set when the redemption is reversed: the units went back to stock and no longer count to the limit.
     reversal_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+class MemberKey(Base):
+    """A member's own data key (Fernet), wrapped under the hub's master key.
+
+    Deleting the row crypto-shreds the member: whatever ciphertext remains
+    anywhere (a backup) can no longer be read.
+    """
+
+    __tablename__ = "member_keys"
+
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    wrapped_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

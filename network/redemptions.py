@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from network import holds, ledger, members, orders, rewards, upkeep
+from network import holds, ledger, members, merge, orders, rewards, upkeep
 from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
 from network.ledger import AVAILABLE, REDEMPTION
 from network.models import JournalEntry, Lot, LotMovement
@@ -143,7 +143,7 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
         entry = session.get(JournalEntry, captured) if captured is not None else None
     if entry is None or entry.kind != "redemption" or entry.partner_id != partner.id:
         raise NotFound("No such redemption at this partner", code="unknown_redemption")
-    member = ledger.lock_member(session, entry.member_id)
+    member, holder = merge.lock_with_holder(session, entry.member_id)
     upkeep.bring_up_to_date(session, member, now)
     if session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id)) is not None:
         raise Conflict("The redemption was already reversed", code="already_reversed")
@@ -171,6 +171,8 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
         insert(LotMovement.__table__), [{"lot_id": row.lot_id, "entry_id": reversal_id, "points": -row.points} for row in consumed]
     )
     rewards.on_reversal(session, entry.id, reversal_id)
+    # The member may have been merged or deleted since: the points follow where its others went.
+    member = merge.rehome(session, member, holder, now=now)
     return {
         "reversal_id": reversal_id,
         "redemption_id": entry.id,

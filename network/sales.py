@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -229,9 +230,11 @@ def record_refund(
             {"original_order_id": [refund.original_order_id]},
             code="unknown_order",
         )
-    if refund.card_number is not None and members.member_for_card(session, refund.card_number) != sale.member_id:
+    # After a merge the sale's points (and its card) are the surviving member's.
+    holder = members.holder(session, sale.member_id)
+    if refund.card_number is not None and members.member_for_card(session, refund.card_number) != holder:
         raise Invalid("The card is not the one the sale was made with", {"card_number": [refund.card_number]}, code="card_mismatch")
-    member = ledger.lock_member(session, sale.member_id)
+    member = ledger.lock_member(session, holder)
     if orders.find(session, partner.id, "refund", refund.order_id) is not None:
         # Checked before the amounts, so a resent refund reads as a duplicate, not as too large.
         raise orders.duplicate(session, partner.id, "refund", refund.order_id)
@@ -249,6 +252,8 @@ def record_refund(
         .join(Lot, Lot.entry_id == JournalEntry.id)
         .where(JournalEntry.order_id == sale.id)
     ).first()
+    if earned is not None and earned.remaining == 0:  # spent, forfeited, or moved by a merge
+        earned = _merged_lot(session, earned)
     due = clawback_awards(_sale_awards(session, earned.id, sale.points) if earned else [], sale.total_minor, before, refund.total.minor)
     own_account = PENDING if earned and earned.account_id == member.ids[PENDING] else AVAILABLE
     own_remaining = earned.remaining if earned else 0
@@ -307,6 +312,17 @@ def record_refund(
     return result
 
 
+def _merged_lot(session: Session, earned):
+    """The sale's lot, or the lot a merge moved its points to (network.merge), with what remains of it."""
+    while True:
+        moved = session.execute(
+            select(Lot.id, Lot.remaining, Lot.account_id).where(Lot.merged_from_id == earned.lot_id)
+        ).first()
+        if moved is None:
+            return earned
+        earned = SimpleNamespace(id=earned.id, lot_id=moved.id, remaining=moved.remaining, account_id=moved.account_id)
+
+
 def lock_refunded_members(session: Session, partner: PartnerRef, refunds: Sequence[Refund]) -> None:
     """Lock, in account id order and at once, the members whose sales these refunds name.
 
@@ -319,7 +335,7 @@ def lock_refunded_members(session: Session, partner: PartnerRef, refunds: Sequen
             Order.order_id.in_([refund.original_order_id for refund in refunds]),
         )
     ).all()
-    members.lock_member_ids(session, sold_to)
+    members.lock_member_ids(session, members.holders(session, set(sold_to)))
 
 
 def _sale_awards(session: Session, entry_id: int, points: int) -> list[Award]:

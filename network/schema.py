@@ -19,8 +19,26 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", master_key_file: str | None = None) -> None:
+    """`master_key_file`: where the migration encrypting members' data finds the master key when COALITION_MASTER_KEY is unset."""
     cfg = alembic_config(engine)
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
+    cfg.attributes["master_key_file"] = master_key_file
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+        return
+    # SQLite alters a table by rebuilding it, which its foreign keys forbid while rows refer to it; they can
+    # only be switched off outside a transaction (Alembic's batch mode documentation). Checked again after.
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, revision)
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration left rows referring to nothing: {broken[:10]}")
+        finally:
+            raw.execute("PRAGMA foreign_keys = ON")

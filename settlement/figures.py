@@ -29,6 +29,8 @@ from partners.money import Money, decimals
 NETWORK = None
 
 REDEMPTIONS = ("redemption", "redemption_reversal")
+#: Points only moved from one member to another (network.merge): the lots they open were issued long ago.
+MOVES = ("merge",)
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,14 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
         condition = column < period.end
         return condition if period.start is None else condition & (column >= period.start)
 
-    # Points issued (credited on lots) and clawed back by refunds, by issuer and issue-fee version.
+    # Points issued (credited on lots, less lots a merge only moved) and clawed back by refunds,
+    # by issuer and issue-fee version.
     issued_version = _version_of(contracts, lot.issuer_id, entry.booked_at)
     fee_points: dict[tuple[int | None, int | None], int] = defaultdict(int)
     for issuer, version, points in session.execute(
         select(lot.issuer_id, issued_version, int_sum(lot.points))
         .join(entry, entry.id == lot.entry_id)
-        .where(booked_in(entry.booked_at))
+        .where(booked_in(entry.booked_at), entry.kind.not_in(MOVES))
         .group_by(lot.issuer_id, issued_version)
     ):
         fee_points[issuer, version] += points

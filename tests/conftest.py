@@ -123,7 +123,8 @@ def clock():
 @pytest.fixture
 def app(database, clock, tmp_path):
     return create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock,
-                       "COALITION_SIGNING_KEYS_DIR": str(tmp_path / "settlement-keys")})
+                       "COALITION_SIGNING_KEYS_DIR": str(tmp_path / "settlement-keys"),
+                       "COALITION_MASTER_KEY_FILE": str(tmp_path / "master.key")})
 
 
 @pytest.fixture

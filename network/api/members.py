@@ -7,8 +7,9 @@ from datetime import timedelta
 from flask import current_app
 from flask_smorest import Blueprint
 
-from network import adjustments, bonuses, expiry, history, holds, members
+from network import adjustments, bonuses, expiry, history, holds, members, privacy
 from network.api.common import hub, idempotent_write, now, principal, read, requires
+from network.api.member_data import master_key
 from network.api.schemas import AdjustmentCreate, AdjustmentResult, CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
 from network.auth import OPERATOR, PARTNER
 
@@ -35,7 +36,8 @@ def enrol(args):
         if args["referred_by"] is not None:
             members.member_for_card(session, args["referred_by"])  # 404 for an unknown referrer, before enrolling
         member_id, card = members.enrol(
-            session, email=args["email"], name=args["name"], enrolled_by=partner.id if partner else None, now=now()
+            session, email=args["email"], name=args["name"], enrolled_by=partner.id if partner else None, now=now(),
+            master=master_key(),
         )
         enrolled = {"member_id": member_id, "card_number": card}
         if partner is not None:
@@ -51,8 +53,9 @@ def enrol(args):
 @requires(OPERATOR, PARTNER)
 @blp.response(200, MemberOut)
 @blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(410, schema=ErrorOut, description="member_deleted, or member_merged (details name merged_into)")
 def show(member_id):
-    """A member's cards and balance; e-mail and name only for the operator."""
+    """A member's cards (with their status) and balance; e-mail and name (decrypted) only for the operator."""
     is_operator = principal().partner is None
     at = now()
 
@@ -61,13 +64,13 @@ def show(member_id):
         view = {
             "member_id": member.id,
             "created_at": member.created_at,
-            "cards": [{"number": c.number, "status": c.status} for c in members.cards_of(session, member.id)],
+            "cards": members.card_view(members.cards_of(session, member.id)),
             "balance": holds.as_of(members.balances(session, member.id, at),
                                    holds.expired_points(session, at, member_id=member.id)),
             "expiring": _expiring(session, member.id),
         }
         if is_operator:
-            view.update(email=member.email, name=member.name)
+            view.update(privacy.reveal(session, master_key(), member))
         return view
 
     return read(work)

@@ -142,7 +142,10 @@ class CardBalance(BalanceOut):
 
 class CardOut(Schema):
     number = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "active or blocked (a blocked card is refused at tills)"})
+    created_at = fields.DateTime()
+    blocked_at = fields.DateTime(allow_none=True)
+    block_reason = fields.String(allow_none=True)
 
 
 class MemberOut(Schema):
@@ -385,3 +388,113 @@ class DonationResult(Schema):
     points = fields.Integer()
     balance = fields.Nested(BalanceOut)
     provenance = fields.List(fields.Nested(Provenance))
+class CardBlock(Strict):
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
+                           metadata={"example": "lost"})
+
+
+class CardIssue(Strict):
+    replaces = CardNumber(load_default=None, allow_none=True,
+                          metadata={"description": "a card of this member to block in the same transaction"})
+
+
+class CardIssued(Schema):
+    member_id = fields.String()
+    card_number = fields.String()
+    replaces = fields.String(allow_none=True)
+    cards = fields.List(fields.Nested(CardOut))
+
+
+class MergeCreate(Strict):
+    member_id = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                              metadata={"description": "the member merged into this one (it is then closed)"})
+
+
+class MergeResult(Schema):
+    member_id = fields.String()
+    merged = fields.String()
+    moved = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"example": {"available": 120, "pending": 0}})
+    lots = fields.Integer(metadata={"description": "open lots moved, provenance and expiry kept"})
+    cards = fields.List(fields.String())
+    balance = fields.Nested(BalanceOut)
+
+
+class MemberDeleted(Schema):
+    member_id = fields.String()
+    deleted_at = fields.DateTime()
+    forfeited = fields.Integer(metadata={"description": "points forfeited as breakage of their issuers"})
+    cards_blocked = fields.List(fields.String())
+    balance = fields.Nested(BalanceOut)
+
+
+class ExportProfile(Schema):
+    member_id = fields.String()
+    email = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    enrolled_by = fields.String(allow_none=True)
+    last_activity_at = fields.DateTime(allow_none=True)
+    merged_into = fields.String(allow_none=True)
+    deleted_at = fields.DateTime(allow_none=True)
+
+
+class ExportLot(Schema):
+    id = fields.Integer()
+    account = fields.String()
+    issuer = fields.String()
+    points = fields.Integer()
+    remaining = fields.Integer()
+    earned_at = fields.DateTime()
+    available_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    merged_from = fields.Integer(allow_none=True)
+
+
+class ExportPosting(Schema):
+    account = fields.String()
+    amount = fields.Integer()
+
+
+class ExportEntry(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    partner = fields.String(allow_none=True)
+    reason = fields.String()
+    order = fields.Integer(allow_none=True)
+    reverses = fields.Integer(allow_none=True)
+    occurred_at = fields.DateTime(allow_none=True)
+    booked_at = fields.DateTime()
+    postings = fields.List(fields.Nested(ExportPosting))
+    awards = fields.List(fields.Nested(AwardOut))
+
+
+class ExportOrder(Schema):
+    partner = fields.String()
+    kind = fields.String()
+    order_id = fields.String()
+    original_order_id = fields.String(allow_none=True)
+    currency = fields.String(allow_none=True)
+    total_minor = fields.Integer(allow_none=True)
+    points = fields.Integer()
+    occurred_at = fields.DateTime(allow_none=True)
+    booked_at = fields.DateTime()
+
+
+class ExportReferral(Schema):
+    role = fields.String()
+    other_member_id = fields.String()
+    partner = fields.String()
+    referrer_points = fields.Integer()
+    referred_points = fields.Integer()
+    created_at = fields.DateTime()
+    paid_entry_id = fields.Integer(allow_none=True)
+
+
+class MemberExport(Schema):
+    profile = fields.Nested(ExportProfile)
+    cards = fields.List(fields.Nested(CardOut))
+    balance = fields.Nested(BalanceOut)
+    lots = fields.List(fields.Nested(ExportLot))
+    entries = fields.List(fields.Nested(ExportEntry))
+    orders = fields.List(fields.Nested(ExportOrder))
+    referrals = fields.List(fields.Nested(ExportReferral))

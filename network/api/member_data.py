@@ -1,0 +1,81 @@
+"""Cards (block, replace) and the operator's member data requests: merge, export, delete."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from network import erasure, export, members, merge
+from network.api.common import idempotent_write, now, read, requires
+from network.api.schemas import (
+    CardBlock, CardIssue, CardIssued, CardOut, ErrorOut, MemberDeleted, MemberExport, MergeCreate, MergeResult,
+)
+from network.auth import OPERATOR, PARTNER
+from network.privacy import MasterKey
+
+blp = Blueprint("member_data", __name__, description="Cards, merges, and members' personal data")
+
+
+def master_key() -> MasterKey:
+    return current_app.extensions["coalition.master_key"]
+
+
+@blp.route("/cards/<card_number>/block", methods=["POST"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(CardBlock)
+@blp.response(200, CardOut)
+@blp.alt_response(404, schema=ErrorOut)
+def block(args, card_number):
+    """Block a lost or stolen card: tills refuse it (card_blocked); the member's balance is untouched.
+
+    Blocking a blocked card changes nothing (200, as it stands).
+    """
+
+    def work(session):
+        return members.card_view([members.block_card(session, card_number, reason=args["reason"], now=now())])[0]
+
+    return idempotent_write(work, status=200)
+
+
+@blp.route("/members/<member_id>/cards", methods=["POST"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(CardIssue)
+@blp.response(201, CardIssued)
+@blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(410, schema=ErrorOut)
+@blp.alt_response(422, schema=ErrorOut, description="card_mismatch: `replaces` is not this member's card")
+def issue(args, member_id):
+    """Issue the member another card on the same balance; `replaces` blocks the old one in the same transaction."""
+    return idempotent_write(lambda session: members.issue_replacement(session, member_id, replaces=args["replaces"], now=now()))
+
+
+@blp.route("/members/<member_id>/merge", methods=["POST"])
+@requires(OPERATOR)
+@blp.arguments(MergeCreate)
+@blp.response(200, MergeResult)
+@blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(409, schema=ErrorOut, description="member_has_holds")
+@blp.alt_response(410, schema=ErrorOut)
+def merge_member(args, member_id):
+    """Merge another member into this one: its cards, points and lots (issuer and expiry kept) move here."""
+    return idempotent_write(lambda session: merge.merge(session, member_id, args["member_id"], now=now()), status=200)
+
+
+@blp.route("/members/<member_id>/export", methods=["GET"])
+@requires(OPERATOR)
+@blp.response(200, MemberExport)
+@blp.alt_response(404, schema=ErrorOut)
+def export_member(member_id):
+    """Everything held about the member: profile, cards, balances, lots, entries, orders, referrals."""
+    return read(lambda session: export.export(session, master_key(), member_id))
+
+
+@blp.route("/members/<member_id>", methods=["DELETE"])
+@requires(OPERATOR)
+@blp.response(200, MemberDeleted)
+@blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(409, schema=ErrorOut, description="member_has_holds")
+@blp.alt_response(410, schema=ErrorOut, description="member_deleted: deleted already")
+def delete_member(member_id):
+    """Forget the member: points forfeited as breakage, cards blocked, personal data crypto-shredded; the ledger stays."""
+    return idempotent_write(lambda session: erasure.delete_member(session, member_id, now=now()), status=200)
