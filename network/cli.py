@@ -114,7 +114,7 @@ def import_command(slug: str, file) -> None:
     import json
     from datetime import timedelta
 
-    from network import intake
+    from network import intake, tiers
     from network.registry import get_partner
     from partners.adapters import BatchAdapter
     from partners.errors import UnreadablePayload
@@ -131,6 +131,7 @@ def import_command(slug: str, file) -> None:
             outcome = intake.import_rows(
                 hub.db, partner, hub.ruleset(partner), adapter.read_rows(counting, config, partner.timezone),
                 clock=current_app.config["CLOCK"], lifetime=timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"]),
+                tier_window=tiers.Window.from_config(current_app.config),
             )
         except UnreadablePayload as exc:
             raise click.ClickException(str(exc)) from None
@@ -174,6 +175,40 @@ def expire_command(as_of) -> None:
     for run in expiry.expire(db.transact, db.read, as_of, expiry.Policy.from_config(current_app.config), now=now):
         pass
     click.echo(f"expired {run.points} points of {run.members} members as of {as_of.isoformat()}")
+
+
+@main.group()
+def tiers() -> None:
+    """The network's member tiers."""
+
+
+@tiers.command("review")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+              help="review as of this time (UTC unless an offset is given); default: now")
+@with_appcontext
+def tiers_review(as_of) -> None:
+    """The yearly review: a member whose qualifying points fall short of their tier moves down one tier.
+
+    Once per loyalty year (COALITION_LOYALTY_YEAR_START): running it again
+    the same year moves nobody a second time.
+    """
+    from network import tiers as ladder
+
+    now = current_app.config["CLOCK"]()
+    if as_of is None:
+        as_of = now
+    elif as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=timezone.utc)
+    if as_of > now:
+        raise click.BadParameter("must not be in the future", param_hint="--as-of")
+    db = _db()
+    window = ladder.Window.from_config(current_app.config)
+    run = ladder.Review()
+    for run in ladder.review(db.transact, db.read, as_of, window):
+        pass
+    start, end = window.judged(as_of)
+    click.echo(f"reviewed {run.reviewed} members on their qualifying points from {start.isoformat()} to "
+               f"{end.isoformat()}: {run.moved} moved down one tier")
 
 
 @main.group()

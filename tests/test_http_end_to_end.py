@@ -84,7 +84,8 @@ def test_a_member_earns_at_one_store_and_spends_at_another_over_http(server):
     assert (status, refused["error"]["code"]) == (422, "insufficient_points")
 
     assert call(server, "GET", f"/v1/cards/{card}/balance", fuel["api_key"]) == (
-        200, {"card_number": card, "available": 5, "pending": 0, "held": 0})
+        200, {"card_number": card, "available": 5, "pending": 0, "held": 0, "tier": None, "tier_since": None,
+              "qualifying_points": 15, "next_tier": None, "points_to_next_tier": None})
     status, page = call(server, "GET", f"/v1/members/{member['member_id']}/history")
     assert [e["kind"] for e in page["entries"]] == ["redemption", "earn"]
 

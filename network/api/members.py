@@ -7,8 +7,8 @@ from datetime import timedelta
 from flask import current_app
 from flask_smorest import Blueprint
 
-from network import adjustments, bonuses, history, members
-from network.api.common import hub, idempotent_write, now, principal, read, requires
+from network import adjustments, bonuses, history, members, tiers
+from network.api.common import hub, idempotent_write, now, principal, read, requires, tier_window
 from network.api.schemas import AdjustmentCreate, AdjustmentResult, CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
 from network.auth import OPERATOR, PARTNER
 
@@ -52,8 +52,9 @@ def enrol(args):
 @blp.response(200, MemberOut)
 @blp.alt_response(404, schema=ErrorOut)
 def show(member_id):
-    """A member's cards and balance; e-mail and name only for the operator."""
+    """A member's cards, balance and tier; e-mail and name only for the operator."""
     is_operator = principal().partner is None
+    window = tier_window()
 
     def work(session):
         member = members.get_member(session, member_id)
@@ -62,6 +63,7 @@ def show(member_id):
             "created_at": member.created_at,
             "cards": [{"number": c.number, "status": c.status} for c in members.cards_of(session, member.id)],
             "balance": members.balances(session, member.id),
+            **tiers.member_view(session, member.id, now=now(), window=window),
         }
         if is_operator:
             view.update(email=member.email, name=member.name)
@@ -110,6 +112,12 @@ def member_history(query, member_id):
 @blp.response(200, CardBalance)
 @blp.alt_response(404, schema=ErrorOut)
 def balance(card_number):
-    """What a till shows before a redemption."""
+    """What a till shows before a redemption, and the member's tier."""
+    window = tier_window()
 
-    return read(lambda session: {"card_number": card_number, **members.card_balances(session, card_number)})
+    def work(session):
+        balances = members.card_balances(session, card_number)
+        member_id = members.member_for_card(session, card_number)
+        return {"card_number": card_number, **balances, **tiers.member_view(session, member_id, now=now(), window=window)}
+
+    return read(work)

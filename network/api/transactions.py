@@ -8,7 +8,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 
 from network import bonuses, intake, redemptions
-from network.api.common import hub, idempotent_write, now, principal, requires
+from network.api.common import hub, idempotent_write, now, principal, requires, tier_window
 from network.api.schemas import (
     ActionCreate, BatchResult, ErrorOut, RedemptionCreate, RedemptionResult, ReversalResult, TransactionResult,
 )
@@ -25,7 +25,6 @@ blp = Blueprint("transactions", __name__, description="Earning, refunds, actions
 
 def lifetime() -> timedelta:
     return timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"])
-
 
 def payload(partner: PartnerRef, adapter: Adapter) -> Payload:
     """The request as an adapter sees it; a media type it does not read is a 415."""
@@ -71,10 +70,11 @@ def post_transaction():
     body = payload(partner, adapter)
     intake.verify(adapter, config, body)
     transactions = parse(adapter, config, body)
-    rules, days = hub().ruleset(partner), lifetime()
+    rules, days, window = hub().ruleset(partner), lifetime(), tier_window()
 
     def work(session):
-        booked = [intake.book_one(session, partner, rules, t, now=now(), lifetime=days) for t in transactions]
+        booked = [intake.book_one(session, partner, rules, t, now=now(), lifetime=days, tier_window=window)
+                  for t in transactions]
         return booked[0] if len(booked) == 1 else {"transactions": booked}
 
     return idempotent_write(work, status=201 if transactions else 200)
@@ -106,7 +106,7 @@ def post_batch():
     try:
         rows = adapter.read_rows(request.stream, config, partner.timezone)
         outcome = intake.import_rows(hub().db, partner, hub().ruleset(partner), rows, clock=current_app.config["CLOCK"],
-                                      lifetime=lifetime())
+                                      lifetime=lifetime(), tier_window=tier_window())
     except UnreadablePayload as exc:
         raise BadRequest(str(exc), code="unreadable_body") from None
     return outcome.view()
