@@ -246,7 +246,8 @@ def standings(session: Session, member_ids, start: datetime, end: datetime | Non
             .where(Member.id.in_(page))
         )
         for row in rows:
-            found[row.id] = Standing(row.tier or 0, row.tier_since, row.tier_reviewed_at, int(row.points))
+            # Never below 0: a refund of a sale from before the window cannot owe more than the window holds.
+            found[row.id] = Standing(row.tier or 0, row.tier_since, row.tier_reviewed_at, max(0, int(row.points)))
     return found
 
 

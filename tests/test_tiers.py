@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import select
 
 from network.models import Account, Lot, Partner, Posting, int_sum
 from tests.support import snapshot
+from tests.test_concurrency import race
 
 LADDER = [
     {"name": "Blue", "threshold": 0, "multiplier": "1"},
@@ -91,6 +93,15 @@ def test_an_invalid_ladder_is_refused_naming_the_field_and_changes_nothing(hub, 
     assert snapshot(database) == before
 
 
+def test_a_mistyped_tier_window_stops_the_hub_at_start_up(database):
+    from network import create_app
+
+    for setting in ({"COALITION_TIER_WINDOW": "weekly"}, {"COALITION_LOYALTY_YEAR_START": "02-29"},
+                    {"COALITION_LOYALTY_YEAR_START": "1-1"}):
+        with pytest.raises(ValueError, match=next(iter(setting))):
+            create_app({"DATABASE": database, **setting})
+
+
 # ---------------------------------------------------------------- earning
 
 
@@ -139,6 +150,18 @@ def test_one_sale_can_climb_several_tiers_at_once(hub, world):
     assert awards(hub.sale(world.coffee, world.card, "6000.00")) == [("base_rate", 6000)]
     assert standing(hub, world.card) == ("Gold", 6000, None, None)
     assert awards(hub.sale(world.coffee, world.card, "100.00")) == [("base_rate", 100), ("tier", 50)]
+
+
+def test_concurrent_sales_cross_a_threshold_once_and_the_rest_earn_the_new_multiplier(hub, world):
+    set_ladder(hub)
+    hub.sale(world.coffee, world.card, "950.00")
+    responses = race(10, lambda i: hub.sale(world.coffee, world.card, "100.00", order=f"RACE-{i}"))
+    assert [r.status_code for r in responses] == [201] * 10
+    # Each sale reads the tier under the member's lock: the one that crosses 1,000 earns at Blue, nine at Silver.
+    earned = sorted(awards(r) for r in responses)
+    assert earned == [[("base_rate", 100)]] + [[("base_rate", 100), ("tier", 25)]] * 9
+    assert standing(hub, world.card) == ("Silver", 1950, "Gold", 3050)
+    assert hub.balance(world.card)["available"] == 950 + 1000 + 9 * 25
 
 
 def test_bonuses_and_adjustments_do_not_qualify(hub, database):
