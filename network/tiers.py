@@ -221,7 +221,9 @@ def qualifying_points_query(start: datetime, end: datetime | None = None):
     itself: were it counted, a Gold member's multiplier would help keep Gold,
     so the same spending would hold a higher tier than it can reach, and a
     tier would feed on itself. Bonuses and adjustments are other entry
-    kinds, so they never count. By booking time, the time the hub knows.
+    kinds, so they never count; a partner's own extras on a sale (weekend
+    x2, a SKU bonus) are earned by the sale and do. By booking time, the
+    time the hub knows.
     """
     query = (
         select(JournalEntry.member_id, int_sum(AwardRow.points).label("points"))
@@ -246,8 +248,7 @@ def standings(session: Session, member_ids, start: datetime, end: datetime | Non
             .where(Member.id.in_(page))
         )
         for row in rows:
-            # Never below 0: a refund of a sale from before the window cannot owe more than the window holds.
-            found[row.id] = Standing(row.tier or 0, row.tier_since, row.tier_reviewed_at, max(0, int(row.points)))
+            found[row.id] = Standing(row.tier or 0, row.tier_since, row.tier_reviewed_at, int(row.points))
     return found
 
 
@@ -262,9 +263,15 @@ def tier_awards(
     Each answer is an empty list or one `tier` award. The sales are walked
     in order with each member's running qualifying points, so a member who
     crosses a threshold half way through a batch earns the new multiplier
-    on their next sale in it, as they would have sale by sale. (Sales the
-    ledger then finds already booked are counted in that walk; a resent sale
-    in a batch may so raise a later sale's multiplier, never a balance.)
+    on their next sale in it, as they would have sale by sale. (A sale the
+    ledger then finds already booked still counts in that walk: in a batch
+    that resends a sale, the member's later sales in it may earn a new
+    multiplier one sale early. `promote` itself reads the ledger.)
+
+    On PostgreSQL an import books two chunks at once: a member crossing a
+    threshold in one earns the new multiplier in the other only if it was
+    committed before the other read the tiers (each chunk reads them before
+    it takes the members' locks, and `promote` settles the tier after).
 
     One read of the ladder, and one grouped statement for the members when
     some tier multiplies at all.
