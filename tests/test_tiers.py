@@ -239,6 +239,22 @@ def test_a_csv_batch_earns_exactly_what_the_same_sales_earn_one_by_one(hub, app,
     assert issued_by(database, "eod-shop")[0] == -2 * 6111
 
 
+def test_members_keep_their_place_in_the_ladder_when_the_operator_changes_it(hub, world):
+    set_ladder(hub)
+    hub.sale(world.coffee, world.card, "1200.00")
+    assert standing(hub, world.card)[0] == "Silver"
+    # Renamed and re-priced: the member is still on the second rung.
+    set_ladder(hub, [{"name": "Blue", "threshold": 0, "multiplier": "1"},
+                     {"name": "Argent", "threshold": 1500, "multiplier": "2"},
+                     {"name": "Or", "threshold": 9000, "multiplier": "3"}])
+    assert standing(hub, world.card) == ("Argent", 1200, "Or", 7800)
+    assert awards(hub.sale(world.coffee, world.card, "10.00")) == [("base_rate", 10), ("tier", 10)]
+    # A one-rung ladder: everybody is in it, nobody earns more, nobody moves.
+    set_ladder(hub, [{"name": "Member", "threshold": 0, "multiplier": "1"}])
+    assert standing(hub, world.card) == ("Member", 1210, None, None)
+    assert awards(hub.sale(world.coffee, world.card, "10.00")) == [("base_rate", 10)]
+
+
 # ---------------------------------------------------------------- windows
 
 
