@@ -139,7 +139,7 @@ def import_command(slug: str, file) -> None:
     import json
     from datetime import timedelta
 
-    from network import intake
+    from network import intake, tiers
     from network.registry import get_partner
     from partners.adapters import BatchAdapter
     from partners.errors import UnreadablePayload
@@ -157,6 +157,7 @@ def import_command(slug: str, file) -> None:
                 hub.db, partner, hub.ruleset(partner), adapter.read_rows(counting, config, partner.timezone),
                 clock=current_app.config["CLOCK"], lifetime=timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"]),
                 clawback=current_app.config["COALITION_CLAWBACK"],
+                tier_window=tiers.Window.from_config(current_app.config),
             )
         except UnreadablePayload as exc:
             raise click.ClickException(str(exc)) from None
@@ -216,6 +217,40 @@ def holds_release() -> None:
     db = _db()
     released = holding.release_all_expired(db.transact, db.read, current_app.config["CLOCK"]())
     click.echo(f"released {released} expired holds")
+
+
+@main.group()
+def tiers() -> None:
+    """The network's member tiers."""
+
+
+@tiers.command("review")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+              help="review as of this time (UTC unless an offset is given); default: now")
+@with_appcontext
+def tiers_review(as_of) -> None:
+    """The yearly review: a member whose qualifying points fall short of their tier moves down one tier.
+
+    Once per loyalty year (COALITION_LOYALTY_YEAR_START): running it again
+    the same year moves nobody a second time.
+    """
+    from network import tiers as ladder
+
+    now = current_app.config["CLOCK"]()
+    if as_of is None:
+        as_of = now
+    elif as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=timezone.utc)
+    if as_of > now:
+        raise click.BadParameter("must not be in the future", param_hint="--as-of")
+    db = _db()
+    window = ladder.Window.from_config(current_app.config)
+    run = ladder.Review()
+    for run in ladder.review(db.transact, db.read, as_of, window):
+        pass
+    start, end = window.judged(as_of)
+    click.echo(f"reviewed {run.reviewed} members on their qualifying points from {start.isoformat()} to "
+               f"{end.isoformat()}: {run.moved} moved down one tier")
 
 
 @main.group()

@@ -33,6 +33,11 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_HOLD_SECONDS": int(os.environ.get("COALITION_HOLD_SECONDS", "3600")),
         # ... and the longest it may ask for (a hotel or car-hire pre-authorisation: a week).
         "COALITION_HOLD_MAX_SECONDS": int(os.environ.get("COALITION_HOLD_MAX_SECONDS", str(7 * 24 * 3600))),
+        # Which sales count towards a member's tier: rolling_365 (the last 365 days) or loyalty_year (since the
+        # loyalty year began).
+        "COALITION_TIER_WINDOW": os.environ.get("COALITION_TIER_WINDOW", "rolling_365"),
+        # The day the loyalty year starts (MM-DD, UTC): the loyalty_year window and the yearly tier review follow it.
+        "COALITION_LOYALTY_YEAR_START": os.environ.get("COALITION_LOYALTY_YEAR_START", "01-01"),
         "COALITION_NETWORK_NAME": os.environ.get("COALITION_NETWORK_NAME", "coalition"),
         # A till posts one transaction; anything past 1 MiB is a mistake or an attack.
         "MAX_CONTENT_LENGTH": int(os.environ.get("COALITION_MAX_BODY_BYTES", str(1024 * 1024))),

@@ -16,7 +16,7 @@ from itertools import islice
 
 from sqlalchemy.orm import Session
 
-from network import sales
+from network import sales, tiers
 from network.clawback import WITHIN_BALANCE
 from network.db import Database
 from network.errors import DomainError, Unauthenticated
@@ -51,9 +51,10 @@ def verify(adapter: Adapter, config: dict, payload: Payload) -> bool:
 def book_one(
     session: Session, partner: PartnerRef, rules: RuleSet, transaction: Transaction, *, now: datetime, lifetime: timedelta,
     clawback: str = WITHIN_BALANCE,
+    tier_window: tiers.Window = tiers.DEFAULT_WINDOW,
 ) -> dict:
     if isinstance(transaction, Sale):
-        return sales.record_sale(session, partner, rules, transaction, now=now, lifetime=lifetime)
+        return sales.record_sale(session, partner, rules, transaction, now=now, lifetime=lifetime, tier_window=tier_window)
     return sales.record_refund(session, partner, transaction, now=now, clawback=clawback)
 
 
@@ -88,6 +89,7 @@ def import_rows(
     lifetime: timedelta,
     clawback: str = WITHIN_BALANCE,
     on_progress: Callable[[int], None] | None = None,
+    tier_window: tiers.Window = tiers.DEFAULT_WINDOW,
 ) -> BatchOutcome:
     """Book a stream of rows, a chunk per transaction.
 
@@ -124,7 +126,7 @@ def import_rows(
         for rows_read in _chunks(iter(rows), CHUNK_ROWS):
             chunk = _Prepared.of(rows_read, partner, rules)
             sold = pool.submit(db.transact, lambda session, chunk=chunk: chunk.book_sales(
-                session, partner, now=clock(), lifetime=lifetime))
+                session, partner, now=clock(), lifetime=lifetime, tier_window=tier_window))
             in_flight.append((chunk, sold))
             if len(in_flight) >= workers:
                 settle()
@@ -150,9 +152,10 @@ class _Prepared:
         refunds = [row for row in chunk if not row.errors and isinstance(row.transaction, Refund)]
         return cls(len(chunk), invalid, priced, refunds)
 
-    def book_sales(self, session: Session, partner: PartnerRef, *, now: datetime, lifetime: timedelta) -> list:
+    def book_sales(self, session: Session, partner: PartnerRef, *, now: datetime, lifetime: timedelta,
+                   tier_window: tiers.Window = tiers.DEFAULT_WINDOW) -> list:
         booked = sales.book_sales(session, partner, [(row.transaction, awards) for row, awards in self.sales],
-                                  now=now, lifetime=lifetime)
+                                  now=now, lifetime=lifetime, tier_window=tier_window)
         return [(row, result) for (row, _), result in zip(self.sales, booked)]
 
     def book_refunds(self, session: Session, partner: PartnerRef, *, now: datetime, clawback: str) -> list:

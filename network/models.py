@@ -147,6 +147,12 @@ class Member(Base):
     merged_into: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
     # When the member asked to be forgotten: key destroyed, points forfeited, the ledger kept.
     deleted_at: Mapped[datetime | None]
+    # The member's tier: its position in the ladder (network.tiers), NULL for the first. Stored, so a
+    # sale knows its multiplier without reading the member's year of history.
+    tier: Mapped[int | None] = mapped_column(Integer)
+    tier_since: Mapped[datetime | None]
+    # When the yearly tier review last judged the member: a second run the same year passes it by.
+    tier_reviewed_at: Mapped[datetime | None]
 
 
 class Referral(Base):
@@ -515,3 +521,23 @@ class MemberKey(Base):
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
     wrapped_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+class Tier(Base):
+    """One rung of the network's tier ladder; the operator replaces the whole ladder at once.
+
+    Members point at a rung by its position, so renaming a tier or changing
+    its threshold keeps every member where they are.
+    """
+
+    __tablename__ = "tiers"
+    __table_args__ = (
+        CheckConstraint("threshold >= 0", name="tier_threshold_not_negative"),
+        CheckConstraint("position >= 0", name="tier_position_not_negative"),
+    )
+
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    # Qualifying points (earned from sales in the window) that reach this tier.
+    threshold: Mapped[int]
+    # What a sale earns at this tier, as a multiple of the partner's own award (>= 1, exact).
+    multiplier: Mapped[Decimal]
+    updated_at: Mapped[datetime]

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from network import bonuses, bulk, ledger, members, orders, upkeep
+from network import bonuses, bulk, ledger, members, orders, tiers, upkeep
 from network import clawback as clawbacks
 from network.errors import DomainError, Invalid
 from network.clawback import WITHIN_BALANCE
@@ -82,6 +82,7 @@ def book_sales(
     now: datetime,
     lifetime: timedelta,
     lock_first: bool = False,
+    tier_window: tiers.Window = tiers.DEFAULT_WINDOW,
 ) -> list[dict | DomainError | str]:
     """Book many priced sales of one partner; one outcome per sale, in order.
 
@@ -113,6 +114,8 @@ def book_sales(
         else:
             seen.add(sale.order_id)
             claims.append((index, sale, awards, holder))
+    extra = tiers.tier_awards(session, [(c[3].member_id, c[2]) for c in claims], now=now, window=tier_window)
+    claims = [(index, sale, awards + more, holder) for (index, sale, awards, holder), more in zip(claims, extra)]
     claimed = orders.claim_many(
         session,
         partner_id=partner.id,
@@ -153,6 +156,7 @@ def book_sales(
         members.touch(session, {holder.member_id for _, _, awards, holder, _ in booked if awards}, now)
         for holder in first_sales.values():
             bonuses.pay_referral(session, holder, now=now, lifetime=lifetime)
+        tiers.promote(session, {b[3].member_id for b in booked if b[2]}, now=now, window=tier_window)  # -> tier_changed
         for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch
             outcomes[index] = {"journal_id": entries.get(order_id), "points": sum(a.points for a in awards),
                                "awards": awards_view(awards), "balance": holder.balance_view()}
@@ -203,10 +207,12 @@ def _write_earnings(session, partner, earning, *, now, lifetime) -> dict[int, in
 
 
 def record_sale(
-    session: Session, partner: PartnerRef, rules: RuleSet, sale: Sale, *, now: datetime, lifetime: timedelta
+    session: Session, partner: PartnerRef, rules: RuleSet, sale: Sale, *, now: datetime, lifetime: timedelta,
+    tier_window: tiers.Window = tiers.DEFAULT_WINDOW,
 ) -> dict:
     (outcome,) = book_sales(
-        session, partner, [(sale, price(partner, rules, sale))], now=now, lifetime=lifetime, lock_first=True
+        session, partner, [(sale, price(partner, rules, sale))], now=now, lifetime=lifetime, lock_first=True,
+        tier_window=tier_window,
     )
     if outcome == DUPLICATE:
         raise orders.duplicate(session, partner.id, "sale", sale.order_id)

@@ -30,8 +30,11 @@ def test_earn_at_a_redeem_at_b_refund_at_a(world, database):
     assert refund.json["balance"]["available"] == 3
 
     # All points expire together two years after the last earn or redemption (activity_extends).
+    # No tiers are set; the qualifying points are the sales' 12 + 80 less the refund's 39 (redemptions do not count).
     assert hub.balance(world.card, world.grocer) == {"card_number": world.card, "available": 3, "pending": 0, "held": 0,
-                                                     "expiring": {"points": 3, "at": "2028-03-13T09:30:00+00:00"}}
+                                                     "expiring": {"points": 3, "at": "2028-03-13T09:30:00+00:00"},
+                                                     "tier": None, "tier_since": None, "qualifying_points": 53,
+                                                     "next_tier": None, "points_to_next_tier": None}
 
     history = hub.history(world.member_id)["entries"]
     assert [(e["kind"], e["partner"], e["points"], e["order_id"]) for e in history] == [

@@ -14,7 +14,7 @@ from flask import Response, current_app, g, request
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from network import idempotency
+from network import idempotency, tiers
 from network.auth import KeyCache, Principal, authenticate
 from network.db import Database
 from network.errors import Forbidden, Invalid, Unavailable
@@ -106,6 +106,11 @@ def requires(*roles: str):
         return wrapper
 
     return decorate
+
+
+def tier_window() -> tiers.Window:
+    """Which sales qualify for a tier (COALITION_TIER_WINDOW, COALITION_LOYALTY_YEAR_START)."""
+    return tiers.Window.from_config(current_app.config)
 
 
 def principal() -> Principal:

@@ -12,7 +12,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from network import intake
-from network.api.common import hub, now, read
+from network.api.common import hub, now, read, tier_window
 from network.api.schemas import ErrorOut, TransactionResult
 from network.api.transactions import clawback, lifetime, parse, payload
 from network.errors import Conflict, NotFound, Unauthenticated
@@ -38,14 +38,14 @@ def inbound(slug):
     if not intake.verify(adapter, config, body):
         raise Unauthenticated("The payload's signature does not match", code="bad_signature")
     transactions = parse(adapter, config, body)
-    rules, days = hub().ruleset(partner), lifetime()
+    rules, days, window = hub().ruleset(partner), lifetime(), tier_window()
 
     def work(session):
         booked = []
         for transaction in transactions:
             try:
                 booked.append(intake.book_one(session, partner, rules, transaction, now=now(), lifetime=days,
-                                              clawback=clawback()))
+                                              clawback=clawback(), tier_window=window))
             except Conflict as exc:
                 if exc.code != "duplicate_order":
                     raise

@@ -7,8 +7,8 @@ from datetime import timedelta
 from flask import current_app
 from flask_smorest import Blueprint
 
-from network import adjustments, bonuses, expiry, history, holds, members, privacy
-from network.api.common import hub, idempotent_write, now, principal, read, requires
+from network import adjustments, bonuses, expiry, history, holds, members, privacy, tiers
+from network.api.common import hub, idempotent_write, now, principal, read, requires, tier_window
 from network.api.member_data import master_key
 from network.api.schemas import AdjustmentCreate, AdjustmentResult, CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
 from network.auth import OPERATOR, PARTNER
@@ -55,9 +55,9 @@ def enrol(args):
 @blp.alt_response(404, schema=ErrorOut)
 @blp.alt_response(410, schema=ErrorOut, description="member_deleted, or member_merged (details name merged_into)")
 def show(member_id):
-    """A member's cards (with their status) and balance; e-mail and name (decrypted) only for the operator."""
+    """A member's cards (with their status), balance and tier; e-mail and name (decrypted) only for the operator."""
     is_operator = principal().partner is None
-    at = now()
+    at, window = now(), tier_window()
 
     def work(session):
         member = members.get_member(session, member_id)
@@ -68,6 +68,7 @@ def show(member_id):
             "balance": holds.as_of(members.balances(session, member.id, at),
                                    holds.expired_points(session, at, member_id=member.id)),
             "expiring": _expiring(session, member.id),
+            **tiers.member_view(session, member.id, now=at, window=window),
         }
         if is_operator:
             view.update(privacy.reveal(session, master_key(), member))
@@ -116,14 +117,14 @@ def member_history(query, member_id):
 @blp.response(200, CardBalance)
 @blp.alt_response(404, schema=ErrorOut)
 def balance(card_number):
-    """What a till shows before a redemption."""
-
-    at = now()
+    """What a till shows before a redemption: the balances, the next points to expire, and the member's tier."""
+    at, window = now(), tier_window()
 
     def work(session):
         balance = members.card_balances(session, card_number, at)
-        view = {"card_number": card_number, **holds.as_of(balance, holds.expired_points(session, at, card_number=card_number))}
-        return {**view, "expiring": _expiring(session, members.member_for_card(session, card_number))}
+        member_id = members.member_for_card(session, card_number)
+        return {"card_number": card_number, **holds.as_of(balance, holds.expired_points(session, at, member_id=member_id)),
+                "expiring": _expiring(session, member_id), **tiers.member_view(session, member_id, now=at, window=window)}
 
     return read(work)
 

@@ -6,6 +6,7 @@ import zoneinfo
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from network.tiers import MAX_TIERS, ladder_errors
 from partners.fields import CardNumber, Currency, DecimalString, Points
 
 
@@ -135,7 +136,15 @@ class ExpiringOut(Schema):
                                                   "unless the member earns or redeems before)"})
 
 
-class CardBalance(BalanceOut):
+class TierStanding(Schema):
+    tier = fields.String(allow_none=True, metadata={"example": "Silver", "description": "null while no tiers are set"})
+    tier_since = fields.DateTime(allow_none=True, metadata={"description": "when the member last moved tier"})
+    qualifying_points = fields.Integer(metadata={"description": "points earned from sales in the tier window"})
+    next_tier = fields.String(allow_none=True)
+    points_to_next_tier = fields.Integer(allow_none=True, metadata={"description": "null at the top tier"})
+
+
+class CardBalance(BalanceOut, TierStanding):
     card_number = fields.String()
     expiring = fields.Nested(ExpiringOut, allow_none=True, metadata={"description": "the next points to expire; null: none"})
 
@@ -148,7 +157,7 @@ class CardOut(Schema):
     block_reason = fields.String(allow_none=True)
 
 
-class MemberOut(Schema):
+class MemberOut(TierStanding):
     member_id = fields.String()
     email = fields.String(metadata={"description": "operator only"})
     name = fields.String(metadata={"description": "operator only"})
@@ -498,3 +507,31 @@ class MemberExport(Schema):
     entries = fields.List(fields.Nested(ExportEntry))
     orders = fields.List(fields.Nested(ExportOrder))
     referrals = fields.List(fields.Nested(ExportReferral))
+class TierIn(Strict):
+    name = fields.String(required=True, validate=validate.Regexp(r"^\S(.{0,38}\S)?$", error="must be 1-40 characters, "
+                         "not starting or ending with a space"), metadata={"example": "Silver"})
+    threshold = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**15),
+                               metadata={"example": 1000, "description": "qualifying points that reach this tier"})
+    multiplier = DecimalString(required=True, metadata={"example": "1.25", "description": "what a sale earns, times"})
+
+class TiersSet(Strict):
+    tiers = fields.List(fields.Nested(TierIn), required=True, validate=validate.Length(min=1, max=MAX_TIERS),
+                        metadata={"description": "lowest first; the first threshold is 0"})
+
+    @validates_schema
+    def _ladder(self, data, **kwargs):
+        errors = ladder_errors(data["tiers"])
+        if errors:
+            raise ValidationError(errors)
+
+
+class TierOut(Schema):
+    name = fields.String()
+    threshold = fields.Integer()
+    multiplier = fields.String(metadata={"example": "1.25"})
+
+
+class TiersOut(Schema):
+    tiers = fields.List(fields.Nested(TierOut))
+    window = fields.String(metadata={"description": "rolling_365 or loyalty_year (COALITION_TIER_WINDOW)"})
+    loyalty_year_start = fields.String(metadata={"example": "01-01"})

@@ -8,7 +8,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 
 from network import bonuses, intake, redemptions
-from network.api.common import hub, idempotent_write, now, principal, requires
+from network.api.common import hub, idempotent_write, now, principal, requires, tier_window
 from network.api.schemas import (
     ActionCreate, BatchResult, ErrorOut, RedemptionCreate, RedemptionResult, ReversalResult, TransactionResult,
 )
@@ -75,10 +75,10 @@ def post_transaction():
     body = payload(partner, adapter)
     intake.verify(adapter, config, body)
     transactions = parse(adapter, config, body)
-    rules, days, policy = hub().ruleset(partner), lifetime(), clawback()
+    rules, days, policy, window = hub().ruleset(partner), lifetime(), clawback(), tier_window()
 
     def work(session):
-        booked = [intake.book_one(session, partner, rules, t, now=now(), lifetime=days, clawback=policy)
+        booked = [intake.book_one(session, partner, rules, t, now=now(), lifetime=days, clawback=policy, tier_window=window)
                   for t in transactions]
         return booked[0] if len(booked) == 1 else {"transactions": booked}
 
@@ -111,7 +111,7 @@ def post_batch():
     try:
         rows = adapter.read_rows(request.stream, config, partner.timezone)
         outcome = intake.import_rows(hub().db, partner, hub().ruleset(partner), rows, clock=current_app.config["CLOCK"],
-                                      lifetime=lifetime(), clawback=clawback())
+                                      lifetime=lifetime(), clawback=clawback(), tier_window=tier_window())
     except UnreadablePayload as exc:
         raise BadRequest(str(exc), code="unreadable_body") from None
     return outcome.view()

@@ -1,0 +1,40 @@
+"""The network's own settings: the tier ladder every member climbs, whichever partner they shop at."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from network import tiers
+from network.api.common import idempotent_write, now, read, requires, tier_window
+from network.api.schemas import ErrorOut, TiersOut, TiersSet
+from network.auth import OPERATOR, PARTNER
+
+blp = Blueprint("network", __name__, description="Network-wide settings")
+
+
+@blp.record_once
+def _check_settings(state) -> None:
+    """A mistyped tier window stops the hub at start-up, not every sale afterwards."""
+    tiers.Window.from_config(state.app.config)
+
+
+def _view(ladder: list[tiers.Tier]) -> dict:
+    return {"tiers": [tier.view() for tier in ladder], **tier_window().view()}
+
+
+@blp.route("/network/tiers", methods=["GET"])
+@requires(OPERATOR, PARTNER)
+@blp.response(200, TiersOut)
+def get_tiers():
+    """The tier ladder, lowest first, and which sales qualify."""
+    return read(lambda session: _view(tiers.ladder(session)))
+
+
+@blp.route("/network/tiers", methods=["PUT"])
+@requires(OPERATOR)
+@blp.arguments(TiersSet)
+@blp.response(200, TiersOut)
+@blp.alt_response(422, schema=ErrorOut, description="invalid ladder, naming the field as tiers.<i>.<field>")
+def put_tiers(args):
+    """Replace the whole ladder. Members keep their tier's position; they move up at their next sale."""
+    return idempotent_write(lambda session: _view(tiers.set_ladder(session, args["tiers"], now=now())), status=200)
