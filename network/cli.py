@@ -177,6 +177,53 @@ def expire_command(as_of) -> None:
 
 
 @main.group()
+def events() -> None:
+    """The outbox: scans that emit events, and delivery to webhooks and plugins."""
+
+
+@events.command("scan")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+              help="scan as at this time (UTC unless an offset is given); default: now")
+@with_appcontext
+def events_scan(as_of) -> None:
+    """Emit points_expiring and dormant_member events; running it again emits nothing new."""
+    from network import scans
+
+    now = current_app.config["CLOCK"]()
+    if as_of is None:
+        as_of = now
+    elif as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=timezone.utc)
+    done = scans.Scan()
+    for done in scans.scan(_db().transact, as_of, scans.Settings.from_config(current_app.config), now=now):
+        pass
+    click.echo(f"scanned {done.members} members with points as of {as_of.isoformat()}: "
+               f"{done.expiring} points_expiring, {done.dormant} dormant_member")
+
+
+@events.command("deliver")
+@click.option("--once", is_flag=True, help="one pass over what is due now, then exit")
+@click.option("--interval", default=5.0, show_default=True, help="seconds between passes when running on")
+@with_appcontext
+def events_deliver(once: bool, interval: float) -> None:
+    """Send due events to partners' webhooks and delivery plugins, retrying with backoff; every attempt is kept."""
+    import time
+
+    from network import delivery
+
+    hub = current_app.extensions["coalition"]
+    settings = {key: value for key, value in current_app.config.items() if key.startswith("COALITION_") and "TOKEN" not in key}
+    while True:
+        done = delivery.deliver(hub.db, hub.plugins, settings, current_app.config["CLOCK"])
+        if once or done.attempts or done.fanned_out:
+            click.echo(f"{done.fanned_out} events fanned out; {done.attempts} attempts: {done.delivered} delivered, "
+                       f"{done.retrying} to retry, {done.failed} failed")
+        if once:
+            return
+        time.sleep(interval)
+
+
+@main.group()
 def keys() -> None:
     """The hub's statement-signing keys."""
 

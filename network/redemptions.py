@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from network import ledger, members, orders
+from network import ledger, members, orders, outbox
 from network.errors import Conflict, InsufficientPoints, NotFound
 from network.ledger import AVAILABLE, REDEMPTION
 from network.models import JournalEntry, Lot, LotMovement
@@ -48,6 +48,9 @@ def redeem(session: Session, partner: PartnerRef, *, card_number: str, points: i
     )
     by_issuer = ledger.consume_lots(session, member, points, entry_id)
     members.touch(session, [member.member_id], now)
+    outbox.emit(session, outbox.POINTS_REDEEMED, member_id=member.member_id, partner_id=partner.id, now=now, data={
+        "member_id": member.member_id, "partner": partner.slug, "points": points, "order_id": order_id,
+        "redemption_id": entry_id, "balance": member.balance_view()})
     return {
         "redemption_id": entry_id,
         "points": points,

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from network import bonuses, bulk, ledger, members, orders
+from network import bonuses, bulk, ledger, members, orders, outbox
 from network.errors import DomainError, Invalid
 from network.ledger import AVAILABLE, ISSUANCE
 from network.models import Award as AwardRow
@@ -151,6 +151,10 @@ def book_sales(
         for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch
             outcomes[index] = {"journal_id": entries.get(order_id), "points": sum(a.points for a in awards),
                                "awards": awards_view(awards), "balance": holder.balance_view()}
+        outbox.emit_many(session, outbox.POINTS_EARNED, [outbox.NewEvent(holder.member_id, partner.id, {
+            "member_id": holder.member_id, "partner": partner.slug, "points": outcomes[index]["points"],
+            "order_id": sale.order_id, "balance": outcomes[index]["balance"]}) for index, sale, awards, holder, _ in booked
+            if awards], now=now)
     return outcomes  # type: ignore[return-value]
 
 

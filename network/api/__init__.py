@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from network.api import inbound, members, partners, reconciliation, settlement, transactions
+from network.api import inbound, members, partners, reconciliation, settlement, transactions, webhooks
 from network.api.errors import CoalitionApi, handle_domain_error
 from network.errors import DomainError
 
 
 def register(app: Flask) -> None:
     api = CoalitionApi(app)
-    for module in (partners, members, transactions, inbound, settlement, reconciliation):
+    for module in (partners, members, transactions, inbound, settlement, reconciliation, webhooks):
         api.register_blueprint(module.blp, url_prefix="/v1")
     app.register_error_handler(DomainError, handle_domain_error)

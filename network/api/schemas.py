@@ -231,3 +231,16 @@ class ErrorDetail(Schema):
 
 class ErrorOut(Schema):
     error = fields.Nested(ErrorDetail)
+
+
+class WebhookSet(Strict):
+    url = fields.String(required=True, metadata={"example": "https://hooks.brew-bar.example/coalition"})
+    secret = fields.String(required=True, load_only=True,
+                           metadata={"description": "16 to 200 characters; signs every delivery; never shown back"})
+
+
+class WebhookOut(Schema):
+    slug = fields.String()
+    url = fields.String(allow_none=True, metadata={"description": "null: no webhook"})
+    secret_set = fields.Boolean(metadata={"description": "the secret itself is never shown"})
+    updated_at = fields.DateTime(allow_none=True)

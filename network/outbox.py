@@ -1,0 +1,104 @@
+"""The outbox: events written in the caller's transaction, so a rolled-back booking never happened here either.
+
+Nothing is sent from here. `emit` and `emit_many` only INSERT rows into
+`events`, inside whatever transaction the caller holds; `coalition events
+deliver` (network.delivery) later reads the committed ones and sends them.
+An event therefore exists exactly when what it tells of was committed.
+
+Kinds and their audience (the partner whose webhook receives it; every
+event is offered to the delivery plugins as well):
+
+| kind | audience | data |
+|---|---|---|
+| `points_earned` | the partner where the sale was made | member_id, partner, points, order_id, balance |
+| `points_redeemed` | the partner where the points were spent | member_id, partner, points, order_id, redemption_id, balance |
+| `reward_within_reach` | the partner offering the reward | member_id, reward, points_to_go, ... (wired with the rewards catalogue) |
+| `points_expiring` | the member's enrolling partner | member_id, points, expires_at, days_left, balance |
+| `tier_changed` | the member's enrolling partner | member_id, from, to, ... (wired with tiers) |
+| `dormant_member` | the member's enrolling partner | member_id, points, last_activity_at, inactive_days |
+
+Payloads never carry a member's e-mail or name: a partner's webhook is
+outside the hub, and the member id is all it needs to look its own
+customer up.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from network import bulk
+from network.models import Event
+
+POINTS_EARNED, POINTS_REDEEMED = "points_earned", "points_redeemed"
+REWARD_WITHIN_REACH, POINTS_EXPIRING = "reward_within_reach", "points_expiring"
+TIER_CHANGED, DORMANT_MEMBER = "tier_changed", "dormant_member"
+KINDS = (POINTS_EARNED, POINTS_REDEEMED, REWARD_WITHIN_REACH, POINTS_EXPIRING, TIER_CHANGED, DORMANT_MEMBER)
+
+#: Personal data that must never leave the hub in an event.
+_PRIVATE = frozenset({"email", "name", "card_number"})
+
+_events = Event.__table__
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    member_id: str | None
+    #: The audience: whose webhook gets it (None: the delivery plugins only).
+    partner_id: int | None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    #: Once per kind and key: a second emit with the same key is skipped (scans run again and again).
+    dedup_key: str | None = None
+
+
+def _row(kind: str, event: NewEvent) -> dict:
+    private = _PRIVATE & set(event.data)
+    if private:
+        raise ValueError(f"an event carries no personal data; {kind} has {sorted(private)}")
+    return {
+        "public_id": str(uuid.uuid4()),
+        "member_id": event.member_id,
+        "partner_id": event.partner_id,
+        "data": json.dumps(event.data, separators=(",", ":"), default=str),
+        "dedup_key": event.dedup_key,
+    }
+
+
+def emit_many(session: Session, kind: str, events: Sequence[NewEvent], *, now: datetime) -> list[str]:
+    """Write many events of one kind in one INSERT; returns the public ids of those written.
+
+    Events whose dedup key was already emitted for this kind are skipped,
+    and missing from the answer.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown event kind {kind!r}; one of {', '.join(KINDS)}")
+    if not events:
+        return []
+    rows = [_row(kind, event) for event in events]
+    deduplicated = any(event.dedup_key is not None for event in events)
+    written = bulk.insert_many(
+        session.connection(), _events, rows, same={"kind": kind, "created_at": now},
+        returning=("public_id",), unless_taken=("kind", "dedup_key") if deduplicated else (),
+    )
+    return [row.public_id for row in written]
+
+
+def emit(
+    session: Session,
+    kind: str,
+    *,
+    member_id: str | None,
+    partner_id: int | None,
+    data: Mapping[str, Any],
+    now: datetime,
+    dedup_key: str | None = None,
+) -> str | None:
+    """Write one event; returns its public id, or None when its dedup key was already emitted."""
+    written = emit_many(session, kind, [NewEvent(member_id, partner_id, data, dedup_key)], now=now)
+    return written[0] if written else None
