@@ -188,6 +188,8 @@ def post(http: urllib3.PoolManager, job: Job, attempted_at: datetime, timeout: f
             response.drain_conn()
         finally:
             response.release_conn()
+    except urllib3.exceptions.NewConnectionError as exc:  # urllib3 makes it a ConnectTimeoutError: it is a refusal
+        return Outcome(False, None, f"NewConnectionError: {exc}"[:500], _ms(started))
     except urllib3.exceptions.TimeoutError:
         return Outcome(False, None, f"timed out after {timeout:g} s", _ms(started))
     except urllib3.exceptions.HTTPError as exc:
