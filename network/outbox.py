@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from network import bulk
@@ -57,15 +58,18 @@ class NewEvent:
     dedup_key: str | None = None
 
 
+#: One encoder for every event: json.dumps with options builds a new one per call, a cost an import feels.
+_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
 def _row(kind: str, event: NewEvent) -> dict:
-    private = _PRIVATE & set(event.data)
-    if private:
-        raise ValueError(f"an event carries no personal data; {kind} has {sorted(private)}")
+    if not _PRIVATE.isdisjoint(event.data):
+        raise ValueError(f"an event carries no personal data; {kind} has {sorted(_PRIVATE & set(event.data))}")
     return {
         "public_id": str(uuid.uuid4()),
         "member_id": event.member_id,
         "partner_id": event.partner_id,
-        "data": json.dumps(event.data, separators=(",", ":"), default=str),
+        "data": _encode(event.data),
         "dedup_key": event.dedup_key,
     }
 
@@ -81,12 +85,19 @@ def emit_many(session: Session, kind: str, events: Sequence[NewEvent], *, now: d
     if not events:
         return []
     rows = [_row(kind, event) for event in events]
-    deduplicated = any(event.dedup_key is not None for event in events)
-    written = bulk.insert_many(
-        session.connection(), _events, rows, same={"kind": kind, "created_at": now},
-        returning=("public_id",), unless_taken=("kind", "dedup_key") if deduplicated else (),
-    )
-    return [row.public_id for row in written]
+    connection = session.connection()
+    if all(event.dedup_key is None for event in events):  # a booking's events: the bulk path
+        bulk.insert_many(connection, _events, rows, same={"kind": kind, "created_at": now})
+        return [row["public_id"] for row in rows]
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(_events).on_conflict_do_nothing(
+        index_elements=["kind", "dedup_key"], index_where=_events.c.dedup_key.is_not(None)
+    ).returning(_events.c.public_id)
+    written = set()
+    for start in range(0, len(rows), 500):  # RETURNING of an executemany: each row's answer, one by one
+        written |= {row.public_id for row in connection.execute(
+            statement, [{**row, "kind": kind, "created_at": now} for row in rows[start:start + 500]]).all()}
+    return [row["public_id"] for row in rows if row["public_id"] in written]
 
 
 def emit(

@@ -331,3 +331,19 @@ def test_the_signature_helper_checks_body_secret_and_time():
     assert not webhooks.verify_signature("another-secret-16chars", header, body, now=1_773_480_600)
     assert not webhooks.verify_signature(SECRET, "v1=abc", body, now=1_773_480_600)
     assert webhooks.verify_signature(SECRET, header + ",v1=" + "0" * 64, body, now=1_773_480_600)
+
+
+def test_the_readme_verifier_a_partner_copies_accepts_what_the_hub_signs():
+    import re
+    import time
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    (code,) = [block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "def verify_signature" in block]
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 - the README's own example
+    body = b'{"id":"e-1","type":"points_earned"}'
+    now = int(time.time())
+    assert namespace["verify_signature"](SECRET, webhooks.sign(SECRET, body, now), body)
+    assert not namespace["verify_signature"](SECRET, webhooks.sign(SECRET, body, now - 301), body)
+    assert not namespace["verify_signature"](SECRET, webhooks.sign(SECRET, body, now), body + b"x")

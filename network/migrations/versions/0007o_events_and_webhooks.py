@@ -19,6 +19,7 @@ depends_on = None
 
 Id = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 NOT_FANNED_OUT = sa.text("fanned_out_at IS NULL")
+KEYED = sa.text("dedup_key IS NOT NULL")
 PENDING = sa.text("status = 'pending'")
 
 
@@ -28,17 +29,16 @@ def upgrade() -> None:
         sa.Column('id', Id, primary_key=True),
         sa.Column('public_id', sa.String(36), nullable=False),
         sa.Column('kind', sa.String(32), nullable=False),
-        sa.Column('member_id', sa.String(32), sa.ForeignKey('members.id', name='fk_events_member_id_members'), nullable=True),
-        sa.Column('partner_id', Id,
-                  sa.ForeignKey('partners.id', name='fk_events_partner_id_partners'), nullable=True),
+        sa.Column('member_id', sa.String(32), nullable=True),
+        sa.Column('partner_id', sa.BigInteger(), nullable=True),
         sa.Column('data', sa.Text(), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('dedup_key', sa.String(200), nullable=True),
         sa.Column('fanned_out_at', sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('id', name='pk_events'),
-        sa.UniqueConstraint('public_id', name='uq_events_public_id'),
-        sa.UniqueConstraint('kind', 'dedup_key', name='uq_events_kind_dedup_key'),
     )
+    op.create_index('uq_events_kind_dedup_key', 'events', ['kind', 'dedup_key'], unique=True,
+                    postgresql_where=KEYED, sqlite_where=KEYED)
     op.create_index('ix_events_not_fanned_out', 'events', ['id'],
                     postgresql_where=NOT_FANNED_OUT, sqlite_where=NOT_FANNED_OUT)
     op.create_table(
@@ -96,4 +96,5 @@ def downgrade() -> None:
     op.drop_table('deliveries')
     op.drop_table('webhooks')
     op.drop_index('ix_events_not_fanned_out', table_name='events')
+    op.drop_index('uq_events_kind_dedup_key', table_name='events')
     op.drop_table('events')
