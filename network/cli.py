@@ -194,6 +194,8 @@ def events_scan(as_of) -> None:
         as_of = now
     elif as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=timezone.utc)
+    if as_of > now:
+        raise click.BadParameter("must not be in the future: a warning sent early is sent once", param_hint="--as-of")
     done = scans.Scan()
     for done in scans.scan(_db().transact, as_of, scans.Settings.from_config(current_app.config), now=now):
         pass

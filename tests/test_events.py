@@ -230,3 +230,19 @@ def test_coalition_events_scan_command(world, app, database, clock):
     assert "scanned 1 members with points" in result.output and "1 points_expiring, 1 dormant_member" in result.output
     again = runner.invoke(main, ["events", "scan"], obj=ScriptInfo(create_app=lambda: app))
     assert "0 points_expiring, 0 dormant_member" in again.output
+
+
+def test_coalition_events_scan_as_of_a_past_time_and_never_a_future_one(world, app, database, clock):
+    from network.cli import main
+
+    world.hub.sale(world.coffee, world.card, "10.00")
+    start = clock.now
+    clock.advance(days=400)
+    runner = CliRunner()
+    future = runner.invoke(main, ["events", "scan", "--as-of", "2030-01-01"], obj=ScriptInfo(create_app=lambda: app))
+    assert future.exit_code == 2 and "future" in future.output
+    assert events(database, "dormant_member") == []
+    as_of = (start + timedelta(days=181)).strftime("%Y-%m-%dT%H:%M:%S")
+    past = runner.invoke(main, ["events", "scan", "--as-of", as_of], obj=ScriptInfo(create_app=lambda: app))
+    assert past.exit_code == 0, past.output
+    assert [d["inactive_days"] for _, _, d in events(database, "dormant_member")] == [181]
