@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from network.errors import Invalid, NotFound
-from network.models import Delivery, Webhook
+from network.models import Delivery, DeliveryAttempt, Event, Webhook
 
 SIGNATURE_HEADER, EVENT_ID_HEADER = "Coalition-Signature", "Coalition-Event-Id"
 MIN_SECRET, MAX_SECRET, MAX_URL = 16, 200, 2000
@@ -89,6 +89,33 @@ def show(session: Session, partner_id: int) -> WebhookView:
     if found is None:
         return WebhookView(None, False, None)
     return WebhookView(found.url, bool(found.secret), found.updated_at)
+
+
+def deliveries(session: Session, partner_id: int, *, status: str | None, limit: int, before: int | None) -> dict:
+    """The partner's webhook deliveries, newest first, each with every attempt: what a partner debugging its endpoint reads."""
+    query = (
+        select(Delivery.id, Delivery.status, Delivery.attempts, Delivery.next_attempt_at, Delivery.delivered_at,
+               Event.public_id, Event.kind, Event.created_at)
+        .join(Webhook, Webhook.id == Delivery.webhook_id).join(Event, Event.id == Delivery.event_id)
+        .where(Webhook.partner_id == partner_id).order_by(Delivery.id.desc()).limit(limit)
+    )
+    if status:
+        query = query.where(Delivery.status == status)
+    if before:
+        query = query.where(Delivery.id < before)
+    rows = session.execute(query).all()
+    tries: dict[int, list[dict]] = {row.id: [] for row in rows}
+    for attempt in session.scalars(
+        select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(list(tries))).order_by(DeliveryAttempt.id)
+    ) if rows else ():
+        tries[attempt.delivery_id].append({"at": attempt.attempted_at, "status_code": attempt.status_code,
+                                           "error": attempt.error, "duration_ms": attempt.duration_ms})
+    return {
+        "deliveries": [{"id": row.id, "event_id": row.public_id, "type": row.kind, "created_at": row.created_at,
+                        "status": row.status, "attempts": tries[row.id], "next_attempt_at": row.next_attempt_at,
+                        "delivered_at": row.delivered_at} for row in rows],
+        "next_before": rows[-1].id if len(rows) == limit else None,
+    }
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:

@@ -157,6 +157,21 @@ def test_a_webhook_that_fails_then_times_out_then_recovers_gets_the_event_once_i
     assert deliver(app, clock).attempts == 0  # delivered is done
     assert len(server.requests) == 3
 
+    # The partner reads the same story from the API.
+    listed = hub.call("GET", "/v1/partners/brew-bar/webhook/deliveries", world.coffee)
+    assert listed.status_code == 200
+    (shown,) = listed.json["deliveries"]
+    assert (shown["event_id"], shown["type"], shown["status"], shown["delivered_at"]) == (
+        event.public_id, "points_earned", "delivered", (t0 + timedelta(seconds=90)).isoformat())
+    assert [(a["at"], a["status_code"], a["error"]) for a in shown["attempts"]] == [
+        (t0.isoformat(), 500, None), ((t0 + timedelta(seconds=30)).isoformat(), None, "timed out after 0.2 s"),
+        ((t0 + timedelta(seconds=90)).isoformat(), 200, None)]
+    assert hub.call("GET", "/v1/partners/brew-bar/webhook/deliveries", world.grocer).status_code == 403
+    assert hub.call("GET", "/v1/partners/brew-bar/webhook/deliveries", query_string={"status": "failed"}).json == {
+        "deliveries": [], "next_before": None}
+    bad = hub.call("GET", "/v1/partners/brew-bar/webhook/deliveries", query_string={"status": "lost"})
+    assert bad.status_code == 422 and "status" in bad.json["error"]["details"]
+
 
 def test_a_delivery_is_failed_after_the_last_attempt_and_every_attempt_is_kept(world, app, database, clock, receiver):
     hub = world.hub

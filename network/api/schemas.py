@@ -244,3 +244,32 @@ class WebhookOut(Schema):
     url = fields.String(allow_none=True, metadata={"description": "null: no webhook"})
     secret_set = fields.Boolean(metadata={"description": "the secret itself is never shown"})
     updated_at = fields.DateTime(allow_none=True)
+
+
+class DeliveriesQuery(Strict):
+    status = fields.String(load_default=None, validate=validate.OneOf(["pending", "delivered", "failed", "cancelled"]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**63 - 1))
+
+
+class AttemptOut(Schema):
+    at = fields.DateTime()
+    status_code = fields.Integer(allow_none=True, metadata={"description": "the HTTP status, or null: no answer"})
+    error = fields.String(allow_none=True, metadata={"example": "timed out after 5 s"})
+    duration_ms = fields.Integer()
+
+
+class DeliveryOut(Schema):
+    id = fields.Integer()
+    event_id = fields.String()
+    type = fields.String(metadata={"example": "points_earned"})
+    created_at = fields.DateTime()
+    status = fields.String(metadata={"description": "pending, delivered, failed or cancelled"})
+    attempts = fields.List(fields.Nested(AttemptOut))
+    next_attempt_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+
+
+class DeliveriesPage(Schema):
+    deliveries = fields.List(fields.Nested(DeliveryOut), metadata={"description": "newest first"})
+    next_before = fields.Integer(allow_none=True, metadata={"description": "pass as ?before= for the next page"})

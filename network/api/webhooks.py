@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from network import webhooks
 from network.api.common import idempotent_write, now, only_itself, read, requires
-from network.api.schemas import ErrorOut, WebhookOut, WebhookSet
+from network.api.schemas import DeliveriesPage, DeliveriesQuery, ErrorOut, WebhookOut, WebhookSet
 from network.auth import OPERATOR, PARTNER
 from network.registry import get_partner
 
@@ -54,3 +54,14 @@ def get_webhook(slug):
     """The URL and whether a secret is set (never the secret)."""
     only_itself(slug)
     return read(lambda session: webhooks.show(session, get_partner(session, slug).id).view(slug))
+
+
+@blp.route("/partners/<slug>/webhook/deliveries", methods=["GET"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(DeliveriesQuery, location="query")
+@blp.response(200, DeliveriesPage)
+@blp.alt_response(404, schema=ErrorOut)
+def list_deliveries(args, slug):
+    """The webhook's deliveries, newest first, each with every attempt (time, HTTP status or error, duration)."""
+    only_itself(slug)
+    return read(lambda session: webhooks.deliveries(session, get_partner(session, slug).id, **args))
