@@ -181,21 +181,32 @@ class _Counting(io.RawIOBase):
         return len(data)
 
 
+def as_of_option(help: str):
+    """`--as-of T` for a job that catches up on the past: a date or time, UTC unless it says otherwise."""
+    return click.option("--as-of", "as_of", help=help,
+                        type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]))
+
+
+def _now_and_as_of(as_of, future: str):
+    """The hub's now, and `--as-of` as an aware time no later than now (a job never acts ahead of time)."""
+    now = current_app.config["CLOCK"]()
+    if as_of is None:
+        return now, now
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=timezone.utc)
+    if as_of > now:
+        raise click.BadParameter(future, param_hint="--as-of")
+    return now, as_of
+
+
 @main.command("expire")
-@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
-              help="expire what is due at this time (UTC unless an offset is given); default: now")
+@as_of_option("expire what is due at this time (UTC unless an offset is given); default: now")
 @with_appcontext
 def expire_command(as_of) -> None:
     """Post expiry entries for every point past its lifetime; running it again posts nothing new."""
     from network import expiry
 
-    now = current_app.config["CLOCK"]()
-    if as_of is None:
-        as_of = now
-    elif as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=timezone.utc)
-    if as_of > now:
-        raise click.BadParameter("must not be in the future", param_hint="--as-of")
+    now, as_of = _now_and_as_of(as_of, "must not be in the future")
     db = _db()
     run = expiry.Run()
     for run in expiry.expire(db.transact, db.read, as_of, expiry.Policy.from_config(current_app.config), now=now):
@@ -225,8 +236,7 @@ def tiers() -> None:
 
 
 @tiers.command("review")
-@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
-              help="review as of this time (UTC unless an offset is given); default: now")
+@as_of_option("review as of this time (UTC unless an offset is given); default: now")
 @with_appcontext
 def tiers_review(as_of) -> None:
     """The yearly review: a member whose qualifying points fall short of their tier moves down one tier.
@@ -236,13 +246,7 @@ def tiers_review(as_of) -> None:
     """
     from network import tiers as ladder
 
-    now = current_app.config["CLOCK"]()
-    if as_of is None:
-        as_of = now
-    elif as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=timezone.utc)
-    if as_of > now:
-        raise click.BadParameter("must not be in the future", param_hint="--as-of")
+    now, as_of = _now_and_as_of(as_of, "must not be in the future")
     db = _db()
     window = ladder.Window.from_config(current_app.config)
     run = ladder.Review()
@@ -251,6 +255,48 @@ def tiers_review(as_of) -> None:
     start, end = window.judged(as_of)
     click.echo(f"reviewed {run.reviewed} members on their qualifying points from {start.isoformat()} to "
                f"{end.isoformat()}: {run.moved} moved down one tier")
+
+
+@main.group()
+def events() -> None:
+    """The outbox: scans that emit events, and delivery to webhooks and plugins."""
+
+
+@events.command("scan")
+@as_of_option("scan as at this time (UTC unless an offset is given); default: now")
+@with_appcontext
+def events_scan(as_of) -> None:
+    """Emit points_expiring and dormant_member events; running it again emits nothing new."""
+    from network import scans
+
+    now, as_of = _now_and_as_of(as_of, "must not be in the future: a warning sent early is sent once")
+    done = scans.Scan()
+    for done in scans.scan(_db().transact, as_of, scans.Settings.from_config(current_app.config), now=now):
+        pass
+    click.echo(f"scanned {done.members} members with points as of {as_of.isoformat()}: "
+               f"{done.expiring} points_expiring, {done.dormant} dormant_member")
+
+
+@events.command("deliver")
+@click.option("--once", is_flag=True, help="one pass over what is due now, then exit")
+@click.option("--interval", default=5.0, show_default=True, help="seconds between passes when running on")
+@with_appcontext
+def events_deliver(once: bool, interval: float) -> None:
+    """Send due events to partners' webhooks and delivery plugins, retrying with backoff; every attempt is kept."""
+    import time
+
+    from network import delivery
+
+    hub = current_app.extensions["coalition"]
+    settings = {key: value for key, value in current_app.config.items() if key.startswith("COALITION_") and "TOKEN" not in key}
+    while True:
+        done = delivery.deliver(hub.db, hub.plugins, settings, current_app.config["CLOCK"])
+        if once or done.attempts or done.fanned_out:
+            click.echo(f"{done.fanned_out} events fanned out; {done.attempts} attempts: {done.delivered} delivered, "
+                       f"{done.retrying} to retry, {done.failed} failed")
+        if once:
+            return
+        time.sleep(interval)
 
 
 @main.group()

@@ -39,6 +39,17 @@ def from_environment(instance_path: str) -> dict:
         # The day the loyalty year starts (MM-DD, UTC): the loyalty_year window and the yearly tier review follow it.
         "COALITION_LOYALTY_YEAR_START": os.environ.get("COALITION_LOYALTY_YEAR_START", "01-01"),
         "COALITION_NETWORK_NAME": os.environ.get("COALITION_NETWORK_NAME", "coalition"),
+        # points_expiring: warn a member this many days before its next points expire.
+        "COALITION_EXPIRY_WARNING_DAYS": int(os.environ.get("COALITION_EXPIRY_WARNING_DAYS", "30")),
+        # dormant_member: points unspent and no earn or redemption for this many days.
+        "COALITION_DORMANT_DAYS": int(os.environ.get("COALITION_DORMANT_DAYS", "180")),
+        # Webhook delivery: one POST may take this long (connect and answer) before it counts as failed ...
+        "COALITION_WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("COALITION_WEBHOOK_TIMEOUT_SECONDS", "5")),
+        # ... a failed one is tried again after this, doubling each time up to the cap ...
+        "COALITION_WEBHOOK_BACKOFF_SECONDS": int(os.environ.get("COALITION_WEBHOOK_BACKOFF_SECONDS", "30")),
+        "COALITION_WEBHOOK_BACKOFF_MAX_SECONDS": int(os.environ.get("COALITION_WEBHOOK_BACKOFF_MAX_SECONDS", "21600")),
+        # ... and after this many attempts the delivery is failed for good.
+        "COALITION_WEBHOOK_MAX_ATTEMPTS": int(os.environ.get("COALITION_WEBHOOK_MAX_ATTEMPTS", "10")),
         # A till posts one transaction; anything past 1 MiB is a mistake or an attack.
         "MAX_CONTENT_LENGTH": int(os.environ.get("COALITION_MAX_BODY_BYTES", str(1024 * 1024))),
         # A batch file streams through in chunks; this only bounds a runaway upload.

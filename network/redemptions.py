@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from network import holds, ledger, members, merge, orders, rewards, upkeep
+from network import holds, ledger, members, merge, orders, outbox, rewards, upkeep
 from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
 from network.ledger import AVAILABLE, REDEMPTION
 from network.models import JournalEntry, Lot, LotMovement
@@ -83,6 +83,9 @@ def redeem(
     if reward is not None:
         rewards.record(session, reward.reward_id, member.member_id, entry_id, reward.quantity)
     members.touch(session, [member.member_id], now)
+    outbox.emit(session, outbox.POINTS_REDEEMED, member_id=member.member_id, partner_id=partner.id, now=now, data={
+        "member_id": member.member_id, "partner": partner.slug, "points": points, "order_id": order_id,
+        "redemption_id": entry_id, "balance": member.balance_view()})
     return {
         "redemption_id": entry_id,
         "points": points,

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from network import bonuses, bulk, ledger, members, orders, tiers, upkeep
+from network import bonuses, bulk, ledger, members, orders, outbox, tiers, upkeep
 from network import clawback as clawbacks
 from network.errors import DomainError, Invalid
 from network.clawback import WITHIN_BALANCE
@@ -160,6 +160,10 @@ def book_sales(
         for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch
             outcomes[index] = {"journal_id": entries.get(order_id), "points": sum(a.points for a in awards),
                                "awards": awards_view(awards), "balance": holder.balance_view()}
+        outbox.emit_many(session, outbox.POINTS_EARNED, [outbox.NewEvent(holder.member_id, partner.id, {
+            "member_id": holder.member_id, "partner": partner.slug, "points": outcomes[index]["points"],
+            "order_id": sale.order_id, "balance": outcomes[index]["balance"]}) for index, sale, awards, holder, _ in booked
+            if awards], now=now)
     return outcomes  # type: ignore[return-value]
 
 

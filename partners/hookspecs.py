@@ -40,3 +40,17 @@ def coalition_register_rules(settings: Mapping[str, Any]) -> list[EarningRule]:
     rules this plugin provides. Every plugin's list is collected (no first
     result wins); two rules claiming one name stop the hub from starting.
     """
+
+
+@hookspec
+def coalition_deliver_event(event: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
+    """Called by `coalition events deliver` for every event, once per plugin that implements it.
+
+    `event` is `{"id", "type", "created_at", "data", "member_id", "partner"}`
+    (`partner` is the slug of the event's audience, or None); it carries no
+    e-mail or name: a plugin that mails the member looks the address up
+    itself. Return (anything) when the event is handed on; raise to have the
+    hub record the failure and offer the event again later, with the same
+    backoff and attempt limit as a webhook. Delivery is at least once: a
+    plugin may see an event again and should key on `event["id"]`.
+    """

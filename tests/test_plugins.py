@@ -173,6 +173,55 @@ def test_hook_coalition_register_rules(database, clock):
     assert hub.sale(key, card, "10.76").json["points"] == 10
 
 
+def test_hook_coalition_deliver_event(database, clock):
+    """Every event reaches every delivery plugin, whoever its audience; a plugin that raises is retried like a webhook."""
+    from sqlalchemy import select
+
+    from network import delivery
+    from network.models import Delivery, DeliveryAttempt
+
+    sent, flaky_calls = [], []
+
+    class Sms:
+        @hookimpl
+        def coalition_deliver_event(self, event):  # `settings` left out
+            sent.append(event)
+
+    class Flaky:
+        @hookimpl
+        def coalition_deliver_event(self, event, settings):
+            flaky_calls.append((event["id"], settings["COALITION_WEBHOOK_MAX_ATTEMPTS"]))
+            if len(flaky_calls) == 1:
+                raise ConnectionError("SMS gateway down")
+
+    hub = hub_with(database, clock, Sms(), Flaky())
+    app = hub.client.application
+    key = hub.create_partner("brew-bar")
+    member_id, card = hub.enrol(key, email="ann@example.com", name="Ann")
+    hub.sale(key, card, "7.00", order="S-1")
+    settings = {k: v for k, v in app.config.items() if k.startswith("COALITION_") and "TOKEN" not in k}
+    pm = app.extensions["coalition"].plugins
+
+    first = delivery.deliver(app.extensions["coalition"].db, pm, settings, clock)
+    assert (first.fanned_out, first.attempts, first.delivered, first.retrying) == (1, 2, 1, 1)
+    (event,) = sent
+    assert {k: event[k] for k in ("type", "member_id", "partner", "data")} == {
+        "type": "points_earned", "member_id": member_id, "partner": "brew-bar",
+        "data": {"member_id": member_id, "partner": "brew-bar", "points": 7, "order_id": "S-1",
+                 "balance": {"available": 7, "pending": 0, "held": 0}}}
+    assert "ann@example.com" not in json.dumps(event) and "Ann" not in json.dumps(event)
+
+    clock.advance(seconds=30)
+    again = delivery.deliver(app.extensions["coalition"].db, pm, settings, clock)
+    assert (again.attempts, again.delivered) == (1, 1)
+    assert len(sent) == 1  # the plugin that succeeded is not offered the event again
+    assert flaky_calls == [(event["id"], 10), (event["id"], 10)]
+    with database.session() as session:
+        assert sorted(session.scalars(select(Delivery.status))) == ["delivered", "delivered"]
+        errors = session.scalars(select(DeliveryAttempt.error).order_by(DeliveryAttempt.id)).all()
+    assert sorted(errors, key=str) == ["ConnectionError: SMS gateway down", None, None]
+
+
 def test_every_hook_has_a_test_and_a_docs_section():
     hooks = sorted(name for name in dir(hookspecs) if name.startswith("coalition_"))
     assert hooks, "no hooks found"

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from flask import Flask
 
-from network.api import holds, inbound, member_data, members, network, partners, reconciliation, rewards, settlement, transactions
+from network.api import (
+    holds, inbound, member_data, members, network, partners, reconciliation, rewards, settlement, transactions, webhooks,
+)
 from network.api.errors import CoalitionApi, handle_domain_error
 from network.errors import DomainError
 
 
 def register(app: Flask) -> None:
     api = CoalitionApi(app)
-    for module in (partners, members, member_data, transactions, holds, rewards, inbound, settlement, reconciliation, network):
+    for module in (partners, members, member_data, transactions, holds, rewards, inbound, settlement, reconciliation, network,
+                   webhooks):
         api.register_blueprint(module.blp, url_prefix="/v1")
     app.register_error_handler(DomainError, handle_domain_error)

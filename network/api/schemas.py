@@ -397,6 +397,8 @@ class DonationResult(Schema):
     points = fields.Integer()
     balance = fields.Nested(BalanceOut)
     provenance = fields.List(fields.Nested(Provenance))
+
+
 class CardBlock(Strict):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
                            metadata={"example": "lost"})
@@ -507,12 +509,15 @@ class MemberExport(Schema):
     entries = fields.List(fields.Nested(ExportEntry))
     orders = fields.List(fields.Nested(ExportOrder))
     referrals = fields.List(fields.Nested(ExportReferral))
+
+
 class TierIn(Strict):
     name = fields.String(required=True, validate=validate.Regexp(r"^\S(.{0,38}\S)?$", error="must be 1-40 characters, "
                          "not starting or ending with a space"), metadata={"example": "Silver"})
     threshold = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**15),
                                metadata={"example": 1000, "description": "qualifying points that reach this tier"})
     multiplier = DecimalString(required=True, metadata={"example": "1.25", "description": "what a sale earns, times"})
+
 
 class TiersSet(Strict):
     tiers = fields.List(fields.Nested(TierIn), required=True, validate=validate.Length(min=1, max=MAX_TIERS),
@@ -535,3 +540,45 @@ class TiersOut(Schema):
     tiers = fields.List(fields.Nested(TierOut))
     window = fields.String(metadata={"description": "rolling_365 or loyalty_year (COALITION_TIER_WINDOW)"})
     loyalty_year_start = fields.String(metadata={"example": "01-01"})
+
+
+class WebhookSet(Strict):
+    url = fields.String(required=True, metadata={"example": "https://hooks.brew-bar.example/coalition"})
+    secret = fields.String(required=True, load_only=True,
+                           metadata={"description": "16 to 200 characters; signs every delivery; never shown back"})
+
+
+class WebhookOut(Schema):
+    slug = fields.String()
+    url = fields.String(allow_none=True, metadata={"description": "null: no webhook"})
+    secret_set = fields.Boolean(metadata={"description": "the secret itself is never shown"})
+    updated_at = fields.DateTime(allow_none=True)
+
+
+class DeliveriesQuery(Strict):
+    status = fields.String(load_default=None, validate=validate.OneOf(["pending", "delivered", "failed", "cancelled"]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**63 - 1))
+
+
+class AttemptOut(Schema):
+    at = fields.DateTime()
+    status_code = fields.Integer(allow_none=True, metadata={"description": "the HTTP status, or null: no answer"})
+    error = fields.String(allow_none=True, metadata={"example": "timed out after 5 s"})
+    duration_ms = fields.Integer()
+
+
+class DeliveryOut(Schema):
+    id = fields.Integer()
+    event_id = fields.String()
+    type = fields.String(metadata={"example": "points_earned"})
+    created_at = fields.DateTime()
+    status = fields.String(metadata={"description": "pending, delivered, failed or cancelled"})
+    attempts = fields.List(fields.Nested(AttemptOut))
+    next_attempt_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+
+
+class DeliveriesPage(Schema):
+    deliveries = fields.List(fields.Nested(DeliveryOut), metadata={"description": "newest first"})
+    next_before = fields.Integer(allow_none=True, metadata={"description": "pass as ?before= for the next page"})

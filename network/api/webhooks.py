@@ -1,0 +1,67 @@
+"""A partner's webhook: set by the partner itself or the operator; the secret goes in and never comes out."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from network import webhooks
+from network.api.common import idempotent_write, now, only_itself, read, requires
+from network.api.schemas import DeliveriesPage, DeliveriesQuery, ErrorOut, WebhookOut, WebhookSet
+from network.auth import OPERATOR, PARTNER
+from network.registry import get_partner
+
+blp = Blueprint("webhooks", __name__, description="Partners' webhooks: events signed and sent at least once")
+
+
+@blp.route("/partners/<slug>/webhook", methods=["PUT"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(WebhookSet)
+@blp.response(200, WebhookOut)
+@blp.alt_response(403, schema=ErrorOut, description="another partner's webhook")
+@blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(422, schema=ErrorOut, description="url not http(s), secret shorter than 16 characters")
+def put_webhook(args, slug):
+    """Register or replace where the partner's events are POSTed and the secret they are signed with."""
+    only_itself(slug, "A partner sets only its own webhook")
+
+    def work(session):
+        partner = get_partner(session, slug)
+        return webhooks.put(session, partner.id, url=args["url"], secret=args["secret"], now=now()).view(slug)
+
+    return idempotent_write(work, status=200)
+
+
+@blp.route("/partners/<slug>/webhook", methods=["DELETE"])
+@requires(OPERATOR, PARTNER)
+@blp.response(200, WebhookOut)
+@blp.alt_response(404, schema=ErrorOut, description="no such partner, or it has no webhook")
+def delete_webhook(slug):
+    """Stop sending: the secret is forgotten and deliveries still pending are cancelled."""
+    only_itself(slug, "A partner removes only its own webhook")
+
+    def work(session):
+        partner = get_partner(session, slug)
+        return webhooks.remove(session, partner.id, now=now()).view(slug)
+
+    return idempotent_write(work, status=200)
+
+
+@blp.route("/partners/<slug>/webhook", methods=["GET"])
+@requires(OPERATOR, PARTNER)
+@blp.response(200, WebhookOut)
+@blp.alt_response(404, schema=ErrorOut)
+def get_webhook(slug):
+    """The URL and whether a secret is set (never the secret)."""
+    only_itself(slug)
+    return read(lambda session: webhooks.show(session, get_partner(session, slug).id).view(slug))
+
+
+@blp.route("/partners/<slug>/webhook/deliveries", methods=["GET"])
+@requires(OPERATOR, PARTNER)
+@blp.arguments(DeliveriesQuery, location="query")
+@blp.response(200, DeliveriesPage)
+@blp.alt_response(404, schema=ErrorOut)
+def list_deliveries(args, slug):
+    """The webhook's deliveries, newest first, each with every attempt (time, HTTP status or error, duration)."""
+    only_itself(slug)
+    return read(lambda session: webhooks.deliveries(session, get_partner(session, slug).id, **args))
