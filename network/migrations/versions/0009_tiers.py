@@ -1,7 +1,7 @@
 """tiers: the network's tier ladder and each member's tier
 
-Revision ID: 0007t
-Revises: 0007p
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-22
 
 The ladder (name, threshold in qualifying points, earn multiplier) and, on
@@ -10,8 +10,8 @@ each member, its tier's position, since when, and the last yearly review.
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0007t'
-down_revision = '0007p'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """holds and rewards
 
-Revision ID: 0007h
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-22
 
@@ -12,7 +12,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007h'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None

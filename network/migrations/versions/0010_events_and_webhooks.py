@@ -1,7 +1,7 @@
 """events and webhooks: the outbox, partners' webhooks, deliveries and their attempts
 
-Revision ID: 0007o
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-22
 
 Events are written in the same transaction as the postings they describe;
@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007o'
-down_revision = '0006'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """member privacy and cards: encrypted e-mail and name, member keys, merges, blocked cards
 
-Revision ID: 0007p
-Revises: 0007h
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-22
 
 Members' e-mail and name become Fernet ciphertext (Text) under a data key of
@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from alembic import context, op
 import sqlalchemy as sa
 
-revision = '0007p'
-down_revision = '0007h'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
