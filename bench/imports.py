@@ -26,6 +26,7 @@ from bench.load import Measure, machine_busy
 from bench.world import LIFETIME, RULES, World, new_partner_spec
 from network import bulk, intake
 from network.clock import utc_now
+from network.terms import Terms
 from network.db import Database
 from network.ledger import AVAILABLE, ISSUANCE
 from network.models import Account, Award, JournalEntry, Lot, Order, Posting
@@ -66,7 +67,7 @@ def service_import(db: Database, partner: PartnerRef, path: Path) -> tuple[Measu
     def work():
         with path.open("rb") as stream:
             rows = CsvExportAdapter().read_rows(stream, {}, partner.timezone)
-            outcome["result"] = intake.import_rows(db, partner, RULES, rows, clock=utc_now, lifetime=LIFETIME)
+            outcome["result"] = intake.import_rows(db, partner, RULES, rows, clock=utc_now, terms=Terms(lifetime=LIFETIME))
 
     measure = _measured(sum(1 for _ in path.open()) - 1, work)
     result = outcome["result"]

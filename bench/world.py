@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bench import load
 from network import members, sales
 from network.clock import utc_now
+from network.terms import Terms
 from network.db import Database
 from network.models import Account, Lot
 from network.registry import NewPartner, create_partner
@@ -85,7 +86,7 @@ def build(db: Database, *, partners: int, member_count: int, clients: int, progr
         member_id, card = members.enrol(session, email=None, name=None, enrolled_by=None, now=now)
         partner = refs[index % len(refs)].partner
         total = HOT_FUND if index == member_count else FUND
-        sales.record_sale(session, partner, RULES, Sale(f"FUND-{index}", card, OCCURRED, total), now=now, lifetime=LIFETIME)
+        sales.record_sale(session, partner, RULES, Sale(f"FUND-{index}", card, OCCURRED, total), now=now, terms=Terms(lifetime=LIFETIME))
         cards[index] = (member_id, card)
 
     batches = range(0, member_count + 1, BATCH)

@@ -137,9 +137,9 @@ def import_command(slug: str, file) -> None:
     twice books nothing the second time.
     """
     import json
-    from datetime import timedelta
 
-    from network import intake, tiers
+    from network import intake
+    from network.terms import Terms
     from network.registry import get_partner
     from partners.adapters import BatchAdapter
     from partners.errors import UnreadablePayload
@@ -155,9 +155,7 @@ def import_command(slug: str, file) -> None:
         try:
             outcome = intake.import_rows(
                 hub.db, partner, hub.ruleset(partner), adapter.read_rows(counting, config, partner.timezone),
-                clock=current_app.config["CLOCK"], lifetime=timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"]),
-                clawback=current_app.config["COALITION_CLAWBACK"],
-                tier_window=tiers.Window.from_config(current_app.config),
+                clock=current_app.config["CLOCK"], terms=Terms.from_config(current_app.config),
             )
         except UnreadablePayload as exc:
             raise click.ClickException(str(exc)) from None

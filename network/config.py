@@ -16,6 +16,8 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_EXPIRY": os.environ.get("COALITION_EXPIRY", "activity_extends"),
         # What a refund may take back: only_pending, within_balance or unlimited (network.clawback).
         "COALITION_CLAWBACK": os.environ.get("COALITION_CLAWBACK", "within_balance"),
+        # A sale that brings a member this many points or fewer from a catalogue reward sends reward_within_reach.
+        "COALITION_NUDGE_GAP_POINTS": int(os.environ.get("COALITION_NUDGE_GAP_POINTS", "50")),
         # How long a worker remembers an authenticated partner key (0: never).
         "COALITION_AUTH_CACHE_SECONDS": float(os.environ.get("COALITION_AUTH_CACHE_SECONDS", "5")),
         # The one currency the network settles in: contracts' rates and statements' money.

@@ -11,16 +11,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import islice
 
 from sqlalchemy.orm import Session
 
-from network import sales, tiers
-from network.clawback import WITHIN_BALANCE
+from network import sales
 from network.db import Database
 from network.errors import DomainError, Unauthenticated
 from network.registry import PartnerRef
+from network.terms import Terms
 from partners.adapters import Adapter, Payload, Row, SignedAdapter
 from partners.earning import RuleSet
 from partners.errors import BadSignature
@@ -49,13 +49,11 @@ def verify(adapter: Adapter, config: dict, payload: Payload) -> bool:
 
 
 def book_one(
-    session: Session, partner: PartnerRef, rules: RuleSet, transaction: Transaction, *, now: datetime, lifetime: timedelta,
-    clawback: str = WITHIN_BALANCE,
-    tier_window: tiers.Window = tiers.DEFAULT_WINDOW,
+    session: Session, partner: PartnerRef, rules: RuleSet, transaction: Transaction, *, now: datetime, terms: Terms,
 ) -> dict:
     if isinstance(transaction, Sale):
-        return sales.record_sale(session, partner, rules, transaction, now=now, lifetime=lifetime, tier_window=tier_window)
-    return sales.record_refund(session, partner, transaction, now=now, clawback=clawback)
+        return sales.record_sale(session, partner, rules, transaction, now=now, terms=terms)
+    return sales.record_refund(session, partner, transaction, now=now, terms=terms)
 
 
 @dataclass
@@ -86,10 +84,8 @@ def import_rows(
     rows: Iterable[Row],
     *,
     clock: Callable[[], datetime],
-    lifetime: timedelta,
-    clawback: str = WITHIN_BALANCE,
+    terms: Terms,
     on_progress: Callable[[int], None] | None = None,
-    tier_window: tiers.Window = tiers.DEFAULT_WINDOW,
 ) -> BatchOutcome:
     """Book a stream of rows, a chunk per transaction.
 
@@ -109,7 +105,7 @@ def import_rows(
         chunk, sold = in_flight.popleft()
         booked = sold.result()
         if chunk.refunds:
-            booked += db.transact(lambda session: chunk.book_refunds(session, partner, now=clock(), clawback=clawback))
+            booked += db.transact(lambda session: chunk.book_refunds(session, partner, now=clock(), terms=terms))
         for row in chunk.invalid:
             outcome.reject(row.number, "invalid_row", "The row is invalid", dict(row.errors))
         for row, result in sorted(booked, key=lambda booking: booking[0].number):
@@ -126,7 +122,7 @@ def import_rows(
         for rows_read in _chunks(iter(rows), CHUNK_ROWS):
             chunk = _Prepared.of(rows_read, partner, rules)
             sold = pool.submit(db.transact, lambda session, chunk=chunk: chunk.book_sales(
-                session, partner, now=clock(), lifetime=lifetime, tier_window=tier_window))
+                session, partner, now=clock(), terms=terms))
             in_flight.append((chunk, sold))
             if len(in_flight) >= workers:
                 settle()
@@ -152,18 +148,17 @@ class _Prepared:
         refunds = [row for row in chunk if not row.errors and isinstance(row.transaction, Refund)]
         return cls(len(chunk), invalid, priced, refunds)
 
-    def book_sales(self, session: Session, partner: PartnerRef, *, now: datetime, lifetime: timedelta,
-                   tier_window: tiers.Window = tiers.DEFAULT_WINDOW) -> list:
+    def book_sales(self, session: Session, partner: PartnerRef, *, now: datetime, terms: Terms) -> list:
         booked = sales.book_sales(session, partner, [(row.transaction, awards) for row, awards in self.sales],
-                                  now=now, lifetime=lifetime, tier_window=tier_window)
+                                  now=now, terms=terms)
         return [(row, result) for (row, _), result in zip(self.sales, booked)]
 
-    def book_refunds(self, session: Session, partner: PartnerRef, *, now: datetime, clawback: str) -> list:
+    def book_refunds(self, session: Session, partner: PartnerRef, *, now: datetime, terms: Terms) -> list:
         sales.lock_refunded_members(session, partner, [row.transaction for row in self.refunds])
         results = []
         for row in self.refunds:
             try:
-                results.append((row, sales.record_refund(session, partner, row.transaction, now=now, clawback=clawback)))
+                results.append((row, sales.record_refund(session, partner, row.transaction, now=now, terms=terms)))
             except DomainError as refusal:  # decided before the refund writes anything
                 results.append((row, refusal))
         return results

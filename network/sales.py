@@ -22,14 +22,14 @@ from types import SimpleNamespace
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from network import bonuses, bulk, ledger, members, orders, outbox, tiers, upkeep
+from network import bonuses, bulk, ledger, members, notices, orders, outbox, tiers, upkeep
 from network import clawback as clawbacks
 from network.errors import DomainError, Invalid
-from network.clawback import WITHIN_BALANCE
 from network.ledger import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
 from network.models import Award as AwardRow
 from network.models import JournalEntry, Lot, Order, Posting
 from network.registry import PartnerRef
+from network.terms import Terms
 from partners.earning import RuleSet, awards_for_sale, clawback_awards
 from partners.money import Money
 from partners.rules import Award
@@ -80,9 +80,8 @@ def book_sales(
     sales: Sequence[tuple[Sale, list[Award] | DomainError]],
     *,
     now: datetime,
-    lifetime: timedelta,
+    terms: Terms = Terms(),
     lock_first: bool = False,
-    tier_window: tiers.Window = tiers.DEFAULT_WINDOW,
 ) -> list[dict | DomainError | str]:
     """Book many priced sales of one partner; one outcome per sale, in order.
 
@@ -114,7 +113,7 @@ def book_sales(
         else:
             seen.add(sale.order_id)
             claims.append((index, sale, awards, holder))
-    extra = tiers.tier_awards(session, [(c[3].member_id, c[2]) for c in claims], now=now, window=tier_window)
+    extra = tiers.tier_awards(session, [(c[3].member_id, c[2]) for c in claims], now=now, window=terms.tier_window)
     claims = [(index, sale, awards + more, holder) for (index, sale, awards, holder), more in zip(claims, extra)]
     claimed = orders.claim_many(
         session,
@@ -143,7 +142,7 @@ def book_sales(
         if holder.member_id in referrals and awards:  # a sale that earns nothing releases no referral
             first_sales.setdefault(holder.member_id, holder)
     if booked:
-        entries = _write_earnings(session, partner, [b for b in booked if b[2]], now=now, lifetime=lifetime)
+        entries = _write_earnings(session, partner, [b for b in booked if b[2]], now=now, lifetime=terms.lifetime)
         if not lock_first:
             members.lock_members(session, list({id(b[3]): b[3] for b in booked}.values()))
         changes: dict[int, int] = defaultdict(int)
@@ -155,8 +154,10 @@ def book_sales(
         bulk.add_to_balances(session.connection(), {account: change for account, change in changes.items() if change})
         members.touch(session, {holder.member_id for _, _, awards, holder, _ in booked if awards}, now)
         for holder in first_sales.values():
-            bonuses.pay_referral(session, holder, now=now, lifetime=lifetime)
-        tiers.promote(session, {b[3].member_id for b in booked if b[2]}, now=now, window=tier_window)  # -> tier_changed
+            bonuses.pay_referral(session, holder, now=now, lifetime=terms.lifetime)
+        moved = tiers.promote(session, {b[3].member_id for b in booked if b[2]}, now=now, window=terms.tier_window)
+        notices.tier_changes(session, moved, now=now, reason="threshold reached")
+        notices.rewards_within_reach(session, _moves(booked), gap=terms.nudge_gap, now=now)
         for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch
             outcomes[index] = {"journal_id": entries.get(order_id), "points": sum(a.points for a in awards),
                                "awards": awards_view(awards), "balance": holder.balance_view()}
@@ -165,6 +166,20 @@ def book_sales(
             "order_id": sale.order_id, "balance": outcomes[index]["balance"]}) for index, sale, awards, holder, _ in booked
             if awards], now=now)
     return outcomes  # type: ignore[return-value]
+
+
+def _moves(booked) -> list[tuple[str, int, int]]:
+    """Each credited member's points before and after the batch (what they could spend soon: pending counts)."""
+    earned: dict[str, int] = defaultdict(int)
+    holders = {}
+    for _, _, awards, holder, _ in booked:
+        earned[holder.member_id] += sum(a.points for a in awards)
+        holders[holder.member_id] = holder
+    moves = []
+    for member_id, points in earned.items():
+        after = sum(holders[member_id].balances[kind] for kind in (AVAILABLE, PENDING, OWED))
+        moves.append((member_id, after - points, after))
+    return moves
 
 
 def _write_earnings(session, partner, earning, *, now, lifetime) -> dict[int, int]:
@@ -210,14 +225,9 @@ def _write_earnings(session, partner, earning, *, now, lifetime) -> dict[int, in
     return entry_of_order
 
 
-def record_sale(
-    session: Session, partner: PartnerRef, rules: RuleSet, sale: Sale, *, now: datetime, lifetime: timedelta,
-    tier_window: tiers.Window = tiers.DEFAULT_WINDOW,
-) -> dict:
-    (outcome,) = book_sales(
-        session, partner, [(sale, price(partner, rules, sale))], now=now, lifetime=lifetime, lock_first=True,
-        tier_window=tier_window,
-    )
+def record_sale(session: Session, partner: PartnerRef, rules: RuleSet, sale: Sale, *, now: datetime,
+                terms: Terms = Terms()) -> dict:
+    (outcome,) = book_sales(session, partner, [(sale, price(partner, rules, sale))], now=now, terms=terms, lock_first=True)
     if outcome == DUPLICATE:
         raise orders.duplicate(session, partner.id, "sale", sale.order_id)
     if isinstance(outcome, DomainError):
@@ -225,9 +235,7 @@ def record_sale(
     return outcome
 
 
-def record_refund(
-    session: Session, partner: PartnerRef, refund: Refund, *, now: datetime, clawback: str = WITHIN_BALANCE
-) -> dict:
+def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now: datetime, terms: Terms = Terms()) -> dict:
     if refund.total.currency != partner.currency:
         raise _currency_error(partner, refund.total)
     for field in ("order_id", "original_order_id"):
@@ -268,7 +276,7 @@ def record_refund(
     own_account = PENDING if earned and earned.account_id == member.ids[PENDING] else AVAILABLE
     own_remaining = earned.remaining if earned else 0
     share = clawbacks.split(
-        clawback, sum(a.points for a in due), own_remaining=own_remaining, own_pending=own_account == PENDING,
+        terms.clawback, sum(a.points for a in due), own_remaining=own_remaining, own_pending=own_account == PENDING,
         others_available=member.balances[AVAILABLE] - (own_remaining if own_account == AVAILABLE else 0),
     )
     taken = _trim(due, share.total)

@@ -42,6 +42,7 @@ from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from network import members as member_locks
+from network import notices
 from network.errors import Invalid
 from network.models import Award as AwardRow
 from network.models import JournalEntry, Member, int_sum
@@ -381,6 +382,7 @@ def review_members(session: Session, member_ids: Sequence[str], as_of: datetime,
         done.reviewed += 1
     if rows:
         session.execute(_REVIEWED, rows)
+    notices.tier_changes(session, done.changes, now=as_of, reason="yearly review")
     return done
 
 

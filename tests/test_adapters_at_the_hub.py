@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from network import intake
 from network.registry import get_partner
+from network.terms import Terms
 from partners.adapters import Row
 from partners.money import Money
 from partners.transactions import Refund, Sale
@@ -323,7 +324,7 @@ def test_an_order_id_longer_than_the_ledger_keeps_is_refused_not_cut(hub, databa
 
     def book(transaction):
         return intake.import_rows(database, partner, state.ruleset(partner), [Row(1, transaction)],
-                                  clock=lambda: when, lifetime=timedelta(days=30))
+                                  clock=lambda: when, terms=Terms(lifetime=timedelta(days=30)))
 
     sale = book(Sale(long_id, card, when, Money(1000, "EUR")))
     assert sale.accepted == 0 and sale.rejected[0]["errors"] == {"order_id": ["has 65 characters"]}

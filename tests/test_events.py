@@ -68,8 +68,8 @@ def test_a_batch_emits_one_event_per_sale_that_earned_and_none_for_refunds_or_no
         f"B-1,sale,{ann},2026-03-14T10:00:00,USD,12.50,\n",
         f"B-2,sale,{bob},2026-03-14T10:01:00,USD,0.40,\n",  # earns nothing
         f"B-3,sale,{ann},2026-03-14T10:02:00,USD,3.00,\n",
-        f"B-4,refund,,2026-03-14T10:03:00,USD,6.25,B-1\n",
-        f"B-5,sale,7000000000000013,2026-03-14T10:04:00,USD,9.00,\n",  # nobody's card
+        "B-4,refund,,2026-03-14T10:03:00,USD,6.25,B-1\n",
+        "B-5,sale,7000000000000013,2026-03-14T10:04:00,USD,9.00,\n",  # nobody's card
     ])
     result = hub.call("POST", "/v1/transactions/batch", key, data=body, content_type="text/csv").json
     assert result["accepted"] == 4 and result["rejected_total"] == 1

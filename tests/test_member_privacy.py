@@ -183,7 +183,6 @@ def test_export_holds_everything_about_the_member(world, database):
 
 def test_delete_forfeits_as_breakage_shreds_the_data_and_keeps_the_ledger(world, database, clock):
     hub = world.hub
-    t0 = clock.now
     hub.sale(world.coffee, world.card, "12.50")  # 12 brew-bar points
     hub.sale(world.grocer, world.card, "40.25")  # 80 green-grocer points
     hub.redeem(world.coffee, world.card, 50)  # brew-bar's 12, then 38 of green-grocer's

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support import snapshot
 from tests.test_concurrency import race
-from tests.test_holds import hold, void
+from tests.test_holds import void
 
 
 def add_reward(hub, slug, key=None, **body):

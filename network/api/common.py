@@ -19,6 +19,7 @@ from network.auth import KeyCache, Principal, authenticate
 from network.db import Database
 from network.errors import Forbidden, Invalid, Unavailable
 from network.registry import PartnerRef
+from network.terms import Terms
 from partners.adapters import Adapter
 from partners.earning import InvalidRules, RuleSet, compile_rules
 from partners.errors import flatten_errors
@@ -106,6 +107,11 @@ def requires(*roles: str):
         return wrapper
 
     return decorate
+
+
+def terms() -> Terms:
+    """The network's booking policies as this request sees the settings."""
+    return Terms.from_config(current_app.config)
 
 
 def tier_window() -> tiers.Window:

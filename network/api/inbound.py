@@ -12,9 +12,9 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from network import intake
-from network.api.common import hub, now, read, tier_window
+from network.api.common import hub, now, read, terms
 from network.api.schemas import ErrorOut, TransactionResult
-from network.api.transactions import clawback, lifetime, parse, payload
+from network.api.transactions import parse, payload
 from network.errors import Conflict, NotFound, Unauthenticated
 from network.registry import get_partner
 from network.idempotency import to_json
@@ -38,14 +38,13 @@ def inbound(slug):
     if not intake.verify(adapter, config, body):
         raise Unauthenticated("The payload's signature does not match", code="bad_signature")
     transactions = parse(adapter, config, body)
-    rules, days, window = hub().ruleset(partner), lifetime(), tier_window()
+    rules, policies = hub().ruleset(partner), terms()
 
     def work(session):
         booked = []
         for transaction in transactions:
             try:
-                booked.append(intake.book_one(session, partner, rules, transaction, now=now(), lifetime=days,
-                                              clawback=clawback(), tier_window=window))
+                booked.append(intake.book_one(session, partner, rules, transaction, now=now(), terms=policies))
             except Conflict as exc:
                 if exc.code != "duplicate_order":
                     raise

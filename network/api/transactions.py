@@ -8,7 +8,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 
 from network import bonuses, intake, redemptions
-from network.api.common import hub, idempotent_write, now, principal, requires, tier_window
+from network.api.common import hub, idempotent_write, now, principal, requires, terms
 from network.api.schemas import (
     ActionCreate, BatchResult, ErrorOut, RedemptionCreate, RedemptionResult, ReversalResult, TransactionResult,
 )
@@ -21,14 +21,6 @@ from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.transactions import Transaction
 
 blp = Blueprint("transactions", __name__, description="Earning, refunds, actions and redemptions")
-
-
-def lifetime() -> timedelta:
-    return timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"])
-
-
-def clawback() -> str:
-    return current_app.config["COALITION_CLAWBACK"]
 
 
 def payload(partner: PartnerRef, adapter: Adapter) -> Payload:
@@ -75,10 +67,10 @@ def post_transaction():
     body = payload(partner, adapter)
     intake.verify(adapter, config, body)
     transactions = parse(adapter, config, body)
-    rules, days, policy, window = hub().ruleset(partner), lifetime(), clawback(), tier_window()
+    rules, policies = hub().ruleset(partner), terms()
 
     def work(session):
-        booked = [intake.book_one(session, partner, rules, t, now=now(), lifetime=days, clawback=policy, tier_window=window)
+        booked = [intake.book_one(session, partner, rules, t, now=now(), terms=policies)
                   for t in transactions]
         return booked[0] if len(booked) == 1 else {"transactions": booked}
 
@@ -111,7 +103,7 @@ def post_batch():
     try:
         rows = adapter.read_rows(request.stream, config, partner.timezone)
         outcome = intake.import_rows(hub().db, partner, hub().ruleset(partner), rows, clock=current_app.config["CLOCK"],
-                                      lifetime=lifetime(), clawback=clawback(), tier_window=tier_window())
+                                      terms=terms())
     except UnreadablePayload as exc:
         raise BadRequest(str(exc), code="unreadable_body") from None
     return outcome.view()
@@ -126,7 +118,7 @@ def post_batch():
 def post_action(args):
     """Reward a non-purchase action (a review, a social post) by the partner's `action` rule."""
     partner = principal().partner
-    rules, days = hub().ruleset(partner), lifetime()
+    rules, days = hub().ruleset(partner), terms().lifetime
     return idempotent_write(
         lambda session: bonuses.record_action(session, partner, rules, now=now(), lifetime=days, **args)
     )
