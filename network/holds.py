@@ -30,7 +30,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from network import ledger, members, orders, rewards
+from network import ledger, members, orders, outbox, rewards
 from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
 from network.ledger import AVAILABLE, HELD, REDEMPTION, MemberAccounts
 from network.models import Card, Hold, Lot, LotMovement, Order, int_sum
@@ -96,6 +96,7 @@ def capture(session: Session, partner: PartnerRef, hold_id: int, *, points: int 
     if hold.reward_id is not None:
         rewards.record(session, hold.reward_id, member.member_id, entry_id, hold.quantity)
     members.touch(session, [member.member_id], now)
+    outbox.points_redeemed(session, member, partner, points=captured, order_id=order_text, redemption_id=entry_id, now=now)
     return {"redemption_id": hold.hold_entry_id, "status": CAPTURED, "points": captured, "held": hold.points,
             "released": hold.points - captured, "capture_id": entry_id, "balance": member.balance_view(),
             "provenance": provenance(session, by_issuer)}

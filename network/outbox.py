@@ -108,6 +108,14 @@ def emit_many(session: Session, kind: str, events: Sequence[NewEvent], *, now: d
     return [row["public_id"] for row in rows if row["public_id"] in written]
 
 
+def points_redeemed(session: Session, member, partner, *, points: int, order_id: str | None, redemption_id: int,
+                    now: datetime) -> None:
+    """The `points_redeemed` event of a redemption, a capture or a donation (`member`: the locked MemberAccounts)."""
+    emit(session, POINTS_REDEEMED, member_id=member.member_id, partner_id=partner.id, now=now, data={
+        "member_id": member.member_id, "partner": partner.slug, "points": points, "order_id": order_id,
+        "redemption_id": redemption_id, "balance": member.balance_view()})
+
+
 def emit(
     session: Session,
     kind: str,

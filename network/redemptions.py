@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from network import holds, ledger, members, merge, orders, outbox, rewards, upkeep
 from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
-from network.ledger import AVAILABLE, REDEMPTION
+from network.ledger import AVAILABLE, REDEMPTION, MemberAccounts
 from network.models import JournalEntry, Lot, LotMovement
 from network.registry import PartnerRef, get_partner, provenance
 
@@ -69,23 +69,10 @@ def redeem(
     _check_available(member, points)
     if reward is not None:
         rewards.reserve(session, reward)
-    entry_id = ledger.post(
-        session,
-        kind="redemption",
-        legs=[(member.ids[AVAILABLE], -points), (partner.account_id(REDEMPTION), points)],
-        member=member,
-        partner_id=partner.id,
-        reason=f"Redemption {order_id} at {partner.name}",
-        booked_at=now,
-        order_id=order,
-    )
-    by_issuer = ledger.consume_lots(session, member, points, entry_id)
+    entry_id, by_issuer = _spend(session, member, partner, points, reason=f"Redemption {order_id} at {partner.name}",
+                                 now=now, order=order, order_id=order_id)
     if reward is not None:
         rewards.record(session, reward.reward_id, member.member_id, entry_id, reward.quantity)
-    members.touch(session, [member.member_id], now)
-    outbox.emit(session, outbox.POINTS_REDEEMED, member_id=member.member_id, partner_id=partner.id, now=now, data={
-        "member_id": member.member_id, "partner": partner.slug, "points": points, "order_id": order_id,
-        "redemption_id": entry_id, "balance": member.balance_view()})
     return {
         "redemption_id": entry_id,
         "points": points,
@@ -106,17 +93,7 @@ def donate(session: Session, *, card_number: str, charity: str, points: int, don
     upkeep.bring_up_to_date(session, member, now)
     _check_available(member, points)
     via = f" via {donor.name}" if donor is not None else ""
-    entry_id = ledger.post(
-        session,
-        kind="redemption",
-        legs=[(member.ids[AVAILABLE], -points), (recipient.account_id(REDEMPTION), points)],
-        member=member,
-        partner_id=recipient.id,
-        reason=f"Donation to {recipient.name}{via}",
-        booked_at=now,
-    )
-    by_issuer = ledger.consume_lots(session, member, points, entry_id)
-    members.touch(session, [member.member_id], now)
+    entry_id, by_issuer = _spend(session, member, recipient, points, reason=f"Donation to {recipient.name}{via}", now=now)
     return {
         "donation_id": entry_id,
         "charity": recipient.slug,
@@ -124,6 +101,30 @@ def donate(session: Session, *, card_number: str, charity: str, points: int, don
         "balance": member.balance_view(),
         "provenance": provenance(session, by_issuer),
     }
+
+
+def _spend(session: Session, member: MemberAccounts, at: PartnerRef, points: int, *, reason: str, now: datetime,
+           order: int | None = None, order_id: str | None = None) -> tuple[int, dict[int | None, int]]:
+    """Book points spent at a partner (a till, or a charity's donation box) on a locked member whose balance was checked.
+
+    One "redemption" entry (what settlement bills each lot's issuer for), the
+    lots it takes, the member's activity (which keeps their points alive)
+    and the `points_redeemed` event, all in the caller's transaction.
+    """
+    entry_id = ledger.post(
+        session,
+        kind="redemption",
+        legs=[(member.ids[AVAILABLE], -points), (at.account_id(REDEMPTION), points)],
+        member=member,
+        partner_id=at.id,
+        reason=reason,
+        booked_at=now,
+        order_id=order,
+    )
+    by_issuer = ledger.consume_lots(session, member, points, entry_id)
+    members.touch(session, [member.member_id], now)
+    outbox.points_redeemed(session, member, at, points=points, order_id=order_id, redemption_id=entry_id, now=now)
+    return entry_id, by_issuer
 
 
 def _check_available(member, points: int) -> None:

@@ -246,3 +246,17 @@ def test_coalition_events_scan_as_of_a_past_time_and_never_a_future_one(world, a
     past = runner.invoke(main, ["events", "scan", "--as-of", as_of], obj=ScriptInfo(create_app=lambda: app))
     assert past.exit_code == 0, past.output
     assert [d["inactive_days"] for _, _, d in events(database, "dormant_member")] == [181]
+
+
+def test_a_captured_hold_and_a_donation_emit_points_redeemed_and_a_hold_alone_does_not(world, database):
+    hub = world.hub
+    hub.sale(world.coffee, world.card, "50.00")
+    held = hub.call("POST", "/v1/redemptions", world.grocer,
+                    json={"card_number": world.card, "points": 30, "order_id": "H-1", "capture": False})
+    assert events(database, "points_redeemed") == []
+    capture = hub.call("POST", f"/v1/redemptions/{held.json['redemption_id']}/capture", world.grocer, json={"points": 20})
+    hub.create_partner("food-bank", kind="charity")
+    hub.call("POST", "/v1/donations", world.coffee, json={"card_number": world.card, "charity": "food-bank", "points": 5})
+    assert [(slug, data["points"], data["order_id"]) for _, slug, data in events(database, "points_redeemed")] == [
+        ("green-grocer", 20, "H-1"), ("food-bank", 5, None)]
+    assert events(database, "points_redeemed")[0][2]["redemption_id"] == capture.json["capture_id"]
