@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from network import ledger, upkeep
+from network import ledger, members, upkeep
 from network.errors import InsufficientPoints
 from network.ledger import AVAILABLE, BREAKAGE, PROMOTION
 
 
 def adjust(session, member_id: str, *, points: int, reason: str, now: datetime, lifetime: timedelta) -> dict:
     member = ledger.lock_member(session, member_id)
+    members.get_member(session, member_id)  # under the lock: not merged or deleted meanwhile
     upkeep.bring_up_to_date(session, member, now)
     network = ledger.network_account(session, PROMOTION if points > 0 else BREAKAGE)
     if points < 0 and member.balances[AVAILABLE] < -points:

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from network import expiry, ledger, members, privacy
+from network import expiry, ledger, members, privacy, upkeep
 from network.errors import Conflict
 from network.ledger import HELD
 from network.models import Card, Member
@@ -23,6 +23,7 @@ from network.models import Card, Member
 def delete_member(session, member_id: str, *, now: datetime) -> dict:
     accounts = ledger.lock_member(session, member_id)  # first, so a concurrent deletion waits and then sees this one
     members.get_member(session, member_id, merged=True)
+    upkeep.bring_up_to_date(session, accounts, now)  # a hold past its time no longer holds anything
     if accounts.balances[HELD]:
         raise Conflict(
             f"The member has {accounts.balances[HELD]} points held by an authorised redemption; capture or release it first",

@@ -8,8 +8,10 @@ longer carries.
 Two policies, as coalition programmes run them:
 - `fixed`: each lot expires `lifetime` after it was earned;
 - `activity_extends` (Payback, Nectar): any earn or redemption pushes every
-  lot of the member forward, so all of them expire together, `lifetime`
-  after the member's last activity (or enrolment, if there was none).
+  lot of the member forward, so they expire together, `lifetime` after the
+  member's last activity (or enrolment, if there was none); a lot never
+  lives less than its own lifetime, so a goodwill credit to a dormant
+  member is not gone the next night.
 """
 
 from __future__ import annotations
@@ -49,63 +51,65 @@ class Expiring:
     at: datetime
 
 
+def _last_activity(member_id=None):
+    last = func.coalesce(Member.last_activity_at, Member.created_at)
+    return last if member_id is None else select(last).where(Member.id == member_id)
+
+
 def next_expiring(session: Session, member_id: str, policy: Policy) -> Expiring | None:
-    """The member's next expiry: its earliest lot's, or, under `activity_extends`, the whole balance's."""
+    """The member's next points to expire, and when.
+
+    `fixed`: the earliest lot's. `activity_extends`: every lot past its own
+    lifetime by the day the member falls dormant expires that day, all
+    together (a lot credited since, a goodwill adjustment say, still lives
+    its own lifetime first).
+    """
     lots = select(Lot.expires_at, int_sum(Lot.remaining)).join(Account, Account.id == Lot.account_id).where(
         Lot.member_id == member_id, Lot.remaining > 0, Account.kind.in_((AVAILABLE, PENDING))
     )
     if policy.rule == ACTIVITY_EXTENDS:
-        points = session.execute(lots.with_only_columns(int_sum(Lot.remaining))).scalar_one()
-        if not points:
-            return None
-        last = session.execute(
-            select(func.coalesce(Member.last_activity_at, Member.created_at)).where(Member.id == member_id)
-        ).scalar_one()
-        return Expiring(points, last + policy.lifetime)
+        dormant_from = session.execute(_last_activity(member_id)).scalar_one() + policy.lifetime
+        points = session.execute(lots.with_only_columns(int_sum(Lot.remaining)).where(Lot.expires_at <= dormant_from)).scalar_one()
+        if points:
+            return Expiring(points, dormant_from)
     first = session.execute(lots.group_by(Lot.expires_at).order_by(Lot.expires_at).limit(1)).first()
     return None if first is None else Expiring(first[1], first[0])
 
 
 def due_members(session: Session, as_of: datetime, policy: Policy, *, after: str = "", limit: int = 500) -> list[str]:
-    """Members with points due to expire at `as_of`, in id order from `after` (a page at a time)."""
-    available = Account.kind == AVAILABLE
+    """Members with points due to expire at `as_of`, in id order from `after` (a page at a time).
+
+    Pending lots count: one past its window is released (then expired) under the member's lock.
+    """
+    query = select(Lot.member_id).join(Account, (Account.id == Lot.account_id) & Account.kind.in_((AVAILABLE, PENDING))).where(
+        Lot.remaining > 0, Lot.expires_at <= as_of
+    )
     if policy.rule == ACTIVITY_EXTENDS:
-        query = (
-            select(Member.id)
-            .join(Account, (Account.member_id == Member.id) & available)
-            .where(Account.balance > 0, func.coalesce(Member.last_activity_at, Member.created_at) <= as_of - policy.lifetime)
-        )
-    else:
-        # Pending lots too: one past its window is released (then expired) under the member's lock.
-        query = select(Lot.member_id).join(Account, (Account.id == Lot.account_id) & Account.kind.in_((AVAILABLE, PENDING))).where(
-            Lot.remaining > 0, Lot.expires_at <= as_of
-        ).distinct()
-    column = query.selected_columns[0]
-    return list(session.scalars(query.where(column > after).order_by(column).limit(limit)))
+        query = query.join(Member, Member.id == Lot.member_id).where(_last_activity() <= as_of - policy.lifetime)
+    query = query.distinct()
+    return list(session.scalars(query.where(Lot.member_id > after).order_by(Lot.member_id).limit(limit)))
 
 
 def expire_member(session: Session, member_id: str, as_of: datetime, policy: Policy, *, now: datetime) -> int:
     """Expire what was due at `as_of` of one member's available points; returns the points expired (0: nothing due).
 
-    The entry is booked `now`, never at `as_of`: a run that catches up on
-    the past must not write into a settlement period already closed.
-
-    Locks the member and reads its lots again under the lock, so a
+    A lot is due once its own lifetime is over (`expires_at`); under
+    `activity_extends` only if the member has also been inactive for a
+    lifetime. The entry is booked `now`, never at `as_of`: a run that
+    catches up on the past must not write into a settlement period already
+    closed. Locks the member and reads its lots again under the lock, so a
     concurrent earn (which extends an `activity_extends` life) or a second
     run of the job sees the latest state and posts nothing twice.
     """
     member = ledger.lock_member(session, member_id)
     upkeep.bring_up_to_date(session, member, now)  # a lot past its window and its lifetime is still pending until then
-    if policy.rule == ACTIVITY_EXTENDS:
-        last = session.scalar(select(func.coalesce(Member.last_activity_at, Member.created_at)).where(Member.id == member_id))
-        due = member.balances[AVAILABLE] if last <= as_of - policy.lifetime else 0
-    else:
-        due = session.scalar(
-            select(int_sum(Lot.remaining)).where(
-                Lot.member_id == member_id, Lot.account_id == member.ids[AVAILABLE], Lot.remaining > 0,
-                Lot.expires_at <= as_of,
-            )
+    if policy.rule == ACTIVITY_EXTENDS and session.execute(_last_activity(member_id)).scalar_one() > as_of - policy.lifetime:
+        return 0
+    due = session.scalar(
+        select(int_sum(Lot.remaining)).where(
+            Lot.member_id == member_id, Lot.account_id == member.ids[AVAILABLE], Lot.remaining > 0, Lot.expires_at <= as_of,
         )
+    )
     if due <= 0:
         return 0
     # Due lots are a prefix of the consumption order (oldest expiry first), so consuming `due` points takes exactly them.

@@ -158,8 +158,9 @@ class _Prepared:
         results = []
         for row in self.refunds:
             try:
-                results.append((row, sales.record_refund(session, partner, row.transaction, now=now, terms=terms)))
-            except DomainError as refusal:  # decided before the refund writes anything
+                with session.begin_nested():  # a refusal takes back whatever the refund had written
+                    results.append((row, sales.record_refund(session, partner, row.transaction, now=now, terms=terms)))
+            except DomainError as refusal:
                 results.append((row, refusal))
         return results
 

@@ -168,7 +168,11 @@ def add_lot(
 
 
 _LOT_COLUMNS = (_lots.c.id, _lots.c.remaining, _lots.c.issuer_id, _lots.c.expires_at)
-_LOT = select(*_LOT_COLUMNS).where(_lots.c.id == bindparam("lot"), _lots.c.remaining > 0)
+# A lot named first must be the member's, on the account being taken from: never another's by a stale id.
+_LOT = select(*_LOT_COLUMNS).where(
+    _lots.c.id == bindparam("lot"), _lots.c.member_id == bindparam("member"), _lots.c.account_id == bindparam("account"),
+    _lots.c.remaining > 0,
+)
 _OPEN_LOTS = (
     select(*_LOT_COLUMNS)
     .where(_lots.c.member_id == bindparam("member"), _lots.c.account_id == bindparam("account"), _lots.c.remaining > 0)
@@ -184,11 +188,11 @@ _OPEN_LOTS_AFTER = _OPEN_LOTS.where(
 def _open_lots(session: Session, member: MemberAccounts, first_lot_id: int | None, account: str = AVAILABLE):
     """Yield open lots in consumption order, a page at a time (a member may have thousands)."""
     connection = session.connection()
+    params = {"member": member.member_id, "account": member.ids[account]}
     if first_lot_id is not None:
-        first = connection.execute(_LOT, {"lot": first_lot_id}).first()
+        first = connection.execute(_LOT, {**params, "lot": first_lot_id}).first()
         if first is not None:
             yield first
-    params = {"member": member.member_id, "account": member.ids[account]}
     page = connection.execute(_OPEN_LOTS, params).all()
     while True:
         for lot in page:

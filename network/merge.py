@@ -118,11 +118,25 @@ def _move_debts(session: Session, absorbed: MemberAccounts, survivor: MemberAcco
 
 
 def lock_with_holder(session: Session, member_id: str) -> tuple[MemberAccounts, str]:
-    """Lock a member, and the member it was merged into if it was, in account id order (as a merge does)."""
+    """Lock a member, and the member it was merged into if it was, in account id order (as a merge does).
+
+    The holder is read again under the locks: a merge that committed while
+    this waited for them has moved the points on, and its survivor is
+    locked too before anything is read.
+    """
     holder = members.holder(session, member_id)
-    if holder != member_id:
-        members.lock_member_ids(session, [member_id, holder])
-    return ledger.lock_member(session, member_id), holder
+    while True:
+        members.lock_member_ids(session, {member_id, holder})
+        now_holding = members.holder(session, member_id)
+        if now_holding == holder:
+            return ledger.lock_member(session, member_id), holder
+        holder = now_holding
+
+
+def lock_holder(session: Session, member_id: str) -> MemberAccounts:
+    """Lock the member who holds `member_id`'s points now (itself, or the survivor of a merge), read under the lock."""
+    _, holder = lock_with_holder(session, member_id)
+    return ledger.lock_member(session, holder)
 
 
 def rehome(session: Session, member: MemberAccounts, holder: str, *, now: datetime) -> MemberAccounts:

@@ -3,7 +3,8 @@
 Written by the booking's own transaction, like every outbox event. A nudge
 is sent when a sale carries the member across the edge of reach: from more
 than `gap` points short of a reward to `gap` or fewer (the nearest such
-reward of any partner's catalogue, offered to that partner). A member who
+reward of any partner's catalogue, told to the partner where the sale was
+made). A member who
 stays within reach is not nudged again on every coffee; one who spends and
 comes back within reach later is.
 """
@@ -34,11 +35,15 @@ def tier_changes(session: Session, changes: Sequence, *, now: datetime, reason: 
     ], now=now)
 
 
-def rewards_within_reach(session: Session, moves: Iterable[tuple[str, int, int]], *, gap: int, now: datetime) -> None:
+def rewards_within_reach(session: Session, moves: Iterable[tuple[str, int, int]], *, partner_id: int, gap: int,
+                         now: datetime) -> None:
     """Nudge members whose points went from `before` to `after` across the edge of a reward's reach.
 
     `moves` holds (member id, points before, points after) for the members a
-    booking credited. One query for the catalogues, whatever the batch size.
+    sale of `partner_id` credited: that partner, which already knows them,
+    gets the nudge, whichever catalogue the reward is in (catalogues are
+    public to every partner; members are not). One query for the
+    catalogues, whatever the batch size.
     """
     moves = [(member, before, after) for member, before, after in moves if after > before]
     if not moves or gap <= 0:
@@ -58,7 +63,7 @@ def rewards_within_reach(session: Session, moves: Iterable[tuple[str, int, int]]
             continue
         nearest = min(reached, key=lambda offer: offer.points - after)  # ties: the cheaper reward, by the ordering
         short = nearest.points - after
-        nudges.append(outbox.NewEvent(member_id, nearest.partner_id, {
+        nudges.append(outbox.NewEvent(member_id, partner_id, {
             "member_id": member_id, "points_to_go": short, "balance": after,
             "reward": {"partner": nearest.slug, "sku": nearest.sku, "name": nearest.name, "points": nearest.points},
             "message": f"You're just {short} points away from {nearest.name} at {nearest.partner_name}",

@@ -12,9 +12,9 @@ event is offered to the delivery plugins as well):
 |---|---|---|
 | `points_earned` | the partner where the sale was made | member_id, partner, points, order_id, balance |
 | `points_redeemed` | the partner where the points were spent | member_id, partner, points, order_id, redemption_id, balance |
-| `reward_within_reach` | the partner offering the reward | member_id, reward, points_to_go, ... (wired with the rewards catalogue) |
+| `reward_within_reach` | the partner where the sale was made | member_id, points_to_go, balance, reward (partner, sku, name, points), message |
 | `points_expiring` | the member's enrolling partner | member_id, points, expires_at, days_left, balance |
-| `tier_changed` | the member's enrolling partner | member_id, from, to, ... (wired with tiers) |
+| `tier_changed` | the member's enrolling partner | member_id, from, to, reason (threshold reached, yearly review) |
 | `dormant_member` | the member's enrolling partner | member_id, points, last_activity_at, inactive_days |
 
 Payloads never carry a member's e-mail or name: a partner's webhook is

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from network import bonuses, bulk, ledger, members, notices, orders, outbox, tiers, upkeep
+from network import bonuses, bulk, ledger, members, merge, notices, orders, outbox, tiers, upkeep
 from network import clawback as clawbacks
 from network.errors import DomainError, Invalid
 from network.ledger import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
@@ -157,7 +157,7 @@ def book_sales(
             bonuses.pay_referral(session, holder, now=now, lifetime=terms.lifetime)
         moved = tiers.promote(session, {b[3].member_id for b in booked if b[2]}, now=now, window=terms.tier_window)
         notices.tier_changes(session, moved, now=now, reason="threshold reached")
-        notices.rewards_within_reach(session, _moves(booked), gap=terms.nudge_gap, now=now)
+        notices.rewards_within_reach(session, _moves(booked), partner_id=partner.id, gap=terms.nudge_gap, now=now)
         for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch
             outcomes[index] = {"journal_id": entries.get(order_id), "points": sum(a.points for a in awards),
                                "awards": awards_view(awards), "balance": holder.balance_view()}
@@ -249,10 +249,9 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
             code="unknown_order",
         )
     # After a merge the sale's points (and its card) are the surviving member's.
-    holder = members.holder(session, sale.member_id)
-    if refund.card_number is not None and members.member_for_card(session, refund.card_number) != holder:
+    member = merge.lock_holder(session, sale.member_id)
+    if refund.card_number is not None and members.member_for_card(session, refund.card_number) != member.member_id:
         raise Invalid("The card is not the one the sale was made with", {"card_number": [refund.card_number]}, code="card_mismatch")
-    member = ledger.lock_member(session, holder)
     if orders.find(session, partner.id, "refund", refund.order_id) is not None:
         # Checked before the amounts, so a resent refund reads as a duplicate, not as too large.
         raise orders.duplicate(session, partner.id, "refund", refund.order_id)

@@ -226,3 +226,19 @@ def test_what_the_absorbed_member_owes_the_survivor_repays(world, database, cloc
         from network.models import Debt
 
         assert session.execute(select(Debt.member_id, Debt.remaining)).one() == (world.member_id, 0)
+
+
+def test_a_refund_racing_the_merge_takes_back_from_whoever_holds_the_points(world, database):
+    """Ten times: merge Bob into Ann while Bob's sale is refunded. Whichever commits first, the refund
+    takes the points from the member holding them then, and the ledger stays whole (checked after the test)."""
+    from tests.test_concurrency import race
+
+    hub = world.hub
+    for round_ in range(10):
+        bob, bob_card = hub.enrol(world.grocer)
+        hub.sale(world.grocer, bob_card, "50.00", order=f"G-{round_}")  # 100 points
+        responses = race(2, lambda i: hub.call("POST", f"/v1/members/{world.member_id}/merge", json={"member_id": bob})
+                         if i == 0 else hub.refund(world.grocer, f"G-{round_}", "50.00", order=f"G-{round_}-R"))
+        assert [r.status_code for r in responses] == [200, 201], [r.json for r in responses]
+        assert responses[1].json["points"] == -100
+    assert hub.balance(world.card)["available"] == 0

@@ -285,3 +285,17 @@ def test_only_the_operator_adjusts(hub, database, world):
     assert answer.status_code == 403
     unknown = hub.call("POST", "/v1/members/nobody/adjustments", json={"points": 5, "reason": "r"})
     assert (unknown.status_code, unknown.json["error"]["code"]) == (404, "unknown_member")
+
+
+def test_a_credit_to_a_dormant_member_lives_its_own_lifetime(app, hub, clock, database, world):
+    """activity_extends: the member fell dormant long ago; a goodwill credit still lives two years."""
+    t0 = clock.now
+    hub.sale(world.coffee, world.card, "10.00")
+    clock.now = t0 + timedelta(days=800)  # dormant since t0 + 730
+    hub.call("POST", f"/v1/members/{world.member_id}/adjustments", json={"points": 500, "reason": "We miss you"})
+    assert hub.balance(world.card)["expiring"] == {"points": 10, "at": (t0 + timedelta(days=730)).isoformat()}
+    assert "expired 10 points of 1 members" in run(app, "expire").output
+    assert hub.balance(world.card)["available"] == 500
+    assert hub.balance(world.card)["expiring"] == {"points": 500, "at": (t0 + timedelta(days=1530)).isoformat()}
+    clock.now = t0 + timedelta(days=1530)
+    assert "expired 500 points of 1 members" in run(app, "expire").output
