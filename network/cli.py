@@ -224,7 +224,7 @@ def holds_release() -> None:
     from network import holds as holding
 
     db = _db()
-    released = holding.release_all_expired(db.transact, db.read, current_app.config["CLOCK"]())
+    released = holding.release_all_expired(db.transact, db.read, current_app.config["CLOCK"])
     click.echo(f"released {released} expired holds")
 
 

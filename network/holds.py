@@ -25,6 +25,7 @@ released (`expired_points`) before any write has happened.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
@@ -124,14 +125,18 @@ def release_expired(session: Session, member: MemberAccounts, now: datetime) -> 
     return len(expired)
 
 
-def release_all_expired(transact, read, now: datetime, *, page: int = 500) -> int:
-    """Release every hold expired by `now`, one member per transaction (`coalition holds release`); returns how many.
+def release_all_expired(transact, read, clock: Callable[[], datetime], *, page: int = 500) -> int:
+    """Release every hold expired when the run starts, one member per transaction (`coalition holds release`).
+
+    Each release is booked at the clock's time when its transaction runs,
+    never at the run's start: a long run must not book into a settlement
+    period closed meanwhile. Returns how many were released.
 
     Not needed for correctness (writes and reads already treat an expired
     hold as released); it keeps held balances and the ledger tidy for
     members who come back rarely. Run twice, it releases nothing new.
     """
-    released, after = 0, ""
+    released, after, now = 0, "", clock()
     while True:
         members_ = read(lambda session: list(session.scalars(
             select(_holds.c.member_id).where(_holds.c.status == AUTHORIZED, _holds.c.expires_at <= now,
@@ -140,7 +145,7 @@ def release_all_expired(transact, read, now: datetime, *, page: int = 500) -> in
         if not members_:
             return released
         for member_id in members_:
-            released += transact(lambda session: release_expired(session, ledger.lock_member(session, member_id), now))
+            released += transact(lambda session: release_expired(session, ledger.lock_member(session, member_id), clock()))
         after = members_[-1]
 
 
