@@ -204,10 +204,11 @@ def expire_command(as_of) -> None:
     """Post expiry entries for every point past its lifetime; running it again posts nothing new."""
     from network import expiry
 
-    now, as_of = _now_and_as_of(as_of, "must not be in the future")
+    _, as_of = _now_and_as_of(as_of, "must not be in the future")
     db = _db()
     run = expiry.Run()
-    for run in expiry.expire(db.transact, db.read, as_of, expiry.Policy.from_config(current_app.config), now=now):
+    for run in expiry.expire(db.transact, db.read, as_of, expiry.Policy.from_config(current_app.config),
+                             clock=current_app.config["CLOCK"]):
         pass
     click.echo(f"expired {run.points} points of {run.members} members as of {as_of.isoformat()}")
 
@@ -244,7 +245,7 @@ def tiers_review(as_of) -> None:
     """
     from network import tiers as ladder
 
-    now, as_of = _now_and_as_of(as_of, "must not be in the future")
+    _, as_of = _now_and_as_of(as_of, "must not be in the future")
     db = _db()
     window = ladder.Window.from_config(current_app.config)
     run = ladder.Review()

@@ -3,8 +3,10 @@
 The demo starts the hub in this process on a free local port (werkzeug's
 threaded server) and talks to it with `http.client` exactly as a till or the
 operator would: bearer tokens, JSON bodies, an Idempotency-Key on every
-write. Nothing is written to the database behind the API's back; the
-database is only read at the end, for the summary and the invariant check.
+write. Nothing is written to the database behind the API's back but by the
+hub's own jobs, run as cron would run them (below); the database is
+otherwise only read, for events from the outbox, the summary and the
+invariant check.
 
 Everything is drawn from `random.Random(seed)`, so one seed gives the same
 baskets, refunds and redemptions (and so the same points) on every run; card
@@ -17,6 +19,20 @@ Besides the tills, the demo shows the partner plugins as a new partner meets
 them (docs/plugins.md): earning rules per trade, welcome, referral and action
 bonuses, a Shopify shop whose signed webhooks arrive at its inbound URL, and a
 bookshop that sends its till's end-of-day CSV export.
+
+And it follows two members over time (pending points and expiry; tiers, a
+nudge, an adjustment and a hold) without sleeping: the hub reads the time
+from `app.config["CLOCK"]`, which the demo sets to a `DemoClock` it moves.
+The network opens a points lifetime, a return window and a week ago, so one
+member's points go pending, become available, are warned of and expire
+before today. Under `activity_extends` expiry all of a member's points
+expire together, so this must happen before the four weeks' members are
+active: the expiry job today then finds only that member's points due. The
+four weeks of sales book today, as they always did, and the tier ladder is
+set after them, so their figures earn no tier award. The expiry and
+warning jobs run in this process as cron would run `coalition expire` and
+`coalition events scan`; their events are read from the outbox (the
+`events` table), as `coalition events deliver` reads them.
 """
 
 from __future__ import annotations
@@ -32,9 +48,10 @@ import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 from random import Random
@@ -197,7 +214,10 @@ EXPORT_SALES = 34  # sales in the export; with one refund and one mistyped row, 
 EXPORT_DAY = DAYS - 2  # the period's last Saturday: day 0 is a Monday
 
 PLUGIN_PARTNERS = (SHOP, BOOKSHOP)
-DEMO_SLUGS = frozenset(t.slug for t in PARTNERS) | {p.slug for p in PLUGIN_PARTNERS}
+# A bike shop with a 14-day return window: its sales' points stay pending until the window has passed.
+BIKE_SHOP = PluginPartner("cycle-works", "Cycle Works", "bike shop", "canonical", ({"rule": "base_rate", "rate": "1"},))
+RETURN_DAYS = 14
+DEMO_SLUGS = frozenset(t.slug for t in PARTNERS) | {p.slug for p in PLUGIN_PARTNERS} | {BIKE_SHOP.slug}
 
 
 FIRST_NAMES = (
@@ -304,6 +324,7 @@ class Showcase:
     batches: list[dict] = field(default_factory=list)  # the batch endpoint's two answers
     awarded: tuple[int, str] | None = None  # (member index, order id) of the canonical sale with the most awards
     awarded_entry: dict | None = None  # that sale as the member's history shows it
+    life: list[list[str]] = field(default_factory=list)  # (feature, day on the hub's clock, what happened), in time order
 
 
 @dataclass
@@ -469,8 +490,9 @@ def run_demo(database: str | None, *, member_count: int, sale_count: int, seed: 
     started = time.monotonic()
     admin_token = secrets.token_urlsafe(24)
     # The members' master key lives next to the demo database (by default both in the instance folder).
+    clock = DemoClock()
     app = create_app({"DATABASE_URL": f"sqlite:///{path}", "COALITION_ADMIN_TOKEN": admin_token,
-                      "COALITION_MASTER_KEY_FILE": str(path.parent / "master.key")})
+                      "COALITION_MASTER_KEY_FILE": str(path.parent / "master.key"), "CLOCK": clock})
     db = app.extensions["coalition"].db
     upgrade(db.engine)
 
@@ -478,23 +500,15 @@ def run_demo(database: str | None, *, member_count: int, sale_count: int, seed: 
     members, events = plan(rng, member_count, sale_count)
     tally = Tally()
 
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="coalition-demo-hub", daemon=True)
-    thread.start()
     click.echo(f"Coalition demo (seed {seed}): {len(PARTNERS)} partners at tills and {len(PLUGIN_PARTNERS)} through adapter "
-               f"plugins, {member_count} members, {sale_count} sales")
-    click.echo(f"  database  {path}")
-    click.echo(f"  hub       http://127.0.0.1:{server.server_port}/v1 (in this process; every step below is an HTTP request)")
-    click.echo()
-    client = Client("127.0.0.1", server.server_port, tally)
+               f"plugins, {member_count} members, {sale_count} sales; and two members' lives on a moved clock")
     try:
-        try:
-            keys, history = _drive(client, admin_token, rng, members, events, tally, app.extensions["coalition"].rules)
-        finally:
-            client.close()
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with serving(app, tally) as client:
+            click.echo(f"  database  {path}")
+            click.echo(f"  hub       http://127.0.0.1:{client.connection.port}/v1 (in this process; every step below is an HTTP request)")
+            click.echo()
+            stage = Stage(client, admin_token, clock, db, app.config, tally.showcase.life)
+            keys, history = _drive(stage, rng, members, events, tally, app.extensions["coalition"].rules)
         elapsed = time.monotonic() - started
         with db.session() as session:
             ok = _summary(session, members, tally, history, elapsed)
@@ -507,11 +521,28 @@ def run_demo(database: str | None, *, member_count: int, sale_count: int, seed: 
     return 0 if ok else 1
 
 
-def _drive(client: Client, admin: str, rng: Random, members: list[Member], events: list, tally: Tally, registry: Mapping):
+@contextmanager
+def serving(app, tally: Tally) -> Iterator[Client]:
+    """The hub on a free local port in this process (werkzeug's threaded server), and a client connected to it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="coalition-demo-hub", daemon=True)
+    thread.start()
+    client = Client("127.0.0.1", server.server_port, tally)
+    try:
+        yield client
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _drive(stage: Stage, rng: Random, members: list[Member], events: list, tally: Tally, registry: Mapping):
     """Every request of the demo, in order, under one progress bar."""
     from partners.earning import compile_rules
 
-    steps = len(PARTNERS) + len(PLUGIN_PARTNERS) + len(members) + len(events) + 1 + 3 + len(members) + 2
+    client, admin = stage.client, stage.admin
+    steps = len(PARTNERS) + len(PLUGIN_PARTNERS) + len(members) + len(events) + 1 + 3 + len(members) + 2 + 2
     phase = {"label": ""}
     showcase = tally.showcase
     with click.progressbar(length=steps, label="Building the network", show_pos=True,
@@ -521,11 +552,8 @@ def _drive(client: Client, admin: str, rng: Random, members: list[Member], event
             phase["label"] = label
             bar.update(1)
 
-        keys = []
-        for trade in PARTNERS:
-            body = {"slug": trade.slug, "name": trade.name, "timezone": TIMEZONE, "currency": CURRENCY,
-                    "adapter": "canonical", "rules": list(trade.rules)}
-            keys.append(expect(client.call("POST", "/v1/partners", admin, body), 201, f"creating {trade.name}")["api_key"])
+        keys = stage.open_network()
+        for _ in PARTNERS:
             step("partners")
         secret = f"shpss_{secrets.token_hex(16)}"  # the shop's webhook signing secret, as Shopify's admin shows it
         plugin_partners = {}
@@ -535,6 +563,9 @@ def _drive(client: Client, admin: str, rng: Random, members: list[Member], event
                     "rules": list(partner.rules)}
             plugin_partners[partner.slug] = expect(client.call("POST", "/v1/partners", admin, body), 201, f"creating {partner.name}")
             step("partners")
+
+        years_ago(stage)
+        step("two years ago: pending points, expiry")
 
         referral = _referral_pair(members)
         for member in members:
@@ -622,6 +653,8 @@ def _drive(client: Client, admin: str, rng: Random, members: list[Member], event
         step("history")
         top = max(members, key=lambda m: (m.available, -m.index))
         history = expect(client.call("GET", f"/v1/members/{top.member_id}/history?limit=4", admin), 200, "history")
+        after_the_four_weeks(stage)
+        step("tiers, nudges, holds")
         step("done")
     return keys, history
 
@@ -926,6 +959,282 @@ def _history_entry(client: Client, admin: str, member: Member, order_id: str) ->
             return None
 
 
+# ---------------------------------------------------------------- a member's life over time, on the demo's clock
+
+BIKE_PRODUCTS = (Product("HELMET-MIPS", "safety", 8990), Product("LIGHT-SET-USB", "lights", 6000))
+EXPIRED_DAYS_AGO = 7  # the first member's points, alive a lifetime after their last redemption, expired a week ago
+FIRST_SPEND = 100  # points that member spends once the return window is over
+WARNED_DAYS_AHEAD = 20  # `coalition events scan` runs this many days before they expire (within the warning window)
+# One ladder for the whole network, set after the four weeks so that their sales (the figures above) earn no tier award.
+TIERS = (
+    {"name": "Blue", "threshold": 0, "multiplier": "1"},
+    {"name": "Silver", "threshold": 500, "multiplier": "1.25"},
+    {"name": "Gold", "threshold": 2000, "multiplier": "1.5"},
+)
+CAR_WASH = {"sku": "CAR-WASH", "name": "Premium car wash", "points": 700}  # Fuel Stop's reward, the nudge's target
+GOODWILL = {"points": 40, "reason": "goodwill: the car wash was out of order"}
+PUMP_HOLD, PUMP_CAPTURE = 300, 245  # points held before a fill-up, and captured for what went into the tank
+
+
+class DemoClock:
+    """The hub's clock (app.config["CLOCK"]): real time plus an offset the demo moves, so days pass without sleeping.
+
+    Every request and every job reads it, so a return window, a points
+    lifetime and a hold's expiry all see the same moved time. At offset
+    zero it is the real clock, so the four weeks of sales book as they
+    always did.
+    """
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+    def set(self, moment: datetime) -> None:
+        self.offset = moment - datetime.now(timezone.utc)
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+    def back_to_today(self) -> None:
+        self.offset = timedelta(0)
+
+
+@dataclass
+class Stage:
+    """What the member-life scenes share: the HTTP client, the clock, the database the jobs run on, and the rows printed."""
+
+    client: Client
+    admin: str
+    clock: DemoClock
+    db: object  # network.db.Database: its transact and read, as the `coalition` jobs use them
+    config: Mapping
+    rows: list[list[str]]
+    keys: dict[str, str] = field(default_factory=dict)  # partner slug -> API key
+
+    def lifetime(self) -> timedelta:
+        return timedelta(days=self.config["COALITION_POINTS_LIFETIME_DAYS"])
+
+    def open_network(self) -> list[str]:
+        """Open the tills' partners a lifetime, a return window and a week ago; their API keys, in PARTNERS order.
+
+        Long enough ago for the first member's points to have expired by today.
+        """
+        self.clock.set(datetime.now(timezone.utc) - self.lifetime() - timedelta(days=RETURN_DAYS + EXPIRED_DAYS_AGO))
+        for trade in PARTNERS:
+            body = {"slug": trade.slug, "name": trade.name, "timezone": TIMEZONE, "currency": CURRENCY,
+                    "adapter": "canonical", "rules": list(trade.rules)}
+            answer = expect(self.client.call("POST", "/v1/partners", self.admin, body), 201, f"creating {trade.name}")
+            self.keys[trade.slug] = answer["api_key"]
+        return [self.keys[trade.slug] for trade in PARTNERS]
+
+    def note(self, feature: str, text: str) -> None:
+        self.rows.append([feature, _day(self.clock()), text])
+
+    def enrol(self, key: str, name: str) -> tuple[str, str]:
+        """A member enrolled at a partner's till; returns (card number, member id)."""
+        body = {"email": f"{name.lower().replace(' ', '.')}@example.com", "name": name}
+        created = expect(self.client.call("POST", "/v1/members", key, body), 201, f"enrolling {name}")
+        return created["card_number"], created["member_id"]
+
+    def sale(self, key: str, order_id: str, card: str, lines: list[tuple[Product, int | str]]) -> dict:
+        """A canonical sale rung up now (on the hub's clock); the answer, with the basket's `total` added."""
+        items, total = [], 0
+        for product, quantity in lines:
+            items.append({"sku": product.sku, "category": product.category, "quantity": quantity,
+                          "unit_price": money(product.cents)})
+            total += quantity * product.cents if isinstance(quantity, int) else _round_div(cents_of(quantity) * product.cents, 100)
+        body = {"type": "sale", "order_id": order_id, "card_number": card, "currency": CURRENCY, "total": money(total),
+                "occurred_at": self.clock().astimezone(ZoneInfo(TIMEZONE)).isoformat(timespec="seconds"), "items": items}
+        return {**expect(self.client.call("POST", "/v1/transactions", key, body), 201, f"sale {order_id}"), "total": money(total)}
+
+    def balance(self, card: str) -> dict:
+        return expect(self.client.call("GET", f"/v1/cards/{card}/balance", self.admin), 200, f"balance of {card}")
+
+    def outbox(self, kind: str, member_id: str) -> list[dict]:
+        """The member's events of one kind, oldest first, as `coalition events deliver` would read them."""
+        from network.models import Event
+
+        return self.db.read(lambda session: [json.loads(data) for data in session.scalars(
+            select(Event.data).where(Event.kind == kind, Event.member_id == member_id).order_by(Event.id))])
+
+
+def _product(slug: str, sku: str) -> Product:
+    return next(p for t in PARTNERS if t.slug == slug for p in t.products if p.sku == sku)
+
+
+def _day(moment: datetime | str) -> str:
+    moment = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return moment.astimezone(ZoneInfo(TIMEZONE)).strftime("%a %d %b %Y")
+
+
+def years_ago(stage: Stage) -> None:
+    """Pending points and expiry need time to pass: a member of the network's first days, followed to today.
+
+    Runs before the four weeks' members enrol, so the expiry job today finds
+    only this member's points due (every other member's activity is today).
+    """
+    card, member_id, expires = _pending_points(stage)
+    _expiry_warning(stage, member_id, expires)
+    stage.clock.back_to_today()
+    _expiry_job(stage, card)
+
+
+def _pending_points(stage: Stage) -> tuple[str, str, datetime]:
+    """A bike shop with a return window: its sale's points are pending, then available once the window has passed.
+
+    No job runs when the window ends: the balance read alone counts them as
+    available. She then spends some, which books the release (pending to
+    available) in the ledger: the expiry job and the warning scan find
+    members by their booked available balance, so points only ever read as
+    available, never moved, would escape both. Returns the member's card, id
+    and when the rest expire.
+    """
+    body = {"slug": BIKE_SHOP.slug, "name": BIKE_SHOP.name, "timezone": TIMEZONE, "currency": CURRENCY,
+            "adapter": BIKE_SHOP.adapter, "rules": list(BIKE_SHOP.rules), "pending_days": RETURN_DAYS}
+    key = stage.keys[BIKE_SHOP.slug] = expect(stage.client.call("POST", "/v1/partners", stage.admin, body), 201,
+                                             f"creating {BIKE_SHOP.name}")["api_key"]
+    card, member_id = stage.enrol(key, "Noor Haddad")
+    booked = stage.sale(key, "CW-00001", card, [(product, 1) for product in BIKE_PRODUCTS])
+    stage.note("pending", f"{BIKE_SHOP.name} ({BIKE_SHOP.trade}) joins with \"pending_days\": {RETURN_DAYS}; Noor Haddad buys "
+                          f"a helmet and lights, {booked['total']} {CURRENCY}: {booked['points']:+} points, "
+                          f"{_balance_text(booked['balance'])}")
+    stage.clock.advance(timedelta(days=RETURN_DAYS))
+    balance = stage.balance(card)
+    stage.note("", f"{RETURN_DAYS} days later, the return window over, GET /v1/cards/<card>/balance alone shows "
+                   f"{_balance_text(balance)}")
+    body = {"card_number": card, "points": FIRST_SPEND, "order_id": "BB-L0001"}
+    spent = expect(stage.client.call("POST", "/v1/redemptions", stage.keys["brew-bar"], body), 201, "Noor Haddad's redemption")
+    expiring = stage.balance(card)["expiring"]
+    stage.note("", f"she spends {spent['points']} at Brew Bar (POST /v1/redemptions): {_balance_text(spent['balance'])}")
+    after = "the last earn or redemption" if stage.config["COALITION_EXPIRY"] == "activity_extends" else "earning them"
+    stage.note("expiry", f"the balance's expiring: {expiring['points']} points on {_day(expiring['at'])} "
+                         f"({stage.config['COALITION_EXPIRY']}: lifetime {stage.lifetime().days} days after {after})")
+    return card, member_id, datetime.fromisoformat(expiring["at"])
+
+
+def _expiry_warning(stage: Stage, member_id: str, expires: datetime) -> None:
+    """A few weeks before the points expire, the warning job (`coalition events scan`) tells the enrolling partner."""
+    from network import outbox, scans
+
+    warning = timedelta(days=stage.config["COALITION_EXPIRY_WARNING_DAYS"])
+    as_of = expires - min(timedelta(days=WARNED_DAYS_AHEAD), warning)
+    stage.clock.set(as_of)
+    done = scans.Scan()
+    for done in scans.scan(stage.db.transact, as_of, scans.Settings.from_config(stage.config), now=stage.clock()):
+        pass
+    told = ", ".join(f"{e['points']} points expire in {e['days_left']} days" for e in stage.outbox(outbox.POINTS_EXPIRING, member_id))
+    stage.note("", f"coalition events scan: {done.expiring} points_expiring, {done.dormant} dormant_member; "
+                   f"outbox points_expiring to {BIKE_SHOP.name}: {told or 'none'}")
+
+
+def _expiry_job(stage: Stage, card: str) -> None:
+    """Today, past the lifetime: the expiry job (as cron runs `coalition expire`) takes the points; run again, nothing."""
+    from network import expiry
+
+    policy, runs = expiry.Policy.from_config(stage.config), []
+    for _ in range(2):
+        now, run = stage.clock(), expiry.Run()
+        for run in expiry.expire(stage.db.transact, stage.db.read, now, policy, clock=stage.clock):
+            pass
+        runs.append(run)
+    first, again = runs
+    stage.note("", f"today, coalition expire: {first.points} points of {first.members} member{'s' * (first.members != 1)} "
+                   f"expired (to breakage); "
+                   f"run again: {again.points} points; {_balance_text(stage.balance(card))}")
+
+
+def _balance_text(balance: dict) -> str:
+    return f"available {balance['available']:,}, pending {balance['pending']:,}"
+
+
+def after_the_four_weeks(stage: Stage) -> None:
+    """Today, after the four weeks: a tier ladder and a member who climbs it, a nudge, an adjustment and a hold."""
+    card, member_id = _tiers(stage)
+    _nudge(stage, card, member_id)
+    _adjustment_and_hold(stage, card, member_id)
+
+
+def _tiers(stage: Stage) -> tuple[str, str]:
+    """The operator sets the ladder; a big order crosses into Silver, and the next sale earns a `tier` award on top.
+
+    The crossing sale earns at the old tier, the next at the new one; the tier
+    award is its own award, funded (like the rest of the sale) by the partner
+    where the sale was made. Returns the member's card and id.
+    """
+    ladder = expect(stage.client.call("PUT", "/v1/network/tiers", stage.admin, {"tiers": list(TIERS)}), 200, "the tier ladder")
+    stage.note("tiers", "PUT /v1/network/tiers: " + ", ".join(f"{t['name']} from {t['threshold']:,} x{t['multiplier']}"
+                                                             for t in ladder["tiers"]))
+    grocer = stage.keys["green-grocer"]
+    card, member_id = stage.enrol(grocer, "Theo Blanc")
+    booked = stage.sale(grocer, "GG-L0001", card, [(_product("green-grocer", "WINE-BORDEAUX"), 40)])
+    stage.note("", f"Theo Blanc's party order at Green Grocer, {booked['total']} {CURRENCY}: {booked['points']:+} points "
+                   f"(earned at his tier then, Blue); "
+                   f"{_tier_text(stage.balance(card))}")
+    booked = stage.sale(grocer, "GG-L0002", card, [(_product("green-grocer", "COFFEE-1KG"), 2),
+                                                   (_product("green-grocer", "WINE-BORDEAUX"), 4)])
+    awards = ", ".join(f"{a['rule']} {a['points']:+d} ({a['detail']})" for a in booked["awards"])
+    stage.note("", f"his next sale, {booked['total']} {CURRENCY}: {booked['points']:+} points: {awards}, paid by Green Grocer; "
+                   f"{_tier_text(stage.balance(card))}")
+    return card, member_id
+
+
+def _tier_text(balance: dict) -> str:
+    return (f"balance: tier {balance['tier']}, qualifying_points {balance['qualifying_points']:,}, "
+            f"{balance['points_to_next_tier']:,} points to {balance['next_tier']}")
+
+
+def _nudge(stage: Stage, card: str, member_id: str) -> None:
+    """A partner adds a reward; a sale brings the member within COALITION_NUDGE_GAP_POINTS of it.
+
+    The sale's own transaction writes `reward_within_reach` to the outbox,
+    for the partner offering the reward to pass on.
+    """
+    from network import outbox
+
+    fuel = stage.keys["fuel-stop"]
+    expect(stage.client.call("POST", "/v1/partners/fuel-stop/rewards", fuel, CAR_WASH), 201, "Fuel Stop's reward")
+    stage.note("nudge", f"Fuel Stop adds {CAR_WASH['name']} ({CAR_WASH['sku']}, {CAR_WASH['points']} points) to its catalogue "
+                        f"(POST /v1/partners/fuel-stop/rewards)")
+    booked = stage.sale(fuel, "FS-L0001", card, [(_product("fuel-stop", "DIESEL"), "40.00")])
+    told = [e["message"] for e in stage.outbox(outbox.REWARD_WITHIN_REACH, member_id)]
+    stage.note("", f"Theo Blanc fills up, {booked['total']} {CURRENCY}: {booked['points']:+} points, "
+                   f"{booked['balance']['available']:,} available; outbox reward_within_reach: "
+                   + (f'"{told[-1]}"' if told else "none"))
+
+
+def _adjustment_and_hold(stage: Stage, card: str, member_id: str) -> None:
+    """The operator's goodwill points (funded by the network, not a partner), then a pay-at-the-pump hold.
+
+    The pump holds points before the fill-up and captures only what went
+    into the tank; the rest goes back to the member at once.
+    """
+    path = f"/v1/members/{member_id}/adjustments"
+    adjusted = expect(stage.client.call("POST", path, stage.admin, GOODWILL), 201, "the goodwill adjustment")
+    stage.note("adjustment", f"POST /v1/members/<id>/adjustments {adjusted['points']:+} \"{adjusted['reason']}\", funded by "
+                             f"the network: {adjusted['balance']['available']:,} available")
+    fuel = stage.keys["fuel-stop"]
+    body = {"card_number": card, "points": PUMP_HOLD, "order_id": "FS-L0002", "capture": False}
+    held = expect(stage.client.call("POST", "/v1/redemptions", fuel, body), 201, "the pump's hold")
+    stage.note("hold", f"Fuel Stop's pump holds {held['points']} points (\"capture\": false): {held['status']}, "
+                       f"{held['balance']['available']:,} available, {held['balance']['held']:,} held")
+    path = f"/v1/redemptions/{held['redemption_id']}/capture"
+    captured = expect(stage.client.call("POST", path, fuel, {"points": PUMP_CAPTURE}), 201, "the pump's capture")
+    stage.note("", f"after the fill-up it captures {captured['points']}: {captured['status']}, {captured['released']} released, "
+                   f"{captured['balance']['available']:,} available, {captured['balance']['held']:,} held")
+
+
+def _member_life_section(showcase: Showcase) -> None:
+    """What the member-life scenes did, in the order the hub's clock saw them."""
+    if not showcase.life:
+        return
+    click.echo()
+    click.secho("Member life (tiers, pending points, expiry, nudges; the demo moves the hub's clock, nothing sleeps)", bold=True)
+    _table(None, showcase.life)
+
+
+
 # ---------------------------------------------------------------- the summary, read from the ledger
 
 
@@ -1043,7 +1352,7 @@ def _summary(session, members: list[Member], tally: Tally, history: dict, elapse
     click.echo("  (earned on sales and bonuses, clawed back by refunds; issued = earned - clawed back; "
                "redeemed = spent at that partner's tills)")
     rows = []
-    trade_of = {t.slug: t.trade for t in (*PARTNERS, *PLUGIN_PARTNERS)}
+    trade_of = {t.slug: t.trade for t in (*PARTNERS, *PLUGIN_PARTNERS, BIKE_SHOP)}
     for p in partners:
         earned = amount(postings, (p.id, ISSUANCE), "debits")
         clawed = amount(postings, (p.id, ISSUANCE), "credits")
@@ -1096,6 +1405,7 @@ def _summary(session, members: list[Member], tally: Tally, history: dict, elapse
                                              for e in history["entries"]])
 
     _plugins_section(partners, members, tally.showcase)
+    _member_life_section(tally.showcase)
 
     click.echo()
     click.secho("Activity", bold=True)

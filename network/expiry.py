@@ -16,7 +16,7 @@ Two policies, as coalition programmes run them:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -149,12 +149,14 @@ class Run:
     points: int = 0
 
 
-def expire(transact, read, as_of: datetime, policy: Policy, *, now: datetime) -> Iterator[Run]:
+def expire(transact, read, as_of: datetime, policy: Policy, *, clock: Callable[[], datetime]) -> Iterator[Run]:
     """Expire everything due at `as_of`, one member per transaction; yields the running totals after each page.
 
     `transact` and `read` are the database's (network.db.Database): each
     member commits on its own, so a run over millions of members holds no
-    lock for long and, stopped half way, is simply run again.
+    lock for long and, stopped half way, is simply run again. Each entry is
+    booked at the clock's time when its transaction runs, never at the
+    run's start: a long run must not book into a period closed meanwhile.
     """
     run, after = Run(), ""
     while True:
@@ -162,7 +164,7 @@ def expire(transact, read, as_of: datetime, policy: Policy, *, now: datetime) ->
         if not page:
             return
         for member_id in page:
-            points = transact(lambda session: expire_member(session, member_id, as_of, policy, now=now))
+            points = transact(lambda session: expire_member(session, member_id, as_of, policy, now=clock()))
             if points:
                 run.members += 1
                 run.points += points

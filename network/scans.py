@@ -18,8 +18,8 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from network import expiry, outbox
-from network.ledger import AVAILABLE
-from network.models import Account, Lot, Member
+from network.ledger import AVAILABLE, PENDING
+from network.models import Account, Lot, Member, int_sum
 
 PAGE = 500
 
@@ -51,10 +51,13 @@ def scan_page(session: Session, as_of: datetime, settings: Settings, *, now: dat
               limit: int = PAGE) -> tuple[list[str], int, int]:
     """Emit the events due for one page of members with points; returns (the page's member ids, expiring, dormant)."""
     last = _last_activity()
+    # Pending points count: past their window they are available, whether or not a movement has released them yet.
+    points = select(int_sum(Account.balance)).where(
+        Account.member_id == Member.id, Account.kind.in_((AVAILABLE, PENDING))
+    ).scalar_subquery()
     rows = session.execute(
-        select(Member.id, Member.enrolled_by, last.label("last_activity"), Account.balance)
-        .join(Account, (Account.member_id == Member.id) & (Account.kind == AVAILABLE))
-        .where(Account.balance > 0, Member.id > after).order_by(Member.id).limit(limit)
+        select(Member.id, Member.enrolled_by, last.label("last_activity"), points.label("balance"))
+        .where(points > 0, Member.id > after).order_by(Member.id).limit(limit)
     ).all()
     if not rows:
         return [], 0, 0
@@ -62,7 +65,8 @@ def scan_page(session: Session, as_of: datetime, settings: Settings, *, now: dat
     policy = settings.policy
     # Who can be expiring at all, found in one query; next_expiring then says exactly what and when.
     if policy.rule == expiry.ACTIVITY_EXTENDS:
-        near = {row.id for row in rows if as_of < row.last_activity + policy.lifetime <= horizon}
+        # Dormant by the horizon (a lot credited since lives its own lifetime: next_expiring says when).
+        near = {row.id for row in rows if row.last_activity + policy.lifetime <= horizon}
     else:
         soon = exists().where(Lot.member_id == Member.id, Lot.remaining > 0, Lot.expires_at > as_of, Lot.expires_at <= horizon)
         near = set(session.scalars(select(Member.id).where(Member.id.in_([row.id for row in rows]), soon)))

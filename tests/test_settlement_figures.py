@@ -199,7 +199,7 @@ def test_net_positions_sum_to_zero_and_rows_account_for_every_point(app, hub, cl
         elif op == "age":
             now = clock.advance(days=size % 40)
             db = app.extensions["coalition"].db
-            for _ in expiry.expire(db.transact, db.read, now, expiry.Policy.from_config(app.config), now=now):
+            for _ in expiry.expire(db.transact, db.read, now, expiry.Policy.from_config(app.config), clock=clock):
                 pass
     end = clock.advance(minutes=1)
     parties = (*ids(database).values(), NETWORK)
