@@ -210,8 +210,17 @@ def offer(call: Callable | None, job: Job, settings: Mapping[str, Any]) -> Outco
     return Outcome(True, None, None, _ms(started))
 
 
+#: What `record` answers when another deliverer recorded this delivery first (this one's lease ran out mid-send).
+SUPERSEDED = "superseded"
+
+
 def record(session: Session, job: Job, attempted_at: datetime, outcome: Outcome, policy: Policy) -> str:
-    """Keep the attempt and move the delivery on: delivered, pending again later, or failed for good."""
+    """Keep the attempt and move the delivery on: delivered, pending again later, or failed for good.
+
+    Only if no one else has moved it since it was claimed: a sender whose
+    lease ran out while it waited must not overwrite the outcome of the one
+    that claimed it next. Its attempt is kept all the same; it happened.
+    """
     made = job.attempts + 1
     if outcome.ok:
         values = {"status": DELIVERED, "delivered_at": attempted_at, "next_attempt_at": None}
@@ -219,12 +228,14 @@ def record(session: Session, job: Job, attempted_at: datetime, outcome: Outcome,
         values = {"status": FAILED, "next_attempt_at": None}
     else:
         values = {"status": PENDING, "next_attempt_at": policy.retry_at(attempted_at, made)}
-    session.execute(update(Delivery).where(Delivery.id == job.delivery_id).values(attempts=made, **values))
+    moved = session.execute(
+        update(Delivery).where(Delivery.id == job.delivery_id, Delivery.attempts == job.attempts).values(attempts=made, **values)
+    ).rowcount
     session.execute(insert(DeliveryAttempt).values(
         delivery_id=job.delivery_id, attempted_at=attempted_at, status_code=outcome.status_code,
         error=outcome.error, duration_ms=outcome.duration_ms,
     ))
-    return values["status"]
+    return values["status"] if moved else SUPERSEDED
 
 
 def deliver(db, pm: pluggy.PluginManager, settings: Mapping[str, Any], clock: Callable[[], datetime],

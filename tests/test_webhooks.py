@@ -362,3 +362,20 @@ def test_the_readme_verifier_a_partner_copies_accepts_what_the_hub_signs():
     assert namespace["verify_signature"](SECRET, webhooks.sign(SECRET, body, now), body)
     assert not namespace["verify_signature"](SECRET, webhooks.sign(SECRET, body, now - 301), body)
     assert not namespace["verify_signature"](SECRET, webhooks.sign(SECRET, body, now), body + b"x")
+
+
+def test_a_sender_whose_lease_ran_out_does_not_overwrite_the_next_senders_outcome(world, app, database, clock):
+    """Two senders hold the same claimed delivery (the first one's lease ran out); the later record is kept as an attempt only."""
+    register(world.hub, "brew-bar", "http://127.0.0.1:9/hook")
+    world.hub.sale(world.coffee, world.card, "1.00")
+    policy = delivery.Policy.from_config(app.config)
+    database.transact(lambda session: delivery.fan_out(session, [], clock.now))
+    (job,) = database.transact(lambda session: delivery.claim(session, clock.now, policy))
+    delivered = delivery.Outcome(True, 200, None, 12)
+    failed = delivery.Outcome(False, 500, None, 30)
+    assert database.transact(lambda session: delivery.record(session, job, clock.now, delivered, policy)) == "delivered"
+    assert database.transact(lambda session: delivery.record(session, job, clock.now, failed, policy)) == delivery.SUPERSEDED
+    with database.session() as session:
+        assert session.execute(select(Delivery.status, Delivery.attempts)).one() == ("delivered", 1)
+        assert [row.status_code for row in session.execute(select(DeliveryAttempt.status_code).order_by(DeliveryAttempt.id))] \
+            == [200, 500]
