@@ -47,6 +47,6 @@ def balance_ops(db: Database, card: str, clients: int) -> list[Op]:
     """What GET /v1/cards/<card>/balance does below HTTP: the card's balances, in one statement."""
 
     def op(_i: int) -> None:
-        db.read(lambda session: members.card_balances(session, card))
+        db.read(lambda session: members.card_balances(session, card, utc_now()))
 
     return [op] * clients

@@ -56,7 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     signing = KeyRing(app.config["COALITION_SIGNING_KEYS_DIR"], environ=os.environ)
     app.extensions["coalition"] = Hub(
         db=db, plugins=plugins, adapters=adapters(plugins, settings), rules=rules(plugins, settings), keys=keys,
-        signing=signing,
+        signing=signing, recent_seconds=app.config["COALITION_SETTINGS_CACHE_SECONDS"],
     )
     app.extensions["coalition.master_key"] = MasterKey(app.config["COALITION_MASTER_KEY_FILE"], environ=os.environ)
     register(app)

@@ -20,6 +20,8 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_NUDGE_GAP_POINTS": int(os.environ.get("COALITION_NUDGE_GAP_POINTS", "50")),
         # How long a worker remembers an authenticated partner key (0: never).
         "COALITION_AUTH_CACHE_SECONDS": float(os.environ.get("COALITION_AUTH_CACHE_SECONDS", "5")),
+        # How long a worker keeps the tier ladder and the reward catalogues it read (0: reads them for every sale).
+        "COALITION_SETTINGS_CACHE_SECONDS": float(os.environ.get("COALITION_SETTINGS_CACHE_SECONDS", "5")),
         # The one currency the network settles in: contracts' rates and statements' money.
         "COALITION_SETTLEMENT_CURRENCY": os.environ.get("COALITION_SETTLEMENT_CURRENCY", "EUR"),
         # Where the hub's Ed25519 statement-signing keys live (one 0600 file each); or COALITION_SIGNING_KEY.

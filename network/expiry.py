@@ -63,17 +63,32 @@ def next_expiring(session: Session, member_id: str, policy: Policy) -> Expiring 
     lifetime by the day the member falls dormant expires that day, all
     together (a lot credited since, a goodwill adjustment say, still lives
     its own lifetime first).
+
+    A balance read calls this, so it reads a few index entries, never the
+    member's whole history: the earliest expiry per account (the open-lots
+    index is ordered by it), and under `activity_extends` only the lots
+    that outlive the dormancy date, taken from the balance.
     """
-    lots = select(Lot.expires_at, int_sum(Lot.remaining)).join(Account, Account.id == Lot.account_id).where(
-        Lot.member_id == member_id, Lot.remaining > 0, Account.kind.in_((AVAILABLE, PENDING))
-    )
+    accounts = session.execute(
+        select(Account.id, Account.balance).where(Account.member_id == member_id, Account.kind.in_((AVAILABLE, PENDING)))
+    ).all()
+    ids = [account.id for account in accounts]
+    open_lots = (Lot.member_id == member_id, Lot.account_id.in_(ids), Lot.remaining > 0)
     if policy.rule == ACTIVITY_EXTENDS:
         dormant_from = session.execute(_last_activity(member_id)).scalar_one() + policy.lifetime
-        points = session.execute(lots.with_only_columns(int_sum(Lot.remaining)).where(Lot.expires_at <= dormant_from)).scalar_one()
-        if points:
+        later = session.scalar(select(int_sum(Lot.remaining)).where(*open_lots, Lot.expires_at > dormant_from))
+        points = sum(account.balance for account in accounts) - later
+        if points > 0:
             return Expiring(points, dormant_from)
-    first = session.execute(lots.group_by(Lot.expires_at).order_by(Lot.expires_at).limit(1)).first()
-    return None if first is None else Expiring(first[1], first[0])
+    firsts = [
+        session.scalar(select(Lot.expires_at).where(Lot.member_id == member_id, Lot.account_id == account_id,
+                                                    Lot.remaining > 0).order_by(Lot.expires_at).limit(1))
+        for account_id in ids
+    ]
+    first = min((at for at in firsts if at is not None), default=None)
+    if first is None:
+        return None
+    return Expiring(session.scalar(select(int_sum(Lot.remaining)).where(*open_lots, Lot.expires_at == first)), first)
 
 
 def due_members(session: Session, as_of: datetime, policy: Policy, *, after: str = "", limit: int = 500) -> list[str]:

@@ -116,6 +116,8 @@ def void(session: Session, partner: PartnerRef, hold_id: int, *, now: datetime) 
 
 def release_expired(session: Session, member: MemberAccounts, now: datetime) -> int:
     """Release the locked member's holds that expired by `now`; returns how many. Call it right after the lock."""
+    if member.balances[HELD] <= 0:  # no hold at all: nothing to read
+        return 0
     expired = session.execute(
         select(_holds).where(_holds.c.member_id == member.member_id, _holds.c.status == AUTHORIZED,
                              _holds.c.expires_at <= now).order_by(_holds.c.id)
@@ -149,8 +151,14 @@ def release_all_expired(transact, read, clock: Callable[[], datetime], *, page: 
         after = members_[-1]
 
 
-def expired_points(session: Session, now: datetime, *, member_id: str | None = None, card_number: str | None = None) -> int:
-    """Points of holds that expired by `now` but no write has released yet: reads show them as available."""
+def expired_points(session: Session, now: datetime, *, member_id: str | None = None, card_number: str | None = None,
+                   held: int | None = None) -> int:
+    """Points of holds that expired by `now` but no write has released yet: reads show them as available.
+
+    `held`: the member's held balance, if the caller read it; 0 needs no query.
+    """
+    if held == 0:
+        return 0
     query = select(int_sum(Hold.points)).where(Hold.status == AUTHORIZED, Hold.expires_at <= now)
     if card_number is not None:
         query = query.join(Card, Card.member_id == Hold.member_id).where(Card.number == card_number)

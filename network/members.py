@@ -263,12 +263,12 @@ def balances(session: Session, member_id: str, now: datetime) -> dict[str, int]:
     return _as_of(session, member_id, session.connection().execute(_BALANCES, {"member": member_id}).all(), now)
 
 
-def card_balances(session: Session, number: str, now: datetime) -> dict[str, int]:
-    """What a till shows: the balances behind an active card, in one statement (two with pending points)."""
+def card_balances(session: Session, number: str, now: datetime) -> tuple[str, dict[str, int]]:
+    """What a till shows: the holder of an active card and their balances, in one statement (two with pending points)."""
     _valid(number)
     rows = session.connection().execute(_CARD_ACCOUNTS, {"number": number}).all()
     _checked(number, rows[0].status if rows else None)
-    return _as_of(session, rows[0].member_id, rows, now)
+    return rows[0].member_id, _as_of(session, rows[0].member_id, rows, now)
 
 
 def _as_of(session: Session, member_id: str, rows, now: datetime) -> dict[str, int]:

@@ -35,30 +35,37 @@ def tier_changes(session: Session, changes: Sequence, *, now: datetime, reason: 
     ], now=now)
 
 
+def offers(session: Session) -> list:
+    """Every reward on offer (active, in stock), cheapest first: what a nudge may point to."""
+    return session.execute(
+        select(Reward.sku, Reward.name, Reward.points, Reward.partner_id, Partner.slug, Partner.name.label("partner_name"))
+        .join(Partner, Partner.id == Reward.partner_id)
+        .where(Reward.active.is_(True), (Reward.stock.is_(None)) | (Reward.stock > 0))
+        .order_by(Reward.points, Reward.id)
+    ).all()
+
+
 def rewards_within_reach(session: Session, moves: Iterable[tuple[str, int, int]], *, partner_id: int, gap: int,
-                         now: datetime) -> None:
+                         now: datetime, known: list | None = None) -> None:
     """Nudge members whose points went from `before` to `after` across the edge of a reward's reach.
 
     `moves` holds (member id, points before, points after) for the members a
     sale of `partner_id` credited: that partner, which already knows them,
     gets the nudge, whichever catalogue the reward is in (catalogues are
     public to every partner; members are not). One query for the
-    catalogues, whatever the batch size.
+    catalogues, whatever the batch size, and none when the caller `known`s
+    them (as a worker last read them: a reward sold out seconds ago may
+    still be pointed to, which costs nothing but a nudge).
     """
     moves = [(member, before, after) for member, before, after in moves if after > before]
     if not moves or gap <= 0:
         return
-    offers = session.execute(
-        select(Reward.sku, Reward.name, Reward.points, Reward.partner_id, Partner.slug, Partner.name.label("partner_name"))
-        .join(Partner, Partner.id == Reward.partner_id)
-        .where(Reward.active.is_(True), (Reward.stock.is_(None)) | (Reward.stock > 0))
-        .order_by(Reward.points, Reward.id)
-    ).all()
-    if not offers:
+    on_offer = offers(session) if known is None else known
+    if not on_offer:
         return
     nudges = []
     for member_id, before, after in moves:
-        reached = [offer for offer in offers if 0 < offer.points - after <= gap < offer.points - before]
+        reached = [offer for offer in on_offer if 0 < offer.points - after <= gap < offer.points - before]
         if not reached:
             continue
         nearest = min(reached, key=lambda offer: offer.points - after)  # ties: the cheaper reward, by the ordering

@@ -113,7 +113,8 @@ def book_sales(
         else:
             seen.add(sale.order_id)
             claims.append((index, sale, awards, holder))
-    extra = tiers.tier_awards(session, [(c[3].member_id, c[2]) for c in claims], now=now, window=terms.tier_window)
+    extra = tiers.tier_awards(session, [(c[3].member_id, c[2]) for c in claims], now=now, window=terms.tier_window,
+                              known=terms.ladder)
     claims = [(index, sale, awards + more, holder) for (index, sale, awards, holder), more in zip(claims, extra)]
     claimed = orders.claim_many(
         session,
@@ -155,9 +156,11 @@ def book_sales(
         members.touch(session, {holder.member_id for _, _, awards, holder, _ in booked if awards}, now)
         for holder in first_sales.values():
             bonuses.pay_referral(session, holder, now=now, lifetime=terms.lifetime)
-        moved = tiers.promote(session, {b[3].member_id for b in booked if b[2]}, now=now, window=terms.tier_window)
+        moved = tiers.promote(session, {b[3].member_id for b in booked if b[2]}, now=now, window=terms.tier_window,
+                              known=terms.ladder)
         notices.tier_changes(session, moved, now=now, reason="threshold reached")
-        notices.rewards_within_reach(session, _moves(booked), partner_id=partner.id, gap=terms.nudge_gap, now=now)
+        notices.rewards_within_reach(session, _moves(booked), partner_id=partner.id, gap=terms.nudge_gap, now=now,
+                                     known=terms.offers)
         for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch
             outcomes[index] = {"journal_id": entries.get(order_id), "points": sum(a.points for a in awards),
                                "awards": awards_view(awards), "balance": holder.balance_view()}

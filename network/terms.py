@@ -23,16 +23,21 @@ class Terms:
     tier_window: tiers.Window = field(default_factory=lambda: tiers.DEFAULT_WINDOW)
     #: A sale that brings a member this close to a catalogue reward sends `reward_within_reach` (0: never).
     nudge_gap: int = 0
+    #: The tier ladder and the rewards on offer as a worker last read them (None: read them from the database).
+    ladder: list | None = None
+    offers: list | None = None
 
     def __post_init__(self):
         if self.clawback not in POLICIES:
             raise ValueError(f"COALITION_CLAWBACK must be one of {', '.join(POLICIES)}, not {self.clawback!r}")
 
     @classmethod
-    def from_config(cls, config: Mapping) -> Terms:
+    def from_config(cls, config: Mapping, *, ladder: list | None = None, offers: list | None = None) -> Terms:
         return cls(
             lifetime=timedelta(days=config["COALITION_POINTS_LIFETIME_DAYS"]),
             clawback=config["COALITION_CLAWBACK"],
             tier_window=tiers.Window.from_config(config),
             nudge_gap=config["COALITION_NUDGE_GAP_POINTS"],
+            ladder=ladder,
+            offers=offers,
         )

@@ -257,7 +257,8 @@ def standings(session: Session, member_ids, start: datetime, end: datetime | Non
 
 
 def tier_awards(
-    session: Session, sales: Sequence[tuple[str, Sequence[Award]]], *, now: datetime, window: Window
+    session: Session, sales: Sequence[tuple[str, Sequence[Award]]], *, now: datetime, window: Window,
+    known: list[Tier] | None = None,
 ) -> list[list[Award]]:
     """The tier award of each sale, given as (member_id, the partner's awards), in booking order.
 
@@ -278,7 +279,7 @@ def tier_awards(
     some tier multiplies at all.
     """
     extra: list[list[Award]] = [[] for _ in sales]
-    tiers = ladder(session)
+    tiers = ladder(session) if known is None else known
     if not any(tier.multiplier > 1 for tier in tiers):
         return extra
     earning = {member_id for member_id, awards in sales if awards}
@@ -298,14 +299,15 @@ def tier_awards(
     return extra
 
 
-def promote(session: Session, member_ids, *, now: datetime, window: Window) -> list[Change]:
+def promote(session: Session, member_ids, *, now: datetime, window: Window, known: list[Tier] | None = None) -> list[Change]:
     """Move up every member whose qualifying points now reach a higher tier; returns the moves.
 
     Called after a batch of sales is booked, with the members locked, so
     the points read are final: one grouped statement for the batch, and one
-    update for those who move. Never moves anyone down.
+    update for those who move. Never moves anyone down. `known`: the ladder
+    as the caller last read it (it changes seldom; a sale need not read it).
     """
-    tiers = ladder(session)
+    tiers = ladder(session) if known is None else known
     if len(tiers) < 2 or not member_ids:
         return []
     moves, changes = [], []
@@ -406,12 +408,19 @@ def review(transact, read, as_of: datetime, window: Window) -> Iterator[Review]:
 # ---------------------------------------------------------------- what a member sees
 
 
-def member_view(session: Session, member_id: str, *, now: datetime, window: Window) -> dict:
-    """The member's tier, qualifying points and how many more reach the next tier (null at the top)."""
-    tiers = ladder(session)
+def member_view(session: Session, member_id: str, *, now: datetime, window: Window,
+                known: list[Tier] | None = None) -> dict:
+    """The member's tier, qualifying points and how many more reach the next tier (null at the top).
+
+    With no ladder set, all null and no reading of the member's history: a
+    balance read stays one statement's work however long the member's past.
+    """
+    tiers = ladder(session) if known is None else known
+    view = {"tier": None, "tier_since": None, "qualifying_points": None, "next_tier": None, "points_to_next_tier": None}
+    if not tiers:
+        return view
     standing = standings(session, [member_id], window.start(now))[member_id]
-    view = {"tier": None, "tier_since": None, "qualifying_points": standing.qualifying, "next_tier": None,
-            "points_to_next_tier": None}
+    view["qualifying_points"] = standing.qualifying
     if tiers:
         level = min(standing.level, len(tiers) - 1)
         view.update(tier=tiers[level].name, tier_since=standing.since)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +15,7 @@ from flask import Response, current_app, g, request
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from network import idempotency, tiers
+from network import idempotency, notices, tiers
 from network.auth import KeyCache, Principal, authenticate
 from network.db import Database
 from network.errors import Forbidden, Invalid, Unavailable
@@ -38,7 +39,27 @@ class Hub:
     keys: KeyCache
     signing: KeyRing
 
+    #: How long a worker keeps a network-wide setting it read (the tier ladder, the reward catalogues).
+    recent_seconds: float = 5.0
+
     _compiled: dict[tuple[str, str], object] = field(default_factory=dict)
+    _recent: dict[str, tuple[float, object]] = field(default_factory=dict)
+
+    def recently(self, name: str, load):
+        """A network-wide setting read at most once every `recent_seconds` per worker, not once per sale.
+
+        The worker that changes it forgets it at once (`forget`); the others
+        see the change within `recent_seconds`, as with partner keys.
+        """
+        found = self._recent.get(name)
+        if found is not None and time.monotonic() - found[0] < self.recent_seconds:
+            return found[1]
+        value = load()
+        self._recent[name] = (time.monotonic(), value)
+        return value
+
+    def forget(self, name: str) -> None:
+        self._recent.pop(name, None)
 
     def ruleset(self, partner: PartnerRef) -> RuleSet:
         """The partner's rules, compiled once per distinct list (they were validated when set)."""
@@ -110,8 +131,13 @@ def requires(*roles: str):
 
 
 def terms() -> Terms:
-    """The network's booking policies as this request sees the settings."""
-    return Terms.from_config(current_app.config)
+    """The network's booking policies as this request sees the settings, the ladder and the catalogues."""
+    state = hub()
+    return Terms.from_config(
+        current_app.config,
+        ladder=state.recently("ladder", lambda: state.db.read(tiers.ladder)),
+        offers=state.recently("offers", lambda: state.db.read(notices.offers)),
+    )
 
 
 def tier_window() -> tiers.Window:

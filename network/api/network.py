@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from network import tiers
-from network.api.common import idempotent_write, now, read, requires, tier_window
+from network.api.common import hub, idempotent_write, now, read, requires, tier_window
 from network.api.schemas import ErrorOut, TiersOut, TiersSet
 from network.auth import OPERATOR, PARTNER
 
@@ -37,4 +37,6 @@ def get_tiers():
 @blp.alt_response(422, schema=ErrorOut, description="invalid ladder, naming the field as tiers.<i>.<field>")
 def put_tiers(args):
     """Replace the whole ladder. Members keep their tier's position; they move up at their next sale."""
-    return idempotent_write(lambda session: _view(tiers.set_ladder(session, args["tiers"], now=now())), status=200)
+    answer = idempotent_write(lambda session: _view(tiers.set_ladder(session, args["tiers"], now=now())), status=200)
+    hub().forget("ladder")
+    return answer

@@ -26,7 +26,9 @@ blp = Blueprint("rewards", __name__, description="Reward catalogues, paying with
 def add_reward(args, slug):
     """Add a reward to the partner's catalogue (the partner itself, or the operator)."""
     only_itself(slug, "A partner keeps only its own catalogue")
-    return idempotent_write(lambda session: rewards.add(session, get_partner(session, slug).id, now=now(), **args))
+    answer = idempotent_write(lambda session: rewards.add(session, get_partner(session, slug).id, now=now(), **args))
+    hub().forget("offers")
+    return answer
 
 
 @blp.route("/partners/<slug>/rewards", methods=["GET"])
@@ -48,7 +50,9 @@ def catalogue(query, slug):
 def change_reward(args, slug, sku):
     """Change a reward's name, points, stock or limit, or retire it with `"active": false`."""
     only_itself(slug, "A partner keeps only its own catalogue")
-    return idempotent_write(lambda session: rewards.change(session, get_partner(session, slug).id, sku, args), status=200)
+    answer = idempotent_write(lambda session: rewards.change(session, get_partner(session, slug).id, sku, args), status=200)
+    hub().forget("offers")
+    return answer
 
 
 @blp.route("/partners/<slug>/points-rate", methods=["PUT"])

@@ -139,7 +139,8 @@ class ExpiringOut(Schema):
 class TierStanding(Schema):
     tier = fields.String(allow_none=True, metadata={"example": "Silver", "description": "null while no tiers are set"})
     tier_since = fields.DateTime(allow_none=True, metadata={"description": "when the member last moved tier"})
-    qualifying_points = fields.Integer(metadata={"description": "points earned from sales in the tier window"})
+    qualifying_points = fields.Integer(allow_none=True, metadata={
+        "description": "points earned from sales in the tier window; null while no tiers are set"})
     next_tier = fields.String(allow_none=True)
     points_to_next_tier = fields.Integer(allow_none=True, metadata={"description": "null at the top tier"})
 
