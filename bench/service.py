@@ -5,15 +5,16 @@ from __future__ import annotations
 import random
 
 from bench.load import Op
-from bench.world import LIFETIME, OCCURRED, REDEEM_POINTS, RULES, SALE, World
+from bench.world import OCCURRED, REDEEM_POINTS, RULES, SALE, World, hub_terms
 from network import members, redemptions, sales
 from network.clock import utc_now
-from network.terms import Terms
 from network.db import Database
 from partners.transactions import Sale
 
 
 def earn_ops(db: Database, world: World, clients: int, *, hot: bool, tag: str) -> list[Op]:
+    terms = hub_terms(db)
+
     def make(k: int) -> Op:
         rng = random.Random(k)
 
@@ -21,7 +22,7 @@ def earn_ops(db: Database, world: World, clients: int, *, hot: bool, tag: str) -
             member = world.hot if hot else rng.choice(world.members)
             partner = world.partners[i % len(world.partners)].partner
             sale = Sale(f"{tag}-{i}", member.card, OCCURRED, SALE)
-            db.transact(lambda s: sales.record_sale(s, partner, RULES, sale, now=utc_now(), terms=Terms(lifetime=LIFETIME)))
+            db.transact(lambda s: sales.record_sale(s, partner, RULES, sale, now=utc_now(), terms=terms))
 
         return op
 

@@ -26,6 +26,14 @@ from partners.plugins import rules as plugin_rules
 from partners.transactions import Sale
 
 LIFETIME = timedelta(days=730)
+
+
+def hub_terms(db) -> Terms:
+    """The booking terms as a hub worker holds them: the tier ladder and the catalogues read once, not per sale
+    (network.api.common.terms keeps them for COALITION_SETTINGS_CACHE_SECONDS)."""
+    from network import notices, tiers
+
+    return Terms(lifetime=LIFETIME, ladder=db.read(tiers.ladder), offers=db.read(notices.offers))
 OCCURRED = datetime(2026, 3, 14, 9, 30, tzinfo=timezone.utc)
 SALE = Money(1250, "EUR")  # 12.50 EUR at 1 point per EUR: 12 points
 SALE_POINTS = 12

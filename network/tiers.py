@@ -142,8 +142,11 @@ def parse_year_start(text: str) -> tuple[int, int]:
 # ---------------------------------------------------------------- the ladder
 
 
+_LADDER = select(TierRow.name, TierRow.threshold, TierRow.multiplier).order_by(TierRow.position)
+
+
 def ladder(session: Session) -> list[Tier]:
-    rows = session.execute(select(TierRow.name, TierRow.threshold, TierRow.multiplier).order_by(TierRow.position))
+    rows = session.connection().execute(_LADDER)
     return [Tier(row.name, row.threshold, row.multiplier) for row in rows]
 
 
