@@ -134,6 +134,11 @@ class Contract(Base):
 
 class Member(Base):
     __tablename__ = "members"
+    # Who was merged into a member: their sales count for its tier (network.tiers).
+    __table_args__ = (
+        Index("ix_members_merged_into", "merged_into", postgresql_where=text("merged_into IS NOT NULL"),
+              sqlite_where=text("merged_into IS NOT NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     # Fernet ciphertext under the member's own key (MemberKey), never plaintext; NULL once the member is deleted.

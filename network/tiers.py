@@ -39,7 +39,7 @@ from math import floor
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from network import members as member_locks
 from network import notices
@@ -218,8 +218,8 @@ class Standing:
     qualifying: int
 
 
-def qualifying_points_query(start: datetime, end: datetime | None = None):
-    """Qualifying points per member of sales booked in [start, end).
+def qualifying_points_query(member_ids, start: datetime, end: datetime | None = None):
+    """Qualifying points of these members, of sales booked in [start, end).
 
     Counted from the awards of sales and refunds, leaving out the tier award
     itself: were it counted, a Gold member's multiplier would help keep Gold,
@@ -227,13 +227,19 @@ def qualifying_points_query(start: datetime, end: datetime | None = None):
     tier would feed on itself. Bonuses and adjustments are other entry
     kinds, so they never count; a partner's own extras on a sale (weekend
     x2, a SKU bonus) are earned by the sale and do. By booking time, the
-    time the hub knows.
+    time the hub knows. A member merged into another counts for the one
+    that holds its points now (network.merge): give both ids.
     """
+    owner = aliased(Member)
+    holder = func.coalesce(owner.merged_into, JournalEntry.member_id)
     query = (
-        select(JournalEntry.member_id, int_sum(AwardRow.points).label("points"))
+        select(holder.label("member_id"), int_sum(AwardRow.points).label("points"))
+        .select_from(JournalEntry)
         .join(AwardRow, AwardRow.entry_id == JournalEntry.id)
-        .where(JournalEntry.kind.in_(QUALIFYING_KINDS), AwardRow.rule != TIER_RULE, JournalEntry.booked_at >= start)
-        .group_by(JournalEntry.member_id)
+        .join(owner, owner.id == JournalEntry.member_id)
+        .where(JournalEntry.kind.in_(QUALIFYING_KINDS), AwardRow.rule != TIER_RULE, JournalEntry.booked_at >= start,
+               JournalEntry.member_id.in_(member_ids))
+        .group_by(holder)
     )
     return query if end is None else query.where(JournalEntry.booked_at < end)
 
@@ -244,7 +250,8 @@ def standings(session: Session, member_ids, start: datetime, end: datetime | Non
     found: dict[str, Standing] = {}
     for first in range(0, len(ids), _PAGE):
         page = ids[first:first + _PAGE]
-        points = qualifying_points_query(start, end).where(JournalEntry.member_id.in_(page)).subquery()
+        absorbed = session.scalars(select(Member.id).where(Member.merged_into.in_(page))).all()
+        points = qualifying_points_query([*page, *absorbed], start, end).subquery()
         rows = session.execute(
             select(Member.id, Member.tier, Member.tier_since, Member.tier_reviewed_at,
                    func.coalesce(points.c.points, 0).label("points"))

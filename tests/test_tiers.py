@@ -330,3 +330,15 @@ def test_a_review_as_of_the_loyalty_years_start_judges_the_year_that_ended(hub, 
 
     refused = CliRunner().invoke(main, ["tiers", "review", "--as-of", "2030-01-01"], obj=ScriptInfo(create_app=lambda: app))
     assert refused.exit_code == 2 and "future" in refused.output
+
+
+def test_a_merged_members_sales_qualify_for_the_survivor(world, database):
+    hub = world.hub
+    set_ladder(hub)
+    bob, bob_card = hub.enrol(world.grocer)
+    hub.sale(world.coffee, bob_card, "600.00")  # 600 qualifying points, Bob's
+    hub.sale(world.coffee, world.card, "300.00")  # 300, Ann's
+    assert hub.call("POST", f"/v1/members/{world.member_id}/merge", json={"member_id": bob}).status_code == 200
+    assert standing(hub, world.card)[1] == 900
+    hub.sale(world.coffee, world.card, "100.00")  # 1000: Silver, counting Bob's sales
+    assert standing(hub, world.card)[:2] == ("Silver", 1000)

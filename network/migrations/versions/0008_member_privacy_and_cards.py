@@ -48,6 +48,8 @@ def upgrade() -> None:
         batch.create_foreign_key('fk_lots_merged_from_id_lots', 'lots', ['merged_from_id'], ['id'])
     merged = sa.text("merged_from_id IS NOT NULL")
     op.create_index('ix_lots_merged_from', 'lots', ['merged_from_id'], postgresql_where=merged, sqlite_where=merged)
+    absorbed = sa.text("merged_into IS NOT NULL")
+    op.create_index('ix_members_merged_into', 'members', ['merged_into'], postgresql_where=absorbed, sqlite_where=absorbed)
     if master is not None:
         _encrypt_existing(connection, master)
 
@@ -97,6 +99,7 @@ def _encrypt_existing(connection, master) -> None:
 def downgrade() -> None:
     # The ciphertext stays ciphertext: decrypting personal data back into clear columns is not done by a downgrade.
     op.drop_index('ix_lots_merged_from', table_name='lots')
+    op.drop_index('ix_members_merged_into', table_name='members')
     with op.batch_alter_table('lots') as batch:
         batch.drop_constraint('fk_lots_merged_from_id_lots', type_='foreignkey')
         batch.drop_column('merged_from_id')
