@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import any_, bindparam, insert, select, update
+from sqlalchemy import any_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -177,15 +177,26 @@ def _lock(session: Session, member_ids: Iterable[str]):
 
 
 def touch(session: Session, member_ids: Iterable[str], now: datetime) -> None:
-    """Record an earn or a redemption: under `activity_extends` expiry it keeps all the member's points alive."""
+    """Record an earn or a redemption: under `activity_extends` expiry it keeps all the member's points alive.
+
+    Activity counts by the day (UTC), as programmes state it ("24 months
+    after your last activity"): the first earn or redemption of a day is
+    recorded, later ones that day write nothing. A member's coffee and fuel
+    on one day, or their rows in each chunk of one end-of-day file, cost one
+    write of the members row, not one each.
+    """
     ids = sorted(set(member_ids))
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     for start in range(0, len(ids), 1000):
-        session.execute(_TOUCH[session.get_bind().dialect.name], {"members": ids[start:start + 1000], "now": now})
+        session.execute(_TOUCH[session.get_bind().dialect.name],
+                        {"members": ids[start:start + 1000], "now": now, "day": day})
 
 
 _members = Member.__table__
 _TOUCH = {
-    dialect: update(_members).where(condition).values(last_activity_at=bindparam("now"))
+    dialect: update(_members)
+    .where(condition, or_(_members.c.last_activity_at.is_(None), _members.c.last_activity_at < bindparam("day")))
+    .values(last_activity_at=bindparam("now"))
     for dialect, condition in _any(_members.c.id, "members").items()
 }
 

@@ -299,3 +299,21 @@ def test_a_credit_to_a_dormant_member_lives_its_own_lifetime(app, hub, clock, da
     assert hub.balance(world.card)["expiring"] == {"points": 500, "at": (t0 + timedelta(days=1530)).isoformat()}
     clock.now = t0 + timedelta(days=1530)
     assert "expired 500 points of 1 members" in run(app, "expire").output
+
+
+def test_activity_counts_by_the_day(hub, clock, database, world):
+    """The first earn or redemption of a (UTC) day is recorded; later ones that day write nothing."""
+    from network.models import Member
+
+    def last_activity():
+        with database.session() as session:
+            return session.scalar(select(Member.last_activity_at).where(Member.id == world.member_id))
+
+    morning = clock.now  # 09:30 UTC
+    hub.sale(world.coffee, world.card, "10.00")
+    clock.advance(hours=8)
+    hub.redeem(world.grocer, world.card, 5)
+    assert last_activity() == morning
+    tomorrow = clock.advance(hours=8)  # 01:30 the next day
+    hub.sale(world.coffee, world.card, "1.00")
+    assert last_activity() == tomorrow
