@@ -159,8 +159,9 @@ def book_sales(
         moved = tiers.promote(session, {b[3].member_id for b in booked if b[2]}, now=now, window=terms.tier_window,
                               known=terms.ladder)
         notices.tier_changes(session, moved, now=now, reason="threshold reached")
-        notices.rewards_within_reach(session, _moves(booked), partner_id=partner.id, gap=terms.nudge_gap, now=now,
-                                     known=terms.offers)
+        if terms.nudge_gap > 0 and terms.offers != []:  # no nudge to send: nothing to work out
+            notices.rewards_within_reach(session, _moves(booked), partner_id=partner.id, gap=terms.nudge_gap, now=now,
+                                         known=terms.offers)
         for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch
             outcomes[index] = {"journal_id": entries.get(order_id), "points": sum(a.points for a in awards),
                                "awards": awards_view(awards), "balance": holder.balance_view()}
