@@ -18,6 +18,8 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_CLAWBACK": os.environ.get("COALITION_CLAWBACK", "within_balance"),
         # A sale that brings a member this many points or fewer from a catalogue reward sends reward_within_reach.
         "COALITION_NUDGE_GAP_POINTS": int(os.environ.get("COALITION_NUDGE_GAP_POINTS", "50")),
+        # Webhooks may point into private, loopback or link-local networks only if this is set (a test rig, an intranet).
+        "COALITION_WEBHOOK_PRIVATE_NETWORKS": os.environ.get("COALITION_WEBHOOK_PRIVATE_NETWORKS", "") == "1",
         # How long a worker remembers an authenticated partner key (0: never).
         "COALITION_AUTH_CACHE_SECONDS": float(os.environ.get("COALITION_AUTH_CACHE_SECONDS", "5")),
         # How long a worker keeps the tier ladder and the reward catalogues it read (0: reads them for every sale).

@@ -22,13 +22,16 @@ and redirects switched off so every try is ours to record.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pluggy
 import urllib3
@@ -54,6 +57,8 @@ class Policy:
     backoff: timedelta
     backoff_max: timedelta
     max_attempts: int
+    #: Whether a webhook may point into private, loopback or link-local networks (the hub's own).
+    private_networks: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Policy:
@@ -62,6 +67,7 @@ class Policy:
             backoff=timedelta(seconds=max(1, config["COALITION_WEBHOOK_BACKOFF_SECONDS"])),
             backoff_max=timedelta(seconds=config["COALITION_WEBHOOK_BACKOFF_MAX_SECONDS"]),
             max_attempts=max(1, config["COALITION_WEBHOOK_MAX_ATTEMPTS"]),
+            private_networks=bool(config.get("COALITION_WEBHOOK_PRIVATE_NETWORKS", False)),
         )
 
     def retry_at(self, attempted_at: datetime, attempts_made: int) -> datetime:
@@ -171,8 +177,32 @@ def claim(session: Session, now: datetime, policy: Policy, limit: int = CLAIM_BA
     return jobs
 
 
-def post(http: urllib3.PoolManager, job: Job, attempted_at: datetime, timeout: float) -> Outcome:
+def private_address(url: str) -> str | None:
+    """The private, loopback, link-local or reserved address a URL's host resolves to, if any.
+
+    A partner chooses its webhook's URL and reads each attempt's outcome:
+    pointed at the hub's own network (its database's port, a cloud
+    metadata address), the delivery would let it probe what it must not
+    reach. Checked at each attempt, since a name may resolve elsewhere later.
+    """
+    host = urlsplit(url).hostname or ""
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return None  # the attempt itself will fail and say why
+    for address in sorted(found):
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
+            return address
+    return None
+
+
+def post(http: urllib3.PoolManager, job: Job, attempted_at: datetime, timeout: float, *,
+         private_networks: bool = False) -> Outcome:
     """POST the event, signed; 2xx is delivered, anything else (status, refusal, timeout) a failed attempt."""
+    if not private_networks and (address := private_address(job.url)) is not None:
+        return Outcome(False, None, f"refused: the URL's host is a private address ({address}); "
+                                    "COALITION_WEBHOOK_PRIVATE_NETWORKS allows it", 0)
     body = job.body
     headers = {
         "Content-Type": "application/json",
@@ -257,7 +287,7 @@ def deliver(db, pm: pluggy.PluginManager, settings: Mapping[str, Any], clock: Ca
         for job in jobs:
             attempted_at = clock()
             if job.plugin is None:
-                outcome = post(http, job, attempted_at, policy.timeout)
+                outcome = post(http, job, attempted_at, policy.timeout, private_networks=policy.private_networks)
             else:
                 outcome = offer(plugins.get(job.plugin), job, settings)
             status = db.transact(lambda session: record(session, job, attempted_at, outcome, policy))

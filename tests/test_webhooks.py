@@ -84,7 +84,8 @@ def receiver(clock):
 
 def settings(app, **overrides):
     base = {key: value for key, value in app.config.items() if key.startswith("COALITION_") and "TOKEN" not in key}
-    return {**base, "COALITION_WEBHOOK_TIMEOUT_SECONDS": 0.2, **overrides}
+    # The test's receiving server listens on 127.0.0.1: a private address a production hub refuses.
+    return {**base, "COALITION_WEBHOOK_TIMEOUT_SECONDS": 0.2, "COALITION_WEBHOOK_PRIVATE_NETWORKS": True, **overrides}
 
 
 def deliver(app, clock, **overrides):
@@ -254,6 +255,7 @@ def test_coalition_events_deliver_once(world, app, clock, receiver):
     server = receiver()
     register(world.hub, "brew-bar", server.url)
     world.hub.sale(world.coffee, world.card, "5.00")
+    app.config["COALITION_WEBHOOK_PRIVATE_NETWORKS"] = True  # the receiver listens on 127.0.0.1
     result = CliRunner().invoke(main, ["events", "deliver", "--once"], obj=ScriptInfo(create_app=lambda: app))
     assert result.exit_code == 0, result.output
     assert "1 events fanned out; 1 attempts: 1 delivered, 0 to retry, 0 failed" in result.output
@@ -379,3 +381,16 @@ def test_a_sender_whose_lease_ran_out_does_not_overwrite_the_next_senders_outcom
         assert session.execute(select(Delivery.status, Delivery.attempts)).one() == ("delivered", 1)
         assert [row.status_code for row in session.execute(select(DeliveryAttempt.status_code).order_by(DeliveryAttempt.id))] \
             == [200, 500]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:5432/", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.7/hook",
+                                 "http://localhost:8000/hook"])
+def test_a_webhook_into_the_hubs_own_network_is_refused_and_never_sent(world, app, database, clock, receiver, url):
+    server = receiver()
+    register(world.hub, "brew-bar", url)
+    world.hub.sale(world.coffee, world.card, "1.00")
+    done = deliver(app, clock, COALITION_WEBHOOK_PRIVATE_NETWORKS=False)
+    assert (done.attempts, done.delivered, done.retrying) == (1, 0, 1)
+    ((_, status, error),) = attempts(database)
+    assert status is None and error.startswith("refused: the URL's host is a private address")
+    assert server.requests == []
