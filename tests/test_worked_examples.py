@@ -159,7 +159,9 @@ def test_partners_never_see_a_members_email_or_name(world):
     as_partner = hub.call("GET", f"/v1/members/{world.member_id}", world.grocer)
     assert as_partner.status_code == 200
     assert "email" not in as_partner.json and "name" not in as_partner.json
-    assert [(c["number"], c["status"]) for c in as_partner.json["cards"]] == [(world.card, "active")]
+    # Only the last four digits: a full card number spends points at any till.
+    assert [(c["number"], c["status"]) for c in as_partner.json["cards"]] == [("************" + world.card[-4:], "active")]
+    assert world.card not in as_partner.get_data(as_text=True)
     for response in (hub.call("GET", f"/v1/members/{world.member_id}/history", world.grocer),
                      hub.call("GET", f"/v1/cards/{world.card}/balance", world.grocer)):
         assert "ann@example.com" not in response.get_data(as_text=True)

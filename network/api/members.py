@@ -55,7 +55,11 @@ def enrol(args):
 @blp.alt_response(404, schema=ErrorOut)
 @blp.alt_response(410, schema=ErrorOut, description="member_deleted, or member_merged (details name merged_into)")
 def show(member_id):
-    """A member's cards (with their status), balance and tier; e-mail and name (decrypted) only for the operator."""
+    """A member's cards (with their status), balance and tier; e-mail and name (decrypted) only for the operator.
+
+    A partner sees each card's last four digits only: a member id reaches
+    partners in events, and a full card number is what spends points at a till.
+    """
     is_operator = principal().partner is None
     at, window, ladder = now(), tier_window(), terms().ladder
 
@@ -72,6 +76,8 @@ def show(member_id):
         }
         if is_operator:
             view.update(privacy.reveal(session, master_key(), member))
+        else:
+            view["cards"] = [{**card, "number": "*" * (len(card["number"]) - 4) + card["number"][-4:]} for card in view["cards"]]
         return view
 
     return read(work)
