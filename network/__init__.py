@@ -64,9 +64,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _check_policies(settings) -> None:
-    """A misspelt policy must stop the hub at start, not surprise the first refund."""
-    from network import clawback, expiry
+    """A misspelt policy must stop the hub at start, not surprise the first refund or sale.
 
-    for name, allowed in (("COALITION_EXPIRY", expiry.POLICIES), ("COALITION_CLAWBACK", clawback.POLICIES)):
-        if settings[name] not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {settings[name]!r}")
+    The booking terms check their own settings (claw-back, tier window) as
+    every request reads them; building them once here makes that happen at start.
+    """
+    from network import expiry
+    from network.terms import Terms
+
+    if settings["COALITION_EXPIRY"] not in expiry.POLICIES:
+        raise ValueError(f"COALITION_EXPIRY must be one of {', '.join(expiry.POLICIES)}, not {settings['COALITION_EXPIRY']!r}")
+    Terms.from_config(settings)

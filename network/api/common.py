@@ -134,10 +134,14 @@ def terms() -> Terms:
     """The network's booking policies as this request sees the settings, the ladder and the catalogues."""
     state = hub()
     return Terms.from_config(
-        current_app.config,
-        ladder=state.recently("ladder", lambda: state.db.read(tiers.ladder)),
-        offers=state.recently("offers", lambda: state.db.read(notices.offers)),
+        current_app.config, ladder=ladder(), offers=state.recently("offers", lambda: state.db.read(notices.offers))
     )
+
+
+def ladder() -> list[tiers.Tier]:
+    """The tier ladder as this worker last read it (a balance read needs no catalogue)."""
+    state = hub()
+    return state.recently("ladder", lambda: state.db.read(tiers.ladder))
 
 
 def tier_window() -> tiers.Window:

@@ -8,7 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from network import adjustments, bonuses, expiry, history, holds, members, privacy, tiers
-from network.api.common import hub, idempotent_write, now, principal, read, requires, terms, tier_window
+from network.api.common import hub, idempotent_write, ladder, now, principal, read, requires, tier_window
 from network.api.member_data import master_key
 from network.api.schemas import AdjustmentCreate, AdjustmentResult, CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
 from network.auth import OPERATOR, PARTNER
@@ -61,7 +61,7 @@ def show(member_id):
     partners in events, and a full card number is what spends points at a till.
     """
     is_operator = principal().partner is None
-    at, window, ladder = now(), tier_window(), terms().ladder
+    at, window, known = now(), tier_window(), ladder()
 
     def work(session):
         member = members.get_member(session, member_id)
@@ -72,7 +72,7 @@ def show(member_id):
             "balance": holds.as_of(balance := members.balances(session, member.id, at),
                                    holds.expired_points(session, at, member_id=member.id, held=balance["held"])),
             "expiring": _expiring(session, member.id),
-            **tiers.member_view(session, member.id, now=at, window=window, known=ladder),
+            **tiers.member_view(session, member.id, now=at, window=window, known=known),
         }
         if is_operator:
             view.update(privacy.reveal(session, master_key(), member))
@@ -124,14 +124,14 @@ def member_history(query, member_id):
 @blp.alt_response(404, schema=ErrorOut)
 def balance(card_number):
     """What a till shows before a redemption: the balances, the next points to expire, and the member's tier."""
-    at, window, ladder = now(), tier_window(), terms().ladder
+    at, window, known = now(), tier_window(), ladder()
 
     def work(session):
         member_id, balance = members.card_balances(session, card_number, at)
         return {"card_number": card_number, **holds.as_of(balance, holds.expired_points(session, at, member_id=member_id,
                                                                                          held=balance["held"])),
                 "expiring": _expiring(session, member_id),
-                **tiers.member_view(session, member_id, now=at, window=window, known=ladder)}
+                **tiers.member_view(session, member_id, now=at, window=window, known=known)}
 
     return read(work)
 

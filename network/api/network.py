@@ -12,12 +12,6 @@ from network.auth import OPERATOR, PARTNER
 blp = Blueprint("network", __name__, description="Network-wide settings")
 
 
-@blp.record_once
-def _check_settings(state) -> None:
-    """A mistyped tier window stops the hub at start-up, not every sale afterwards."""
-    tiers.Window.from_config(state.app.config)
-
-
 def _view(ladder: list[tiers.Tier]) -> dict:
     return {"tiers": [tier.view() for tier in ladder], **tier_window().view()}
 
