@@ -5,7 +5,7 @@ fresh database (a temporary SQLite file; a PostgreSQL database
 `coalition_bench_<random>` created and dropped), migrated with the real
 Alembic migrations. Measured, per backend:
 
-- the service layer (`network.sales.record_sale`, `network.redemptions.redeem`
+- the service layer (`network.earning.sales.record_sale`, `network.spending.redemptions.redeem`
   inside `Database.transact`), 8 concurrent client threads, members spread
   over many members and all on one hot member; the spread earn once more with
   the 8 clients split over 2 processes (one process runs Python on one core);

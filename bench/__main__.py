@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+
 from bench import backends, imports, load, procs, raw, report, seed, service, settlement, web, world
 from bench.report import Row, Target
 from network.db import Database, make_engine
-from network.invariants import violations
+from network.ledger.invariants import violations
 from network.schema import upgrade
 
 SERVICE_EARN = Target("ops/s", 500)

@@ -5,7 +5,7 @@ spread over the scene's members) and read back as a stream, exactly as
 `coalition import` and `POST /v1/transactions/batch` read it. The raw
 baseline inserts what the import writes (order, entry, two postings, lot,
 award, running balances) in chunks of the same size, with the same
-one-statement-per-table inserts (network.bulk): no parsing, no lock, no
+one-statement-per-table inserts (network.ledger.bulk): no parsing, no lock, no
 rule, no duplicate check, ids of cards and accounts known in advance.
 """
 
@@ -24,13 +24,14 @@ from sqlalchemy import Engine, select
 
 from bench.load import Measure, machine_busy
 from bench.world import LIFETIME, RULES, World, new_partner_spec
-from network import bulk, intake
 from network.clock import utc_now
-from network.terms import Terms
 from network.db import Database
-from network.ledger import AVAILABLE, ISSUANCE
+from network.earning import intake
+from network.earning.terms import Terms
+from network.ledger import bulk
+from network.ledger.journal import AVAILABLE, ISSUANCE
 from network.models import Account, Award, JournalEntry, Lot, Order, Posting
-from network.registry import PartnerRef, create_partner
+from network.parties.registry import PartnerRef, create_partner
 from plugins.csv_export import CsvExportAdapter
 
 HEADER = "order_id,type,card_number,occurred_at,currency,total,original_order_id\n"

@@ -19,7 +19,7 @@ from bench.world import BenchMember, BenchPartner, World
 def _child(url: str, slugs: list[str], partners: list[tuple], members: list[tuple], hot: tuple, path: str, op: str,
            is_hot: bool, tag: str, share: int, threads: int, max_seconds: float, barrier, results) -> None:
     from network.db import Database, make_engine
-    from network.registry import get_partner
+    from network.parties.registry import get_partner
 
     engine = make_engine(url)
     try:

@@ -18,9 +18,9 @@ import click
 from sqlalchemy import bindparam, func, select, text
 
 from bench.world import LIFETIME, OCCURRED, BenchPartner
-from network import members
 from network.clock import utc_now
 from network.db import Database
+from network.members import cards
 from network.models import Account, Posting, UtcDateTime
 
 CHUNK = 100_000
@@ -36,7 +36,7 @@ def _series(dialect: str) -> tuple[str, str]:
 def seed_heavy_member(db: Database, partner: BenchPartner, postings: int, progress: bool) -> tuple[str, str]:
     """Enrol a member and give them `postings` postings; returns (member_id, card)."""
     now = utc_now()
-    member_id, card = db.transact(lambda s: members.enrol(s, email=None, name=None, enrolled_by=None, now=now))
+    member_id, card = db.transact(lambda s: cards.enrol(s, email=None, name=None, enrolled_by=None, now=now))
     with db.session() as session:
         account = session.scalar(select(Account.id).where(Account.member_id == member_id, Account.kind == "available"))
     dialect = db.engine.dialect.name

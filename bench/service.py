@@ -6,9 +6,11 @@ import random
 
 from bench.load import Op
 from bench.world import OCCURRED, REDEEM_POINTS, RULES, SALE, World, hub_terms
-from network import members, redemptions, sales
 from network.clock import utc_now
 from network.db import Database
+from network.earning import sales
+from network.members import cards
+from network.spending import redemptions
 from partners.transactions import Sale
 
 
@@ -48,6 +50,6 @@ def balance_ops(db: Database, card: str, clients: int) -> list[Op]:
     """What GET /v1/cards/<card>/balance does below HTTP: the card's balances, in one statement."""
 
     def op(_i: int) -> None:
-        db.read(lambda session: members.card_balances(session, card, utc_now()))
+        db.read(lambda session: cards.card_balances(session, card, utc_now()))
 
     return [op] * clients

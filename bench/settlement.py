@@ -18,7 +18,7 @@ a ledger as the hub's own functions would have written it:
   to the issuer's issuance, a movement of -p/2 on the lot);
 
 then each lot's `remaining` and each member's running balance follow from
-the rows, so the ledger invariants (network.invariants) hold; they are all
+the rows, so the ledger invariants (network.ledger.invariants) hold; they are all
 checked after seeding. No orders, awards or cards are written: settlement
 reads none of them. Every entry is booked one second after the one before,
 so the period holds every seeded row.
@@ -55,13 +55,13 @@ from bench.imports import _measured
 from bench.load import Measure
 from bench.seed import _bulk_mode
 from bench.world import new_partner_spec
-from network import contracts
-from network.db import Database
 from network.clock import utc_now
-from network.invariants import CHECKS, violations
-from network.ledger import ISSUANCE, REDEMPTION
+from network.db import Database
+from network.ledger.invariants import CHECKS, violations
+from network.ledger.journal import ISSUANCE, REDEMPTION
 from network.models import JournalEntry, Lot, Posting, Statement, UtcDateTime
-from network.registry import create_partner
+from network.parties import contracts
+from network.parties.registry import create_partner
 from settlement.figures import Period, settle
 from settlement.runs import close_period
 from settlement.signing import KeyRing, b64url_decode, verify
@@ -262,7 +262,7 @@ def _invariants(db: Database) -> str:
         click.secho(f"   settlement ledger: invariants BROKEN after seeding: {broken[:5]}", err=True, fg="red", bold=True)
         raise RuntimeError(f"ledger invariants broken after seeding the settlement ledger: {broken[:3]}")
     click.secho(f"   all ledger invariants hold on the seeded ledger (checked in {took:.1f}s)", err=True, fg="green")
-    return f"all {len(CHECKS)} ledger invariants (network.invariants) hold on the seeded settlement ledger (checked in {took:.1f}s)"
+    return f"all {len(CHECKS)} ledger invariants (network.ledger.invariants) hold on the seeded settlement ledger (checked in {took:.1f}s)"
 
 
 # ---------------------------------------------------------------- the raw baseline

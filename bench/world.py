@@ -1,6 +1,6 @@
 """The scene every scenario plays in: partners, many funded members and one hot member.
 
-Built through the service layer (registry.create_partner, members.enrol,
+Built through the service layer (registry.create_partner, cards.enrol,
 sales.record_sale), so every row is the ledger's own. Funding is one big
 sale per member, so redemptions never run out of points.
 """
@@ -13,12 +13,13 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from bench import load
-from network import members, sales
 from network.clock import utc_now
-from network.terms import Terms
 from network.db import Database
+from network.earning import sales
+from network.earning.terms import Terms
+from network.members import cards
 from network.models import Account, Lot
-from network.registry import NewPartner, create_partner
+from network.parties.registry import NewPartner, create_partner
 from partners.earning import RuleSet, compile_rules, earn_rate_rules
 from partners.money import Money
 from partners.plugins import make_plugin_manager
@@ -31,7 +32,8 @@ LIFETIME = timedelta(days=730)
 def hub_terms(db) -> Terms:
     """The booking terms as a hub worker holds them: the tier ladder and the catalogues read once, not per sale
     (network.api.common.terms keeps them for COALITION_SETTINGS_CACHE_SECONDS)."""
-    from network import notices, tiers
+    from network.events import notices
+    from network.lifecycle import tiers
 
     return Terms(lifetime=LIFETIME, ladder=db.read(tiers.ladder), offers=db.read(notices.offers))
 OCCURRED = datetime(2026, 3, 14, 9, 30, tzinfo=timezone.utc)
@@ -91,7 +93,7 @@ def build(db: Database, *, partners: int, member_count: int, clients: int, progr
     cards: list[tuple[str, str] | None] = [None] * (member_count + 1)
 
     def enrol_and_fund(session, index: int) -> None:
-        member_id, card = members.enrol(session, email=None, name=None, enrolled_by=None, now=now)
+        member_id, card = cards.enrol(session, email=None, name=None, enrolled_by=None, now=now)
         partner = refs[index % len(refs)].partner
         total = HOT_FUND if index == member_count else FUND
         sales.record_sale(session, partner, RULES, Sale(f"FUND-{index}", card, OCCURRED, total), now=now, terms=Terms(lifetime=LIFETIME))

@@ -41,11 +41,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     _check_policies(app.config)
 
     from network.api import register
-    from partners.plugins import adapters, make_plugin_manager, rules
     from network.api.common import Hub
-    from network.auth import KeyCache
+    from network.members.privacy import MasterKey
+    from network.parties.auth import KeyCache
+    from partners.plugins import adapters, make_plugin_manager, rules
     from settlement.signing import KeyRing
-    from network.privacy import MasterKey
 
     plugins = make_plugin_manager(extra=app.config.get("EXTRA_PLUGINS", ()))
     db = app.config.get("DATABASE") or Database(make_engine(app.config["DATABASE_URL"]))
@@ -69,8 +69,8 @@ def _check_policies(settings) -> None:
     The booking terms check their own settings (claw-back, tier window) as
     every request reads them; building them once here makes that happen at start.
     """
-    from network import expiry
-    from network.terms import Terms
+    from network.earning.terms import Terms
+    from network.lifecycle import expiry
 
     if settings["COALITION_EXPIRY"] not in expiry.POLICIES:
         raise ValueError(f"COALITION_EXPIRY must be one of {', '.join(expiry.POLICIES)}, not {settings['COALITION_EXPIRY']!r}")

@@ -52,7 +52,7 @@ def members_rewrap_keys() -> None:
     Put the new key first and keep the old one after it (comma-separated),
     run this, then drop the old key. Commits a page at a time; safe to rerun.
     """
-    from network.privacy import rewrap_page
+    from network.members.privacy import rewrap_page
 
     master = current_app.extensions["coalition.master_key"]
     done, after = 0, ""
@@ -86,7 +86,7 @@ def ledger() -> None:
 @with_appcontext
 def ledger_check() -> None:
     """Verify every ledger invariant; exit 1 naming each one that fails."""
-    from network.invariants import check
+    from network.ledger.invariants import check
 
     with _db().session() as session:
         results = check(session)
@@ -138,9 +138,9 @@ def import_command(slug: str, file) -> None:
     """
     import json
 
-    from network import intake
-    from network.terms import Terms
-    from network.registry import get_partner
+    from network.earning import intake
+    from network.earning.terms import Terms
+    from network.parties.registry import get_partner
     from partners.adapters import BatchAdapter
     from partners.errors import UnreadablePayload
 
@@ -202,7 +202,7 @@ def _now_and_as_of(as_of, future: str):
 @with_appcontext
 def expire_command(as_of) -> None:
     """Post expiry entries for every point past its lifetime; running it again posts nothing new."""
-    from network import expiry
+    from network.lifecycle import expiry
 
     _, as_of = _now_and_as_of(as_of, "must not be in the future")
     db = _db()
@@ -222,7 +222,7 @@ def holds() -> None:
 @with_appcontext
 def holds_release() -> None:
     """Release every hold past its expiry (held points back to the members); running it again releases nothing."""
-    from network import holds as holding
+    from network.spending import holds as holding
 
     db = _db()
     released = holding.release_all_expired(db.transact, db.read, current_app.config["CLOCK"])
@@ -243,7 +243,7 @@ def tiers_review(as_of) -> None:
     Once per loyalty year (COALITION_LOYALTY_YEAR_START): running it again
     the same year moves nobody a second time.
     """
-    from network import tiers as ladder
+    from network.lifecycle import tiers as ladder
 
     _, as_of = _now_and_as_of(as_of, "must not be in the future")
     db = _db()
@@ -266,7 +266,7 @@ def events() -> None:
 @with_appcontext
 def events_scan(as_of) -> None:
     """Emit points_expiring and dormant_member events; running it again emits nothing new."""
-    from network import scans
+    from network.lifecycle import scans
 
     now, as_of = _now_and_as_of(as_of, "must not be in the future: a warning sent early is sent once")
     done = scans.Scan()
@@ -284,7 +284,7 @@ def events_deliver(once: bool, interval: float) -> None:
     """Send due events to partners' webhooks and delivery plugins, retrying with backoff; every attempt is kept."""
     import time
 
-    from network import delivery
+    from network.events import delivery
 
     hub = current_app.extensions["coalition"]
     settings = {key: value for key, value in current_app.config.items() if key.startswith("COALITION_") and "TOKEN" not in key}

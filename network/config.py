@@ -14,7 +14,7 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_POINTS_LIFETIME_DAYS": int(os.environ.get("COALITION_POINTS_LIFETIME_DAYS", "730")),
         # activity_extends: any earn or redemption keeps all of a member's points alive; fixed: each lot its lifetime.
         "COALITION_EXPIRY": os.environ.get("COALITION_EXPIRY", "activity_extends"),
-        # What a refund may take back: only_pending, within_balance or unlimited (network.clawback).
+        # What a refund may take back: only_pending, within_balance or unlimited (network.earning.clawback).
         "COALITION_CLAWBACK": os.environ.get("COALITION_CLAWBACK", "within_balance"),
         # A sale that brings a member this many points or fewer from a catalogue reward sends reward_within_reach.
         "COALITION_NUDGE_GAP_POINTS": int(os.environ.get("COALITION_NUDGE_GAP_POINTS", "50")),

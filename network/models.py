@@ -10,10 +10,10 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     DateTime,
-    JSON,
     ForeignKey,
     Index,
     Integer,
@@ -134,7 +134,7 @@ class Contract(Base):
 
 class Member(Base):
     __tablename__ = "members"
-    # Who was merged into a member: their sales count for its tier (network.tiers).
+    # Who was merged into a member: their sales count for its tier (network.lifecycle.tiers).
     __table_args__ = (
         Index("ix_members_merged_into", "merged_into", postgresql_where=text("merged_into IS NOT NULL"),
               sqlite_where=text("merged_into IS NOT NULL")),
@@ -152,7 +152,7 @@ class Member(Base):
     merged_into: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
     # When the member asked to be forgotten: key destroyed, points forfeited, the ledger kept.
     deleted_at: Mapped[datetime | None]
-    # The member's tier: its position in the ladder (network.tiers), NULL for the first. Stored, so a
+    # The member's tier: its position in the ladder (network.lifecycle.tiers), NULL for the first. Stored, so a
     # sale knows its multiplier without reading the member's year of history.
     tier: Mapped[int | None] = mapped_column(Integer)
     tier_since: Mapped[datetime | None]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from network.errors import Conflict, Invalid, NotFound
 from network.models import Acknowledgement, Partner, Statement
-from network.registry import PartnerRef
+from network.parties.registry import PartnerRef
 from settlement.signing import b64url_decode
 
 

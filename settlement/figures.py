@@ -19,17 +19,17 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from network.contracts import ContractVersion, versions
-from network.expiry import BREAKAGE_KINDS
-from network.holds import HOLD_KINDS
+from network.lifecycle.expiry import BREAKAGE_KINDS
 from network.models import JournalEntry, Lot, LotMovement, Partner, int_sum
+from network.parties.contracts import ContractVersion, versions
+from network.spending.holds import HOLD_KINDS
 from partners.money import Money, decimals
 
 #: The issuer of points no partner issued (a network-wide promotion): it pays for them when they are spent.
 NETWORK = None
 
 REDEMPTIONS = ("redemption", "redemption_reversal")
-#: Points only moved from one member to another (network.merge): the lots they open were issued long ago.
+#: Points only moved from one member to another (network.members.merge): the lots they open were issued long ago.
 MOVES = ("merge",)
 
 
@@ -119,7 +119,7 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
     # Points spent (less reversals) by issuer and redeemer, valued at the redeemer's
     # version in force when the redemption was booked (a reversal: its redemption's).
     # A refund that takes another issuer's points, and a repayment of what a refund
-    # left owing, spend those points at the refunding partner (network.clawback).
+    # left owing, spend those points at the refunding partner (network.earning.clawback).
     spent_at = func.coalesce(original.booked_at, entry.booked_at)
     redeem_version = _version_of(contracts, entry.partner_id, spent_at)
     by_version: dict[tuple[int | None, int, int | None], int] = defaultdict(int)

@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from network import create_app
 from network.db import Database, make_engine
-from network.invariants import violations
+from network.ledger.invariants import violations
 from network.models import Base
 from network.schema import upgrade
 

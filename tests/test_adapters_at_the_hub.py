@@ -18,9 +18,9 @@ from flask.cli import ScriptInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from network import intake
-from network.registry import get_partner
-from network.terms import Terms
+from network.earning import intake
+from network.earning.terms import Terms
+from network.parties.registry import get_partner
 from partners.adapters import Row
 from partners.money import Money
 from partners.transactions import Refund, Sale

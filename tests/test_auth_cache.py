@@ -1,6 +1,6 @@
 """A worker remembers an authenticated partner for a few seconds, and nothing else."""
 
-from network.auth import KeyCache, authenticate
+from network.parties.auth import KeyCache, authenticate
 
 
 class Ticker:

@@ -75,7 +75,7 @@ def test_imports_racing_each_other_and_the_tills_book_every_row_once(hub, databa
     Chunks of a few rows, so each import holds many transactions (two in
     flight on PostgreSQL) that lock overlapping members.
     """
-    from network import intake
+    from network.earning import intake
 
     monkeypatch.setattr(intake, "CHUNK_ROWS", 7)
     csv_key = hub.create_partner("nightly", adapter="csv")
@@ -111,7 +111,7 @@ def test_an_import_of_refunds_and_sales_to_the_same_members_never_deadlocks(hub,
     Each transaction gets one attempt only, so a deadlock (which a retry
     would otherwise hide) fails the import.
     """
-    from network import intake
+    from network.earning import intake
 
     monkeypatch.setattr(intake, "CHUNK_ROWS", 20)
     transact = database.transact

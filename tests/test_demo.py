@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from network import create_app
 from network.cli import main
 from network.demo import DemoClock, Stage, Tally, after_the_four_weeks, serving, years_ago
-from network.invariants import CHECKS
+from network.ledger.invariants import CHECKS
 from tests.conftest import ADMIN_TOKEN
 
 #: Sales of the member-life scenes, besides the tills' 60, Shopify's 4 and the bookshop's 34: one at the bike shop,

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import select
 
-from network import expiry, outbox, scans
+from network.events import outbox
+from network.lifecycle import expiry, scans
 from network.models import Event, Partner
 from tests.support import snapshot
 

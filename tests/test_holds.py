@@ -253,7 +253,7 @@ def test_settlement_bills_a_captured_hold_like_a_plain_redemption_and_a_voided_o
 def test_the_ledger_check_finds_held_points_without_their_hold(fifty, database):
     from sqlalchemy import update
 
-    from network.invariants import check
+    from network.ledger.invariants import check
 
     placed = hold(fifty.hub, fifty.grocer, fifty.card, 40, "G-20").json
     with database.session() as session:

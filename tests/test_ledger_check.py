@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from sqlalchemy import insert, select, update
 
 from network.cli import main
-from network.invariants import CHECKS, check
+from network.ledger.invariants import CHECKS, check
 from network.models import Account, Debt, JournalEntry, Lot, Posting
 
 

@@ -6,18 +6,18 @@ import os
 import stat
 
 import pytest
+from click.testing import CliRunner
 from cryptography.fernet import Fernet
+from flask.cli import ScriptInfo
 from sqlalchemy import select, text
 
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
-
-from network import create_app, privacy
+from network import create_app
 from network.cli import main
 from network.db import Database, make_engine
-from network.invariants import violations
+from network.ledger.invariants import violations
+from network.members import privacy
+from network.members.privacy import MasterKey, MasterKeyError
 from network.models import JournalEntry, Member, MemberKey, Posting
-from network.privacy import MasterKey, MasterKeyError
 from network.schema import upgrade
 from settlement.figures import Period, settle
 from tests.conftest import ADMIN_TOKEN

@@ -1,5 +1,9 @@
 """The OpenAPI document is generated from the same schemas that validate requests."""
 
+import json
+import os
+from pathlib import Path
+
 
 def test_openapi_document_describes_every_endpoint(client):
     response = client.get("/v1/openapi.json")
@@ -27,3 +31,17 @@ def test_openapi_document_describes_every_endpoint(client):
     sale = spec["paths"]["/v1/transactions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert "CanonicalTransaction" in sale["$ref"]
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+RECORDED = Path(__file__).parent / "fixtures" / "openapi.json"
+
+
+def test_the_openapi_document_is_the_one_recorded(client):
+    """A refactoring changes no endpoint, field or code; a change of the API updates the record on purpose.
+
+    Regenerate with `COALITION_RECORD_OPENAPI=1 make test` and read the diff.
+    """
+    document = client.get("/v1/openapi.json").json
+    if os.environ.get("COALITION_RECORD_OPENAPI") == "1":
+        RECORDED.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+    assert document == json.loads(RECORDED.read_text())

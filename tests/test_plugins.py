@@ -177,7 +177,7 @@ def test_hook_coalition_deliver_event(database, clock):
     """Every event reaches every delivery plugin, whoever its audience; a plugin that raises is retried like a webhook."""
     from sqlalchemy import select
 
-    from network import delivery
+    from network.events import delivery
     from network.models import Delivery, DeliveryAttempt
 
     sent, flaky_calls = [], []

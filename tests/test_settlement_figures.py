@@ -161,7 +161,7 @@ def test_net_positions_sum_to_zero_and_rows_account_for_every_point(app, hub, cl
     operator adjustments both ways, and time passing with expiry: no point and no cent unaccounted for."""
     if backend != "sqlite":
         return  # the arithmetic is the same on both; one backend keeps this quick
-    from network import expiry
+    from network.lifecycle import expiry
 
     app.config.update(COALITION_CLAWBACK=clawback, COALITION_EXPIRY="fixed", COALITION_POINTS_LIFETIME_DAYS=60)
     state = hub.__dict__.setdefault("state", {})

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import select
 
-from network import delivery, webhooks
+from network.events import delivery, webhooks
 from network.models import Delivery, DeliveryAttempt, Event
 from tests.support import snapshot
 

@@ -11,16 +11,17 @@ from datetime import datetime
 
 import pluggy
 from flask import Response, current_app, g, request
-
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from network import idempotency, notices, tiers
-from network.auth import KeyCache, Principal, authenticate
+from network.api import idempotency
 from network.db import Database
+from network.earning.terms import Terms
 from network.errors import Forbidden, Invalid, Unavailable
-from network.registry import PartnerRef
-from network.terms import Terms
+from network.events import notices
+from network.lifecycle import tiers
+from network.parties.auth import KeyCache, Principal, authenticate
+from network.parties.registry import PartnerRef
 from partners.adapters import Adapter
 from partners.earning import InvalidRules, RuleSet, compile_rules
 from partners.errors import flatten_errors

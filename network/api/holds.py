@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from network import holds
 from network.api.common import idempotent_write, now, principal, read, requires
 from network.api.schemas import ErrorOut, HoldCapture, HoldOut, HoldResult
-from network.auth import PARTNER
+from network.parties.auth import PARTNER
+from network.spending import holds
 
 blp = Blueprint("holds", __name__, description="Two-phase redemptions: capture or void a hold")
 

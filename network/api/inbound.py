@@ -11,13 +11,13 @@ from __future__ import annotations
 from flask import Response
 from flask_smorest import Blueprint
 
-from network import intake
 from network.api.common import hub, now, read, terms
+from network.api.idempotency import to_json
 from network.api.schemas import ErrorOut, TransactionResult
 from network.api.transactions import parse, payload
+from network.earning import intake
 from network.errors import Conflict, NotFound, Unauthenticated
-from network.registry import get_partner
-from network.idempotency import to_json
+from network.parties.registry import get_partner
 
 blp = Blueprint("inbound", __name__, description="Signed webhooks from shop platforms")
 

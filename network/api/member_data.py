@@ -5,13 +5,21 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
-from network import erasure, export, members, merge
 from network.api.common import idempotent_write, now, read, requires
 from network.api.schemas import (
-    CardBlock, CardIssue, CardIssued, CardOut, ErrorOut, MemberDeleted, MemberExport, MergeCreate, MergeResult,
+    CardBlock,
+    CardIssue,
+    CardIssued,
+    CardOut,
+    ErrorOut,
+    MemberDeleted,
+    MemberExport,
+    MergeCreate,
+    MergeResult,
 )
-from network.auth import OPERATOR, PARTNER
-from network.privacy import MasterKey
+from network.members import cards, erasure, export, merge
+from network.members.privacy import MasterKey
+from network.parties.auth import OPERATOR, PARTNER
 
 blp = Blueprint("member_data", __name__, description="Cards, merges, and members' personal data")
 
@@ -32,7 +40,7 @@ def block(args, card_number):
     """
 
     def work(session):
-        return members.card_view([members.block_card(session, card_number, reason=args["reason"], now=now())])[0]
+        return cards.card_view([cards.block_card(session, card_number, reason=args["reason"], now=now())])[0]
 
     return idempotent_write(work, status=200)
 
@@ -46,7 +54,7 @@ def block(args, card_number):
 @blp.alt_response(422, schema=ErrorOut, description="card_mismatch: `replaces` is not this member's card")
 def issue(args, member_id):
     """Issue the member another card on the same balance; `replaces` blocks the old one in the same transaction."""
-    return idempotent_write(lambda session: members.issue_replacement(session, member_id, replaces=args["replaces"], now=now()))
+    return idempotent_write(lambda session: cards.issue_replacement(session, member_id, replaces=args["replaces"], now=now()))
 
 
 @blp.route("/members/<member_id>/merge", methods=["POST"])

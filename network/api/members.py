@@ -7,11 +7,24 @@ from datetime import timedelta
 from flask import current_app
 from flask_smorest import Blueprint
 
-from network import adjustments, bonuses, expiry, history, holds, members, privacy, tiers
 from network.api.common import hub, idempotent_write, ladder, now, principal, read, requires, tier_window
 from network.api.member_data import master_key
-from network.api.schemas import AdjustmentCreate, AdjustmentResult, CardBalance, ErrorOut, HistoryPage, HistoryQuery, MemberCreate, MemberCreated, MemberOut
-from network.auth import OPERATOR, PARTNER
+from network.api.schemas import (
+    AdjustmentCreate,
+    AdjustmentResult,
+    CardBalance,
+    ErrorOut,
+    HistoryPage,
+    HistoryQuery,
+    MemberCreate,
+    MemberCreated,
+    MemberOut,
+)
+from network.earning import adjustments, bonuses
+from network.lifecycle import expiry, tiers
+from network.members import cards, history, privacy
+from network.parties.auth import OPERATOR, PARTNER
+from network.spending import holds
 
 blp = Blueprint("members", __name__, description="Members and cards")
 
@@ -34,8 +47,8 @@ def enrol(args):
 
     def work(session):
         if args["referred_by"] is not None:
-            members.member_for_card(session, args["referred_by"])  # 404 for an unknown referrer, before enrolling
-        member_id, card = members.enrol(
+            cards.member_for_card(session, args["referred_by"])  # 404 for an unknown referrer, before enrolling
+        member_id, card = cards.enrol(
             session, email=args["email"], name=args["name"], enrolled_by=partner.id if partner else None, now=now(),
             master=master_key(),
         )
@@ -64,12 +77,12 @@ def show(member_id):
     at, window, known = now(), tier_window(), ladder()
 
     def work(session):
-        member = members.get_member(session, member_id)
+        member = cards.get_member(session, member_id)
         view = {
             "member_id": member.id,
             "created_at": member.created_at,
-            "cards": members.card_view(members.cards_of(session, member.id)),
-            "balance": holds.as_of(balance := members.balances(session, member.id, at),
+            "cards": cards.card_view(cards.cards_of(session, member.id)),
+            "balance": holds.as_of(balance := cards.balances(session, member.id, at),
                                    holds.expired_points(session, at, member_id=member.id, held=balance["held"])),
             "expiring": _expiring(session, member.id),
             **tiers.member_view(session, member.id, now=at, window=window, known=known),
@@ -94,7 +107,7 @@ def adjust(args, member_id):
     days = timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"])
 
     def work(session):
-        members.get_member(session, member_id)
+        cards.get_member(session, member_id)
         return adjustments.adjust(session, member_id, now=now(), lifetime=days, **args)
 
     return idempotent_write(work)
@@ -110,7 +123,7 @@ def member_history(query, member_id):
     partner = principal().partner
 
     def work(session):
-        members.get_member(session, member_id)
+        cards.get_member(session, member_id)
         return history.history(
             session, member_id, partner_id=partner.id if partner else None, limit=query["limit"], before=query["before"]
         )
@@ -127,7 +140,7 @@ def balance(card_number):
     at, window, known = now(), tier_window(), ladder()
 
     def work(session):
-        member_id, balance = members.card_balances(session, card_number, at)
+        member_id, balance = cards.card_balances(session, card_number, at)
         return {"card_number": card_number, **holds.as_of(balance, holds.expired_points(session, at, member_id=member_id,
                                                                                          held=balance["held"])),
                 "expiring": _expiring(session, member_id),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from network import tiers
 from network.api.common import hub, idempotent_write, now, read, requires, tier_window
 from network.api.schemas import ErrorOut, TiersOut, TiersSet
-from network.auth import OPERATOR, PARTNER
+from network.lifecycle import tiers
+from network.parties.auth import OPERATOR, PARTNER
 
 blp = Blueprint("network", __name__, description="Network-wide settings")
 

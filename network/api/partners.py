@@ -7,14 +7,21 @@ import json
 from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
-from network import contracts
 from network.api.common import hub, idempotent_write, load_adapter_config, now, only_itself, read, requires
 from network.api.schemas import (
-    AdapterSet, ContractSet, ContractsOut, ErrorOut, PartnerAmend, PartnerCreate, PartnerCreated, PartnerOut,
+    AdapterSet,
+    ContractSet,
+    ContractsOut,
+    ErrorOut,
+    PartnerAmend,
+    PartnerCreate,
+    PartnerCreated,
+    PartnerOut,
 )
-from network.auth import OPERATOR, PARTNER
 from network.errors import BadRequest, Invalid
-from network.registry import NewPartner, PartnerRef, amend, create_partner, get_partner, set_adapter, set_rules
+from network.parties import contracts
+from network.parties.auth import OPERATOR, PARTNER
+from network.parties.registry import NewPartner, PartnerRef, amend, create_partner, get_partner, set_adapter, set_rules
 from partners.earning import InvalidRules, compile_rules, earn_rate_rules
 
 blp = Blueprint("partners", __name__, description="Partner retailers")

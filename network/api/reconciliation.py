@@ -11,8 +11,8 @@ from marshmallow import Schema, fields
 
 from network.api.common import hub, principal, read, requires
 from network.api.schemas import ErrorOut, Strict
-from network.auth import OPERATOR, PARTNER
 from network.errors import Forbidden, Invalid, UnsupportedMediaType
+from network.parties.auth import OPERATOR, PARTNER
 from settlement import reconcile, runs
 
 blp = Blueprint("reconciliation", __name__, description="Reconciliation and finance exports")

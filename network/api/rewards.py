@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from network import redemptions, rewards
-from network.api.partners import _view as partner_view
 from network.api.common import hub, idempotent_write, now, only_itself, principal, read, requires
+from network.api.partners import _view as partner_view
 from network.api.schemas import (
-    Catalogue, CatalogueQuery, DonationCreate, DonationResult, ErrorOut, PartnerOut, PointsRateSet, RewardChange,
-    RewardCreate, RewardOut,
+    Catalogue,
+    CatalogueQuery,
+    DonationCreate,
+    DonationResult,
+    ErrorOut,
+    PartnerOut,
+    PointsRateSet,
+    RewardChange,
+    RewardCreate,
+    RewardOut,
 )
-from network.auth import OPERATOR, PARTNER
-from network.registry import get_partner, set_points_rate
+from network.parties.auth import OPERATOR, PARTNER
+from network.parties.registry import get_partner, set_points_rate
+from network.spending import redemptions, rewards
 
 blp = Blueprint("rewards", __name__, description="Reward catalogues, paying with points, donations")
 

@@ -6,7 +6,7 @@ import zoneinfo
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from network.tiers import MAX_TIERS, ladder_errors
+from network.lifecycle.tiers import MAX_TIERS, ladder_errors
 from partners.fields import CardNumber, Currency, DecimalString, Points
 
 

@@ -10,8 +10,8 @@ from marshmallow import Schema, fields
 
 from network.api.common import hub, idempotent_write, now, only_itself, principal, read, requires
 from network.api.schemas import ErrorOut, Strict
-from network.auth import OPERATOR, PARTNER
-from network.registry import get_partner
+from network.parties.auth import OPERATOR, PARTNER
+from network.parties.registry import get_partner
 from settlement import acknowledgements, runs
 
 blp = Blueprint("settlement", __name__, description="Settlement statements")

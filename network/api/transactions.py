@@ -7,14 +7,21 @@ from datetime import timedelta
 from flask import current_app, request
 from flask_smorest import Blueprint
 
-from network import bonuses, intake, redemptions
 from network.api.common import hub, idempotent_write, now, principal, requires, terms
 from network.api.schemas import (
-    ActionCreate, BatchResult, ErrorOut, RedemptionCreate, RedemptionResult, ReversalResult, TransactionResult,
+    ActionCreate,
+    BatchResult,
+    ErrorOut,
+    RedemptionCreate,
+    RedemptionResult,
+    ReversalResult,
+    TransactionResult,
 )
-from network.auth import PARTNER
+from network.earning import bonuses, intake
 from network.errors import BadRequest, Invalid, UnsupportedMediaType
-from network.registry import PartnerRef
+from network.parties.auth import PARTNER
+from network.parties.registry import PartnerRef
+from network.spending import redemptions
 from partners.adapters import Adapter, BatchAdapter, Payload
 from partners.canonical import CanonicalTransactionSchema
 from partners.errors import InvalidTransaction, UnreadablePayload

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from network import webhooks
 from network.api.common import idempotent_write, now, only_itself, read, requires
 from network.api.schemas import DeliveriesPage, DeliveriesQuery, ErrorOut, WebhookOut, WebhookSet
-from network.auth import OPERATOR, PARTNER
-from network.registry import get_partner
+from network.events import webhooks
+from network.parties.auth import OPERATOR, PARTNER
+from network.parties.registry import get_partner
 
 blp = Blueprint("webhooks", __name__, description="Partners' webhooks: events signed and sent at least once")
 

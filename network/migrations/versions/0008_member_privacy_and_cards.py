@@ -62,7 +62,7 @@ def _master_key_if_needed(connection):
     count = connection.execute(sa.select(sa.func.count()).select_from(MEMBERS).where(WITH_DATA)).scalar_one()
     if not count:
         return None
-    from network.privacy import ENV_VAR, MasterKey
+    from network.members.privacy import ENV_VAR, MasterKey
 
     key_file = context.config.attributes.get("master_key_file")
     master = MasterKey(key_file) if key_file else MasterKey()

@@ -1,0 +1,384 @@
+"""Sales earn points at the partner that made them; refunds take them back.
+
+Booking: a sale of n points debits the partner's issuance account and
+credits the member's available account, opens a lot issued by the partner,
+and records the awards (one per earning rule) that make up n. A refund does
+the reverse for its share of the sale, rule by rule, draining the sale's own
+lot first; how much more it may take is the network's claw-back policy
+(network.earning.clawback).
+
+Sales are booked in bulk: one statement per table for any number of sales,
+so an end-of-day file of 100,000 rows costs a few hundred statements, and a
+single sale from a till goes through the very same code.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from network.earning import bonuses
+from network.earning import clawback as clawbacks
+from network.earning.terms import Terms
+from network.errors import DomainError, Invalid
+from network.events import notices, outbox
+from network.ledger import bulk, journal, orders
+from network.ledger.journal import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
+from network.lifecycle import tiers, upkeep
+from network.members import cards, merge
+from network.models import Award as AwardRow
+from network.models import JournalEntry, Lot, Order, Posting
+from network.parties.registry import PartnerRef
+from partners.earning import RuleSet, awards_for_sale, clawback_awards
+from partners.money import Money
+from partners.rules import Award
+from partners.transactions import Refund, Sale
+
+#: A sale whose order id this partner already booked (or that appears twice in one batch).
+DUPLICATE = "duplicate"
+
+_entries, _postings, _lots, _awards = JournalEntry.__table__, Posting.__table__, Lot.__table__, AwardRow.__table__
+
+#: The longest order id the ledger keeps (orders.order_id); an adapter's longer id is refused, never cut.
+MAX_ORDER_ID = 64
+
+
+def _long_order_id(field: str, value: str) -> Invalid:
+    return Invalid(f"An order id has at most {MAX_ORDER_ID} characters", {field: [f"has {len(value)} characters"]},
+                   code="invalid_transaction")
+
+
+def _currency_error(partner: PartnerRef, money: Money) -> Invalid:
+    return Invalid(
+        f"{partner.name} books in {partner.currency}, not {money.currency}",
+        {"currency": [f"must be {partner.currency}"]},
+        code="currency_mismatch",
+    )
+
+
+def award_rows(entry_id: int, awards: Sequence[Award], sign: int = 1) -> list[dict]:
+    return [{"entry_id": entry_id, "rule": a.rule, "points": sign * a.points, "detail": a.detail[:200]} for a in awards]
+
+
+def awards_view(awards: Sequence[Award], sign: int = 1) -> list[dict]:
+    return [{"rule": a.rule, "points": sign * a.points, "detail": a.detail} for a in awards]
+
+
+def price(partner: PartnerRef, rules: RuleSet, sale: Sale) -> list[Award] | DomainError:
+    """What a sale earns under the partner's rules, or why it cannot be booked; no database needed."""
+    if sale.total.currency != partner.currency:
+        return _currency_error(partner, sale.total)
+    if len(sale.order_id) > MAX_ORDER_ID:
+        return _long_order_id("order_id", sale.order_id)
+    return awards_for_sale(rules, sale, partner.timezone)
+
+
+def book_sales(
+    session: Session,
+    partner: PartnerRef,
+    sales: Sequence[tuple[Sale, list[Award] | DomainError]],
+    *,
+    now: datetime,
+    terms: Terms = Terms(),
+    lock_first: bool = False,
+) -> list[dict | DomainError | str]:
+    """Book many priced sales of one partner; one outcome per sale, in order.
+
+    An outcome is the booking (a dict), the `DomainError` that refused the
+    sale, or `DUPLICATE`. Every refusal is decided before anything is
+    written, so the transaction holds exactly the accepted sales.
+
+    The members are locked last, just before their balances move, so two
+    imports booking at once hold the locks only for their final statements;
+    a single sale (`lock_first`) locks its member as it reads the card, in
+    the same statement, which saves one.
+    """
+    outcomes: list[dict | DomainError | str | None] = [None] * len(sales)
+    priced: list[tuple[int, Sale, list[Award]]] = []
+    for index, (sale, awards) in enumerate(sales):
+        if isinstance(awards, DomainError):
+            outcomes[index] = awards
+        else:
+            priced.append((index, sale, awards))
+    holders, referrals = cards.find_cards(session, {sale.card_number for _, sale, _ in priced}, lock=lock_first)
+    claims: list[tuple[int, Sale, list[Award], journal.MemberAccounts]] = []
+    seen: set[str] = set()
+    for index, sale, awards in priced:
+        holder = holders[sale.card_number]
+        if isinstance(holder, DomainError):
+            outcomes[index] = holder
+        elif sale.order_id in seen:
+            outcomes[index] = DUPLICATE
+        else:
+            seen.add(sale.order_id)
+            claims.append((index, sale, awards, holder))
+    extra = tiers.tier_awards(session, [(c[3].member_id, c[2]) for c in claims], now=now, window=terms.tier_window,
+                              known=terms.ladder)
+    claims = [(index, sale, awards + more, holder) for (index, sale, awards, holder), more in zip(claims, extra)]
+    claimed = orders.claim_many(
+        session,
+        partner_id=partner.id,
+        kind="sale",
+        same={"currency": partner.currency, "booked_at": now},
+        rows=[
+            {
+                "order_id": sale.order_id,
+                "member_id": holder.member_id,
+                "points": sum(a.points for a in awards),
+                "occurred_at": sale.occurred_at,
+                "total_minor": sale.refundable.minor,
+            }
+            for _, sale, awards, holder in claims
+        ],
+    )
+    booked: list[tuple[int, Sale, list[Award], journal.MemberAccounts, int]] = []
+    first_sales: dict[str, journal.MemberAccounts] = {}
+    for index, sale, awards, holder in claims:
+        order_id = claimed.get(sale.order_id)
+        if order_id is None:
+            outcomes[index] = DUPLICATE
+            continue
+        booked.append((index, sale, awards, holder, order_id))
+        if holder.member_id in referrals and awards:  # a sale that earns nothing releases no referral
+            first_sales.setdefault(holder.member_id, holder)
+    if booked:
+        entries = _write_earnings(session, partner, [b for b in booked if b[2]], now=now, lifetime=terms.lifetime)
+        if not lock_first:
+            cards.lock_members(session, list({id(b[3]): b[3] for b in booked}.values()))
+        changes: dict[int, int] = defaultdict(int)
+        credited = PENDING if partner.pending_days else AVAILABLE
+        for _, _, awards, holder, _ in booked:
+            points = sum(a.points for a in awards)
+            changes[holder.ids[credited]] += points
+            holder.balances[credited] += points
+        bulk.add_to_balances(session.connection(), {account: change for account, change in changes.items() if change})
+        cards.touch(session, {holder.member_id for _, _, awards, holder, _ in booked if awards}, now)
+        for holder in first_sales.values():
+            bonuses.pay_referral(session, holder, now=now, lifetime=terms.lifetime)
+        moved = tiers.promote(session, {b[3].member_id for b in booked if b[2]}, now=now, window=terms.tier_window,
+                              known=terms.ladder)
+        notices.tier_changes(session, moved, now=now, reason="threshold reached")
+        if terms.nudge_gap > 0 and terms.offers != []:  # no nudge to send: nothing to work out
+            notices.rewards_within_reach(session, _moves(booked), partner_id=partner.id, gap=terms.nudge_gap, now=now,
+                                         known=terms.offers)
+        for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch
+            outcomes[index] = {"journal_id": entries.get(order_id), "points": sum(a.points for a in awards),
+                               "awards": awards_view(awards), "balance": holder.balance_view()}
+        outbox.emit_many(session, outbox.POINTS_EARNED, [outbox.NewEvent(holder.member_id, partner.id, {
+            "member_id": holder.member_id, "partner": partner.slug, "points": outcomes[index]["points"],
+            "order_id": sale.order_id, "balance": outcomes[index]["balance"]}) for index, sale, awards, holder, _ in booked
+            if awards], now=now)
+    return outcomes  # type: ignore[return-value]
+
+
+def _moves(booked) -> list[tuple[str, int, int]]:
+    """Each credited member's points before and after the batch (what they could spend soon: pending counts)."""
+    earned: dict[str, int] = defaultdict(int)
+    holders = {}
+    for _, _, awards, holder, _ in booked:
+        earned[holder.member_id] += sum(a.points for a in awards)
+        holders[holder.member_id] = holder
+    moves = []
+    for member_id, points in earned.items():
+        after = sum(holders[member_id].balances[kind] for kind in (AVAILABLE, PENDING, OWED))
+        moves.append((member_id, after - points, after))
+    return moves
+
+
+def _write_earnings(session, partner, earning, *, now, lifetime) -> dict[int, int]:
+    """Write the entries, postings, lots and awards of sales that earn; returns the entry id of each order."""
+    connection = session.connection()
+    entry_of_order = {
+        row.order_id: row.id
+        for row in bulk.insert_many(
+            connection,
+            _entries,
+            [
+                {
+                    "member_id": holder.member_id,
+                    "order_id": order_id,
+                    "reason": f"Sale {sale.order_id} at {partner.name}: {sale.total} {sale.total.currency}",
+                    "occurred_at": sale.occurred_at,
+                }
+                for _, sale, _, holder, order_id in earning
+            ],
+            same={"kind": "earn", "partner_id": partner.id, "booked_at": now},
+            returning=("id", "order_id"),
+        )
+    }
+    issuance = partner.account_id(ISSUANCE)
+    credited = PENDING if partner.pending_days else AVAILABLE
+    postings, lots, award_list = [], [], []
+    for _, _, awards, holder, order_id in earning:
+        entry_id = entry_of_order[order_id]
+        points = sum(a.points for a in awards)
+        account = holder.ids[credited]
+        postings += [
+            {"entry_id": entry_id, "account_id": issuance, "amount": -points},
+            {"entry_id": entry_id, "account_id": account, "amount": points},
+        ]
+        lots.append({"member_id": holder.member_id, "account_id": account, "entry_id": entry_id, "points": points,
+                     "remaining": points})
+        award_list += award_rows(entry_id, awards)
+    bulk.insert_many(connection, _postings, postings)
+    bulk.insert_many(connection, _lots, lots, same={
+        "issuer_id": partner.id, "earned_at": now, "available_at": now + timedelta(days=partner.pending_days),
+        "expires_at": now + lifetime})
+    bulk.insert_many(connection, _awards, award_list)
+    return entry_of_order
+
+
+def record_sale(session: Session, partner: PartnerRef, rules: RuleSet, sale: Sale, *, now: datetime,
+                terms: Terms = Terms()) -> dict:
+    (outcome,) = book_sales(session, partner, [(sale, price(partner, rules, sale))], now=now, terms=terms, lock_first=True)
+    if outcome == DUPLICATE:
+        raise orders.duplicate(session, partner.id, "sale", sale.order_id)
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now: datetime, terms: Terms = Terms()) -> dict:
+    if refund.total.currency != partner.currency:
+        raise _currency_error(partner, refund.total)
+    for field in ("order_id", "original_order_id"):
+        if len(getattr(refund, field)) > MAX_ORDER_ID:
+            raise _long_order_id(field, getattr(refund, field))
+    sale = orders.find(session, partner.id, "sale", refund.original_order_id)
+    if sale is None:
+        raise Invalid(
+            f"No sale {refund.original_order_id!r} at {partner.name} to refund",
+            {"original_order_id": [refund.original_order_id]},
+            code="unknown_order",
+        )
+    # After a merge the sale's points (and its card) are the surviving member's.
+    member = merge.lock_holder(session, sale.member_id)
+    if refund.card_number is not None and cards.member_for_card(session, refund.card_number) != member.member_id:
+        raise Invalid("The card is not the one the sale was made with", {"card_number": [refund.card_number]}, code="card_mismatch")
+    if orders.find(session, partner.id, "refund", refund.order_id) is not None:
+        # Checked before the amounts, so a resent refund reads as a duplicate, not as too large.
+        raise orders.duplicate(session, partner.id, "refund", refund.order_id)
+    before = orders.refunded_so_far(session, sale.id)
+    if before + refund.total.minor > sale.total_minor:
+        refundable = Money(sale.total_minor - before, sale.currency)
+        raise Invalid(
+            f"The refund exceeds what is left of sale {sale.order_id} ({refundable} {sale.currency})",
+            {"total": [f"at most {refundable} can still be refunded"], "refundable": str(refundable)},
+            code="refund_exceeds_sale",
+        )
+    upkeep.bring_up_to_date(session, member, now)
+    earned = session.execute(
+        select(JournalEntry.id, Lot.id.label("lot_id"), Lot.remaining, Lot.account_id)
+        .join(Lot, Lot.entry_id == JournalEntry.id)
+        .where(JournalEntry.order_id == sale.id)
+    ).first()
+    if earned is not None and earned.remaining == 0:  # spent, forfeited, or moved by a merge
+        earned = _merged_lot(session, earned)
+    due = clawback_awards(_sale_awards(session, earned.id, sale.points) if earned else [], sale.total_minor, before, refund.total.minor)
+    own_account = PENDING if earned and earned.account_id == member.ids[PENDING] else AVAILABLE
+    own_remaining = earned.remaining if earned else 0
+    share = clawbacks.split(
+        terms.clawback, sum(a.points for a in due), own_remaining=own_remaining, own_pending=own_account == PENDING,
+        others_available=member.balances[AVAILABLE] - (own_remaining if own_account == AVAILABLE else 0),
+    )
+    taken = _trim(due, share.total)
+    points = share.total
+    order = orders.claim(
+        session,
+        partner_id=partner.id,
+        kind="refund",
+        order_id=refund.order_id,
+        member_id=member.member_id,
+        points=-points,
+        booked_at=now,
+        occurred_at=refund.occurred_at,
+        currency=refund.total.currency,
+        total_minor=refund.total.minor,
+        original_id=sale.id,
+    )
+    entry_id = None
+    if points:
+        if own_account == AVAILABLE:  # one pass: the sale's own lot first, then the others
+            plans = [journal.plan_taking(session, member, share.own + share.others, first_lot_id=earned and earned.lot_id)]
+        else:
+            plans = [journal.plan_taking(session, member, share.own, first_lot_id=earned.lot_id, account=PENDING),
+                     journal.plan_taking(session, member, share.others)]
+        # Points the partner issued come back to its issuance account; another issuer's points, and
+        # what is left owing, it receives as if the member had spent them at its till.
+        own_issue = sum(plan.by_issuer.get(partner.id, 0) for plan in plans)
+        entry_id = journal.post(
+            session,
+            kind="refund",
+            legs=[(member.ids[own_account], -share.own), (member.ids[AVAILABLE], -share.others),
+                  (member.ids[OWED], -share.owed), (partner.account_id(ISSUANCE), own_issue),
+                  (partner.account_id(REDEMPTION), points - own_issue)],
+            member=member,
+            partner_id=partner.id,
+            reason=f"Refund {refund.order_id} of sale {sale.order_id} at {partner.name}: {refund.total} {refund.total.currency}",
+            booked_at=now,
+            occurred_at=refund.occurred_at,
+            reverses_id=earned.id,
+            order_id=order,
+        )
+        for plan in plans:
+            journal.take(session, plan, entry_id)
+        if share.owed:
+            clawbacks.owe(session, member, partner_id=partner.id, entry_id=entry_id, points=share.owed, now=now)
+        session.execute(insert(_awards), award_rows(entry_id, taken, sign=-1))
+    result = {"journal_id": entry_id, "points": -points, "awards": awards_view(taken, sign=-1), "balance": member.balance_view()}
+    owed = sum(a.points for a in due)
+    if points < owed:
+        result["uncollected_points"] = owed - points
+    return result
+
+
+def _merged_lot(session: Session, earned):
+    """The sale's lot, or the lot a merge moved its points to (network.members.merge), with what remains of it."""
+    while True:
+        moved = session.execute(
+            select(Lot.id, Lot.remaining, Lot.account_id).where(Lot.merged_from_id == earned.lot_id)
+        ).first()
+        if moved is None:
+            return earned
+        earned = SimpleNamespace(id=earned.id, lot_id=moved.id, remaining=moved.remaining, account_id=moved.account_id)
+
+
+def lock_refunded_members(session: Session, partner: PartnerRef, refunds: Sequence[Refund]) -> None:
+    """Lock, in account id order and at once, the members whose sales these refunds name.
+
+    Booked one by one, a batch's refunds would lock members in file order
+    while the next chunk's sales lock theirs in id order: a deadlock.
+    """
+    sold_to = session.scalars(
+        select(Order.member_id).where(
+            Order.partner_id == partner.id, Order.kind == "sale",
+            Order.order_id.in_([refund.original_order_id for refund in refunds]),
+        )
+    ).all()
+    cards.lock_member_ids(session, cards.holders(session, set(sold_to)))
+
+
+def _sale_awards(session: Session, entry_id: int, points: int) -> list[Award]:
+    """What the sale earned, rule by rule (earlier refunds are accounted for by their cumulative share)."""
+    rows = session.execute(
+        select(AwardRow.rule, AwardRow.points, AwardRow.detail).where(AwardRow.entry_id == entry_id).order_by(AwardRow.id)
+    ).all()
+    if not rows:  # booked before awards were recorded: all of it was the base rate
+        return [Award("base_rate", points)]
+    return [Award(row.rule, row.points, row.detail) for row in rows]
+
+
+def _trim(awards: list[Award], limit: int) -> list[Award]:
+    """Keep at most `limit` points, giving up the last awards first (bonuses before the base)."""
+    kept, left = [], limit
+    for award in awards:
+        take = min(award.points, left)
+        left -= take
+        if take:
+            kept.append(Award(award.rule, take, award.detail))
+    return kept

@@ -1,0 +1,25 @@
+"""What time and earlier movements have made due for a member, done before anything reads their balance to spend it.
+
+Every movement that spends or takes points calls `bring_up_to_date` right
+after locking the member: holds past their time are released, pending
+points past their return window become available, and then they repay what
+a claw-back left the member owing. No job
+has to run for a member to see their points when the window passes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from network.earning import clawback
+from network.ledger.journal import MemberAccounts
+from network.lifecycle import pending
+from network.spending import holds
+
+
+def bring_up_to_date(session: Session, member: MemberAccounts, now: datetime) -> None:
+    holds.release_expired(session, member, now)
+    pending.release_due(session, member, now)
+    clawback.repay(session, member, now)

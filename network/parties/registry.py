@@ -1,0 +1,149 @@
+"""Partners joining the network: their row, their two hot accounts and their key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy.orm import Session, aliased
+
+from network.errors import Conflict, NotFound
+from network.ledger.journal import ISSUANCE, PARTNER_KINDS, REDEMPTION
+from network.models import Account, Partner
+from partners.credentials import hash_api_key, new_api_key
+
+
+@dataclass(frozen=True)
+class NewPartner:
+    slug: str
+    name: str
+    timezone: str
+    currency: str
+    adapter: str
+    #: The adapter's settings, as its `config_schema` loaded them.
+    adapter_config: dict[str, Any]
+    #: The earning rules as sent: [{"rule": "base_rate", "rate": "1"}, ...] (partners.earning compiles them).
+    rules: list[dict[str, Any]]
+    #: The return window: a sale's points stay pending this many days.
+    pending_days: int = 0
+    #: "retailer", or "charity" (members donate points to it).
+    kind: str = "retailer"
+    #: Points per unit of its currency when a member pays an amount with points; None: it takes no amounts.
+    points_per_unit: Decimal | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartnerRef(NewPartner):
+    """A partner as a request sees it: a snapshot loaded with its hot accounts in one query.
+
+    Booking a sale needs the partner's issuance account; carrying its id
+    here saves a lookup per request.
+    """
+
+    id: int
+    created_at: datetime
+    accounts: dict[str, int]
+
+    def account_id(self, kind: str) -> int:
+        return self.accounts[kind]
+
+
+_issuance, _redemption = aliased(Account), aliased(Account)
+_PARTNER = (
+    select(
+        Partner.id, Partner.slug, Partner.name, Partner.timezone, Partner.currency, Partner.adapter,
+        Partner.adapter_config, Partner.rules, Partner.pending_days, Partner.kind, Partner.points_per_unit, Partner.created_at,
+        _issuance.id.label(ISSUANCE), _redemption.id.label(REDEMPTION),
+    )
+    .join(_issuance, and_(_issuance.partner_id == Partner.id, _issuance.kind == ISSUANCE))
+    .join(_redemption, and_(_redemption.partner_id == Partner.id, _redemption.kind == REDEMPTION))
+)
+
+
+def _ref(row) -> PartnerRef:
+    fields = row._asdict()
+    accounts = {kind: fields.pop(kind) for kind in PARTNER_KINDS}
+    return PartnerRef(**fields, accounts=accounts)
+
+
+def create_partner(session: Session, spec: NewPartner, now: datetime) -> tuple[PartnerRef, str]:
+    """Returns the partner and its API key, which is never stored or shown again."""
+    if session.scalar(select(Partner.id).where(Partner.slug == spec.slug)) is not None:
+        raise Conflict(f"A partner with slug {spec.slug!r} exists", {"slug": [spec.slug]}, code="partner_exists")
+    key = new_api_key()
+    partner_id = session.execute(
+        insert(Partner).values(
+            slug=spec.slug,
+            name=spec.name,
+            timezone=spec.timezone,
+            currency=spec.currency,
+            adapter=spec.adapter,
+            adapter_config=spec.adapter_config,
+            rules=spec.rules,
+            pending_days=spec.pending_days,
+            kind=spec.kind,
+            points_per_unit=spec.points_per_unit,
+            api_key_hash=hash_api_key(key),
+            created_at=now,
+        ).returning(Partner.id)
+    ).scalar_one()
+    session.execute(insert(Account), [{"kind": kind, "partner_id": partner_id} for kind in PARTNER_KINDS])
+    return get_partner(session, spec.slug), key
+
+
+def get_partner(session: Session, slug: str) -> PartnerRef:
+    row = session.execute(_PARTNER.where(Partner.slug == slug)).first()
+    if row is None:
+        raise NotFound(f"No partner {slug!r}", code="unknown_partner")
+    return _ref(row)
+
+
+def set_adapter(session: Session, slug: str, adapter: str, config: dict[str, Any]) -> PartnerRef:
+    _update(session, slug, adapter=adapter, adapter_config=config)
+    return get_partner(session, slug)
+
+
+def set_rules(session: Session, slug: str, rules: list[dict[str, Any]]) -> PartnerRef:
+    _update(session, slug, rules=rules)
+    return get_partner(session, slug)
+
+
+def amend(session: Session, slug: str, changes: dict[str, Any]) -> PartnerRef:
+    """Change a partner's plain settings (name, time zone, return window); a new window applies to later sales only."""
+    if changes:
+        _update(session, slug, **changes)
+    return get_partner(session, slug)
+
+
+def set_points_rate(session: Session, slug: str, points_per_unit: Decimal) -> PartnerRef:
+    _update(session, slug, points_per_unit=points_per_unit)
+    return get_partner(session, slug)
+
+
+def _update(session: Session, slug: str, **values) -> None:
+    if session.execute(update(Partner).where(Partner.slug == slug).values(**values)).rowcount == 0:
+        raise NotFound(f"No partner {slug!r}", code="unknown_partner")
+
+
+_BY_KEY = _PARTNER.where(Partner.api_key_hash == bindparam("key_hash"))
+
+
+def partner_by_key(session: Session, key: str) -> PartnerRef | None:
+    row = session.execute(_BY_KEY, {"key_hash": hash_api_key(key)}).first()
+    return None if row is None else _ref(row)
+
+
+def slugs(session: Session, ids: set[int | None]) -> dict[int | None, str]:
+    """Partner slugs by id; the network itself (NULL issuer) reads as "network"."""
+    found = {pid: slug for pid, slug in session.execute(select(Partner.id, Partner.slug).where(Partner.id.in_(ids - {None})))}
+    found[None] = "network"
+    return found
+
+
+def provenance(session: Session, by_issuer: dict[int | None, int]) -> list[dict]:
+    """Points by issuing partner, as answers show them: [{"issuer": slug, "points": n}, ...] by slug."""
+    names = slugs(session, set(by_issuer))
+    return sorted(({"issuer": names[i], "points": n} for i, n in by_issuer.items()), key=lambda p: p["issuer"])

@@ -1,0 +1,1 @@
+"""Spending: redemptions at a till, two-phase holds, and the partners' reward catalogues."""

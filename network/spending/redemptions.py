@@ -1,0 +1,191 @@
+"""Spending points at a partner, and taking a redemption back.
+
+A redemption of n points debits the member's available account and credits
+the redeeming partner's redemption account. The lots it consumes (oldest
+expiry first) say whose points were spent: that is what settlement bills.
+A donation is a redemption at a charity; a hold (network.spending.holds) becomes one
+when it is captured.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
+from network.events import outbox
+from network.ledger import journal, orders
+from network.ledger.journal import AVAILABLE, REDEMPTION, MemberAccounts
+from network.lifecycle import upkeep
+from network.members import cards, merge
+from network.models import JournalEntry, Lot, LotMovement
+from network.parties.registry import PartnerRef, get_partner, provenance
+from network.spending import holds, rewards
+
+
+def redeem(
+    session: Session,
+    partner: PartnerRef,
+    *,
+    card_number: str,
+    order_id: str,
+    now: datetime,
+    points: int | None = None,
+    sku: str | None = None,
+    quantity: int = 1,
+    amount: str | None = None,
+    capture: bool = True,
+    hold_until: datetime | None = None,
+) -> dict:
+    """Spend points at a till: so many points, a reward by sku, or an amount at the partner's rate.
+
+    Captured at once (the default), or held until `hold_until` for a later
+    capture or void (network.spending.holds).
+    """
+    member = cards.lock_member_by_card(session, card_number)
+    upkeep.bring_up_to_date(session, member, now)
+    reward, money, extra = None, None, {}
+    if sku is not None:
+        reward = rewards.choose(session, partner, member.member_id, sku, quantity)
+        points, extra["reward"] = reward.points, reward.view()
+    elif amount is not None:
+        money, points = rewards.priced(session, partner, amount)
+        extra.update(amount=str(money), currency=money.currency)
+    if not capture:
+        if hold_until is None:
+            raise ValueError("a hold needs hold_until")
+        held = holds.place(session, partner, member, points=points, order_id=order_id, now=now, expires_at=hold_until,
+                           reward=reward, amount_minor=money.minor if money else None)
+        return {**held, **extra}
+    if orders.find(session, partner.id, holds.HOLD, order_id) is not None:
+        raise orders.duplicate(session, partner.id, holds.HOLD, order_id)
+    order = orders.claim(
+        session,
+        partner_id=partner.id,
+        kind="redemption",
+        order_id=order_id,
+        member_id=member.member_id,
+        points=-points,
+        booked_at=now,
+    )
+    _check_available(member, points)
+    if reward is not None:
+        rewards.reserve(session, reward)
+    entry_id, by_issuer = _spend(session, member, partner, points, reason=f"Redemption {order_id} at {partner.name}",
+                                 now=now, order=order, order_id=order_id)
+    if reward is not None:
+        rewards.record(session, reward.reward_id, member.member_id, entry_id, reward.quantity)
+    return {
+        "redemption_id": entry_id,
+        "points": points,
+        "balance": member.balance_view(),
+        "provenance": provenance(session, by_issuer),
+        **extra,
+    }
+
+
+def donate(session: Session, *, card_number: str, charity: str, points: int, donor: PartnerRef | None,
+           now: datetime) -> dict:
+    """Give points to a charity: a redemption at the charity, so settlement bills each lot's issuer to it."""
+    recipient = get_partner(session, charity)
+    if recipient.kind != "charity":
+        raise Invalid(f"{recipient.name} is not a charity", {"charity": [f"{charity!r} is a {recipient.kind}"]},
+                      code="not_a_charity")
+    member = cards.lock_member_by_card(session, card_number)
+    upkeep.bring_up_to_date(session, member, now)
+    _check_available(member, points)
+    via = f" via {donor.name}" if donor is not None else ""
+    entry_id, by_issuer = _spend(session, member, recipient, points, reason=f"Donation to {recipient.name}{via}", now=now)
+    return {
+        "donation_id": entry_id,
+        "charity": recipient.slug,
+        "points": points,
+        "balance": member.balance_view(),
+        "provenance": provenance(session, by_issuer),
+    }
+
+
+def _spend(session: Session, member: MemberAccounts, at: PartnerRef, points: int, *, reason: str, now: datetime,
+           order: int | None = None, order_id: str | None = None) -> tuple[int, dict[int | None, int]]:
+    """Book points spent at a partner (a till, or a charity's donation box) on a locked member whose balance was checked.
+
+    One "redemption" entry (what settlement bills each lot's issuer for), the
+    lots it takes, the member's activity (which keeps their points alive)
+    and the `points_redeemed` event, all in the caller's transaction.
+    """
+    entry_id = journal.post(
+        session,
+        kind="redemption",
+        legs=[(member.ids[AVAILABLE], -points), (at.account_id(REDEMPTION), points)],
+        member=member,
+        partner_id=at.id,
+        reason=reason,
+        booked_at=now,
+        order_id=order,
+    )
+    by_issuer = journal.consume_lots(session, member, points, entry_id)
+    cards.touch(session, [member.member_id], now)
+    outbox.points_redeemed(session, member, at, points=points, order_id=order_id, redemption_id=entry_id, now=now)
+    return entry_id, by_issuer
+
+
+def _check_available(member, points: int) -> None:
+    available = member.balances[AVAILABLE]
+    if available < points:
+        raise InsufficientPoints(
+            f"The card has {available} points available; {points} were asked for",
+            {"requested": points, "available": available},
+        )
+
+
+def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: datetime) -> dict:
+    """Cancel a redemption (the till voided the basket): points go back into the very lots they came from.
+
+    A captured hold is reversed by the hold's id too (its captured redemption is).
+    """
+    entry = session.get(JournalEntry, redemption_id) if redemption_id < 2**63 else None
+    if entry is not None and entry.kind == holds.HOLD and entry.partner_id == partner.id:
+        captured = holds.captured_entry(session, partner.id, redemption_id)
+        entry = session.get(JournalEntry, captured) if captured is not None else None
+    if entry is None or entry.kind != "redemption" or entry.partner_id != partner.id:
+        raise NotFound("No such redemption at this partner", code="unknown_redemption")
+    member, holder = merge.lock_with_holder(session, entry.member_id)
+    upkeep.bring_up_to_date(session, member, now)
+    if session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id)) is not None:
+        raise Conflict("The redemption was already reversed", code="already_reversed")
+    consumed = session.execute(
+        select(LotMovement.lot_id, LotMovement.points, Lot.issuer_id)
+        .join(Lot, Lot.id == LotMovement.lot_id)
+        .where(LotMovement.entry_id == entry.id)
+    ).all()
+    points = -sum(row.points for row in consumed)
+    reversal_id = journal.post(
+        session,
+        kind="redemption_reversal",
+        legs=[(partner.account_id(REDEMPTION), -points), (member.ids[AVAILABLE], points)],
+        member=member,
+        partner_id=partner.id,
+        reason=f"Reversal of redemption {entry.id} at {partner.name}",
+        booked_at=now,
+        reverses_id=entry.id,
+    )
+    by_issuer: dict[int | None, int] = {}
+    for row in consumed:
+        session.execute(update(Lot).where(Lot.id == row.lot_id).values(remaining=Lot.remaining - row.points))
+        by_issuer[row.issuer_id] = by_issuer.get(row.issuer_id, 0) - row.points
+    session.execute(
+        insert(LotMovement.__table__), [{"lot_id": row.lot_id, "entry_id": reversal_id, "points": -row.points} for row in consumed]
+    )
+    rewards.on_reversal(session, entry.id, reversal_id)
+    # The member may have been merged or deleted since: the points follow where its others went.
+    member = merge.rehome(session, member, holder, now=now)
+    return {
+        "reversal_id": reversal_id,
+        "redemption_id": entry.id,
+        "points": points,
+        "balance": member.balance_view(),
+        "provenance": provenance(session, by_issuer),
+    }
+
