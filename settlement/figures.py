@@ -19,18 +19,17 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from network.lifecycle.expiry import BREAKAGE_KINDS
+from network.ledger.kinds import BREAKAGE_ENTRIES, HOLD_ENTRIES, REDEMPTION_ENTRIES, EntryKind
 from network.models import JournalEntry, Lot, LotMovement, Partner, int_sum
 from network.parties.contracts import ContractVersion, versions
-from network.spending.holds import HOLD_KINDS
 from partners.money import Money, decimals
 
 #: The issuer of points no partner issued (a network-wide promotion): it pays for them when they are spent.
 NETWORK = None
 
-REDEMPTIONS = ("redemption", "redemption_reversal")
+REDEMPTIONS = REDEMPTION_ENTRIES
 #: Points only moved from one member to another (network.members.merge): the lots they open were issued long ago.
-MOVES = ("merge",)
+MOVES = (EntryKind.MERGE,)
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
         .select_from(move)
         .join(entry, entry.id == move.entry_id)
         .join(lot, lot.id == move.lot_id)
-        .where(entry.kind == "refund", entry.partner_id == lot.issuer_id, booked_in(entry.booked_at))
+        .where(entry.kind == EntryKind.REFUND, entry.partner_id == lot.issuer_id, booked_in(entry.booked_at))
         .group_by(lot.issuer_id, issued_version)
     ):
         fee_points[issuer, version] -= points
@@ -128,11 +127,11 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
         .select_from(move)
         .join(entry, entry.id == move.entry_id)
         .join(lot, lot.id == move.lot_id)
-        .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == "redemption_reversal"))
+        .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == EntryKind.REDEMPTION_REVERSAL))
         .where(
             entry.kind.in_(REDEMPTIONS)
-            | (entry.kind == "repayment")
-            | ((entry.kind == "refund") & (lot.issuer_id.is_(None) | (lot.issuer_id != entry.partner_id))),
+            | (entry.kind == EntryKind.REPAYMENT)
+            | ((entry.kind == EntryKind.REFUND) & (lot.issuer_id.is_(None) | (lot.issuer_id != entry.partner_id))),
             booked_in(entry.booked_at),
         )
         .group_by(lot.issuer_id, entry.partner_id, redeem_version)
@@ -150,7 +149,7 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
         .select_from(move)
         .join(entry, entry.id == move.entry_id)
         .join(lot, lot.id == move.lot_id)
-        .where(entry.kind.in_(BREAKAGE_KINDS), booked_in(entry.booked_at))
+        .where(entry.kind.in_(BREAKAGE_ENTRIES), booked_in(entry.booked_at))
         .group_by(lot.issuer_id)
     ):
         figures.expired[issuer] += points
@@ -165,7 +164,7 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
     for issuer, points in session.execute(
         select(lot.issuer_id, int_sum(move.points)).select_from(move)
         .join(entry, entry.id == move.entry_id).join(lot, lot.id == move.lot_id)
-        .where(entry.booked_at < period.end, entry.kind.not_in(HOLD_KINDS)).group_by(lot.issuer_id)
+        .where(entry.booked_at < period.end, entry.kind.not_in(HOLD_ENTRIES)).group_by(lot.issuer_id)
     ):
         figures.outstanding[issuer] += points
 

@@ -62,10 +62,11 @@ from sqlalchemy.orm import Session
 
 from network.db import Database
 from network.errors import BadRequest, NotFound
+from network.ledger.kinds import OrderKind
 from network.models import Order, Partner, Statement, int_sum
 from partners.payloads import csv_records
 
-TYPES = ("sale", "refund", "redemption")
+TYPES = (OrderKind.SALE, OrderKind.REFUND, OrderKind.REDEMPTION)
 COLUMNS = ("order_id", "type", "points")
 MAX_ID = 64
 MAX_LISTED = 1000
@@ -159,9 +160,9 @@ def _record(number: int, record: list[str], at: dict[str, int], width: int) -> P
         errors["points"] = ["is required" if not raw else f"{raw!r} is not a whole number of points"]
     else:
         points = int(raw)
-        if kind == "sale" and points < 0:
+        if kind == OrderKind.SALE and points < 0:
             errors["points"] = ["a sale earns points: it cannot be negative"]
-        elif kind in ("refund", "redemption"):
+        elif kind in (OrderKind.REFUND, OrderKind.REDEMPTION):
             points = -abs(points)  # "40" and "-40" both take 40 points back, as the hub's orders record it
     if errors:
         return PartnerRecord(number, errors=errors)

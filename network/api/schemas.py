@@ -6,6 +6,8 @@ import zoneinfo
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from network.events.kinds import DeliveryStatus
+from network.ledger.kinds import PartnerKind
 from network.lifecycle.tiers import MAX_TIERS, ladder_errors
 from partners.fields import CardNumber, Currency, DecimalString, Points
 
@@ -49,7 +51,7 @@ class PartnerCreate(Strict):
     )
     rules = fields.List(fields.Dict(), metadata={"description": "earning rules; see PUT /v1/partners/{slug}/rules"})
     pending_days = PendingDays(load_default=0)
-    kind = fields.String(load_default="retailer", validate=validate.OneOf(["retailer", "charity"]),
+    kind = fields.String(load_default=PartnerKind.RETAILER, validate=validate.OneOf(list(PartnerKind)),
                          metadata={"description": "a charity receives donations (POST /v1/donations)"})
     points_per_unit = DecimalString(
         validate=validate.Range(min=0, min_inclusive=False, max=10**6), metadata={
@@ -557,7 +559,7 @@ class WebhookOut(Schema):
 
 
 class DeliveriesQuery(Strict):
-    status = fields.String(load_default=None, validate=validate.OneOf(["pending", "delivered", "failed", "cancelled"]))
+    status = fields.String(load_default=None, validate=validate.OneOf(list(DeliveryStatus)))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**63 - 1))
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from network.errors import InsufficientPoints
 from network.ledger import journal
 from network.ledger.journal import AVAILABLE, BREAKAGE, PROMOTION
+from network.ledger.kinds import EntryKind
 from network.lifecycle import upkeep
 from network.members import cards
 
@@ -31,7 +32,7 @@ def adjust(session, member_id: str, *, points: int, reason: str, now: datetime, 
         )
     entry_id = journal.post(
         session,
-        kind="adjustment",
+        kind=EntryKind.ADJUSTMENT,
         legs=[(network, -points), (member.ids[AVAILABLE], points)],
         member=member,
         partner_id=None,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from network.errors import Invalid
 from network.ledger import journal, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, MemberAccounts
+from network.ledger.kinds import EntryKind, OrderKind
 from network.members import cards
 from network.models import Account, Order, Partner, Referral
 from network.models import Award as AwardRow
@@ -38,7 +39,7 @@ def credit(
     """Credit one award to a locked member, issued by `partner_id`; returns the entry id."""
     entry_id = journal.post(
         session,
-        kind="bonus",
+        kind=EntryKind.BONUS,
         legs=[(issuance_account, -award.points), (member.ids[AVAILABLE], award.points)],
         member=member,
         partner_id=partner_id,
@@ -130,7 +131,7 @@ def record_action(
         raise Invalid(f"{partner.name} rewards no action {action!r}", {"action": [f"must be one of: {', '.join(known) or 'none'}"]},
                       code="unknown_action")
     member = cards.lock_member_by_card(session, card_number)
-    kind = f"action:{action}"
+    kind = f"{OrderKind.ACTION}:{action}"
     # Claimed first, so a resent action is a duplicate (409) even when the day's limit is reached.
     order = orders.claim(session, partner_id=partner.id, kind=kind, order_id=reference, member_id=member.member_id,
                          points=terms["points"], booked_at=now)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from network.ledger import journal
 from network.ledger.journal import AVAILABLE, OWED, MemberAccounts
+from network.ledger.kinds import EntryKind
 from network.models import Debt
 
 ONLY_PENDING, WITHIN_BALANCE, UNLIMITED = "only_pending", "within_balance", "unlimited"
@@ -83,7 +84,7 @@ def repay(session: Session, member: MemberAccounts, now: datetime) -> int:
             break
         entry_id = journal.post(
             session,
-            kind="repayment",
+            kind=EntryKind.REPAYMENT,
             legs=[(member.ids[AVAILABLE], -paid), (member.ids[OWED], paid)],
             member=member,
             partner_id=debt.partner_id,

@@ -29,6 +29,7 @@ from network.errors import DomainError, Invalid
 from network.events import notices, outbox
 from network.ledger import bulk, journal, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
+from network.ledger.kinds import EntryKind, OrderKind
 from network.lifecycle import tiers, upkeep
 from network.members import cards, merge
 from network.models import Award as AwardRow
@@ -123,7 +124,7 @@ def book_sales(
     claimed = orders.claim_many(
         session,
         partner_id=partner.id,
-        kind="sale",
+        kind=OrderKind.SALE,
         same={"currency": partner.currency, "booked_at": now},
         rows=[
             {
@@ -207,7 +208,7 @@ def _write_earnings(session, partner, earning, *, now, lifetime) -> dict[int, in
                 }
                 for _, sale, _, holder, order_id in earning
             ],
-            same={"kind": "earn", "partner_id": partner.id, "booked_at": now},
+            same={"kind": EntryKind.EARN, "partner_id": partner.id, "booked_at": now},
             returning=("id", "order_id"),
         )
     }
@@ -237,7 +238,7 @@ def record_sale(session: Session, partner: PartnerRef, rules: RuleSet, sale: Sal
                 terms: Terms = Terms()) -> dict:
     (outcome,) = book_sales(session, partner, [(sale, price(partner, rules, sale))], now=now, terms=terms, lock_first=True)
     if outcome == DUPLICATE:
-        raise orders.duplicate(session, partner.id, "sale", sale.order_id)
+        raise orders.duplicate(session, partner.id, OrderKind.SALE, sale.order_id)
     if isinstance(outcome, DomainError):
         raise outcome
     return outcome
@@ -249,7 +250,7 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
     for field in ("order_id", "original_order_id"):
         if len(getattr(refund, field)) > MAX_ORDER_ID:
             raise _long_order_id(field, getattr(refund, field))
-    sale = orders.find(session, partner.id, "sale", refund.original_order_id)
+    sale = orders.find(session, partner.id, OrderKind.SALE, refund.original_order_id)
     if sale is None:
         raise Invalid(
             f"No sale {refund.original_order_id!r} at {partner.name} to refund",
@@ -260,9 +261,9 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
     member = merge.lock_holder(session, sale.member_id)
     if refund.card_number is not None and cards.member_for_card(session, refund.card_number) != member.member_id:
         raise Invalid("The card is not the one the sale was made with", {"card_number": [refund.card_number]}, code="card_mismatch")
-    if orders.find(session, partner.id, "refund", refund.order_id) is not None:
+    if orders.find(session, partner.id, OrderKind.REFUND, refund.order_id) is not None:
         # Checked before the amounts, so a resent refund reads as a duplicate, not as too large.
-        raise orders.duplicate(session, partner.id, "refund", refund.order_id)
+        raise orders.duplicate(session, partner.id, OrderKind.REFUND, refund.order_id)
     before = orders.refunded_so_far(session, sale.id)
     if before + refund.total.minor > sale.total_minor:
         refundable = Money(sale.total_minor - before, sale.currency)
@@ -291,7 +292,7 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
     order = orders.claim(
         session,
         partner_id=partner.id,
-        kind="refund",
+        kind=OrderKind.REFUND,
         order_id=refund.order_id,
         member_id=member.member_id,
         points=-points,
@@ -313,7 +314,7 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
         own_issue = sum(plan.by_issuer.get(partner.id, 0) for plan in plans)
         entry_id = journal.post(
             session,
-            kind="refund",
+            kind=EntryKind.REFUND,
             legs=[(member.ids[own_account], -share.own), (member.ids[AVAILABLE], -share.others),
                   (member.ids[OWED], -share.owed), (partner.account_id(ISSUANCE), own_issue),
                   (partner.account_id(REDEMPTION), points - own_issue)],
@@ -356,7 +357,7 @@ def lock_refunded_members(session: Session, partner: PartnerRef, refunds: Sequen
     """
     sold_to = session.scalars(
         select(Order.member_id).where(
-            Order.partner_id == partner.id, Order.kind == "sale",
+            Order.partner_id == partner.id, Order.kind == OrderKind.SALE,
             Order.order_id.in_([refund.original_order_id for refund in refunds]),
         )
     ).all()

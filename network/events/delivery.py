@@ -38,13 +38,14 @@ import urllib3
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from network.events.kinds import DeliveryStatus
 from network.events.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from network.ledger import bulk
 from network.models import Delivery, DeliveryAttempt, Event, Partner, Webhook
 
 log = logging.getLogger(__name__)
 
-PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
+PENDING, DELIVERED, FAILED, CANCELLED = DeliveryStatus.PENDING, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED
 HOOK = "coalition_deliver_event"
 FAN_OUT_PAGE, CLAIM_BATCH = 500, 20
 

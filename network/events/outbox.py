@@ -33,13 +33,14 @@ from typing import Any, NamedTuple
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from network.events.kinds import EventKind
 from network.ledger import bulk
 from network.models import Event
 
-POINTS_EARNED, POINTS_REDEEMED = "points_earned", "points_redeemed"
-REWARD_WITHIN_REACH, POINTS_EXPIRING = "reward_within_reach", "points_expiring"
-TIER_CHANGED, DORMANT_MEMBER = "tier_changed", "dormant_member"
-KINDS = (POINTS_EARNED, POINTS_REDEEMED, REWARD_WITHIN_REACH, POINTS_EXPIRING, TIER_CHANGED, DORMANT_MEMBER)
+POINTS_EARNED, POINTS_REDEEMED = EventKind.POINTS_EARNED, EventKind.POINTS_REDEEMED
+REWARD_WITHIN_REACH, POINTS_EXPIRING = EventKind.REWARD_WITHIN_REACH, EventKind.POINTS_EXPIRING
+TIER_CHANGED, DORMANT_MEMBER = EventKind.TIER_CHANGED, EventKind.DORMANT_MEMBER
+KINDS = tuple(EventKind)
 
 #: Personal data that must never leave the hub in an event.
 _PRIVATE = frozenset({"email", "name", "card_number"})

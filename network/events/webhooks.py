@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from network.errors import Invalid, NotFound
+from network.events.kinds import DeliveryStatus
 from network.models import Delivery, DeliveryAttempt, Event, Webhook
 
 SIGNATURE_HEADER, EVENT_ID_HEADER = "Coalition-Signature", "Coalition-Event-Id"
@@ -77,8 +78,8 @@ def remove(session: Session, partner_id: int, *, now: datetime) -> WebhookView:
         raise NotFound("The partner has no webhook", code="no_webhook")
     found.secret, found.removed_at, found.updated_at = None, now, now
     session.execute(
-        update(Delivery).where(Delivery.webhook_id == found.id, Delivery.status == "pending")
-        .values(status="cancelled", next_attempt_at=None)
+        update(Delivery).where(Delivery.webhook_id == found.id, Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None)
     )
     session.flush()
     return WebhookView(None, False, now)

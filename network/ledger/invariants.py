@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from network.ledger.kinds import AccountKind, EntryKind, HoldStatus
 from network.models import Account, Award, Debt, Hold, JournalEntry, Lot, LotMovement, Posting, int_sum
 
 
@@ -61,7 +62,7 @@ def _balances_match_lots(session: Session):
     query = (
         select(Account.member_id, Account.kind, Account.balance, func.coalesce(lots.c.remaining, 0))
         .outerjoin(lots, lots.c.account_id == Account.id)
-        .where(Account.kind.in_(("available", "pending")), Account.balance != func.coalesce(lots.c.remaining, 0))
+        .where(Account.kind.in_((AccountKind.AVAILABLE, AccountKind.PENDING)), Account.balance != func.coalesce(lots.c.remaining, 0))
     )
     for member_id, kind, balance, remaining in session.execute(query):
         yield f"member {member_id}: {kind} {balance}, lots remaining {remaining}"
@@ -73,7 +74,7 @@ def _owed_matches_debts(session: Session):
     query = (
         select(Account.member_id, Account.balance, func.coalesce(debts.c.remaining, 0))
         .outerjoin(debts, debts.c.member_id == Account.member_id)
-        .where(Account.kind == "owed", Account.balance != -func.coalesce(debts.c.remaining, 0))
+        .where(Account.kind == AccountKind.OWED, Account.balance != -func.coalesce(debts.c.remaining, 0))
     )
     for member_id, balance, remaining in session.execute(query):
         yield f"member {member_id}: owed account {balance}, open debts {remaining}"
@@ -109,7 +110,7 @@ def _issuance_matches_lots(session: Session):
         select(Lot.issuer_id, int_sum(LotMovement.points).label("points"))
         .join(LotMovement, LotMovement.lot_id == Lot.id)
         .join(JournalEntry, JournalEntry.id == LotMovement.entry_id)
-        .where(JournalEntry.kind == "refund", JournalEntry.partner_id == Lot.issuer_id)
+        .where(JournalEntry.kind == EntryKind.REFUND, JournalEntry.partner_id == Lot.issuer_id)
         .group_by(Lot.issuer_id)
         .subquery()
     )
@@ -121,14 +122,14 @@ def _issuance_matches_lots(session: Session):
         .outerjoin(totals, totals.c.account_id == Account.id)
         .outerjoin(issued, issued.c.issuer_id == Account.partner_id)
         .outerjoin(clawed, clawed.c.issuer_id == Account.partner_id)
-        .where(Account.kind == "issuance", balance != expected)
+        .where(Account.kind == AccountKind.ISSUANCE, balance != expected)
     )
     for partner_id, actual, wanted in session.execute(query):
         yield f"partner {partner_id}: issuance account {actual}, its lots say {wanted}"
 
 
 def _no_negative_available(session: Session):
-    query = select(Account.member_id, Account.balance).where(Account.kind == "available", Account.balance < 0)
+    query = select(Account.member_id, Account.balance).where(Account.kind == AccountKind.AVAILABLE, Account.balance < 0)
     for member_id, balance in session.execute(query):
         yield f"member {member_id} has {balance} points available"
 
@@ -155,13 +156,13 @@ def _awards_explain_entries(session: Session):
 def _held_equals_authorized_holds(session: Session):
     """A member's held account holds exactly the points of its authorised holds: none lost, none left behind."""
     holds = (
-        select(Hold.member_id, int_sum(Hold.points).label("points")).where(Hold.status == "authorized")
+        select(Hold.member_id, int_sum(Hold.points).label("points")).where(Hold.status == HoldStatus.AUTHORIZED)
         .group_by(Hold.member_id).subquery()
     )
     query = (
         select(Account.member_id, Account.balance, func.coalesce(holds.c.points, 0))
         .outerjoin(holds, holds.c.member_id == Account.member_id)
-        .where(Account.kind == "held", Account.balance != func.coalesce(holds.c.points, 0))
+        .where(Account.kind == AccountKind.HELD, Account.balance != func.coalesce(holds.c.points, 0))
     )
     for member_id, balance, points in session.execute(query):
         yield f"member {member_id}: held {balance}, authorised holds {points}"

@@ -17,17 +17,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from network.errors import InsufficientPoints
+from network.ledger.kinds import AccountKind
 from network.models import Account, JournalEntry, Lot, LotMovement, Posting
 
-AVAILABLE, PENDING, HELD = "available", "pending", "held"
-#: Points a member owes after a refund clawed back more than they had (claw-back policy `unlimited`):
-#: never positive, repaid from the next points they earn. Their balance shows available + owed.
-OWED = "owed"
-MEMBER_KINDS = (AVAILABLE, PENDING, HELD, OWED)
-ISSUANCE, REDEMPTION = "issuance", "redemption"
-PARTNER_KINDS = (ISSUANCE, REDEMPTION)
-#: The network's own accounts: it funds promotions and adjustments, and takes in expired points.
-PROMOTION, BREAKAGE = "promotion", "breakage"
+#: The account kinds by their short names: every posting names one, and these read best in a leg.
+AVAILABLE, PENDING, HELD, OWED = AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.HELD, AccountKind.OWED
+ISSUANCE, REDEMPTION = AccountKind.ISSUANCE, AccountKind.REDEMPTION
+PROMOTION, BREAKAGE = AccountKind.PROMOTION, AccountKind.BREAKAGE
 LOT_PAGE = 200
 
 

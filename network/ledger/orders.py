@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from network.db import insert_unless_taken
 from network.errors import Conflict
 from network.ledger import bulk
+from network.ledger.kinds import OrderKind
 from network.models import JournalEntry, Order, int_sum
 
 _orders = Order.__table__
@@ -89,4 +90,4 @@ def claim_many(session: Session, *, partner_id: int, kind: str, same: dict, rows
 
 
 def refunded_so_far(session: Session, sale_id: int) -> int:
-    return session.scalar(select(int_sum(Order.total_minor)).where(Order.original_id == sale_id, Order.kind == "refund"))
+    return session.scalar(select(int_sum(Order.total_minor)).where(Order.original_id == sale_id, Order.kind == OrderKind.REFUND))

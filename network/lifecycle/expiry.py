@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session
 
 from network.ledger import journal
 from network.ledger.journal import AVAILABLE, BREAKAGE, PENDING, MemberAccounts
+from network.ledger.kinds import EntryKind
 from network.lifecycle import upkeep
 from network.models import Account, Lot, Member, int_sum
 
 FIXED, ACTIVITY_EXTENDS = "fixed", "activity_extends"
 POLICIES = (FIXED, ACTIVITY_EXTENDS)
 #: Entry kinds whose lot movements settlement reports as breakage: points that left without being spent.
-BREAKAGE_KINDS = ("expiry", "forfeiture", "adjustment")
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def expire_member(session: Session, member_id: str, as_of: datetime, policy: Pol
     if due <= 0:
         return 0
     # Due lots are a prefix of the consumption order (oldest expiry first), so consuming `due` points takes exactly them.
-    _to_breakage(session, member, due, AVAILABLE, kind="expiry", reason=f"{due} points expired (due by {as_of:%Y-%m-%d %H:%M} UTC)", now=now)
+    _to_breakage(session, member, due, AVAILABLE, kind=EntryKind.EXPIRY, reason=f"{due} points expired (due by {as_of:%Y-%m-%d %H:%M} UTC)", now=now)
     return due
 
 
@@ -140,7 +140,7 @@ def forfeit(session: Session, member: MemberAccounts, *, reason: str, now: datet
     for account in (AVAILABLE, PENDING):
         points = member.balances[account]
         if points > 0:
-            _to_breakage(session, member, points, account, kind="forfeiture", reason=reason, now=now)
+            _to_breakage(session, member, points, account, kind=EntryKind.FORFEITURE, reason=reason, now=now)
             total += points
     return total
 

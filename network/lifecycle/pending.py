@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from network.ledger import journal
 from network.ledger.journal import AVAILABLE, PENDING, MemberAccounts
+from network.ledger.kinds import EntryKind
 from network.models import Lot, int_sum
 
 _lots = Lot.__table__
@@ -43,7 +44,7 @@ def release_due(session: Session, member: MemberAccounts, now: datetime) -> int:
         return 0
     journal.post(
         session,
-        kind="release",
+        kind=EntryKind.RELEASE,
         legs=[(member.ids[PENDING], -points), (member.ids[AVAILABLE], points)],
         member=member,
         partner_id=None,

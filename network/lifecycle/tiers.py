@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, aliased
 
 from network.errors import Invalid
 from network.events import notices
+from network.ledger.kinds import EntryKind
 from network.members import cards as member_locks
 from network.models import Award as AwardRow
 from network.models import JournalEntry, Member, int_sum
@@ -54,7 +55,7 @@ TIER_RULE = "tier"
 ROLLING, LOYALTY_YEAR = "rolling_365", "loyalty_year"
 WINDOWS = (ROLLING, LOYALTY_YEAR)
 #: Entries whose awards qualify: sales, and the refunds that take their share back.
-QUALIFYING_KINDS = ("earn", "refund")
+QUALIFYING_KINDS = (EntryKind.EARN, EntryKind.REFUND)
 MAX_TIERS = 20
 MAX_MULTIPLIER = Decimal(100)
 YEAR = timedelta(days=365)

@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from network.errors import DomainError, Gone, Invalid, NotFound
-from network.ledger.journal import AVAILABLE, MEMBER_KINDS, PENDING, MemberAccounts, balance_view
+from network.ledger.journal import AVAILABLE, PENDING, MemberAccounts, balance_view
+from network.ledger.kinds import MEMBER_ACCOUNTS, CardStatus
 from network.lifecycle import pending
 from network.members import privacy
 from network.members.privacy import MasterKey
@@ -31,7 +32,7 @@ def enrol(
             raise ValueError("an e-mail or name is stored encrypted: pass the master key")
         sealed = privacy.seal(session, master, member_id, email=email, name=name, now=now)
         session.execute(update(Member).where(Member.id == member_id).values(**sealed))
-    session.execute(insert(Account), [{"kind": kind, "member_id": member_id, "balance": 0} for kind in MEMBER_KINDS])
+    session.execute(insert(Account), [{"kind": kind, "member_id": member_id, "balance": 0} for kind in MEMBER_ACCOUNTS])
     number = issue_card(session, member_id, now)
     return member_id, number
 
@@ -41,7 +42,7 @@ def issue_card(session: Session, member_id: str, now: datetime) -> str:
         number = new_card_number()
         if session.get(Card, number) is None:
             break
-    session.execute(insert(Card).values(number=number, member_id=member_id, status="active", created_at=now))
+    session.execute(insert(Card).values(number=number, member_id=member_id, status=CardStatus.ACTIVE, created_at=now))
     return number
 
 
@@ -49,7 +50,7 @@ def _checked(number: str, status: str | None) -> None:
     """The error a till can show for an unknown (status None) or blocked card."""
     if status is None:
         raise NotFound("Unknown card", {"card_number": [number]}, code="unknown_card")
-    if status != "active":
+    if status != CardStatus.ACTIVE:
         raise Invalid("The card is blocked", {"card_number": [number]}, code="card_blocked")
 
 
@@ -240,8 +241,8 @@ def block_card(session: Session, number: str, *, reason: str | None, now: dateti
     card = session.get(Card, number, with_for_update=True)
     if card is None:
         _checked(number, None)
-    if card.status == "active":
-        card.status, card.blocked_at, card.block_reason = "blocked", now, reason
+    if card.status == CardStatus.ACTIVE:
+        card.status, card.blocked_at, card.block_reason = CardStatus.BLOCKED, now, reason
         session.flush()
     return card
 

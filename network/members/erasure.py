@@ -17,6 +17,7 @@ from sqlalchemy import update
 from network.errors import Conflict
 from network.ledger import journal
 from network.ledger.journal import HELD
+from network.ledger.kinds import CardStatus
 from network.lifecycle import expiry, upkeep
 from network.members import cards, privacy
 from network.models import Card, Member
@@ -34,8 +35,8 @@ def delete_member(session, member_id: str, *, now: datetime) -> dict:
         )
     forfeited = expiry.forfeit(session, accounts, reason="Member deleted at their request: points forfeited", now=now)
     blocked = session.execute(
-        update(Card).where(Card.member_id == member_id, Card.status == "active")
-        .values(status="blocked", blocked_at=now, block_reason="member deleted").returning(Card.number)
+        update(Card).where(Card.member_id == member_id, Card.status == CardStatus.ACTIVE)
+        .values(status=CardStatus.BLOCKED, blocked_at=now, block_reason="member deleted").returning(Card.number)
     ).scalars().all()
     privacy.shred(session, member_id)
     session.execute(update(Member).where(Member.id == member_id).values(deleted_at=now))

@@ -29,6 +29,7 @@ from network.earning import clawback
 from network.errors import Conflict, Invalid
 from network.ledger import journal
 from network.ledger.journal import AVAILABLE, HELD, OWED, PENDING, MemberAccounts
+from network.ledger.kinds import EntryKind
 from network.lifecycle import expiry, upkeep
 from network.members import cards
 from network.models import Account, Card, Debt, Lot, LotMovement, Member, Referral
@@ -91,7 +92,7 @@ def _move_points(session: Session, absorbed: MemberAccounts, survivor: MemberAcc
             continue
         entry_id = journal.post(
             session,
-            kind="merge",
+            kind=EntryKind.MERGE,
             legs=[(absorbed.ids[kind], -points), (survivor.ids[kind], points)],
             member=survivor,
             partner_id=None,
@@ -110,7 +111,7 @@ def _move_debts(session: Session, absorbed: MemberAccounts, survivor: MemberAcco
     owed = -absorbed.balances[OWED]
     if owed <= 0:
         return
-    journal.post(session, kind="merge", legs=[(absorbed.ids[OWED], owed), (survivor.ids[OWED], -owed)], member=None,
+    journal.post(session, kind=EntryKind.MERGE, legs=[(absorbed.ids[OWED], owed), (survivor.ids[OWED], -owed)], member=None,
                 partner_id=None, reason=f"{owed} points owed moved from merged member {absorbed.member_id}", booked_at=now)
     for side, change in ((absorbed, owed), (survivor, -owed)):
         session.execute(update(Account).where(Account.id == side.ids[OWED]).values(balance=Account.balance + change))

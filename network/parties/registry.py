@@ -11,7 +11,8 @@ from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from network.errors import Conflict, NotFound
-from network.ledger.journal import ISSUANCE, PARTNER_KINDS, REDEMPTION
+from network.ledger.journal import ISSUANCE, REDEMPTION
+from network.ledger.kinds import PARTNER_ACCOUNTS, PartnerKind
 from network.models import Account, Partner
 from partners.credentials import hash_api_key, new_api_key
 
@@ -29,8 +30,7 @@ class NewPartner:
     rules: list[dict[str, Any]]
     #: The return window: a sale's points stay pending this many days.
     pending_days: int = 0
-    #: "retailer", or "charity" (members donate points to it).
-    kind: str = "retailer"
+    kind: str = PartnerKind.RETAILER
     #: Points per unit of its currency when a member pays an amount with points; None: it takes no amounts.
     points_per_unit: Decimal | None = None
 
@@ -65,7 +65,7 @@ _PARTNER = (
 
 def _ref(row) -> PartnerRef:
     fields = row._asdict()
-    accounts = {kind: fields.pop(kind) for kind in PARTNER_KINDS}
+    accounts = {kind: fields.pop(kind) for kind in PARTNER_ACCOUNTS}
     return PartnerRef(**fields, accounts=accounts)
 
 
@@ -90,7 +90,7 @@ def create_partner(session: Session, spec: NewPartner, now: datetime) -> tuple[P
             created_at=now,
         ).returning(Partner.id)
     ).scalar_one()
-    session.execute(insert(Account), [{"kind": kind, "partner_id": partner_id} for kind in PARTNER_KINDS])
+    session.execute(insert(Account), [{"kind": kind, "partner_id": partner_id} for kind in PARTNER_ACCOUNTS])
     return get_partner(session, spec.slug), key
 
 

@@ -35,15 +35,15 @@ from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
 from network.events import outbox
 from network.ledger import journal, orders
 from network.ledger.journal import AVAILABLE, HELD, REDEMPTION, MemberAccounts
+from network.ledger.kinds import EntryKind, HoldStatus, OrderKind
 from network.members import cards
 from network.models import Card, Hold, Lot, LotMovement, Order, int_sum
 from network.parties.registry import PartnerRef, provenance
 from network.spending import rewards
 
-AUTHORIZED, CAPTURED, VOIDED, EXPIRED = "authorized", "captured", "voided", "expired"
-HOLD, RELEASE = "hold", "hold_release"
+AUTHORIZED, CAPTURED, VOIDED, EXPIRED = HoldStatus.AUTHORIZED, HoldStatus.CAPTURED, HoldStatus.VOIDED, HoldStatus.EXPIRED
+HOLD, RELEASE = EntryKind.HOLD, EntryKind.HOLD_RELEASE
 #: Entry kinds that move points only between a member's own accounts and back; they never settle.
-HOLD_KINDS = (HOLD, RELEASE)
 
 _holds, _lots, _movements = Hold.__table__, Lot.__table__, LotMovement.__table__
 
@@ -51,9 +51,9 @@ _holds, _lots, _movements = Hold.__table__, Lot.__table__, LotMovement.__table__
 def place(session: Session, partner: PartnerRef, member: MemberAccounts, *, points: int, order_id: str, now: datetime,
           expires_at: datetime, reward: rewards.Taken | None = None, amount_minor: int | None = None) -> dict:
     """Authorise `points` of a locked member (expired holds already released) until `expires_at`."""
-    if orders.find(session, partner.id, "redemption", order_id) is not None:
-        raise orders.duplicate(session, partner.id, "redemption", order_id)
-    order = orders.claim(session, partner_id=partner.id, kind=HOLD, order_id=order_id, member_id=member.member_id,
+    if orders.find(session, partner.id, OrderKind.REDEMPTION, order_id) is not None:
+        raise orders.duplicate(session, partner.id, OrderKind.REDEMPTION, order_id)
+    order = orders.claim(session, partner_id=partner.id, kind=OrderKind.HOLD, order_id=order_id, member_id=member.member_id,
                          points=-points, booked_at=now)
     available = member.balances[AVAILABLE]
     if available < points:
@@ -88,10 +88,10 @@ def capture(session: Session, partner: PartnerRef, hold_id: int, *, points: int 
                       code="partial_reward_capture")
     lots = _release(session, member, hold, CAPTURED, f"Capture of hold {hold.hold_entry_id}", now, restock=False)
     order_text = session.scalar(select(Order.order_id).where(Order.id == hold.order_id))
-    order = orders.claim(session, partner_id=partner.id, kind="redemption", order_id=order_text,
+    order = orders.claim(session, partner_id=partner.id, kind=OrderKind.REDEMPTION, order_id=order_text,
                          member_id=member.member_id, points=-captured, booked_at=now)
     entry_id = journal.post(
-        session, kind="redemption", legs=[(member.ids[AVAILABLE], -captured), (partner.account_id(REDEMPTION), captured)],
+        session, kind=EntryKind.REDEMPTION, legs=[(member.ids[AVAILABLE], -captured), (partner.account_id(REDEMPTION), captured)],
         member=member, partner_id=partner.id, reason=f"Redemption {order_text} at {partner.name} (hold {hold.hold_entry_id})",
         booked_at=now, order_id=order,
     )

@@ -18,6 +18,7 @@ from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
 from network.events import outbox
 from network.ledger import journal, orders
 from network.ledger.journal import AVAILABLE, REDEMPTION, MemberAccounts
+from network.ledger.kinds import EntryKind, OrderKind, PartnerKind
 from network.lifecycle import upkeep
 from network.members import cards, merge
 from network.models import JournalEntry, Lot, LotMovement
@@ -59,12 +60,12 @@ def redeem(
         held = holds.place(session, partner, member, points=points, order_id=order_id, now=now, expires_at=hold_until,
                            reward=reward, amount_minor=money.minor if money else None)
         return {**held, **extra}
-    if orders.find(session, partner.id, holds.HOLD, order_id) is not None:
-        raise orders.duplicate(session, partner.id, holds.HOLD, order_id)
+    if orders.find(session, partner.id, OrderKind.HOLD, order_id) is not None:
+        raise orders.duplicate(session, partner.id, OrderKind.HOLD, order_id)
     order = orders.claim(
         session,
         partner_id=partner.id,
-        kind="redemption",
+        kind=OrderKind.REDEMPTION,
         order_id=order_id,
         member_id=member.member_id,
         points=-points,
@@ -90,7 +91,7 @@ def donate(session: Session, *, card_number: str, charity: str, points: int, don
            now: datetime) -> dict:
     """Give points to a charity: a redemption at the charity, so settlement bills each lot's issuer to it."""
     recipient = get_partner(session, charity)
-    if recipient.kind != "charity":
+    if recipient.kind != PartnerKind.CHARITY:
         raise Invalid(f"{recipient.name} is not a charity", {"charity": [f"{charity!r} is a {recipient.kind}"]},
                       code="not_a_charity")
     member = cards.lock_member_by_card(session, card_number)
@@ -117,7 +118,7 @@ def _spend(session: Session, member: MemberAccounts, at: PartnerRef, points: int
     """
     entry_id = journal.post(
         session,
-        kind="redemption",
+        kind=EntryKind.REDEMPTION,
         legs=[(member.ids[AVAILABLE], -points), (at.account_id(REDEMPTION), points)],
         member=member,
         partner_id=at.id,
@@ -146,10 +147,10 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
     A captured hold is reversed by the hold's id too (its captured redemption is).
     """
     entry = session.get(JournalEntry, redemption_id) if redemption_id < 2**63 else None
-    if entry is not None and entry.kind == holds.HOLD and entry.partner_id == partner.id:
+    if entry is not None and entry.kind == EntryKind.HOLD and entry.partner_id == partner.id:
         captured = holds.captured_entry(session, partner.id, redemption_id)
         entry = session.get(JournalEntry, captured) if captured is not None else None
-    if entry is None or entry.kind != "redemption" or entry.partner_id != partner.id:
+    if entry is None or entry.kind != EntryKind.REDEMPTION or entry.partner_id != partner.id:
         raise NotFound("No such redemption at this partner", code="unknown_redemption")
     member, holder = merge.lock_with_holder(session, entry.member_id)
     upkeep.bring_up_to_date(session, member, now)
@@ -163,7 +164,7 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
     points = -sum(row.points for row in consumed)
     reversal_id = journal.post(
         session,
-        kind="redemption_reversal",
+        kind=EntryKind.REDEMPTION_REVERSAL,
         legs=[(partner.account_id(REDEMPTION), -points), (member.ids[AVAILABLE], points)],
         member=member,
         partner_id=partner.id,

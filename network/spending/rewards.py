@@ -19,6 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from network.errors import Conflict, Invalid, NotFound
+from network.ledger.kinds import HoldStatus
 from network.models import Hold, Partner, Reward, RewardRedemption, int_sum
 from network.parties.registry import PartnerRef
 from partners.money import Money, MoneyError, decimals
@@ -113,7 +114,7 @@ def taken_by(session: Session, reward_id: int, member_id: str) -> int:
     )
     held = session.scalar(
         select(int_sum(Hold.quantity)).where(Hold.reward_id == reward_id, Hold.member_id == member_id,
-                                             Hold.status == "authorized")
+                                             Hold.status == HoldStatus.AUTHORIZED)
     )
     return taken + held
 

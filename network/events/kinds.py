@@ -1,0 +1,21 @@
+"""The kinds of event the hub tells partners of, and the states of a delivery, as stored and as sent."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    POINTS_EARNED = "points_earned"  # to the partner where the sale was made
+    POINTS_REDEEMED = "points_redeemed"  # to the partner where the points were spent
+    REWARD_WITHIN_REACH = "reward_within_reach"  # a sale brought the member close to a catalogue reward
+    POINTS_EXPIRING = "points_expiring"  # to the enrolling partner, ahead of the member's next expiry
+    TIER_CHANGED = "tier_changed"
+    DORMANT_MEMBER = "dormant_member"  # points unspent and no activity for a while
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # due now or at next_attempt_at
+    DELIVERED = "delivered"  # a 2xx answer
+    FAILED = "failed"  # every attempt used
+    CANCELLED = "cancelled"  # the partner removed its webhook
