@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -259,8 +260,6 @@ def test_the_member_history_is_in_time_order_and_counts_what_it_leaves_out(demo)
     more = int(re.fullmatch(r"and (\d+) more entries before these", rows[0][-1]).group(1))
     entries = rows[1:]
     assert rows[0][0] == "..." and len(entries) == shown and more + shown == total
-    from datetime import datetime
-
     moments = [datetime.strptime(row[0], "%a %d %b %Y %H:%M") for row in entries]
     assert moments == sorted(moments) and len(set(moments)) > 1
     # As many entries as the ledger has for the member with the top balance (its name heads the section).
@@ -322,7 +321,7 @@ def test_net_positions_sum_to_zero_and_the_transfers_move_them(demo):
     assert positions[-1][0] == "total"
     printed = {row[0]: row for row in positions[:-1]}
     assert {party: money(row[-1]) for party, row in printed.items()} == nets
-    for party, receives, pays, fees, net in positions[:-1]:
+    for _party, receives, pays, fees, net in positions[:-1]:
         assert money(receives) + money(pays) + money(fees) == money(net)
     assert sum(nets.values()) == 0 == money(positions[-1][-1])
     assert any(net != 0 for net in nets.values())  # there is something to settle

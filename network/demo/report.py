@@ -98,7 +98,7 @@ def report(run: Run, stage: Stage, members: list[Member], summary: Summary, clos
     member_life(stage)
     part("Finance")
     contracts(summary)
-    statement(closed)
+    statement(closed, summary.name(SECTION_OF))
     provenance(summary)
     net_positions(summary)
     transfers(summary)
@@ -233,13 +233,13 @@ def contracts(summary: Summary) -> None:
     table(["partner", "issue fee", "redeem rate", "in force from"], rows)
 
 
-def statement(closed: Closed) -> None:
+def statement(closed: Closed, partner: str) -> None:
     body = closed.statement["statement"]
     period = body["period"]
     heading(f"Statement {body['sequence']} (POST /v1/settlement/runs): from {period['start'] or 'the first entry'} "
             f"to {period['end']}, signed by key {closed.statement['signature']['key_id']}")
     table(None, [["saved", "statement", str(closed.files["statement"]), "GET /v1/settlement/statements/<n>, the operator's"],
-                 ["", "section", str(closed.files["section"]), f"{SECTION_OF}'s own, fetched with its API key"],
+                 ["", "section", str(closed.files["section"]), f"{partner}'s own, fetched with its API key"],
                  ["", "keys", str(closed.files["keys"]), "GET /v1/settlement/keys, public"]])
     click.echo("  each checked offline, with the public keys alone:")
     for verification in closed.verifications:
