@@ -87,21 +87,11 @@ def ledger() -> None:
 def ledger_check() -> None:
     """Verify every ledger invariant; exit 1 naming each one that fails."""
     from network.ledger.invariants import check
+    from network.ledger.report import echo_check
 
     with _db().session() as session:
         results = check(session)
-    failed = False
-    for name, problems in results.items():
-        if problems:
-            failed = True
-            click.secho(f"FAIL  {name}", fg="red")
-            for problem in problems[:20]:
-                click.echo(f"      {problem}")
-            if len(problems) > 20:
-                click.echo(f"      ... and {len(problems) - 20} more")
-        else:
-            click.secho(f"ok    {name}", fg="green")
-    sys.exit(1 if failed else 0)
+    sys.exit(0 if echo_check(results) else 1)
 
 
 @main.command("plugins")
