@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import Response, jsonify
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from network.api.idempotency import to_json
 from network.errors import DomainError
 from partners.errors import flatten_errors
 
@@ -52,4 +53,5 @@ class CoalitionApi(Api):
 
 
 def handle_domain_error(error: DomainError):
-    return jsonify(error.body()), error.status
+    """Encoded as success answers and stored refusals are (times in ISO 8601), so a replay answers the same bytes."""
+    return Response(to_json(error.body()) + "\n", status=error.status, mimetype="application/json")
