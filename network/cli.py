@@ -101,9 +101,9 @@ def members_group() -> None:
 def members_rewrap_keys() -> None:
     """Wrap every member's data key under a new master key.
 
-    The new key is the first of COALITION_MASTER_KEY.
-    Put the new key first and keep the old one after it (comma-separated),
-    run this, then drop the old key. Commits a page at a time; safe to rerun.
+    Put the new key first in COALITION_MASTER_KEY and keep the old one after
+    it (comma-separated), run this, then drop the old key. Commits a page at a
+    time; safe to rerun.
     """
     from network.members.privacy import rewrap_page
 
