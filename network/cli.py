@@ -1,22 +1,74 @@
-"""The `coalition` command: database, server, ledger audit and the demo."""
+"""The `coalition` command: database, server, the hub's jobs and audits, and the demo.
+
+A plain click group, not Flask's: `coalition --help` shows the product's
+commands alone. A command that needs the hub runs in the app context of
+`create_app()`, or of the app a caller hands in as `obj` (the tests do).
+"""
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import sys
-from datetime import timezone
+from datetime import datetime, timezone
 
 import click
-from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask import Flask, current_app
 
 from network import create_app
 
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+
+class ProductGroup(click.Group):
+    """Lists each command by its whole first sentence: a help cut short with "..." tells a user nothing."""
+
+    group_class = type
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, command.get_short_help_str(limit=sys.maxsize)) for name, command in self._listed(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def _listed(self, ctx: click.Context):
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                yield name, command
+
+
+@click.group(cls=ProductGroup, context_settings=CONTEXT)
 def main() -> None:
-    """Coalition loyalty network hub."""
+    """Coalition loyalty network hub.
+
+    Every command reads the hub's settings from the environment (DATABASE_URL,
+    COALITION_*), as `coalition serve` does. A time (--as-of) is any ISO 8601
+    date or time; one without an offset is UTC, a bare date its midnight UTC.
+    """
+
+
+def with_appcontext(command):
+    """Run the command inside the hub's app, so that it reads the same settings and plugins as the server."""
+
+    @functools.wraps(command)
+    def in_app(*args, **kwargs):
+        with _app().app_context():
+            return command(*args, **kwargs)
+
+    return in_app
+
+
+def _app() -> Flask:
+    """The app handed in as `obj`, else the hub's own; a misspelt setting is an error naming it, not a traceback."""
+    given = click.get_current_context().find_object(Flask)
+    if given is not None:
+        return given
+    try:
+        return create_app()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _db():
@@ -25,11 +77,11 @@ def _db():
 
 @main.group()
 def db() -> None:
-    """Database schema."""
+    """Create and upgrade the database schema."""
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="head", help="the Alembic revision to upgrade to")
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations to DATABASE_URL."""
@@ -41,16 +93,17 @@ def db_upgrade(revision: str) -> None:
 
 @main.group("members")
 def members_group() -> None:
-    """Members' personal data."""
+    """Look after members' personal data."""
 
 
 @members_group.command("rewrap-keys")
 @with_appcontext
 def members_rewrap_keys() -> None:
-    """Wrap every member's data key under the first key of COALITION_MASTER_KEY (rotation).
+    """Wrap every member's data key under a new master key.
 
-    Put the new key first and keep the old one after it (comma-separated),
-    run this, then drop the old key. Commits a page at a time; safe to rerun.
+    Put the new key first in COALITION_MASTER_KEY and keep the old one after
+    it (comma-separated), run this, then drop the old key. Commits a page at a
+    time; safe to rerun.
     """
     from network.members.privacy import rewrap_page
 
@@ -65,10 +118,11 @@ def members_rewrap_keys() -> None:
 
 
 @main.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, type=int, show_default=True)
-@click.option("--workers", default=lambda: os.cpu_count() or 2, type=int, help="gunicorn worker processes")
-@click.option("--threads", default=4, type=int, show_default=True, help="threads per worker")
+@click.option("--host", default="127.0.0.1", help="the address to listen on")
+@click.option("--port", default=8000, type=int, help="the port to listen on")
+@click.option("--workers", default=lambda: os.cpu_count() or 2, type=int, show_default="one per CPU",
+              help="gunicorn worker processes")
+@click.option("--threads", default=4, type=int, help="threads per worker")
 @click.option("--access-log", is_flag=True, help="log every request to standard output")
 def serve_command(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
     """Serve the API with gunicorn."""
@@ -79,7 +133,7 @@ def serve_command(host: str, port: int, workers: int, threads: int, access_log: 
 
 @main.group()
 def ledger() -> None:
-    """Ledger audit."""
+    """Audit the ledger."""
 
 
 @ledger.command("check")
@@ -98,7 +152,10 @@ def ledger_check() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 @with_appcontext
 def plugins_command(as_json: bool) -> None:
-    """List every loaded plugin: its distribution, version and hooks, and what it provides."""
+    """List the loaded plugins and what they provide.
+
+    Each with its distribution, version and hooks.
+    """
     import dataclasses
     import json
 
@@ -121,10 +178,11 @@ def plugins_command(as_json: bool) -> None:
 @click.argument("file", type=click.File("rb"))
 @with_appcontext
 def import_command(slug: str, file) -> None:
-    """Book a partner's batch export (its adapter reads it), streaming, with a progress bar.
+    """Book a partner's batch export through its adapter.
 
-    Prints the same summary as POST /v1/transactions/batch; a file imported
-    twice books nothing the second time.
+    Streams the file with a progress bar and prints the same summary as POST
+    /v1/transactions/batch; a file imported twice books nothing the second
+    time. Exits 1 if a row was rejected.
     """
     import json
 
@@ -169,29 +227,51 @@ class _Counting(io.RawIOBase):
         return len(data)
 
 
-def as_of_option(help: str):
-    """`--as-of T` for a job that catches up on the past: a date or time, UTC unless it says otherwise."""
-    return click.option("--as-of", "as_of", help=help,
-                        type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]))
+class IsoTime(click.ParamType):
+    """Any ISO 8601 date or time a user pastes: fractional seconds, `Z` or an offset; without one it is UTC.
+
+    UTC rather than refused because the hub's clock and storage are UTC, and a
+    bare date (midnight UTC) is the usual way to ask for a day's run.
+    """
+
+    name = "time"
+
+    def convert(self, value, param, ctx) -> datetime:
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 date or time, such as 2029-02-08, 2029-02-08T18:23:15Z "
+                      "or 2029-02-08T18:23:15.017739+01:00", param, ctx)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def as_of_option(what: str):
+    """`--as-of T` for a job that catches up on the past."""
+    return click.option("--as-of", "as_of", type=IsoTime(), metavar="TIME",
+                        help=f"{what} at this ISO 8601 time (UTC without an offset; a date is its midnight UTC) "
+                             "[default: now]")
 
 
 def _now_and_as_of(as_of, future: str):
-    """The hub's now, and `--as-of` as an aware time no later than now (a job never acts ahead of time)."""
+    """The hub's now, and `--as-of` no later than now (a job never acts ahead of time)."""
     now = current_app.config["CLOCK"]()
     if as_of is None:
         return now, now
-    if as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=timezone.utc)
     if as_of > now:
-        raise click.BadParameter(future, param_hint="--as-of")
+        raise click.BadParameter(future, param_hint="'--as-of'")
     return now, as_of
 
 
 @main.command("expire")
-@as_of_option("expire what is due at this time (UTC unless an offset is given); default: now")
+@as_of_option("expire what is due")
 @with_appcontext
 def expire_command(as_of) -> None:
-    """Post expiry entries for every point past its lifetime; running it again posts nothing new."""
+    """Expire every point past its lifetime.
+
+    Running it again posts nothing new.
+    """
     from network.lifecycle import expiry
 
     _, as_of = _now_and_as_of(as_of, "must not be in the future")
@@ -205,13 +285,16 @@ def expire_command(as_of) -> None:
 
 @main.group()
 def holds() -> None:
-    """Two-phase redemptions (holds)."""
+    """Look after two-phase redemptions (holds)."""
 
 
 @holds.command("release")
 @with_appcontext
 def holds_release() -> None:
-    """Release every hold past its expiry (held points back to the members); running it again releases nothing."""
+    """Release every hold past its expiry.
+
+    The held points go back to the members; running it again releases nothing.
+    """
     from network.spending import holds as holding
 
     db = _db()
@@ -221,14 +304,17 @@ def holds_release() -> None:
 
 @main.group()
 def tiers() -> None:
-    """The network's member tiers."""
+    """Review the network's member tiers."""
 
 
 @tiers.command("review")
-@as_of_option("review as of this time (UTC unless an offset is given); default: now")
+@as_of_option("review")
 @with_appcontext
 def tiers_review(as_of) -> None:
-    """The yearly review: a member whose qualifying points fall short of their tier moves down one tier.
+    """Move members short of their tier down one tier.
+
+    The yearly review: a member whose qualifying points fall short of their
+    tier moves down one tier.
 
     Once per loyalty year (COALITION_LOYALTY_YEAR_START): running it again
     the same year moves nobody a second time.
@@ -248,14 +334,17 @@ def tiers_review(as_of) -> None:
 
 @main.group()
 def events() -> None:
-    """The outbox: scans that emit events, and delivery to webhooks and plugins."""
+    """Emit events and deliver them (the outbox)."""
 
 
 @events.command("scan")
-@as_of_option("scan as at this time (UTC unless an offset is given); default: now")
+@as_of_option("scan")
 @with_appcontext
 def events_scan(as_of) -> None:
-    """Emit points_expiring and dormant_member events; running it again emits nothing new."""
+    """Emit points_expiring and dormant_member events.
+
+    Running it again emits nothing new.
+    """
     from network.lifecycle import scans
 
     now, as_of = _now_and_as_of(as_of, "must not be in the future: a warning sent early is sent once")
@@ -268,10 +357,13 @@ def events_scan(as_of) -> None:
 
 @events.command("deliver")
 @click.option("--once", is_flag=True, help="one pass over what is due now, then exit")
-@click.option("--interval", default=5.0, show_default=True, help="seconds between passes when running on")
+@click.option("--interval", default=5.0, type=float, help="seconds between passes when running on")
 @with_appcontext
 def events_deliver(once: bool, interval: float) -> None:
-    """Send due events to partners' webhooks and delivery plugins, retrying with backoff; every attempt is kept."""
+    """Send due events to webhooks and delivery plugins.
+
+    Retries with backoff; every attempt is kept.
+    """
     import time
 
     from network.events import delivery
@@ -290,20 +382,23 @@ def events_deliver(once: bool, interval: float) -> None:
 
 @main.group()
 def keys() -> None:
-    """The hub's statement-signing keys."""
+    """Manage the hub's statement-signing keys."""
 
 
 @keys.command("rotate")
 @with_appcontext
 def keys_rotate() -> None:
-    """Make a new signing key and sign new statements with it; statements signed before still verify."""
+    """Sign new statements with a new key.
+
+    Statements signed before still verify.
+    """
     kid = current_app.extensions["coalition"].signing.rotate()
     click.echo(f"new signing key {kid} in {current_app.config['COALITION_SIGNING_KEYS_DIR']}")
 
 
 @main.group()
 def settlement() -> None:
-    """Settlement statements."""
+    """Verify and reconcile settlement statements."""
 
 
 @settlement.command("verify")
@@ -313,7 +408,9 @@ def settlement() -> None:
 @click.option("--previous", type=click.File("r"), help="the statement before, to check the chain")
 @with_appcontext
 def settlement_verify(file, keys_file, previous) -> None:
-    """Verify a statement or a partner's section offline: signature, Merkle root or inclusion proof, chain.
+    """Verify a statement or a partner's section offline.
+
+    Checks the signature, the Merkle root or inclusion proof, and the chain.
 
     Exits 0 when every check holds, 1 naming the first that fails.
     """
@@ -337,7 +434,10 @@ def settlement_verify(file, keys_file, previous) -> None:
 @click.argument("file", type=click.File("rb"))
 @with_appcontext
 def settlement_reconcile(slug: str, sequence: int, file) -> None:
-    """Compare a partner's CSV (order_id,type,points) with its orders booked in a statement's period.
+    """Compare a partner's records with a statement's period.
+
+    The partner's CSV (order_id,type,points) against its orders booked in the
+    period of statement SEQUENCE.
 
     Prints what matched, what is missing on either side and what differs;
     exits 1 when anything does not match.
@@ -355,6 +455,19 @@ def settlement_reconcile(slug: str, sequence: int, file) -> None:
     clean = not (result["missing_at_hub"]["count"] or result["missing_at_partner"]["count"]
                  or result["mismatched"]["count"] or result["rejected_total"])
     sys.exit(0 if clean else 1)
+
+
+@main.command("openapi")
+@click.option("--output", type=click.File("w"), default="-", show_default="standard output", help="the file to write")
+@with_appcontext
+def openapi_command(output) -> None:
+    """Write the API's OpenAPI document.
+
+    The document GET /v1/openapi.json serves, for a partner's client
+    generator or a review without a running hub.
+    """
+    api = current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+    output.write(current_app.json.dumps(api.spec.to_dict(), indent=2, sort_keys=False) + "\n")
 
 
 @main.command("demo")

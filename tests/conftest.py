@@ -29,8 +29,9 @@ from network.db import Database, make_engine
 from network.ledger.invariants import violations
 from network.models import Base
 from network.schema import upgrade
+from tests.support.cli import HubRunner
+from tests.support.hub import ADMIN_TOKEN, HubClient, World
 
-ADMIN_TOKEN = "test-operator-token"
 PG_URL = os.environ.get("COALITION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("COALITION_REQUIRE_POSTGRES") == "1"
 
@@ -133,15 +134,17 @@ def client(app):
 
 
 @pytest.fixture
-def hub(client):
-    from tests.support import HubClient
+def runner(app):
+    """The `coalition` command on this test's app, as the Flask tutorial's `runner` fixture."""
+    return HubRunner(app)
 
+
+@pytest.fixture
+def hub(client):
     return HubClient(client, ADMIN_TOKEN)
 
 
 @pytest.fixture
 def world(hub):
     """Two partners of different trades and one enrolled member: the usual scene."""
-    from tests.support import World
-
     return World.build(hub)

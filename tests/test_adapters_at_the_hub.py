@@ -13,8 +13,6 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +22,7 @@ from network.parties.registry import get_partner
 from partners.adapters import Row
 from partners.money import Money
 from partners.transactions import Refund, Sale
-from tests.support import snapshot
+from tests.support.ledger import snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "shpss_5f1c0e2a9b7d4c3e8a6f"
@@ -257,17 +255,15 @@ def test_a_csv_on_the_single_endpoint_is_all_or_nothing(hub, database):
     assert snapshot(database) == before
 
 
-def test_coalition_import_books_a_file_like_the_batch_endpoint(hub, app, tmp_path):
-    from network.cli import main
-
+def test_coalition_import_books_a_file_like_the_batch_endpoint(hub, runner, tmp_path):
     key, (ann, bob) = csv_partner(hub)
     path = tmp_path / "eod.csv"
     path.write_bytes(fixture("csv/eod_default.csv", **{"7000000000000005": ann, "7123456789012342": bob}))
-    result = CliRunner().invoke(main, ["import", "--partner", "nyc-5", str(path)], obj=ScriptInfo(create_app=lambda: app))
+    result = runner.invoke(["import", "--partner", "nyc-5", path])
     summary = json.loads(result.output[result.output.index("{"):])
     assert summary["accepted"] == 3 and [r["row"] for r in summary["rejected"]] == [4, 5]
     assert result.exit_code == 1  # a rejected row is worth a non-zero exit in a nightly job
-    again = CliRunner().invoke(main, ["import", "--partner", "nyc-5", str(path)], obj=ScriptInfo(create_app=lambda: app))
+    again = runner.invoke(["import", "--partner", "nyc-5", path])
     assert json.loads(again.output[again.output.index("{"):])["duplicates"] == 3
     assert hub.balance(ann)["available"] == 8
 

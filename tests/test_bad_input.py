@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.support import snapshot
+from tests.support.ledger import snapshot
 
 VALID_SALE = {
     "type": "sale", "order_id": "Z-1", "occurred_at": "2026-03-14T10:30:00+01:00",

@@ -1,6 +1,6 @@
 """Cards: a lost card is blocked and refused at tills; a replacement earns into the same balance."""
 
-from tests.support import snapshot
+from tests.support.ledger import snapshot
 
 
 def test_a_blocked_card_is_refused_at_tills_and_the_balance_is_kept(world, database, clock):

@@ -5,24 +5,10 @@ these are the tests that prove it there; on SQLite the same tests show that
 writers queue behind BEGIN IMMEDIATE instead of failing "database is locked".
 """
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 from sqlalchemy import func, select
 
 from network.models import JournalEntry, Posting
-
-
-def race(count, call):
-    """Start `count` calls at once (a barrier releases them together) and collect the responses."""
-    barrier = threading.Barrier(count)
-
-    def one(index):
-        barrier.wait()
-        return call(index)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(one, range(count)))
+from tests.support.races import race
 
 
 def test_twenty_concurrent_redemptions_of_100_against_1000_exactly_ten_win(world, database):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support import snapshot
+from tests.support.ledger import snapshot
 
 COFFEE_RULES = [
     {"rule": "base_rate", "rate": "1"},

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
-from sqlalchemy import select
 
 from network.events import outbox
 from network.lifecycle import expiry, scans
-from network.models import Event, Partner
-from tests.support import snapshot
+from tests.support.events import events
+from tests.support.ledger import snapshot
 
 HEADER = "order_id,type,card_number,occurred_at,currency,total,original_order_id\n"
-
-
-def events(database, kind: str | None = None) -> list[tuple[str, str | None, dict]]:
-    """(kind, audience slug, data) of every event, oldest first."""
-    with database.session() as session:
-        query = select(Event.kind, Partner.slug, Event.data).outerjoin(Partner, Partner.id == Event.partner_id).order_by(Event.id)
-        if kind:
-            query = query.where(Event.kind == kind)
-        return [(k, slug, json.loads(data)) for k, slug, data in session.execute(query)]
 
 
 # ---------------------------------------------------------------- atomicity
@@ -220,31 +207,25 @@ def test_the_scan_pages_through_members(world, database, clock):
     assert seen == with_points  # the world's member has no points: not scanned
 
 
-def test_coalition_events_scan_command(world, app, database, clock):
-    from network.cli import main
-
+def test_coalition_events_scan_command(world, runner, clock):
     world.hub.sale(world.coffee, world.card, "10.00")
     clock.advance(days=700)
-    runner = CliRunner()
-    result = runner.invoke(main, ["events", "scan"], obj=ScriptInfo(create_app=lambda: app))
+    result = runner.invoke(["events", "scan"])
     assert result.exit_code == 0, result.output
     assert "scanned 1 members with points" in result.output and "1 points_expiring, 1 dormant_member" in result.output
-    again = runner.invoke(main, ["events", "scan"], obj=ScriptInfo(create_app=lambda: app))
+    again = runner.invoke(["events", "scan"])
     assert "0 points_expiring, 0 dormant_member" in again.output
 
 
-def test_coalition_events_scan_as_of_a_past_time_and_never_a_future_one(world, app, database, clock):
-    from network.cli import main
-
+def test_coalition_events_scan_as_of_a_past_time_and_never_a_future_one(world, runner, database, clock):
     world.hub.sale(world.coffee, world.card, "10.00")
     start = clock.now
     clock.advance(days=400)
-    runner = CliRunner()
-    future = runner.invoke(main, ["events", "scan", "--as-of", "2030-01-01"], obj=ScriptInfo(create_app=lambda: app))
+    future = runner.invoke(["events", "scan", "--as-of", "2030-01-01"])
     assert future.exit_code == 2 and "future" in future.output
     assert events(database, "dormant_member") == []
     as_of = (start + timedelta(days=181)).strftime("%Y-%m-%dT%H:%M:%S")
-    past = runner.invoke(main, ["events", "scan", "--as-of", as_of], obj=ScriptInfo(create_app=lambda: app))
+    past = runner.invoke(["events", "scan", "--as-of", as_of])
     assert past.exit_code == 0, past.output
     assert [d["inactive_days"] for _, _, d in events(database, "dormant_member")] == [181]
 

@@ -26,8 +26,8 @@ from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.money import Money
 from partners.plugins import adapters, describe, make_plugin_manager, rules
 from partners.transactions import LineItem, Refund, Sale
-from tests.conftest import ADMIN_TOKEN
-from tests.support import HubClient, snapshot
+from tests.support.hub import ADMIN_TOKEN, HubClient
+from tests.support.ledger import snapshot
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "coalition-fuelstation"
 SHIFT = (EXAMPLE / "samples" / "shift.log").read_text()

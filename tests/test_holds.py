@@ -8,22 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from network.models import Hold, JournalEntry, Lot
-from tests.support import snapshot
-from tests.test_concurrency import race
-
-
-def hold(hub, key, card, points, order, **extra):
-    return hub.call("POST", "/v1/redemptions", key,
-                    json={"card_number": card, "points": points, "order_id": order, "capture": False, **extra})
-
-
-def capture(hub, key, hold_id, points=None, headers=None):
-    return hub.call("POST", f"/v1/redemptions/{hold_id}/capture", key, headers=headers,
-                    json={} if points is None else {"points": points})
-
-
-def void(hub, key, hold_id, headers=None):
-    return hub.call("POST", f"/v1/redemptions/{hold_id}/void", key, headers=headers)
+from tests.support.contracts import contract, figures_of
+from tests.support.holds import capture, hold, void
+from tests.support.ledger import ids, snapshot
+from tests.support.races import race
 
 
 def lots(database):
@@ -219,8 +207,6 @@ def test_concurrent_capture_and_void_of_one_hold_exactly_one_wins(fifty, databas
 
 
 def test_settlement_bills_a_captured_hold_like_a_plain_redemption_and_a_voided_one_not_at_all(hub, clock, database):
-    from tests.test_settlement_figures import contract, figures_of, ids
-
     coffee, grocer, fuel = (hub.create_partner(slug) for slug in ("coffee", "grocer", "fuel"))
     for slug, rate in (("coffee", "0.010"), ("grocer", "0.008"), ("fuel", "0.009")):
         contract(hub, slug, "0.002", rate, clock.now - timedelta(days=1))
@@ -267,12 +253,7 @@ def test_the_ledger_check_finds_held_points_without_their_hold(fifty, database):
     assert void(fifty.hub, fifty.grocer, placed["redemption_id"]).status_code == 200
 
 
-def test_coalition_holds_release_sweeps_expired_holds_once(fifty, database, clock, app):
-    from click.testing import CliRunner
-    from flask.cli import ScriptInfo
-
-    from network.cli import main
-
+def test_coalition_holds_release_sweeps_expired_holds_once(fifty, database, clock, runner):
     hub = fifty.hub
     _, bob = hub.enrol(fifty.coffee)
     hub.sale(fifty.coffee, bob, "10.00")
@@ -282,7 +263,7 @@ def test_coalition_holds_release_sweeps_expired_holds_once(fifty, database, cloc
     clock.advance(seconds=120)
 
     def sweep():
-        return CliRunner().invoke(main, ["holds", "release"], obj=ScriptInfo(create_app=lambda: app))
+        return runner.invoke(["holds", "release"])
 
     first = sweep()
     assert first.exit_code == 0, first.output

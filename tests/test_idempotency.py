@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from network.models import IdempotencyRecord
-from tests.support import snapshot
+from tests.support.ledger import snapshot
 
 
 def test_same_key_same_body_replays_status_and_body_and_posts_nothing(world, database):

@@ -3,32 +3,16 @@
 from datetime import datetime, timezone
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import insert, select, update
 
-from network.cli import main
 from network.ledger.invariants import CHECKS, check
 from network.models import Account, Debt, JournalEntry, Lot, Posting
 
 
-def run_check(database):
-    """The CLI against the test's own database."""
-    from network import create_app
-
-    app = create_app({"DATABASE": database})
-    return CliRunner().invoke(main, ["ledger", "check"], obj=_script_info(app))
-
-
-def _script_info(app):
-    from flask.cli import ScriptInfo
-
-    return ScriptInfo(create_app=lambda: app)
-
-
-def test_a_healthy_ledger_passes(world, database):
+def test_a_healthy_ledger_passes(world, runner):
     world.hub.sale(world.coffee, world.card, "10.00")
     world.hub.redeem(world.grocer, world.card, 4)
-    result = run_check(database)
+    result = runner.invoke(["ledger", "check"])
     assert result.exit_code == 0, result.output
     assert "FAIL" not in result.output
     assert result.output.count("ok ") == len(CHECKS)
@@ -64,14 +48,14 @@ def _break_debt(session):
         (_break_debt, {"owed balances equal open debts"}),
     ],
 )
-def test_a_corrupted_ledger_fails_naming_the_invariant(world, database, corrupt, broken):
+def test_a_corrupted_ledger_fails_naming_the_invariant(world, database, runner, corrupt, broken):
     world.hub.sale(world.coffee, world.card, "10.00")
     with database.session() as session:
         corrupt(session)
         session.commit()
         found = {name for name, problems in check(session).items() if problems}
     assert found == broken
-    result = run_check(database)
+    result = runner.invoke(["ledger", "check"])
     assert result.exit_code == 1
     for name in broken:
         assert f"FAIL  {name}" in result.output

@@ -6,8 +6,9 @@ from sqlalchemy import func, select
 
 from network.models import JournalEntry, Lot, LotMovement
 from settlement.figures import Period, settle
-from tests.support import snapshot
-from tests.test_settlement_figures import contract, ids
+from tests.support.contracts import contract
+from tests.support.ledger import ids, snapshot
+from tests.support.races import race
 
 
 def figures(database, start, end):
@@ -193,8 +194,6 @@ def test_a_redemption_reversed_after_the_merge_or_deletion_follows_the_members_p
 
 def test_opposite_merges_at_once_one_wins_and_no_point_is_lost(world, database):
     """Both requests lock both members in account id order: no deadlock, and the loser finds its member merged."""
-    from tests.test_concurrency import race
-
     hub = world.hub
     bob_id, bob_card = hub.enrol(world.grocer)
     hub.sale(world.coffee, world.card, "10.00")  # 10
@@ -231,8 +230,6 @@ def test_what_the_absorbed_member_owes_the_survivor_repays(world, database, cloc
 def test_a_refund_racing_the_merge_takes_back_from_whoever_holds_the_points(world, database):
     """Ten times: merge Bob into Ann while Bob's sale is refunded. Whichever commits first, the refund
     takes the points from the member holding them then, and the ledger stays whole (checked after the test)."""
-    from tests.test_concurrency import race
-
     hub = world.hub
     for round_ in range(10):
         bob, bob_card = hub.enrol(world.grocer)

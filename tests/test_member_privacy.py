@@ -6,13 +6,10 @@ import os
 import stat
 
 import pytest
-from click.testing import CliRunner
 from cryptography.fernet import Fernet
-from flask.cli import ScriptInfo
 from sqlalchemy import select, text
 
 from network import create_app
-from network.cli import main
 from network.db import Database, make_engine
 from network.ledger.invariants import violations
 from network.members import privacy
@@ -20,9 +17,9 @@ from network.members.privacy import MasterKey, MasterKeyError
 from network.models import JournalEntry, Member, MemberKey, Posting
 from network.schema import upgrade
 from settlement.figures import Period, settle
-from tests.conftest import ADMIN_TOKEN
-from tests.support import HubClient, snapshot
-from tests.test_settlement_figures import ids
+from tests.support.cli import HubRunner
+from tests.support.hub import ADMIN_TOKEN, HubClient
+from tests.support.ledger import ids, snapshot
 
 
 def raw_member(database, member_id):
@@ -78,8 +75,7 @@ def test_master_key_rotation_with_multifernet(database, clock, tmp_path):
         both = MasterKey.of(new, old)  # the new key first: it encrypts, the old one still decrypts
         assert privacy.reveal(session, both, zoe) == {"email": "zoe@example.com", "name": "Zoé"}
         session.commit()
-    result = CliRunner().invoke(main, ["members", "rewrap-keys"], obj=ScriptInfo(create_app=lambda: app_with(both)),
-                                catch_exceptions=False)
+    result = HubRunner(app_with(both)).invoke(["members", "rewrap-keys"], catch_exceptions=False)
     assert result.exit_code == 0
     assert "1 member keys" in result.output  # every data key now wrapped under `new`
     with database.sessions() as session:

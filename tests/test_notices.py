@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
-
-from network.cli import main
-from tests.test_events import events
-from tests.test_tiers import set_ladder
+from tests.support.events import events
+from tests.support.ladders import set_ladder
 
 
-def test_crossing_a_threshold_tells_the_enrolling_partner_and_the_review_tells_it_again(app, world, database, clock):
+def test_crossing_a_threshold_tells_the_enrolling_partner_and_the_review_tells_it_again(runner, world, database, clock):
     set_ladder(world.hub)
     world.hub.sale(world.coffee, world.card, "999.00")
     assert events(database, "tier_changed") == []
@@ -20,7 +16,7 @@ def test_crossing_a_threshold_tells_the_enrolling_partner_and_the_review_tells_i
         "member_id": world.member_id, "from": "Blue", "to": "Silver", "reason": "threshold reached"})]
 
     clock.advance(days=400)
-    result = CliRunner().invoke(main, ["tiers", "review"], obj=ScriptInfo(create_app=lambda: app))
+    result = runner.invoke(["tiers", "review"])
     assert result.exit_code == 0, result.output
     assert events(database, "tier_changed")[-1][2] == {
         "member_id": world.member_id, "from": "Silver", "to": "Blue", "reason": "yearly review"}

@@ -14,19 +14,16 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 from marshmallow import RAISE, Schema, fields
 
 from network import create_app
-from network.cli import main
 from partners import hookspecs
 from partners.hookspecs import hookimpl
 from partners.money import Money
 from partners.plugins import PluginConflict, adapters, make_plugin_manager, rules
 from partners.transactions import Sale
-from tests.conftest import ADMIN_TOKEN
-from tests.support import HubClient, snapshot
+from tests.support.hub import ADMIN_TOKEN, HubClient
+from tests.support.ledger import snapshot
 
 DOCS = Path(__file__).parent.parent / "docs" / "plugins.md"
 BUILT_INS = {"canonical", "csv", "poslog", "shopify", "square"}
@@ -233,9 +230,8 @@ def test_every_hook_has_a_test_and_a_docs_section():
         assert hook in headings, f"{hook} has no section in docs/plugins.md"
 
 
-def test_coalition_plugins_lists_each_plugin_with_distribution_version_and_hooks(database):
-    app = create_app({"DATABASE": database})
-    result = CliRunner().invoke(main, ["plugins", "--json"], obj=ScriptInfo(create_app=lambda: app))
+def test_coalition_plugins_lists_each_plugin_with_distribution_version_and_hooks(runner):
+    result = runner.invoke(["plugins", "--json"])
     assert result.exit_code == 0, result.output
     listed = {plugin["name"]: plugin for plugin in json.loads(result.output)}
     assert listed["shopify"]["distribution"] == "coalition-loyalty"
@@ -243,7 +239,7 @@ def test_coalition_plugins_lists_each_plugin_with_distribution_version_and_hooks
     assert listed["shopify"]["hooks"] == ["coalition_register_adapters"]
     assert listed["shopify"]["provides"] == ["adapter:shopify"]
     assert "rule:day_of_week" in listed["earning_rules"]["provides"]
-    table = CliRunner().invoke(main, ["plugins"], obj=ScriptInfo(create_app=lambda: app))
+    table = runner.invoke(["plugins"])
     assert "canonical  (coalition-loyalty 0.1.0)" in table.output
 
 

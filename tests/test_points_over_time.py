@@ -8,14 +8,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 from sqlalchemy import select
 
-from network.cli import main
 from network.models import Account, Debt, JournalEntry, Lot, Posting
-from settlement.figures import NETWORK, Period, settle
-from tests.support import snapshot
+from settlement.figures import NETWORK
+from tests.support.contracts import figures_of
+from tests.support.ledger import ids, snapshot
 
 
 def kinds(database, member_id=None) -> list[str]:
@@ -24,22 +22,6 @@ def kinds(database, member_id=None) -> list[str]:
         if member_id:
             query = query.where(JournalEntry.member_id == member_id)
         return list(session.scalars(query))
-
-
-def figures(database, start, end):
-    with database.session() as session:
-        return settle(session, Period(start, end), "EUR")
-
-
-def partner_ids(database) -> dict[str, int]:
-    from network.models import Partner
-
-    with database.session() as session:
-        return dict(session.execute(select(Partner.slug, Partner.id)).all())
-
-
-def run(app, *args):
-    return CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
 
 
 # ------------------------------------------------------------------ pending
@@ -138,8 +120,8 @@ def test_unlimited_leaves_a_debt_that_the_next_points_repay(app, hub, clock, dat
         assert session.scalar(select(Debt.remaining)) == 0
 
     # Settlement: the grocer's 70 points that repaid the debt were spent at Brew Bar.
-    p = partner_ids(database)
-    f = figures(database, None, clock.advance(hours=1))
+    p = ids(database)
+    f = figures_of(database, None, clock.advance(hours=1))
     assert f.matrix[p["green-grocer"], p["brew-bar"]] == 70 + 30
     assert f.issued[p["brew-bar"]] == 100 - 30  # only the 30 left of its own lot came back to it
     assert f.outstanding[p["green-grocer"]] == 0 and f.outstanding[p["brew-bar"]] == 0
@@ -150,8 +132,8 @@ def test_a_refund_taking_another_issuers_points_bills_that_issuer(hub, clock, da
     hub.sale(world.grocer, world.card, "50.00")
     hub.redeem(world.grocer, world.card, 100)  # Brew Bar's 100, spent at the grocer
     hub.refund(world.coffee, "S-1", "100.00")  # takes the grocer's 100 instead
-    p = partner_ids(database)
-    f = figures(database, None, clock.advance(hours=1))
+    p = ids(database)
+    f = figures_of(database, None, clock.advance(hours=1))
     assert f.matrix == {(p["brew-bar"], p["green-grocer"]): 100, (p["green-grocer"], p["brew-bar"]): 100}
     assert f.issued == {p["brew-bar"]: 100, p["green-grocer"]: 100}
     assert f.outstanding[p["brew-bar"]] == 0 and f.outstanding[p["green-grocer"]] == 0
@@ -160,7 +142,7 @@ def test_a_refund_taking_another_issuers_points_bills_that_issuer(hub, clock, da
 # ------------------------------------------------------------------ expiry
 
 
-def test_fixed_expiry_expires_lot_by_lot_once(app, hub, clock, database, world):
+def test_fixed_expiry_expires_lot_by_lot_once(app, runner, hub, clock, database, world):
     app.config["COALITION_EXPIRY"] = "fixed"
     t0 = clock.now
     hub.sale(world.coffee, world.card, "100.00")  # 100, expire t0 + 730 days
@@ -169,55 +151,55 @@ def test_fixed_expiry_expires_lot_by_lot_once(app, hub, clock, database, world):
     assert hub.balance(world.card)["expiring"] == {"points": 100, "at": (t0 + timedelta(days=730)).isoformat()}
 
     clock.now = t0 + timedelta(days=731)
-    result = run(app, "expire")
+    result = runner.invoke(["expire"])
     assert result.exit_code == 0, result.output
     assert "expired 100 points of 1 members" in result.output
     assert hub.balance(world.card)["available"] == 50
     assert hub.balance(world.card)["expiring"]["points"] == 50
-    again = run(app, "expire")
+    again = runner.invoke(["expire"])
     assert "expired 0 points of 0 members" in again.output
     assert kinds(database, world.member_id).count("expiry") == 1
 
     # Breakage of Brew Bar, which no longer owes those points; booked now, in the open period.
-    p = partner_ids(database)
-    f = figures(database, t0 + timedelta(days=730, hours=12), clock.advance(hours=1))
+    p = ids(database)
+    f = figures_of(database, t0 + timedelta(days=730, hours=12), clock.advance(hours=1))
     assert dict(f.expired) == {p["brew-bar"]: 100}
     assert f.outstanding[p["brew-bar"]] == 0 and f.outstanding[p["green-grocer"]] == 50
 
 
-def test_activity_extends_the_life_of_every_point(app, hub, clock, database, world):
+def test_activity_extends_the_life_of_every_point(runner, hub, clock, database, world):
     t0 = clock.now
     hub.sale(world.coffee, world.card, "100.00")
     clock.advance(days=700)
     hub.redeem(world.grocer, world.card, 10)  # activity: every lot now lives until t0 + 1430 days
     clock.now = t0 + timedelta(days=800)
-    assert "expired 0 points" in run(app, "expire").output
+    assert "expired 0 points" in runner.invoke(["expire"]).output
     assert hub.balance(world.card)["expiring"] == {"points": 90, "at": (t0 + timedelta(days=1430)).isoformat()}
     clock.now = t0 + timedelta(days=1430)
-    assert "expired 90 points of 1 members" in run(app, "expire").output
+    assert "expired 90 points of 1 members" in runner.invoke(["expire"]).output
     assert hub.balance(world.card)["available"] == 0 and hub.balance(world.card)["expiring"] is None
 
 
-def test_expire_as_of_a_past_time_books_now_and_refuses_the_future(app, hub, clock, database, world):
+def test_expire_as_of_a_past_time_books_now_and_refuses_the_future(app, runner, hub, clock, database, world):
     app.config["COALITION_EXPIRY"] = "fixed"
     t0 = clock.now
     hub.sale(world.coffee, world.card, "10.00")
     clock.now = t0 + timedelta(days=800)
-    assert run(app, "expire", "--as-of", (t0 + timedelta(days=729)).strftime("%Y-%m-%dT%H:%M:%S")).output.startswith(
+    assert runner.invoke(["expire", "--as-of", (t0 + timedelta(days=729)).strftime("%Y-%m-%dT%H:%M:%S")]).output.startswith(
         "expired 0 points")
-    assert "expired 10 points" in run(app, "expire", "--as-of", (t0 + timedelta(days=731)).strftime("%Y-%m-%d")).output
+    assert "expired 10 points" in runner.invoke(["expire", "--as-of", (t0 + timedelta(days=731)).strftime("%Y-%m-%d")]).output
     with database.session() as session:
         assert session.scalar(select(JournalEntry.booked_at).where(JournalEntry.kind == "expiry")) == clock.now
-    future = run(app, "expire", "--as-of", (clock.now + timedelta(days=1)).strftime("%Y-%m-%d"))
+    future = runner.invoke(["expire", "--as-of", (clock.now + timedelta(days=1)).strftime("%Y-%m-%d")])
     assert future.exit_code == 2 and "future" in future.output
 
 
-def test_points_past_their_window_and_their_lifetime_expire(app, hub, clock, database, shop):
+def test_points_past_their_window_and_their_lifetime_expire(app, runner, hub, clock, database, shop):
     app.config["COALITION_EXPIRY"] = "fixed"
     key, _, card = shop
     hub.sale(key, card, "40.00")
     clock.advance(days=731)
-    assert "expired 40 points" in run(app, "expire").output
+    assert "expired 40 points" in runner.invoke(["expire"]).output
     assert hub.points(card) == {"card_number": card, "available": 0, "pending": 0, "held": 0}
     assert hub.balance(card)["expiring"] is None
     assert kinds(database)[-2:] == ["release", "expiry"]
@@ -244,8 +226,8 @@ def test_an_adjustment_credit_is_funded_by_the_network_and_billed_to_it_when_spe
     assert tuple(promotion) == ("promotion", None, -500)
 
     hub.redeem(world.grocer, world.card, 300)
-    p = partner_ids(database)
-    f = figures(database, None, clock.advance(hours=1))
+    p = ids(database)
+    f = figures_of(database, None, clock.advance(hours=1))
     assert f.issued[NETWORK] == 500 and f.matrix[NETWORK, p["green-grocer"]] == 300
     assert f.obligations[NETWORK, p["green-grocer"]] == 300  # 300 points x 0.01 EUR = 3.00 EUR
     assert f.net(NETWORK) == -300 and f.net(p["green-grocer"]) == 300
@@ -261,8 +243,8 @@ def test_an_adjustment_debit_takes_points_back_as_breakage_and_never_below_zero(
     too_much = hub.call("POST", f"/v1/members/{world.member_id}/adjustments", json={"points": -61, "reason": "x"})
     assert (too_much.status_code, too_much.json["error"]["code"]) == (422, "insufficient_points")
     assert snapshot(database) == before
-    p = partner_ids(database)
-    f = figures(database, None, clock.advance(hours=1))
+    p = ids(database)
+    f = figures_of(database, None, clock.advance(hours=1))
     assert dict(f.expired) == {p["brew-bar"]: 40} and f.outstanding[p["brew-bar"]] == 60
 
 
@@ -287,18 +269,18 @@ def test_only_the_operator_adjusts(hub, database, world):
     assert (unknown.status_code, unknown.json["error"]["code"]) == (404, "unknown_member")
 
 
-def test_a_credit_to_a_dormant_member_lives_its_own_lifetime(app, hub, clock, database, world):
+def test_a_credit_to_a_dormant_member_lives_its_own_lifetime(runner, hub, clock, database, world):
     """activity_extends: the member fell dormant long ago; a goodwill credit still lives two years."""
     t0 = clock.now
     hub.sale(world.coffee, world.card, "10.00")
     clock.now = t0 + timedelta(days=800)  # dormant since t0 + 730
     hub.call("POST", f"/v1/members/{world.member_id}/adjustments", json={"points": 500, "reason": "We miss you"})
     assert hub.balance(world.card)["expiring"] == {"points": 10, "at": (t0 + timedelta(days=730)).isoformat()}
-    assert "expired 10 points of 1 members" in run(app, "expire").output
+    assert "expired 10 points of 1 members" in runner.invoke(["expire"]).output
     assert hub.balance(world.card)["available"] == 500
     assert hub.balance(world.card)["expiring"] == {"points": 500, "at": (t0 + timedelta(days=1530)).isoformat()}
     clock.now = t0 + timedelta(days=1530)
-    assert "expired 500 points of 1 members" in run(app, "expire").output
+    assert "expired 500 points of 1 members" in runner.invoke(["expire"]).output
 
 
 def test_activity_counts_by_the_day(hub, clock, database, world):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support import snapshot
+from tests.support.ledger import snapshot
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 

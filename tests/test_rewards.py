@@ -6,9 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from tests.support import snapshot
-from tests.test_concurrency import race
-from tests.test_holds import void
+from tests.support.contracts import contract, figures_of
+from tests.support.holds import void
+from tests.support.hub import order_id
+from tests.support.ledger import ids, snapshot
+from tests.support.races import race
 
 
 def add_reward(hub, slug, key=None, **body):
@@ -16,15 +18,11 @@ def add_reward(hub, slug, key=None, **body):
 
 
 def take(hub, key, card, sku, order=None, **extra):
-    from tests.support import order_id
-
     return hub.call("POST", "/v1/redemptions", key,
                     json={"card_number": card, "sku": sku, "order_id": order or order_id("W"), **extra})
 
 
 def pay(hub, key, card, amount, order=None):
-    from tests.support import order_id
-
     return hub.call("POST", "/v1/redemptions", key,
                     json={"card_number": card, "amount": amount, "order_id": order or order_id("P")})
 
@@ -202,8 +200,6 @@ def test_exactly_one_of_points_sku_or_amount(world, database):
 
 
 def test_donations_go_to_charities_only_and_settle_like_redemptions(hub, clock, database):
-    from tests.test_settlement_figures import contract, figures_of, ids
-
     shop = hub.create_partner("shop")
     made = hub.call("POST", "/v1/partners", json={"slug": "food-bank", "name": "Food Bank", "timezone": "Europe/Paris",
                                                    "currency": "EUR", "kind": "charity"})

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from settlement.figures import NETWORK, Period, amount, settle
 from settlement.statement import build
+from tests.support.contracts import contract, figures_of
+from tests.support.ledger import ids
 
 
 def _numbers(node):
@@ -22,27 +24,6 @@ def _numbers(node):
             yield from _numbers(value)
     elif isinstance(node, (int, float)) and not isinstance(node, bool):
         yield node
-
-
-def contract(hub, slug, issue_fee, redeem_rate, effective_from):
-    answer = hub.call("PUT", f"/v1/partners/{slug}/contract",
-                      json={"issue_fee": issue_fee, "redeem_rate": redeem_rate, "effective_from": effective_from.isoformat()})
-    assert answer.status_code == 201, answer.json
-    return answer.json
-
-
-def figures_of(database, start, end):
-    with database.session() as session:
-        return settle(session, Period(start, end), "EUR")
-
-
-def ids(database):
-    from sqlalchemy import select
-
-    from network.models import Partner
-
-    with database.session() as session:
-        return dict(session.execute(select(Partner.slug, Partner.id)).all())
 
 
 def test_amounts_round_half_to_even_once():

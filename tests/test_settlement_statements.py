@@ -110,7 +110,7 @@ def test_partners_countersign_a_statements_hash_and_the_statement_lists_them(hub
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from settlement.signing import b64url_encode
-    from tests.support import snapshot
+    from tests.support.ledger import snapshot
 
     run(hub, clock.now - timedelta(minutes=5))
     grocer_key = Ed25519PrivateKey.generate()

@@ -6,10 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 
-from network.cli import main
 from settlement.verify import VerificationFailed, check
 
 
@@ -37,23 +34,23 @@ def files(hub, clock, app, tmp_path):
     return paths
 
 
-def cli(app, *args):
-    return CliRunner().invoke(main, ["settlement", "verify", *map(str, args)], obj=ScriptInfo(create_app=lambda: app))
+def verify(runner, *args):
+    return runner.invoke(["settlement", "verify", *args])
 
 
-def test_a_statement_its_chain_and_a_partners_section_verify_offline(app, files):
-    ok = cli(app, files["second"], "--keys", files["keys"], "--previous", files["first"])
+def test_a_statement_its_chain_and_a_partners_section_verify_offline(runner, files):
+    ok = verify(runner, files["second"], "--keys", files["keys"], "--previous", files["first"])
     assert ok.exit_code == 0, ok.output
     assert "chained to statement 1 by its hash" in ok.output
-    section = cli(app, files["section"], "--keys", files["keys"], "--previous", files["first"])
+    section = verify(runner, files["section"], "--keys", files["keys"], "--previous", files["first"])
     assert section.exit_code == 0, section.output
     assert "section of 'grocer' included under the signed root" in section.output
     # statement 1 was signed with the key rotated out before statement 2: it still verifies
-    assert cli(app, files["first"], "--keys", files["keys"]).exit_code == 0
+    assert verify(runner, files["first"], "--keys", files["keys"]).exit_code == 0
 
 
-def test_the_wrong_predecessor_is_named(app, files):
-    wrong = cli(app, files["second"], "--keys", files["keys"], "--previous", files["second"])
+def test_the_wrong_predecessor_is_named(runner, files):
+    wrong = verify(runner, files["second"], "--keys", files["keys"], "--previous", files["second"])
     assert wrong.exit_code == 1
     assert "does not follow statement 2" in wrong.output
 
@@ -73,16 +70,16 @@ def test_flipping_any_byte_fails_verification(files, name):
             check(document, keys)
 
 
-def test_a_file_that_is_not_a_statement_is_refused(app, files, tmp_path):
+def test_a_file_that_is_not_a_statement_is_refused(runner, files, tmp_path):
     other = tmp_path / "other.json"
     other.write_text('{"hello": 1}')
-    refused = cli(app, other, "--keys", files["keys"])
+    refused = verify(runner, other, "--keys", files["keys"])
     assert refused.exit_code == 1 and "neither a signed statement" in refused.output
 
 
-def test_keys_rotate_makes_a_new_active_key(app):
+def test_keys_rotate_makes_a_new_active_key(app, runner):
     signing = app.extensions["coalition"].signing
     before = signing.ensure_key()
-    result = CliRunner().invoke(main, ["keys", "rotate"], obj=ScriptInfo(create_app=lambda: app))
+    result = runner.invoke(["keys", "rotate"])
     assert result.exit_code == 0, result.output
     assert signing.active_kid != before and signing.active_kid in result.output

@@ -5,26 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 from sqlalchemy import select
 
 from network.models import Account, Lot, Partner, Posting, int_sum
-from tests.support import snapshot
-from tests.test_concurrency import race
-
-LADDER = [
-    {"name": "Blue", "threshold": 0, "multiplier": "1"},
-    {"name": "Silver", "threshold": 1000, "multiplier": "1.25"},
-    {"name": "Gold", "threshold": 5000, "multiplier": "1.5"},
-]
-
-
-def set_ladder(hub, ladder=LADDER):
-    response = hub.call("PUT", "/v1/network/tiers", json={"tiers": ladder})
-    assert response.status_code == 200, response.json
-    return response.json
-
+from tests.support.ladders import LADDER, set_ladder
+from tests.support.ledger import snapshot
+from tests.support.races import race
 
 def standing(hub, card):
     balance = hub.balance(card)
@@ -36,10 +22,8 @@ def awards(response):
     return [(a["rule"], a["points"]) for a in response.json["awards"]]
 
 
-def review(app, *args):
-    from network.cli import main
-
-    result = CliRunner().invoke(main, ["tiers", "review", *args], obj=ScriptInfo(create_app=lambda: app))
+def review(runner, *args):
+    result = runner.invoke(["tiers", "review", *args])
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -200,9 +184,7 @@ def test_a_partial_refund_claws_back_the_tier_award_in_proportion(hub, world, da
     assert issued_by(database, "brew-bar") == (-1000, [1000, 125])
 
 
-def test_a_csv_batch_earns_exactly_what_the_same_sales_earn_one_by_one(hub, app, database, tmp_path):
-    from network.cli import main
-
+def test_a_csv_batch_earns_exactly_what_the_same_sales_earn_one_by_one(hub, runner, database, tmp_path):
     till = hub.create_partner("brew-bar")
     shop = hub.create_partner("eod-shop", adapter="csv")
     set_ladder(hub)
@@ -227,7 +209,7 @@ def test_a_csv_batch_earns_exactly_what_the_same_sales_earn_one_by_one(hub, app,
     assert batch.status_code == 200 and batch.json["accepted"] == len(totals), batch.json
     path = tmp_path / "eod.csv"
     path.write_text(header + rows.replace("B-", "C-").replace(bob, cara))
-    result = CliRunner().invoke(main, ["import", "--partner", "eod-shop", str(path)], obj=ScriptInfo(create_app=lambda: app))
+    result = runner.invoke(["import", "--partner", "eod-shop", path])
     assert json.loads(result.output[result.output.index("{"):])["accepted"] == len(totals)
 
     for member_id in (bob_id, cara_id):
@@ -286,7 +268,7 @@ def test_the_loyalty_year_counts_from_its_first_day(hub, world, app, clock):
 # ---------------------------------------------------------------- the yearly review
 
 
-def test_the_review_moves_a_member_down_one_tier_only_and_once_a_year(hub, world, app, clock):
+def test_the_review_moves_a_member_down_one_tier_only_and_once_a_year(hub, world, runner, clock):
     set_ladder(hub)
     _, keeper = hub.enrol(world.grocer)
     hub.sale(world.coffee, world.card, "6000.00")  # 2026-03-14: Gold
@@ -295,7 +277,7 @@ def test_the_review_moves_a_member_down_one_tier_only_and_once_a_year(hub, world
     clock.advance(days=100)  # 2027-04-18
 
     assert standing(hub, world.card) == ("Gold", 0, None, None)
-    first = review(app)
+    first = review(runner)
     # Gold -> Silver, not Blue, though 0 points qualify for nothing; the keeper's 1,000 keep Silver.
     assert "reviewed 2 members" in first and ": 1 moved down one tier" in first, first
     assert standing(hub, world.card) == ("Silver", 0, "Gold", 5000)
@@ -303,32 +285,30 @@ def test_the_review_moves_a_member_down_one_tier_only_and_once_a_year(hub, world
     assert standing(hub, keeper) == ("Silver", 1000, "Gold", 4000)
 
     clock.advance(days=30)  # the same loyalty year (from 2027-01-01): nobody is judged twice
-    again = review(app)
+    again = review(runner)
     assert "reviewed 0 members" in again and ": 0 moved down" in again, again
     assert standing(hub, world.card) == ("Silver", 0, "Gold", 5000)
 
     clock.advance(days=300)  # 2028-02-12: the next year's review, one more step down each
-    third = review(app)
+    third = review(runner)
     assert "reviewed 2 members" in third and ": 2 moved down one tier" in third, third
     assert standing(hub, world.card) == ("Blue", 0, "Silver", 1000)
     assert standing(hub, keeper) == ("Blue", 0, "Silver", 1000)
-    assert "reviewed 0 members" in review(app)  # Blue is the floor: nobody left to judge
+    assert "reviewed 0 members" in review(runner)  # Blue is the floor: nobody left to judge
 
 
-def test_a_review_as_of_the_loyalty_years_start_judges_the_year_that_ended(hub, world, app, clock):
+def test_a_review_as_of_the_loyalty_years_start_judges_the_year_that_ended(hub, world, app, runner, clock):
     app.config.update(COALITION_TIER_WINDOW="loyalty_year")
     set_ladder(hub)
     _, late = hub.enrol(world.grocer)
     hub.sale(world.coffee, world.card, "1500.00")  # 2026-03-14: Silver on 2026's points
     clock.advance(days=300)  # 2027-01-08
     hub.sale(world.coffee, late, "1000.00")  # Silver on 2027's points, after the year judged
-    output = review(app, "--as-of", "2027-01-01")
+    output = review(runner, "--as-of", "2027-01-01")
     assert "from 2026-01-01T00:00:00+00:00 to 2027-01-01T00:00:00+00:00" in output
     assert ": 0 moved down" in output, output
     assert standing(hub, world.card)[0] == "Silver" and standing(hub, late)[0] == "Silver"
-    from network.cli import main
-
-    refused = CliRunner().invoke(main, ["tiers", "review", "--as-of", "2030-01-01"], obj=ScriptInfo(create_app=lambda: app))
+    refused = runner.invoke(["tiers", "review", "--as-of", "2030-01-01"])
     assert refused.exit_code == 2 and "future" in refused.output
 
 

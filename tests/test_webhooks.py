@@ -15,13 +15,11 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 from sqlalchemy import select
 
 from network.events import delivery, webhooks
 from network.models import Delivery, DeliveryAttempt, Event
-from tests.support import snapshot
+from tests.support.ledger import snapshot
 
 SECRET = "whsec_brew_bar_0123456789"
 
@@ -249,14 +247,12 @@ def test_removing_the_webhook_cancels_what_was_pending(world, app, database, clo
     assert again.status_code == 404 and again.json["error"]["code"] == "no_webhook"
 
 
-def test_coalition_events_deliver_once(world, app, clock, receiver):
-    from network.cli import main
-
+def test_coalition_events_deliver_once(world, app, runner, clock, receiver):
     server = receiver()
     register(world.hub, "brew-bar", server.url)
     world.hub.sale(world.coffee, world.card, "5.00")
     app.config["COALITION_WEBHOOK_PRIVATE_NETWORKS"] = True  # the receiver listens on 127.0.0.1
-    result = CliRunner().invoke(main, ["events", "deliver", "--once"], obj=ScriptInfo(create_app=lambda: app))
+    result = runner.invoke(["events", "deliver", "--once"])
     assert result.exit_code == 0, result.output
     assert "1 events fanned out; 1 attempts: 1 delivered, 0 to retry, 0 failed" in result.output
     assert [r["verified"] for r in server.requests] == [True]
