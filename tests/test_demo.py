@@ -30,7 +30,7 @@ from network.demo.stage import DemoClock, Stage
 from network.ledger.invariants import CHECKS, check
 from settlement.verify import VerificationFailed
 from settlement.verify import check as verify
-from tests.conftest import ADMIN_TOKEN
+from tests.support.hub import ADMIN_TOKEN
 
 MEMBERS, SALES = 10, 60
 #: Sales of the member-life scenes, besides the tills' 60, Shopify's 4 and the bookshop's 34: one at the bike shop,
