@@ -17,6 +17,7 @@ import pytest
 from marshmallow import RAISE, Schema, fields
 
 from network import create_app
+from network.config import plugin_settings
 from partners import hookspecs
 from partners.hookspecs import hookimpl
 from partners.money import Money
@@ -196,7 +197,7 @@ def test_hook_coalition_deliver_event(database, clock):
     key = hub.create_partner("brew-bar")
     member_id, card = hub.enrol(key, email="ann@example.com", name="Ann")
     hub.sale(key, card, "7.00", order="S-1")
-    settings = {k: v for k, v in app.config.items() if k.startswith("COALITION_") and "TOKEN" not in k}
+    settings = plugin_settings(app.config)
     pm = app.extensions["coalition"].plugins
 
     first = delivery.deliver(app.extensions["coalition"].db, pm, settings, clock)
