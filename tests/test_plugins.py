@@ -144,7 +144,9 @@ def test_hook_coalition_register_adapters(database, clock):
     before = snapshot(database)
     wrong_type = hub.call("POST", "/v1/transactions", key, data=f"P-2|{card}|500", content_type="application/json")
     assert wrong_type.status_code == 415
-    assert wrong_type.json["error"]["code"] == "unsupported_media_type"
+    assert wrong_type.json["error"] == {"code": "unsupported_media_type",
+                                        "message": "The pipe adapter reads text/plain, not application/json",
+                                        "details": {"content_type": ["application/json"]}}
     assert snapshot(database) == before
 
 
