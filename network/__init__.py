@@ -50,9 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     plugins = make_plugin_manager(extra=app.config.get("EXTRA_PLUGINS", ()))
     db = app.config.get("DATABASE") or Database(make_engine(app.config["DATABASE_URL"]))
     keys = KeyCache(seconds=app.config["COALITION_AUTH_CACHE_SECONDS"])
-    settings = MappingProxyType(
-        {key: value for key, value in app.config.items() if key.startswith("COALITION_") and "TOKEN" not in key}
-    )
+    settings = MappingProxyType(config.plugin_settings(app.config))
     signing = KeyRing(app.config["COALITION_SIGNING_KEYS_DIR"], environ=os.environ)
     app.extensions["coalition"] = Hub(
         db=db, plugins=plugins, adapters=adapters(plugins, settings), rules=rules(plugins, settings), keys=keys,

@@ -366,10 +366,11 @@ def events_deliver(once: bool, interval: float) -> None:
     """
     import time
 
+    from network.config import plugin_settings
     from network.events import delivery
 
     hub = current_app.extensions["coalition"]
-    settings = {key: value for key, value in current_app.config.items() if key.startswith("COALITION_") and "TOKEN" not in key}
+    settings = plugin_settings(current_app.config)
     while True:
         done = delivery.deliver(hub.db, hub.plugins, settings, current_app.config["CLOCK"])
         if once or done.attempts or done.fanned_out:

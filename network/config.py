@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+
+
+def plugin_settings(config: Mapping) -> dict:
+    """The hub's COALITION_ settings as plugins see them: never a token, the operator's secret is not theirs."""
+    return {key: value for key, value in config.items() if key.startswith("COALITION_") and "TOKEN" not in key}
 
 
 def from_environment(instance_path: str) -> dict:

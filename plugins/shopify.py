@@ -25,9 +25,6 @@ the currency's own is refused.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -37,10 +34,11 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from partners.adapters import Payload
 from partners.cards import is_valid_card_number
-from partners.errors import BadSignature, InvalidTransaction, flatten_errors
+from partners.errors import InvalidTransaction, flatten_errors
 from partners.fields import Currency, Quantity
 from partners.hookspecs import hookimpl
 from partners.payloads import read_json
+from partners.signatures import require_base64_hmac
 from partners.money import MAX_MINOR, Money, MoneyError
 from partners.transactions import LineItem, Refund, Sale, Transaction
 
@@ -304,12 +302,7 @@ class ShopifyAdapter:
         return reader(data)
 
     def verify(self, payload: Payload, config: Mapping[str, Any]) -> bool:
-        provided = payload.headers.get(SIGNATURE_HEADER)
-        if not provided:
-            raise BadSignature(f"the {SIGNATURE_HEADER} header is missing")
-        digest = hmac.new(config["webhook_secret"].encode(), payload.body, hashlib.sha256).digest()
-        if not hmac.compare_digest(base64.b64encode(digest), provided.strip().encode("utf-8", "replace")):
-            raise BadSignature(f"the {SIGNATURE_HEADER} header does not match the body")
+        require_base64_hmac(payload.headers, SIGNATURE_HEADER, config["webhook_secret"], payload.body)
         return True
 
 

@@ -25,9 +25,6 @@ accepts every body, and the partner must authenticate with its API key.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,10 +32,11 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 
 from partners.adapters import Payload
 from partners.cards import is_valid_card_number
-from partners.errors import BadSignature, InvalidTransaction, flatten_errors
+from partners.errors import InvalidTransaction, flatten_errors
 from partners.fields import Currency, Quantity
 from partners.hookspecs import hookimpl
 from partners.payloads import read_json
+from partners.signatures import require_base64_hmac
 from partners.money import MAX_MINOR, Money
 from partners.transactions import LineItem, Refund, Sale, Transaction
 
@@ -239,13 +237,8 @@ class SquareAdapter:
         key = config.get("signature_key")
         if not key:
             return False
-        provided = payload.headers.get(SIGNATURE_HEADER)
-        if not provided:
-            raise BadSignature(f"the {SIGNATURE_HEADER} header is missing")
-        signed = config["notification_url"].encode() + payload.body
-        digest = hmac.new(key.encode(), signed, hashlib.sha256).digest()
-        if not hmac.compare_digest(base64.b64encode(digest), provided.strip().encode("utf-8", "replace")):
-            raise BadSignature(f"the {SIGNATURE_HEADER} header does not match the body")
+        # Square signs the notification URL together with the body.
+        require_base64_hmac(payload.headers, SIGNATURE_HEADER, key, config["notification_url"].encode() + payload.body)
         return True
 
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import NamedTuple
 
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session, aliased
@@ -71,115 +73,209 @@ def amount(points: int, rate: Decimal, currency: str) -> int:
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
-def _version_of(contracts: list[ContractVersion], party, at):
-    """SQL for the id of the contract version in force for `party` at time `at` (NULL when none)."""
-    whens = [
-        ((party == v.partner_id) & (at >= v.effective_from), literal(v.id))
-        for v in sorted(contracts, key=lambda v: v.effective_from, reverse=True)
-    ]
-    return case(*whens, else_=literal(None)) if whens else literal(None)
+def _booked_in(period: Period, column):
+    """SQL for "booked in [start, end)": a closed period's figures never change with what is booked later."""
+    condition = column < period.end
+    return condition if period.start is None else condition & (column >= period.start)
+
+
+def _movements(*columns):
+    """SELECT columns FROM lot movements with their entry and lot: every figure but issuance reads them."""
+    return (
+        select(*columns)
+        .select_from(LotMovement)
+        .join(JournalEntry, JournalEntry.id == LotMovement.entry_id)
+        .join(Lot, Lot.id == LotMovement.lot_id)
+    )
+
+
+@dataclass(frozen=True)
+class Contracts:
+    """The contract versions in the settlement currency: every amount is valued at one of them."""
+
+    currency: str
+    versions: tuple[ContractVersion, ...]
+
+    @classmethod
+    def of(cls, session: Session, currency: str) -> Contracts:
+        return cls(currency, tuple(v for v in versions(session) if v.currency == currency))
+
+    @cached_property
+    def by_id(self) -> dict[int, ContractVersion]:
+        return {v.id: v for v in self.versions}
+
+    def in_force_sql(self, party, at):
+        """SQL for the id of the version in force for `party` at time `at` (NULL when none): one GROUP BY key."""
+        whens = [
+            ((party == v.partner_id) & (at >= v.effective_from), literal(v.id))
+            for v in sorted(self.versions, key=lambda v: v.effective_from, reverse=True)
+        ]
+        return case(*whens, else_=literal(None)) if whens else literal(None)
+
+    def in_force(self, at: datetime) -> dict[int, ContractVersion]:
+        """Each partner's latest version that started before `at`: the terms a statement names."""
+        latest: dict[int, ContractVersion] = {}
+        for version in sorted(self.versions, key=lambda v: v.effective_from):
+            if version.effective_from < at:
+                latest[version.partner_id] = version
+        return latest
+
+
+class IssueKey(NamedTuple):
+    issuer: int | None
+    version: int | None  # the issuer's contract version when the points were credited
+
+
+class SpendKey(NamedTuple):
+    issuer: int | None
+    redeemer: int
+    version: int | None  # the redeemer's contract version when the points were spent
+
+
+@dataclass(frozen=True)
+class Issued:
+    points: dict[int | None, int]  # by issuer
+    fees: dict[int, int]  # by issuer, minor units it pays the network
+
+
+@dataclass(frozen=True)
+class Spent:
+    matrix: dict[tuple[int | None, int], int]  # (issuer, redeemer) -> points
+    redeemed: dict[int | None, int]  # by redeemer
+    obligations: dict[tuple[int | None, int], int]  # (issuer, redeemer) -> minor units, issuer != redeemer
 
 
 def settle(session: Session, period: Period, currency: str) -> Figures:
-    contracts = [v for v in versions(session) if v.currency == currency]
-    by_id = {v.id: v for v in contracts}
-    figures = Figures(currency=currency, period=period)
-    entry, lot, move, original = JournalEntry, Lot, LotMovement, aliased(JournalEntry)
+    """The period's figures: one step per figure a statement shows, each one or two GROUP BYs."""
+    contracts = Contracts.of(session, currency)
+    issued = issued_less_clawbacks(session, period, contracts)
+    spent = spent_less_reversals(session, period, contracts)
+    return Figures(
+        currency=currency,
+        period=period,
+        issued=issued.points,
+        fees=issued.fees,
+        redeemed=spent.redeemed,
+        matrix=spent.matrix,
+        obligations=spent.obligations,
+        expired=breakage(session, period),
+        outstanding=outstanding(session, period.end),
+        contracts=partners_contracts(session, contracts, period.end),
+    )
 
-    def booked_in(column):
-        condition = column < period.end
-        return condition if period.start is None else condition & (column >= period.start)
 
-    # Points issued (credited on lots, less lots a merge only moved) and clawed back by refunds,
-    # by issuer and issue-fee version.
-    issued_version = _version_of(contracts, lot.issuer_id, entry.booked_at)
-    fee_points: dict[tuple[int | None, int | None], int] = defaultdict(int)
-    for issuer, version, points in session.execute(
-        select(lot.issuer_id, issued_version, int_sum(lot.points))
-        .join(entry, entry.id == lot.entry_id)
-        .where(booked_in(entry.booked_at), entry.kind.not_in(MOVES))
-        .group_by(lot.issuer_id, issued_version)
-    ):
-        fee_points[issuer, version] += points
-    for issuer, version, points in session.execute(
-        select(lot.issuer_id, issued_version, int_sum(-move.points))
-        .select_from(move)
-        .join(entry, entry.id == move.entry_id)
-        .join(lot, lot.id == move.lot_id)
-        .where(entry.kind == EntryKind.REFUND, entry.partner_id == lot.issuer_id, booked_in(entry.booked_at))
-        .group_by(lot.issuer_id, issued_version)
-    ):
-        fee_points[issuer, version] -= points
-    for (issuer, version), points in fee_points.items():
-        figures.issued[issuer] += points
+def issued_less_clawbacks(session: Session, period: Period, contracts: Contracts) -> Issued:
+    """Points issued less those refunds clawed back, by issuer: the issue fee is charged on the net."""
+    issued = Issued(points=defaultdict(int), fees=defaultdict(int))
+    for (issuer, version), points in _issue_points(session, period, contracts).items():
+        issued.points[issuer] += points
         if issuer is not NETWORK and version is not None:
-            figures.fees[issuer] += amount(points, by_id[version].issue_fee, currency)
+            issued.fees[issuer] += amount(points, contracts.by_id[version].issue_fee, contracts.currency)
+    return issued
 
-    # Points spent (less reversals) by issuer and redeemer, valued at the redeemer's
-    # version in force when the redemption was booked (a reversal: its redemption's).
-    # A refund that takes another issuer's points, and a repayment of what a refund
-    # left owing, spend those points at the refunding partner (network.earning.clawback).
-    spent_at = func.coalesce(original.booked_at, entry.booked_at)
-    redeem_version = _version_of(contracts, entry.partner_id, spent_at)
-    by_version: dict[tuple[int | None, int, int | None], int] = defaultdict(int)
-    for issuer, redeemer, version, points in session.execute(
-        select(lot.issuer_id, entry.partner_id, redeem_version, int_sum(-move.points))
-        .select_from(move)
-        .join(entry, entry.id == move.entry_id)
-        .join(lot, lot.id == move.lot_id)
-        .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == EntryKind.REDEMPTION_REVERSAL))
-        .where(
-            entry.kind.in_(REDEMPTIONS)
-            | (entry.kind == EntryKind.REPAYMENT)
-            | ((entry.kind == EntryKind.REFUND) & (lot.issuer_id.is_(None) | (lot.issuer_id != entry.partner_id))),
-            booked_in(entry.booked_at),
-        )
-        .group_by(lot.issuer_id, entry.partner_id, redeem_version)
-    ):
-        by_version[issuer, redeemer, version] += points
-    for (issuer, redeemer, version), points in by_version.items():
-        figures.matrix[issuer, redeemer] += points
-        figures.redeemed[redeemer] += points
+
+def _issue_points(session: Session, period: Period, contracts: Contracts) -> dict[IssueKey, int]:
+    """Net points by issuer and issue-fee version: the fee is rounded once per version, not per sale."""
+    entry, lot = JournalEntry, Lot
+    version = contracts.in_force_sql(lot.issuer_id, entry.booked_at)
+    points: dict[IssueKey, int] = defaultdict(int)
+    credited = (  # lots a merge opened only moved points issued long ago
+        select(lot.issuer_id, version, int_sum(lot.points))
+        .join(entry, entry.id == lot.entry_id)
+        .where(_booked_in(period, entry.booked_at), entry.kind.not_in(MOVES))
+        .group_by(lot.issuer_id, version)
+    )
+    for issuer, version_id, credit in session.execute(credited):
+        points[IssueKey(issuer, version_id)] += credit
+    clawed_back = (  # a refund takes back its own partner's points; another issuer's it spends (below)
+        _movements(lot.issuer_id, version, int_sum(-LotMovement.points))
+        .where(entry.kind == EntryKind.REFUND, entry.partner_id == lot.issuer_id, _booked_in(period, entry.booked_at))
+        .group_by(lot.issuer_id, version)
+    )
+    for issuer, version_id, taken in session.execute(clawed_back):
+        points[IssueKey(issuer, version_id)] -= taken
+    return points
+
+
+def spent_less_reversals(session: Session, period: Period, contracts: Contracts) -> Spent:
+    """Points spent less reversals, by issuer and redeemer: what one partner owes another."""
+    spent = Spent(matrix=defaultdict(int), redeemed=defaultdict(int), obligations=defaultdict(int))
+    for (issuer, redeemer, version), points in _spend_points(session, period, contracts).items():
+        spent.matrix[issuer, redeemer] += points
+        spent.redeemed[redeemer] += points
         if issuer != redeemer and version is not None:
-            figures.obligations[issuer, redeemer] += amount(points, by_id[version].redeem_rate, currency)
+            rate = contracts.by_id[version].redeem_rate
+            spent.obligations[issuer, redeemer] += amount(points, rate, contracts.currency)
+    return spent
 
-    # Breakage: points that expired or were forfeited in the period, by issuer.
-    for issuer, points in session.execute(
-        select(lot.issuer_id, int_sum(-move.points))
-        .select_from(move)
-        .join(entry, entry.id == move.entry_id)
-        .join(lot, lot.id == move.lot_id)
-        .where(entry.kind.in_(BREAKAGE_ENTRIES), booked_in(entry.booked_at))
-        .group_by(lot.issuer_id)
-    ):
-        figures.expired[issuer] += points
 
-    # Outstanding at the end: every lot credited before it, less every movement booked before it
-    # but a hold's (held points are still the member's until captured; a release gives them back).
-    for issuer, points in session.execute(
+def _spend_points(session: Session, period: Period, contracts: Contracts) -> dict[SpendKey, int]:
+    """Net points by issuer, redeemer and the redeemer's version when the redemption was booked.
+
+    A reversal is valued at its redemption's version. A refund that takes another
+    issuer's points, and a repayment of what a refund left owing, spend those
+    points at the refunding partner (network.earning.clawback).
+    """
+    entry, lot, original = JournalEntry, Lot, aliased(JournalEntry)
+    version = contracts.in_force_sql(entry.partner_id, func.coalesce(original.booked_at, entry.booked_at))
+    spends = (
+        entry.kind.in_(REDEMPTIONS)
+        | (entry.kind == EntryKind.REPAYMENT)
+        | ((entry.kind == EntryKind.REFUND) & (lot.issuer_id.is_(None) | (lot.issuer_id != entry.partner_id)))
+    )
+    query = (
+        _movements(lot.issuer_id, entry.partner_id, version, int_sum(-LotMovement.points))
+        .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == EntryKind.REDEMPTION_REVERSAL))
+        .where(spends, _booked_in(period, entry.booked_at))
+        .group_by(lot.issuer_id, entry.partner_id, version)
+    )
+    points: dict[SpendKey, int] = defaultdict(int)
+    for issuer, redeemer, version_id, spent in session.execute(query):
+        points[SpendKey(issuer, redeemer, version_id)] += spent
+    return points
+
+
+def breakage(session: Session, period: Period) -> dict[int | None, int]:
+    """Points that expired or were forfeited in the period, by issuer: the issuer keeps what is never spent."""
+    expired: dict[int | None, int] = defaultdict(int)
+    query = (
+        _movements(Lot.issuer_id, int_sum(-LotMovement.points))
+        .where(JournalEntry.kind.in_(BREAKAGE_ENTRIES), _booked_in(period, JournalEntry.booked_at))
+        .group_by(Lot.issuer_id)
+    )
+    for issuer, points in session.execute(query):
+        expired[issuer] += points
+    return expired
+
+
+def outstanding(session: Session, end: datetime) -> dict[int | None, int]:
+    """Points members still hold at `end`, by issuer: each issuer's liability.
+
+    Every lot credited before it, less every movement booked before it but a
+    hold's: held points are still the member's until captured, and a release
+    gives them back.
+    """
+    entry, lot = JournalEntry, Lot
+    held: dict[int | None, int] = defaultdict(int)
+    credited = (
         select(lot.issuer_id, int_sum(lot.points)).join(entry, entry.id == lot.entry_id)
-        .where(entry.booked_at < period.end).group_by(lot.issuer_id)
-    ):
-        figures.outstanding[issuer] += points
-    for issuer, points in session.execute(
-        select(lot.issuer_id, int_sum(move.points)).select_from(move)
-        .join(entry, entry.id == move.entry_id).join(lot, lot.id == move.lot_id)
-        .where(entry.booked_at < period.end, entry.kind.not_in(HOLD_ENTRIES)).group_by(lot.issuer_id)
-    ):
-        figures.outstanding[issuer] += points
-
-    in_force = _in_force(contracts, period.end)
-    for partner_id in session.scalars(select(Partner.id).where(Partner.created_at < period.end)):
-        figures.contracts[partner_id] = in_force.get(partner_id)
-    return figures
+        .where(entry.booked_at < end).group_by(lot.issuer_id)
+    )
+    moved = (
+        _movements(lot.issuer_id, int_sum(LotMovement.points))
+        .where(entry.booked_at < end, entry.kind.not_in(HOLD_ENTRIES)).group_by(lot.issuer_id)
+    )
+    for query in (credited, moved):
+        for issuer, points in session.execute(query):
+            held[issuer] += points
+    return held
 
 
-def _in_force(contracts: list[ContractVersion], at: datetime) -> dict[int, ContractVersion]:
-    latest: dict[int, ContractVersion] = {}
-    for version in sorted(contracts, key=lambda v: v.effective_from):
-        if version.effective_from < at:
-            latest[version.partner_id] = version
-    return latest
+def partners_contracts(session: Session, contracts: Contracts, end: datetime) -> dict[int, ContractVersion | None]:
+    """Every partner that existed by `end` with its version in force (None: none yet): each gets a section."""
+    in_force = contracts.in_force(end)
+    return {partner_id: in_force.get(partner_id)
+            for partner_id in session.scalars(select(Partner.id).where(Partner.created_at < end))}
 
 
 def money(minor: int, currency: str) -> str:

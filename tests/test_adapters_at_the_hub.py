@@ -238,6 +238,9 @@ def test_batches_need_a_batch_adapter_and_its_media_type(hub, database):
     key, _ = csv_partner(hub)
     wrong = hub.call("POST", "/v1/transactions/batch", key, data=b"{}", content_type="application/json")
     assert wrong.status_code == 415
+    assert wrong.json["error"] == {"code": "unsupported_media_type",
+                                   "message": "The csv adapter reads text/csv, not application/json",
+                                   "details": {"content_type": ["application/json"]}}
     canonical = hub.create_partner("brew-bar")
     refused = hub.call("POST", "/v1/transactions/batch", canonical, data=b"a,b\n", content_type="text/csv")
     assert refused.status_code == 415 and refused.json["error"]["code"] == "batch_not_supported"

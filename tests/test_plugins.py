@@ -17,6 +17,7 @@ import pytest
 from marshmallow import RAISE, Schema, fields
 
 from network import create_app
+from network.config import plugin_settings
 from partners import hookspecs
 from partners.hookspecs import hookimpl
 from partners.money import Money
@@ -143,7 +144,9 @@ def test_hook_coalition_register_adapters(database, clock):
     before = snapshot(database)
     wrong_type = hub.call("POST", "/v1/transactions", key, data=f"P-2|{card}|500", content_type="application/json")
     assert wrong_type.status_code == 415
-    assert wrong_type.json["error"]["code"] == "unsupported_media_type"
+    assert wrong_type.json["error"] == {"code": "unsupported_media_type",
+                                        "message": "The pipe adapter reads text/plain, not application/json",
+                                        "details": {"content_type": ["application/json"]}}
     assert snapshot(database) == before
 
 
@@ -196,7 +199,7 @@ def test_hook_coalition_deliver_event(database, clock):
     key = hub.create_partner("brew-bar")
     member_id, card = hub.enrol(key, email="ann@example.com", name="Ann")
     hub.sale(key, card, "7.00", order="S-1")
-    settings = {k: v for k, v in app.config.items() if k.startswith("COALITION_") and "TOKEN" not in k}
+    settings = plugin_settings(app.config)
     pm = app.extensions["coalition"].plugins
 
     first = delivery.deliver(app.extensions["coalition"].db, pm, settings, clock)

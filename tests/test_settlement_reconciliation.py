@@ -160,7 +160,9 @@ def test_the_operator_reconciles_for_a_named_partner(hub, books):
 
 def test_refusals(hub, books):
     wrong_type = reconcile(hub, 1, '{"order_id": "C-1"}', books["coffee"], content_type="application/json")
-    assert wrong_type.status_code == 415 and wrong_type.json["error"]["code"] == "unsupported_media_type"
+    assert wrong_type.status_code == 415 and wrong_type.json["error"] == {
+        "code": "unsupported_media_type", "message": "A reconciliation reads text/csv, not application/json",
+        "details": {"content_type": ["application/json"]}}
     unknown = reconcile(hub, 3, EXACT, books["coffee"])
     assert unknown.status_code == 404 and unknown.json["error"]["code"] == "unknown_statement"
     for body in ("C-1,sale,200\nC-2,sale,50\n", "", "\n\n", "order_id,points\nC-1,200\n"):

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
+from network.config import plugin_settings
 from network.events import delivery, webhooks
 from network.models import Delivery, DeliveryAttempt, Event
 from tests.support.ledger import snapshot
@@ -81,7 +82,7 @@ def receiver(clock):
 
 
 def settings(app, **overrides):
-    base = {key: value for key, value in app.config.items() if key.startswith("COALITION_") and "TOKEN" not in key}
+    base = plugin_settings(app.config)
     # The test's receiving server listens on 127.0.0.1: a private address a production hub refuses.
     return {**base, "COALITION_WEBHOOK_TIMEOUT_SECONDS": 0.2, "COALITION_WEBHOOK_PRIVATE_NETWORKS": True, **overrides}
 

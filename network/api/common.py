@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from network.api import idempotency
 from network.db import Database
 from network.earning.terms import Terms
-from network.errors import Forbidden, Invalid, Unavailable
+from network.errors import Forbidden, Invalid, Unavailable, UnsupportedMediaType
 from network.events import notices
 from network.lifecycle import tiers
 from network.parties.auth import KeyCache, Principal, authenticate
@@ -159,6 +159,15 @@ def only_itself(slug: str, message: str = "A partner sees only itself") -> None:
     caller = principal()
     if caller.partner is not None and caller.partner.slug != slug:
         raise Forbidden(message, code="wrong_partner")
+
+
+def media_type(reads: Sequence[str], reader: str) -> str:
+    """The request's media type if `reader` reads it: anything else is a 415 before a byte of the body is read."""
+    found = request.mimetype or ""
+    if found not in reads:
+        raise UnsupportedMediaType(f"{reader} reads {', '.join(reads)}, not {found or 'an unnamed type'}",
+                                   {"content_type": [found]})
+    return found
 
 
 def read(work: Callable[[Session], object]):

@@ -9,9 +9,9 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from network.api.common import hub, principal, read, requires
+from network.api.common import hub, media_type, principal, read, requires
 from network.api.schemas import ErrorOut, Strict
-from network.errors import Forbidden, Invalid, UnsupportedMediaType
+from network.errors import Forbidden, Invalid
 from network.parties.auth import OPERATOR, PARTNER
 from settlement import reconcile, runs
 
@@ -76,10 +76,7 @@ def post_reconciliation(args, sequence):
         slug = caller.partner.slug
     elif slug is None:
         raise Invalid("The operator names the partner: ?partner=<slug>", {"partner": ["is required for the operator"]})
-    media_type = request.mimetype or ""
-    if media_type != "text/csv":
-        raise UnsupportedMediaType(f"A reconciliation reads text/csv, not {media_type or 'an unnamed type'}",
-                                   {"content_type": [media_type]})
+    media_type(("text/csv",), "A reconciliation")
     request.max_content_length = current_app.config["COALITION_MAX_BATCH_BYTES"]
     return reconcile.reconcile_file(hub().db, sequence, slug, request.stream)
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import current_app, request
 from flask_smorest import Blueprint
 
-from network.api.common import hub, idempotent_write, now, principal, requires, terms
+from network.api.common import hub, idempotent_write, media_type, now, principal, requires, terms
 from network.api.schemas import (
     ActionCreate,
     BatchResult,
@@ -32,14 +32,9 @@ blp = Blueprint("transactions", __name__, description="Earning, refunds, actions
 
 def payload(partner: PartnerRef, adapter: Adapter) -> Payload:
     """The request as an adapter sees it; a media type it does not read is a 415."""
-    media_type = request.mimetype or ""
-    if media_type not in adapter.content_types:
-        raise UnsupportedMediaType(
-            f"The {adapter.name} adapter reads {', '.join(adapter.content_types)}, not {media_type or 'an unnamed type'}",
-            {"content_type": [media_type]},
-        )
+    found = media_type(adapter.content_types, f"The {adapter.name} adapter")
     headers = {name.lower(): value for name, value in request.headers.items()}
-    return Payload(request.get_data(), media_type, headers, partner.timezone)
+    return Payload(request.get_data(), found, headers, partner.timezone)
 
 
 def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
@@ -102,10 +97,7 @@ def post_batch():
     adapter, config = hub().adapter(partner)
     if not isinstance(adapter, BatchAdapter):
         raise UnsupportedMediaType(f"The {adapter.name} adapter reads no batch files", code="batch_not_supported")
-    payload_type = request.mimetype or ""
-    if payload_type not in adapter.content_types:
-        raise UnsupportedMediaType(f"The {adapter.name} adapter reads {', '.join(adapter.content_types)}",
-                                   {"content_type": [payload_type]})
+    media_type(adapter.content_types, f"The {adapter.name} adapter")
     request.max_content_length = current_app.config["COALITION_MAX_BATCH_BYTES"]
     try:
         rows = adapter.read_rows(request.stream, config, partner.timezone)
