@@ -27,13 +27,13 @@ from network.earning import clawback as clawbacks
 from network.earning.terms import Terms
 from network.errors import DomainError, Invalid
 from network.events import notices, outbox
-from network.ledger import bulk, journal, orders
+from network.ledger import bulk, journal, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
 from network.ledger.kinds import EntryKind, OrderKind
 from network.lifecycle import tiers, upkeep
-from network.members import cards, merge
+from network.members import cards
 from network.models import Award as AwardRow
-from network.models import JournalEntry, Lot, Order, Posting
+from network.models import JournalEntry, Lot, Posting
 from network.parties.registry import PartnerRef
 from partners.earning import RuleSet, awards_for_sale, clawback_awards
 from partners.money import Money
@@ -106,7 +106,7 @@ def book_sales(
             outcomes[index] = awards
         else:
             priced.append((index, sale, awards))
-    holders, referrals = cards.find_cards(session, {sale.card_number for _, sale, _ in priced}, lock=lock_first)
+    holders, referrals = locks.find_cards(session, {sale.card_number for _, sale, _ in priced}, lock=lock_first)
     claims: list[tuple[int, Sale, list[Award], journal.MemberAccounts]] = []
     seen: set[str] = set()
     for index, sale, awards in priced:
@@ -150,7 +150,7 @@ def book_sales(
     if booked:
         entries = _write_earnings(session, partner, [b for b in booked if b[2]], now=now, lifetime=terms.lifetime)
         if not lock_first:
-            cards.lock_members(session, list({id(b[3]): b[3] for b in booked}.values()))
+            locks.lock_members(session, list({id(b[3]): b[3] for b in booked}.values()))
         changes: dict[int, int] = defaultdict(int)
         credited = PENDING if partner.pending_days else AVAILABLE
         for _, _, awards, holder, _ in booked:
@@ -258,7 +258,7 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
             code="unknown_order",
         )
     # After a merge the sale's points (and its card) are the surviving member's.
-    member = merge.lock_holder(session, sale.member_id)
+    member = locks.lock_holder(session, sale.member_id)
     if refund.card_number is not None and cards.member_for_card(session, refund.card_number) != member.member_id:
         raise Invalid("The card is not the one the sale was made with", {"card_number": [refund.card_number]}, code="card_mismatch")
     if orders.find(session, partner.id, OrderKind.REFUND, refund.order_id) is not None:
@@ -347,21 +347,6 @@ def _merged_lot(session: Session, earned):
         if moved is None:
             return earned
         earned = SimpleNamespace(id=earned.id, lot_id=moved.id, remaining=moved.remaining, account_id=moved.account_id)
-
-
-def lock_refunded_members(session: Session, partner: PartnerRef, refunds: Sequence[Refund]) -> None:
-    """Lock, in account id order and at once, the members whose sales these refunds name.
-
-    Booked one by one, a batch's refunds would lock members in file order
-    while the next chunk's sales lock theirs in id order: a deadlock.
-    """
-    sold_to = session.scalars(
-        select(Order.member_id).where(
-            Order.partner_id == partner.id, Order.kind == OrderKind.SALE,
-            Order.order_id.in_([refund.original_order_id for refund in refunds]),
-        )
-    ).all()
-    cards.lock_member_ids(session, cards.holders(session, set(sold_to)))
 
 
 def _sale_awards(session: Session, entry_id: int, points: int) -> list[Award]:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
 from network.events import outbox
-from network.ledger import journal, orders
+from network.ledger import journal, locks, orders
 from network.ledger.journal import AVAILABLE, HELD, REDEMPTION, MemberAccounts
 from network.ledger.kinds import EntryKind, HoldStatus, OrderKind
 from network.members import cards
@@ -150,7 +150,7 @@ def release_all_expired(transact, read, clock: Callable[[], datetime], *, page: 
         if not members_:
             return released
         for member_id in members_:
-            released += transact(lambda session: release_expired(session, journal.lock_member(session, member_id), clock()))
+            released += transact(lambda session: release_expired(session, locks.lock_member(session, member_id), clock()))
         after = members_[-1]
 
 
@@ -200,7 +200,7 @@ def _find(session: Session, partner: PartnerRef, hold_id: int, *, lock: bool = F
 
 def _lock(session: Session, partner: PartnerRef, hold_id: int, now: datetime):
     """Lock the hold's member, release what expired, then read the hold again: a concurrent capture or void may have won."""
-    member = journal.lock_member(session, _find(session, partner, hold_id).member_id)
+    member = locks.lock_member(session, _find(session, partner, hold_id).member_id)
     release_expired(session, member, now)
     hold = _find(session, partner, hold_id, lock=True)
     if hold.status != AUTHORIZED:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
 from network.events import outbox
-from network.ledger import journal, orders
+from network.ledger import journal, locks, orders
 from network.ledger.journal import AVAILABLE, REDEMPTION, MemberAccounts
 from network.ledger.kinds import EntryKind, OrderKind, PartnerKind
 from network.lifecycle import upkeep
@@ -45,7 +45,7 @@ def redeem(
     Captured at once (the default), or held until `hold_until` for a later
     capture or void (network.spending.holds).
     """
-    member = cards.lock_member_by_card(session, card_number)
+    member = locks.lock_member_by_card(session, card_number)
     upkeep.bring_up_to_date(session, member, now)
     reward, money, extra = None, None, {}
     if sku is not None:
@@ -94,7 +94,7 @@ def donate(session: Session, *, card_number: str, charity: str, points: int, don
     if recipient.kind != PartnerKind.CHARITY:
         raise Invalid(f"{recipient.name} is not a charity", {"charity": [f"{charity!r} is a {recipient.kind}"]},
                       code="not_a_charity")
-    member = cards.lock_member_by_card(session, card_number)
+    member = locks.lock_member_by_card(session, card_number)
     upkeep.bring_up_to_date(session, member, now)
     _check_available(member, points)
     via = f" via {donor.name}" if donor is not None else ""
@@ -152,7 +152,7 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
         entry = session.get(JournalEntry, captured) if captured is not None else None
     if entry is None or entry.kind != EntryKind.REDEMPTION or entry.partner_id != partner.id:
         raise NotFound("No such redemption at this partner", code="unknown_redemption")
-    member, holder = merge.lock_with_holder(session, entry.member_id)
+    member, holder = locks.lock_with_holder(session, entry.member_id)
     upkeep.bring_up_to_date(session, member, now)
     if session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id)) is not None:
         raise Conflict("The redemption was already reversed", code="already_reversed")
