@@ -27,7 +27,7 @@ from network.earning import clawback as clawbacks
 from network.earning.terms import Terms
 from network.errors import DomainError, Invalid
 from network.events import notices, outbox
-from network.ledger import bulk, journal, locks, orders
+from network.ledger import bulk, debts, journal, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
 from network.ledger.kinds import EntryKind, OrderKind
 from network.lifecycle import tiers, upkeep
@@ -329,7 +329,7 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
         for plan in plans:
             journal.take(session, plan, entry_id)
         if share.owed:
-            clawbacks.owe(session, member, partner_id=partner.id, entry_id=entry_id, points=share.owed, now=now)
+            debts.owe(session, member, partner_id=partner.id, entry_id=entry_id, points=share.owed, now=now)
         session.execute(insert(_awards), award_rows(entry_id, taken, sign=-1))
     result = {"journal_id": entry_id, "points": -points, "awards": awards_view(taken, sign=-1), "balance": member.balance_view()}
     owed = sum(a.points for a in due)

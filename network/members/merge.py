@@ -25,9 +25,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from network.earning import clawback
 from network.errors import Conflict, Invalid
-from network.ledger import journal, locks
+from network.ledger import debts, journal, locks
 from network.ledger.journal import AVAILABLE, HELD, OWED, PENDING, MemberAccounts
 from network.ledger.kinds import EntryKind
 from network.lifecycle import expiry, upkeep
@@ -118,7 +117,7 @@ def _move_debts(session: Session, absorbed: MemberAccounts, survivor: MemberAcco
         side.balances[OWED] += change
     session.execute(update(Debt).where(Debt.member_id == absorbed.member_id, Debt.remaining > 0)
                     .values(member_id=survivor.member_id))
-    clawback.repay(session, survivor, now)
+    debts.repay(session, survivor, now)
 
 
 def rehome(session: Session, member: MemberAccounts, holder: str, *, now: datetime) -> MemberAccounts:
