@@ -32,6 +32,8 @@ def earn_ops(db: Database, world: World, clients: int, *, hot: bool, tag: str) -
 
 
 def redeem_ops(db: Database, world: World, clients: int, *, hot: bool, tag: str) -> list[Op]:
+    price = redemptions.Price(points=REDEEM_POINTS)
+
     def make(k: int) -> Op:
         rng = random.Random(1000 + k)
 
@@ -39,7 +41,7 @@ def redeem_ops(db: Database, world: World, clients: int, *, hot: bool, tag: str)
             member = world.hot if hot else rng.choice(world.members)
             partner = world.partners[i % len(world.partners)].partner
             db.transact(lambda s: redemptions.redeem(
-                s, partner, card_number=member.card, points=REDEEM_POINTS, order_id=f"{tag}-{i}", now=utc_now()))
+                s, partner, card_number=member.card, order_id=f"{tag}-{i}", price=price, now=utc_now()))
 
         return op
 

@@ -90,14 +90,14 @@ def build(db: Database, *, partners: int, member_count: int, clients: int, progr
             select(Account.partner_id, Account.kind, Account.id).where(Account.partner_id.is_not(None)))}
     refs = [BenchPartner(p, p.id, accounts[(p.id, "issuance")], accounts[(p.id, "redemption")], key) for p, key in created]
 
-    cards: list[tuple[str, str] | None] = [None] * (member_count + 1)
+    enrolled: list[tuple[str, str] | None] = [None] * (member_count + 1)
 
     def enrol_and_fund(session, index: int) -> None:
         member_id, card = cards.enrol(session, email=None, name=None, enrolled_by=None, now=now)
         partner = refs[index % len(refs)].partner
         total = HOT_FUND if index == member_count else FUND
         sales.record_sale(session, partner, RULES, Sale(f"FUND-{index}", card, OCCURRED, total), now=now, terms=Terms(lifetime=LIFETIME))
-        cards[index] = (member_id, card)
+        enrolled[index] = (member_id, card)
 
     batches = range(0, member_count + 1, BATCH)
 
@@ -113,5 +113,5 @@ def build(db: Database, *, partners: int, member_count: int, clients: int, progr
         available = dict(session.execute(select(Account.member_id, Account.id).where(Account.kind == "available",
                                                                                      Account.member_id.is_not(None))).all())
         fund_lots = dict(session.execute(select(Lot.member_id, func.min(Lot.id)).group_by(Lot.member_id)).all())
-    refs_m = [BenchMember(m, c, available[m], fund_lots[m]) for m, c in cards]  # type: ignore[misc]
+    refs_m = [BenchMember(m, c, available[m], fund_lots[m]) for m, c in enrolled]  # type: ignore[misc]
     return World(refs, refs_m[:-1], refs_m[-1])

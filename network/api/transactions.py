@@ -140,12 +140,15 @@ def redeem(args):
     """
     partner = principal().partner
     capture, seconds = args.pop("capture"), args.pop("hold_seconds", None)
-    if not capture:
-        longest = current_app.config["COALITION_HOLD_MAX_SECONDS"]
-        if seconds is not None and seconds > longest:
-            raise Invalid("The hold is too long", {"hold_seconds": [f"must be at most {longest}"]})
-        args["hold_until"] = now() + timedelta(seconds=seconds or current_app.config["COALITION_HOLD_SECONDS"])
-    return idempotent_write(lambda session: redemptions.redeem(session, partner, now=now(), capture=capture, **args))
+    args["price"] = redemptions.Price(**{name: args.pop(name) for name in ("points", "sku", "quantity", "amount")
+                                         if name in args})
+    if capture:
+        return idempotent_write(lambda session: redemptions.redeem(session, partner, now=now(), **args))
+    longest = current_app.config["COALITION_HOLD_MAX_SECONDS"]
+    if seconds is not None and seconds > longest:
+        raise Invalid("The hold is too long", {"hold_seconds": [f"must be at most {longest}"]})
+    until = now() + timedelta(seconds=seconds or current_app.config["COALITION_HOLD_SECONDS"])
+    return idempotent_write(lambda session: redemptions.hold(session, partner, now=now(), until=until, **args))
 
 
 @blp.route("/redemptions/<int:redemption_id>/reversal", methods=["POST"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from network.errors import InsufficientPoints
-from network.ledger import journal
+from network.ledger import journal, locks
 from network.ledger.journal import AVAILABLE, BREAKAGE, PROMOTION
 from network.ledger.kinds import EntryKind
 from network.lifecycle import upkeep
@@ -21,7 +21,7 @@ from network.members import cards
 
 
 def adjust(session, member_id: str, *, points: int, reason: str, now: datetime, lifetime: timedelta) -> dict:
-    member = journal.lock_member(session, member_id)
+    member = locks.lock_member(session, member_id)
     cards.get_member(session, member_id)  # under the lock: not merged or deleted meanwhile
     upkeep.bring_up_to_date(session, member, now)
     network = journal.network_account(session, PROMOTION if points > 0 else BREAKAGE)

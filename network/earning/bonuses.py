@@ -13,7 +13,7 @@ from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from network.errors import Invalid
-from network.ledger import journal, orders
+from network.ledger import journal, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, MemberAccounts
 from network.ledger.kinds import EntryKind, OrderKind
 from network.members import cards
@@ -68,7 +68,7 @@ def on_enrolment(
     outcome: dict = {}
     welcome = rules.event("welcome_bonus")
     if welcome:
-        member = journal.lock_member(session, member_id)
+        member = locks.lock_member(session, member_id)
         award = Award("welcome_bonus", welcome["points"], f"welcome to {partner.name}")
         credit(session, member, partner_id=partner.id, issuance_account=partner.account_id(ISSUANCE), award=award,
                reason=f"Welcome bonus from {partner.name}", now=now, lifetime=lifetime)
@@ -100,7 +100,7 @@ def pay_referral(session: Session, referred: MemberAccounts, *, now: datetime, l
     referral, partner_name, issuance = terms
     # Locked after the referred member: a deadlock with a transaction locking
     # the two the other way round is detected by the database and retried.
-    referrer = journal.lock_member(session, referral.referrer_id)
+    referrer = locks.lock_member(session, referral.referrer_id)
     common = {"partner_id": referral.partner_id, "issuance_account": issuance, "now": now, "lifetime": lifetime}
     entry_id = credit(session, referred, award=Award("referral", referral.referred_points, "referred by a member"),
                       reason=f"Referral bonus from {partner_name}: first purchase", **common)
@@ -130,7 +130,7 @@ def record_action(
         known = sorted(params["action"] for params in rules.events("action"))
         raise Invalid(f"{partner.name} rewards no action {action!r}", {"action": [f"must be one of: {', '.join(known) or 'none'}"]},
                       code="unknown_action")
-    member = cards.lock_member_by_card(session, card_number)
+    member = locks.lock_member_by_card(session, card_number)
     kind = f"{OrderKind.ACTION}:{action}"
     # Claimed first, so a resent action is a duplicate (409) even when the day's limit is reached.
     order = orders.claim(session, partner_id=partner.id, kind=kind, order_id=reference, member_id=member.member_id,

@@ -20,6 +20,7 @@ from network.db import Database
 from network.earning import sales
 from network.earning.terms import Terms
 from network.errors import DomainError, Unauthenticated
+from network.ledger import locks
 from network.parties.registry import PartnerRef
 from partners.adapters import Adapter, Payload, Row, SignedAdapter
 from partners.earning import RuleSet
@@ -154,7 +155,7 @@ class _Prepared:
         return [(row, result) for (row, _), result in zip(self.sales, booked)]
 
     def book_refunds(self, session: Session, partner: PartnerRef, *, now: datetime, terms: Terms) -> list:
-        sales.lock_refunded_members(session, partner, [row.transaction for row in self.refunds])
+        locks.lock_refunded_members(session, partner.id, [row.transaction for row in self.refunds])
         results = []
         for row in self.refunds:
             try:

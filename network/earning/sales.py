@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from types import SimpleNamespace
+from typing import NamedTuple
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -27,11 +27,11 @@ from network.earning import clawback as clawbacks
 from network.earning.terms import Terms
 from network.errors import DomainError, Invalid
 from network.events import notices, outbox
-from network.ledger import bulk, journal, orders
+from network.ledger import bulk, debts, journal, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
 from network.ledger.kinds import EntryKind, OrderKind
 from network.lifecycle import tiers, upkeep
-from network.members import cards, merge
+from network.members import cards
 from network.models import Award as AwardRow
 from network.models import JournalEntry, Lot, Order, Posting
 from network.parties.registry import PartnerRef
@@ -79,6 +79,34 @@ def price(partner: PartnerRef, rules: RuleSet, sale: Sale) -> list[Award] | Doma
     return awards_for_sale(rules, sale, partner.timezone)
 
 
+class Priced(NamedTuple):
+    """A sale its rules priced, at its place in the batch (where its outcome goes)."""
+
+    index: int
+    sale: Sale
+    awards: list[Award]
+
+
+class Claim(NamedTuple):
+    """A priced sale on a usable card, its order id not seen before in the batch."""
+
+    index: int
+    sale: Sale
+    awards: list[Award]
+    holder: journal.MemberAccounts
+
+
+class Booked(NamedTuple):
+    """A claim whose order id was new to the partner: `order_id` is its row in orders."""
+
+    index: int
+    sale: Sale
+    awards: list[Award]
+    holder: journal.MemberAccounts
+    order_id: int
+    points: int
+
+
 def book_sales(
     session: Session,
     partner: PartnerRef,
@@ -100,15 +128,29 @@ def book_sales(
     the same statement, which saves one.
     """
     outcomes: list[dict | DomainError | str | None] = [None] * len(sales)
-    priced: list[tuple[int, Sale, list[Award]]] = []
+    priced = _priced(sales, outcomes)
+    holders, referrals = locks.find_cards(session, {p.sale.card_number for p in priced}, lock=lock_first)
+    claims = _with_tier_awards(session, _claims(priced, holders, outcomes), now=now, terms=terms)
+    booked = _claim_orders(session, partner, claims, outcomes, now=now)
+    if booked:
+        _book(session, partner, booked, referrals, outcomes, now=now, terms=terms, lock_first=lock_first)
+    return outcomes  # type: ignore[return-value]
+
+
+def _priced(sales: Sequence[tuple[Sale, list[Award] | DomainError]], outcomes: list) -> list[Priced]:
+    """The sales their rules could price; the others' refusals go to their outcomes."""
+    priced = []
     for index, (sale, awards) in enumerate(sales):
         if isinstance(awards, DomainError):
             outcomes[index] = awards
         else:
-            priced.append((index, sale, awards))
-    holders, referrals = cards.find_cards(session, {sale.card_number for _, sale, _ in priced}, lock=lock_first)
-    claims: list[tuple[int, Sale, list[Award], journal.MemberAccounts]] = []
-    seen: set[str] = set()
+            priced.append(Priced(index, sale, awards))
+    return priced
+
+
+def _claims(priced: list[Priced], holders: dict, outcomes: list) -> list[Claim]:
+    """The sales on a usable card, each order id once; a bad card's error or `DUPLICATE` goes to the outcome."""
+    claims, seen = [], set()
     for index, sale, awards in priced:
         holder = holders[sale.card_number]
         if isinstance(holder, DomainError):
@@ -117,73 +159,80 @@ def book_sales(
             outcomes[index] = DUPLICATE
         else:
             seen.add(sale.order_id)
-            claims.append((index, sale, awards, holder))
-    extra = tiers.tier_awards(session, [(c[3].member_id, c[2]) for c in claims], now=now, window=terms.tier_window,
-                              known=terms.ladder)
-    claims = [(index, sale, awards + more, holder) for (index, sale, awards, holder), more in zip(claims, extra)]
-    claimed = orders.claim_many(
-        session,
-        partner_id=partner.id,
-        kind=OrderKind.SALE,
-        same={"currency": partner.currency, "booked_at": now},
-        rows=[
-            {
-                "order_id": sale.order_id,
-                "member_id": holder.member_id,
-                "points": sum(a.points for a in awards),
-                "occurred_at": sale.occurred_at,
-                "total_minor": sale.refundable.minor,
-            }
-            for _, sale, awards, holder in claims
-        ],
-    )
-    booked: list[tuple[int, Sale, list[Award], journal.MemberAccounts, int]] = []
-    first_sales: dict[str, journal.MemberAccounts] = {}
-    for index, sale, awards, holder in claims:
-        order_id = claimed.get(sale.order_id)
+            claims.append(Claim(index, sale, awards, holder))
+    return claims
+
+
+def _with_tier_awards(session: Session, claims: list[Claim], *, now: datetime, terms: Terms) -> list[Claim]:
+    """Each claim with its tier award added, priced in batch order as if the sales came one by one."""
+    extra = tiers.tier_awards(session, [(c.holder.member_id, c.awards) for c in claims], now=now,
+                              window=terms.tier_window, known=terms.ladder)
+    return [claim._replace(awards=claim.awards + more) for claim, more in zip(claims, extra)]
+
+
+def _claim_orders(session: Session, partner: PartnerRef, claims: list[Claim], outcomes: list, *,
+                  now: datetime) -> list[Booked]:
+    """Claim the claims' order ids at once; one the partner already booked is a `DUPLICATE`."""
+    rows = [
+        {"order_id": c.sale.order_id, "member_id": c.holder.member_id, "points": sum(a.points for a in c.awards),
+         "occurred_at": c.sale.occurred_at, "total_minor": c.sale.refundable.minor}
+        for c in claims
+    ]
+    claimed = orders.claim_many(session, partner_id=partner.id, kind=OrderKind.SALE,
+                                same={"currency": partner.currency, "booked_at": now}, rows=rows)
+    booked = []
+    for claim, row in zip(claims, rows):
+        order_id = claimed.get(claim.sale.order_id)
         if order_id is None:
-            outcomes[index] = DUPLICATE
-            continue
-        booked.append((index, sale, awards, holder, order_id))
-        if holder.member_id in referrals and awards:  # a sale that earns nothing releases no referral
-            first_sales.setdefault(holder.member_id, holder)
-    if booked:
-        entries = _write_earnings(session, partner, [b for b in booked if b[2]], now=now, lifetime=terms.lifetime)
-        if not lock_first:
-            cards.lock_members(session, list({id(b[3]): b[3] for b in booked}.values()))
-        changes: dict[int, int] = defaultdict(int)
-        credited = PENDING if partner.pending_days else AVAILABLE
-        for _, _, awards, holder, _ in booked:
-            points = sum(a.points for a in awards)
-            changes[holder.ids[credited]] += points
-            holder.balances[credited] += points
-        bulk.add_to_balances(session.connection(), {account: change for account, change in changes.items() if change})
-        cards.touch(session, {holder.member_id for _, _, awards, holder, _ in booked if awards}, now)
-        for holder in first_sales.values():
-            bonuses.pay_referral(session, holder, now=now, lifetime=terms.lifetime)
-        moved = tiers.promote(session, {b[3].member_id for b in booked if b[2]}, now=now, window=terms.tier_window,
-                              known=terms.ladder)
-        notices.tier_changes(session, moved, now=now, reason="threshold reached")
-        if terms.nudge_gap > 0 and terms.offers != []:  # no nudge to send: nothing to work out
-            notices.rewards_within_reach(session, _moves(booked), partner_id=partner.id, gap=terms.nudge_gap, now=now,
-                                         known=terms.offers)
-        for index, _, awards, holder, order_id in booked:  # each answer shows the balance after the whole batch
-            outcomes[index] = {"journal_id": entries.get(order_id), "points": sum(a.points for a in awards),
-                               "awards": awards_view(awards), "balance": holder.balance_view()}
-        outbox.emit_many(session, outbox.POINTS_EARNED, [outbox.NewEvent(holder.member_id, partner.id, {
-            "member_id": holder.member_id, "partner": partner.slug, "points": outcomes[index]["points"],
-            "order_id": sale.order_id, "balance": outcomes[index]["balance"]}) for index, sale, awards, holder, _ in booked
-            if awards], now=now)
-    return outcomes  # type: ignore[return-value]
+            outcomes[claim.index] = DUPLICATE
+        else:
+            booked.append(Booked(*claim, order_id, row["points"]))
+    return booked
 
 
-def _moves(booked) -> list[tuple[str, int, int]]:
+def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals: set[str], outcomes: list, *,
+          now: datetime, terms: Terms, lock_first: bool) -> None:
+    """Write the booked sales, move their members' balances, and what follows an earn: referrals, tiers, events."""
+    earning = [b for b in booked if b.awards]  # a sale that earns nothing writes no entry and releases no referral
+    entries = _write_earnings(session, partner, earning, now=now, lifetime=terms.lifetime)
+    if not lock_first:
+        locks.lock_members(session, list({id(b.holder): b.holder for b in booked}.values()))
+    _credit(session, partner, booked)
+    cards.touch(session, {b.holder.member_id for b in earning}, now)
+    first_sales = {b.holder.member_id: b.holder for b in earning if b.holder.member_id in referrals}
+    for holder in first_sales.values():
+        bonuses.pay_referral(session, holder, now=now, lifetime=terms.lifetime)
+    moved = tiers.promote(session, {b.holder.member_id for b in earning}, now=now, window=terms.tier_window,
+                          known=terms.ladder)
+    notices.tier_changes(session, moved, now=now, reason="threshold reached")
+    if terms.nudge_gap > 0 and terms.offers != []:  # no nudge to send: nothing to work out
+        notices.rewards_within_reach(session, _moves(booked), partner_id=partner.id, gap=terms.nudge_gap, now=now,
+                                     known=terms.offers)
+    for b in booked:  # each answer shows the balance after the whole batch
+        outcomes[b.index] = {"journal_id": entries.get(b.order_id), "points": b.points,
+                             "awards": awards_view(b.awards), "balance": b.holder.balance_view()}
+    outbox.emit_many(session, outbox.POINTS_EARNED, [outbox.NewEvent(b.holder.member_id, partner.id, {
+        "member_id": b.holder.member_id, "partner": partner.slug, "points": b.points, "order_id": b.sale.order_id,
+        "balance": outcomes[b.index]["balance"]}) for b in earning], now=now)
+
+
+def _credit(session: Session, partner: PartnerRef, booked: list[Booked]) -> None:
+    """Move the locked members' running balances by what the batch earned them, one statement for all."""
+    changes: dict[int, int] = defaultdict(int)
+    credited = PENDING if partner.pending_days else AVAILABLE
+    for b in booked:
+        changes[b.holder.ids[credited]] += b.points
+        b.holder.balances[credited] += b.points
+    bulk.add_to_balances(session.connection(), {account: change for account, change in changes.items() if change})
+
+
+def _moves(booked: list[Booked]) -> list[tuple[str, int, int]]:
     """Each credited member's points before and after the batch (what they could spend soon: pending counts)."""
     earned: dict[str, int] = defaultdict(int)
     holders = {}
-    for _, _, awards, holder, _ in booked:
-        earned[holder.member_id] += sum(a.points for a in awards)
-        holders[holder.member_id] = holder
+    for b in booked:
+        earned[b.holder.member_id] += b.points
+        holders[b.holder.member_id] = b.holder
     moves = []
     for member_id, points in earned.items():
         after = sum(holders[member_id].balances[kind] for kind in (AVAILABLE, PENDING, OWED))
@@ -191,7 +240,8 @@ def _moves(booked) -> list[tuple[str, int, int]]:
     return moves
 
 
-def _write_earnings(session, partner, earning, *, now, lifetime) -> dict[int, int]:
+def _write_earnings(session: Session, partner: PartnerRef, earning: list[Booked], *, now: datetime,
+                    lifetime: timedelta) -> dict[int, int]:
     """Write the entries, postings, lots and awards of sales that earn; returns the entry id of each order."""
     connection = session.connection()
     entry_of_order = {
@@ -201,12 +251,12 @@ def _write_earnings(session, partner, earning, *, now, lifetime) -> dict[int, in
             _entries,
             [
                 {
-                    "member_id": holder.member_id,
-                    "order_id": order_id,
-                    "reason": f"Sale {sale.order_id} at {partner.name}: {sale.total} {sale.total.currency}",
-                    "occurred_at": sale.occurred_at,
+                    "member_id": b.holder.member_id,
+                    "order_id": b.order_id,
+                    "reason": f"Sale {b.sale.order_id} at {partner.name}: {b.sale.total} {b.sale.total.currency}",
+                    "occurred_at": b.sale.occurred_at,
                 }
-                for _, sale, _, holder, order_id in earning
+                for b in earning
             ],
             same={"kind": EntryKind.EARN, "partner_id": partner.id, "booked_at": now},
             returning=("id", "order_id"),
@@ -215,17 +265,16 @@ def _write_earnings(session, partner, earning, *, now, lifetime) -> dict[int, in
     issuance = partner.account_id(ISSUANCE)
     credited = PENDING if partner.pending_days else AVAILABLE
     postings, lots, award_list = [], [], []
-    for _, _, awards, holder, order_id in earning:
-        entry_id = entry_of_order[order_id]
-        points = sum(a.points for a in awards)
-        account = holder.ids[credited]
+    for b in earning:
+        entry_id = entry_of_order[b.order_id]
+        account = b.holder.ids[credited]
         postings += [
-            {"entry_id": entry_id, "account_id": issuance, "amount": -points},
-            {"entry_id": entry_id, "account_id": account, "amount": points},
+            {"entry_id": entry_id, "account_id": issuance, "amount": -b.points},
+            {"entry_id": entry_id, "account_id": account, "amount": b.points},
         ]
-        lots.append({"member_id": holder.member_id, "account_id": account, "entry_id": entry_id, "points": points,
-                     "remaining": points})
-        award_list += award_rows(entry_id, awards)
+        lots.append({"member_id": b.holder.member_id, "account_id": account, "entry_id": entry_id, "points": b.points,
+                     "remaining": b.points})
+        award_list += award_rows(entry_id, b.awards)
     bulk.insert_many(connection, _postings, postings)
     bulk.insert_many(connection, _lots, lots, same={
         "issuer_id": partner.id, "earned_at": now, "available_at": now + timedelta(days=partner.pending_days),
@@ -244,12 +293,63 @@ def record_sale(session: Session, partner: PartnerRef, rules: RuleSet, sale: Sal
     return outcome
 
 
+class Earned(NamedTuple):
+    """The entry a sale earned by, and the lot holding its points now (a merge may have moved them)."""
+
+    entry_id: int
+    lot_id: int
+    remaining: int
+    account_id: int
+
+
+class TakeBack(NamedTuple):
+    """What a refund takes back: its share of the sale's awards, and where the policy finds the points."""
+
+    due: list[Award]  # the refund's share of each award, before the policy
+    taken: list[Award]  # as much of `due` as the policy collects, bonuses given up first
+    share: clawbacks.Split
+    own_account: str  # where the sale's own lot is: pending or available
+
+    @property
+    def uncollected(self) -> int:
+        return sum(a.points for a in self.due) - self.share.total
+
+
 def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now: datetime, terms: Terms = Terms()) -> dict:
+    _check_refund(partner, refund)
+    sale = _refunded_sale(session, partner, refund)
+    # After a merge the sale's points (and its card) are the surviving member's.
+    member = locks.lock_holder(session, sale.member_id)
+    _check_card_and_order(session, partner, refund, member)
+    before = _refunded_before(session, sale, refund)
+    upkeep.bring_up_to_date(session, member, now)
+    earned = _earned(session, sale)
+    due = clawback_awards(_sale_awards(session, earned.entry_id, sale.points) if earned else [], sale.total_minor, before,
+                          refund.total.minor)
+    back = _take_back(terms, member, earned, due)
+    order = orders.claim(
+        session, partner_id=partner.id, kind=OrderKind.REFUND, order_id=refund.order_id, member_id=member.member_id,
+        points=-back.share.total, booked_at=now, occurred_at=refund.occurred_at, currency=refund.total.currency,
+        total_minor=refund.total.minor, original_id=sale.id,
+    )
+    entry_id = _book_refund(session, partner, refund, sale, member, earned, back, order, now) if back.share.total else None
+    result = {"journal_id": entry_id, "points": -back.share.total, "awards": awards_view(back.taken, sign=-1),
+              "balance": member.balance_view()}
+    if back.uncollected > 0:
+        result["uncollected_points"] = back.uncollected
+    return result
+
+
+def _check_refund(partner: PartnerRef, refund: Refund) -> None:
+    """What needs no database: the partner's currency, order ids the ledger can keep."""
     if refund.total.currency != partner.currency:
         raise _currency_error(partner, refund.total)
     for field in ("order_id", "original_order_id"):
         if len(getattr(refund, field)) > MAX_ORDER_ID:
             raise _long_order_id(field, getattr(refund, field))
+
+
+def _refunded_sale(session: Session, partner: PartnerRef, refund: Refund) -> Order:
     sale = orders.find(session, partner.id, OrderKind.SALE, refund.original_order_id)
     if sale is None:
         raise Invalid(
@@ -257,13 +357,20 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
             {"original_order_id": [refund.original_order_id]},
             code="unknown_order",
         )
-    # After a merge the sale's points (and its card) are the surviving member's.
-    member = merge.lock_holder(session, sale.member_id)
+    return sale
+
+
+def _check_card_and_order(session: Session, partner: PartnerRef, refund: Refund, member: journal.MemberAccounts) -> None:
+    """The card, if named, is the sale's holder's; the refund's order id is new."""
     if refund.card_number is not None and cards.member_for_card(session, refund.card_number) != member.member_id:
         raise Invalid("The card is not the one the sale was made with", {"card_number": [refund.card_number]}, code="card_mismatch")
     if orders.find(session, partner.id, OrderKind.REFUND, refund.order_id) is not None:
         # Checked before the amounts, so a resent refund reads as a duplicate, not as too large.
         raise orders.duplicate(session, partner.id, OrderKind.REFUND, refund.order_id)
+
+
+def _refunded_before(session: Session, sale: Order, refund: Refund) -> int:
+    """What earlier refunds of the sale took (minor units), refusing a refund past what is left of it."""
     before = orders.refunded_so_far(session, sale.id)
     if before + refund.total.minor > sale.total_minor:
         refundable = Money(sale.total_minor - before, sale.currency)
@@ -272,96 +379,76 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
             {"total": [f"at most {refundable} can still be refunded"], "refundable": str(refundable)},
             code="refund_exceeds_sale",
         )
-    upkeep.bring_up_to_date(session, member, now)
-    earned = session.execute(
+    return before
+
+
+def _earned(session: Session, sale: Order) -> Earned | None:
+    """The sale's entry and lot (None if it earned nothing); once spent or moved, the lot a merge moved it to."""
+    row = session.execute(
         select(JournalEntry.id, Lot.id.label("lot_id"), Lot.remaining, Lot.account_id)
         .join(Lot, Lot.entry_id == JournalEntry.id)
         .where(JournalEntry.order_id == sale.id)
     ).first()
-    if earned is not None and earned.remaining == 0:  # spent, forfeited, or moved by a merge
-        earned = _merged_lot(session, earned)
-    due = clawback_awards(_sale_awards(session, earned.id, sale.points) if earned else [], sale.total_minor, before, refund.total.minor)
+    if row is None:
+        return None
+    earned = Earned(*row)
+    return _merged_lot(session, earned) if earned.remaining == 0 else earned  # spent, forfeited, or moved by a merge
+
+
+def _take_back(terms: Terms, member: journal.MemberAccounts, earned: Earned | None, due: list[Award]) -> TakeBack:
+    """Where the policy takes the refund's points from: the sale's own lot, the member's others, what is left owing."""
     own_account = PENDING if earned and earned.account_id == member.ids[PENDING] else AVAILABLE
     own_remaining = earned.remaining if earned else 0
     share = clawbacks.split(
         terms.clawback, sum(a.points for a in due), own_remaining=own_remaining, own_pending=own_account == PENDING,
         others_available=member.balances[AVAILABLE] - (own_remaining if own_account == AVAILABLE else 0),
     )
-    taken = _trim(due, share.total)
-    points = share.total
-    order = orders.claim(
+    return TakeBack(due, _trim(due, share.total), share, own_account)
+
+
+def _book_refund(session: Session, partner: PartnerRef, refund: Refund, sale: Order, member: journal.MemberAccounts,
+                 earned: Earned | None, back: TakeBack, order: int, now: datetime) -> int:
+    """Post the refund entry, take its lots, record what it leaves owing and the awards it takes back."""
+    share = back.share
+    if back.own_account == AVAILABLE:  # one pass: the sale's own lot first, then the others
+        plans = [journal.plan_taking(session, member, share.own + share.others, first_lot_id=earned and earned.lot_id)]
+    else:
+        plans = [journal.plan_taking(session, member, share.own, first_lot_id=earned.lot_id, account=PENDING),
+                 journal.plan_taking(session, member, share.others)]
+    # Points the partner issued come back to its issuance account; another issuer's points, and
+    # what is left owing, it receives as if the member had spent them at its till.
+    own_issue = sum(plan.by_issuer.get(partner.id, 0) for plan in plans)
+    entry_id = journal.post(
         session,
+        kind=EntryKind.REFUND,
+        legs=[(member.ids[back.own_account], -share.own), (member.ids[AVAILABLE], -share.others),
+              (member.ids[OWED], -share.owed), (partner.account_id(ISSUANCE), own_issue),
+              (partner.account_id(REDEMPTION), share.total - own_issue)],
+        member=member,
         partner_id=partner.id,
-        kind=OrderKind.REFUND,
-        order_id=refund.order_id,
-        member_id=member.member_id,
-        points=-points,
+        reason=f"Refund {refund.order_id} of sale {sale.order_id} at {partner.name}: {refund.total} {refund.total.currency}",
         booked_at=now,
         occurred_at=refund.occurred_at,
-        currency=refund.total.currency,
-        total_minor=refund.total.minor,
-        original_id=sale.id,
+        reverses_id=earned.entry_id,
+        order_id=order,
     )
-    entry_id = None
-    if points:
-        if own_account == AVAILABLE:  # one pass: the sale's own lot first, then the others
-            plans = [journal.plan_taking(session, member, share.own + share.others, first_lot_id=earned and earned.lot_id)]
-        else:
-            plans = [journal.plan_taking(session, member, share.own, first_lot_id=earned.lot_id, account=PENDING),
-                     journal.plan_taking(session, member, share.others)]
-        # Points the partner issued come back to its issuance account; another issuer's points, and
-        # what is left owing, it receives as if the member had spent them at its till.
-        own_issue = sum(plan.by_issuer.get(partner.id, 0) for plan in plans)
-        entry_id = journal.post(
-            session,
-            kind=EntryKind.REFUND,
-            legs=[(member.ids[own_account], -share.own), (member.ids[AVAILABLE], -share.others),
-                  (member.ids[OWED], -share.owed), (partner.account_id(ISSUANCE), own_issue),
-                  (partner.account_id(REDEMPTION), points - own_issue)],
-            member=member,
-            partner_id=partner.id,
-            reason=f"Refund {refund.order_id} of sale {sale.order_id} at {partner.name}: {refund.total} {refund.total.currency}",
-            booked_at=now,
-            occurred_at=refund.occurred_at,
-            reverses_id=earned.id,
-            order_id=order,
-        )
-        for plan in plans:
-            journal.take(session, plan, entry_id)
-        if share.owed:
-            clawbacks.owe(session, member, partner_id=partner.id, entry_id=entry_id, points=share.owed, now=now)
-        session.execute(insert(_awards), award_rows(entry_id, taken, sign=-1))
-    result = {"journal_id": entry_id, "points": -points, "awards": awards_view(taken, sign=-1), "balance": member.balance_view()}
-    owed = sum(a.points for a in due)
-    if points < owed:
-        result["uncollected_points"] = owed - points
-    return result
+    for plan in plans:
+        journal.take(session, plan, entry_id)
+    if share.owed:
+        debts.owe(session, member, partner_id=partner.id, entry_id=entry_id, points=share.owed, now=now)
+    session.execute(insert(_awards), award_rows(entry_id, back.taken, sign=-1))
+    return entry_id
 
 
-def _merged_lot(session: Session, earned):
-    """The sale's lot, or the lot a merge moved its points to (network.members.merge), with what remains of it."""
+def _merged_lot(session: Session, earned: Earned) -> Earned:
+    """The lot a merge moved the sale's points to (network.members.merge), with what remains of it."""
     while True:
         moved = session.execute(
             select(Lot.id, Lot.remaining, Lot.account_id).where(Lot.merged_from_id == earned.lot_id)
         ).first()
         if moved is None:
             return earned
-        earned = SimpleNamespace(id=earned.id, lot_id=moved.id, remaining=moved.remaining, account_id=moved.account_id)
-
-
-def lock_refunded_members(session: Session, partner: PartnerRef, refunds: Sequence[Refund]) -> None:
-    """Lock, in account id order and at once, the members whose sales these refunds name.
-
-    Booked one by one, a batch's refunds would lock members in file order
-    while the next chunk's sales lock theirs in id order: a deadlock.
-    """
-    sold_to = session.scalars(
-        select(Order.member_id).where(
-            Order.partner_id == partner.id, Order.kind == OrderKind.SALE,
-            Order.order_id.in_([refund.original_order_id for refund in refunds]),
-        )
-    ).all()
-    cards.lock_member_ids(session, cards.holders(session, set(sold_to)))
+        earned = Earned(earned.entry_id, moved.id, moved.remaining, moved.account_id)
 
 
 def _sale_awards(session: Session, entry_id: int, points: int) -> list[Award]:

@@ -14,7 +14,7 @@ import re
 from collections import namedtuple
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Table, any_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from network.models import Account
@@ -112,3 +112,11 @@ _changes = select(
 _PG_BALANCES = (
     update(_accounts).where(_accounts.c.id == _changes.c.id).values(balance=_accounts.c.balance + _changes.c.change)
 )
+
+
+def any_of(column, name: str) -> dict:
+    """`column IN (...)` by dialect: one array on PostgreSQL (a statement of fixed length, parsed once), a list on SQLite."""
+    return {
+        "postgresql": column == any_(bindparam(name, type_=postgresql.ARRAY(column.type))),
+        "sqlite": column.in_(bindparam(name, expanding=True)),
+    }

@@ -1,4 +1,4 @@
-"""The double-entry core: locks, postings and provenance lots.
+"""The double-entry core: postings and provenance lots (the locks they are booked under: network.ledger.locks).
 
 These are plain functions over a SQLAlchemy session, with no Flask. The hot
 path uses Core statements (one INSERT ... RETURNING per entry, one
@@ -29,7 +29,7 @@ LOT_PAGE = 200
 
 @dataclass
 class MemberAccounts:
-    """A member's accounts, read under lock: ids and balances."""
+    """A member's accounts, read under lock (network.ledger.locks): ids and balances."""
 
     member_id: str
     ids: dict[str, int]
@@ -42,23 +42,6 @@ class MemberAccounts:
 def balance_view(balances: dict[str, int]) -> dict[str, int]:
     """A member's balances as the API shows them: what they owe is netted from what they can spend."""
     return {"available": balances[AVAILABLE] + balances[OWED], "pending": balances[PENDING], "held": balances[HELD]}
-
-
-def lock_member(session: Session, member_id: str) -> MemberAccounts:
-    """Lock a member's account rows (in id order) and read their balances.
-
-    Every movement that touches a member's points calls this first, credits
-    included, so two concurrent writers for one member run one after the
-    other and neither loses the other's update. On SQLite the transaction
-    already holds the database's write lock (BEGIN IMMEDIATE).
-    """
-    rows = session.execute(
-        select(Account.id, Account.kind, Account.balance)
-        .where(Account.member_id == member_id)
-        .order_by(Account.id)
-        .with_for_update(key_share=True)
-    ).all()
-    return MemberAccounts(member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
 
 
 def network_account(session: Session, kind: str) -> int:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from network.ledger import journal
+from network.ledger import journal, locks
 from network.ledger.journal import AVAILABLE, BREAKAGE, PENDING, MemberAccounts
 from network.ledger.kinds import EntryKind
 from network.lifecycle import upkeep
@@ -117,7 +117,7 @@ def expire_member(session: Session, member_id: str, as_of: datetime, policy: Pol
     concurrent earn (which extends an `activity_extends` life) or a second
     run of the job sees the latest state and posts nothing twice.
     """
-    member = journal.lock_member(session, member_id)
+    member = locks.lock_member(session, member_id)
     upkeep.bring_up_to_date(session, member, now)  # a lot past its window and its lifetime is still pending until then
     if policy.rule == ACTIVITY_EXTENDS and session.execute(_last_activity(member_id)).scalar_one() > as_of - policy.lifetime:
         return 0

@@ -43,8 +43,8 @@ from sqlalchemy.orm import Session, aliased
 
 from network.errors import Invalid
 from network.events import notices
+from network.ledger import locks
 from network.ledger.kinds import EntryKind
-from network.members import cards as member_locks
 from network.models import Award as AwardRow
 from network.models import JournalEntry, Member, int_sum
 from network.models import Tier as TierRow
@@ -376,7 +376,7 @@ def review_members(session: Session, member_ids: Sequence[str], as_of: datetime,
     loyalty year passes them by. A member who reached their tier after the
     judged period ended keeps it: it was won on points the period lacks.
     """
-    member_locks.lock_member_ids(session, member_ids)
+    locks.lock_member_ids(session, member_ids)
     tiers = ladder(session)
     year = window.year_containing(as_of)
     start, end = window.judged(as_of)

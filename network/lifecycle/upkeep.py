@@ -13,13 +13,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from network.earning import clawback
+from network.ledger import debts
 from network.ledger.journal import MemberAccounts
-from network.lifecycle import pending
-from network.spending import holds
+from network.lifecycle import hold_release, pending
 
 
 def bring_up_to_date(session: Session, member: MemberAccounts, now: datetime) -> None:
-    holds.release_expired(session, member, now)
+    hold_release.release_expired(session, member, now)
     pending.release_due(session, member, now)
-    clawback.repay(session, member, now)
+    debts.repay(session, member, now)

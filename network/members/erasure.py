@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import update
 
 from network.errors import Conflict
-from network.ledger import journal
+from network.ledger import locks
 from network.ledger.journal import HELD
 from network.ledger.kinds import CardStatus
 from network.lifecycle import expiry, upkeep
@@ -24,7 +24,7 @@ from network.models import Card, Member
 
 
 def delete_member(session, member_id: str, *, now: datetime) -> dict:
-    accounts = journal.lock_member(session, member_id)  # first, so a concurrent deletion waits and then sees this one
+    accounts = locks.lock_member(session, member_id)  # first, so a concurrent deletion waits and then sees this one
     cards.get_member(session, member_id, merged=True)
     upkeep.bring_up_to_date(session, accounts, now)  # a hold past its time no longer holds anything
     if accounts.balances[HELD]:

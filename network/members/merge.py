@@ -25,9 +25,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from network.earning import clawback
 from network.errors import Conflict, Invalid
-from network.ledger import journal
+from network.ledger import debts, journal, locks
 from network.ledger.journal import AVAILABLE, HELD, OWED, PENDING, MemberAccounts
 from network.ledger.kinds import EntryKind
 from network.lifecycle import expiry, upkeep
@@ -44,13 +43,13 @@ def merge(session: Session, survivor_id: str, absorbed_id: str, *, now: datetime
     if survivor_id == absorbed_id:
         raise Invalid("A member cannot be merged into itself", {"member_id": [absorbed_id]}, code="same_member")
     # Both members' accounts, locked in account id order in one statement: no deadlock with a concurrent merge.
-    cards.lock_member_ids(session, [survivor_id, absorbed_id])
+    locks.lock_member_ids(session, [survivor_id, absorbed_id])
     cards.get_member(session, survivor_id)
     absorbed_member = cards.get_member(session, absorbed_id, merged=True)
     if absorbed_member.merged_into not in (None, survivor_id):
         cards.get_member(session, absorbed_id)  # merged into another: 410 member_merged
-    survivor = journal.lock_member(session, survivor_id)
-    absorbed = journal.lock_member(session, absorbed_id)
+    survivor = locks.lock_member(session, survivor_id)
+    absorbed = locks.lock_member(session, absorbed_id)
     for member in (absorbed, survivor):
         upkeep.bring_up_to_date(session, member, now)
     if absorbed.balances[HELD]:
@@ -118,29 +117,7 @@ def _move_debts(session: Session, absorbed: MemberAccounts, survivor: MemberAcco
         side.balances[OWED] += change
     session.execute(update(Debt).where(Debt.member_id == absorbed.member_id, Debt.remaining > 0)
                     .values(member_id=survivor.member_id))
-    clawback.repay(session, survivor, now)
-
-
-def lock_with_holder(session: Session, member_id: str) -> tuple[MemberAccounts, str]:
-    """Lock a member, and the member it was merged into if it was, in account id order (as a merge does).
-
-    The holder is read again under the locks: a merge that committed while
-    this waited for them has moved the points on, and its survivor is
-    locked too before anything is read.
-    """
-    holder = cards.holder(session, member_id)
-    while True:
-        cards.lock_member_ids(session, {member_id, holder})
-        now_holding = cards.holder(session, member_id)
-        if now_holding == holder:
-            return journal.lock_member(session, member_id), holder
-        holder = now_holding
-
-
-def lock_holder(session: Session, member_id: str) -> MemberAccounts:
-    """Lock the member who holds `member_id`'s points now (itself, or the survivor of a merge), read under the lock."""
-    _, holder = lock_with_holder(session, member_id)
-    return journal.lock_member(session, holder)
+    debts.repay(session, survivor, now)
 
 
 def rehome(session: Session, member: MemberAccounts, holder: str, *, now: datetime) -> MemberAccounts:
@@ -151,7 +128,7 @@ def rehome(session: Session, member: MemberAccounts, holder: str, *, now: dateti
     were. Returns the accounts whose balance the caller should show.
     """
     if holder != member.member_id:
-        survivor = journal.lock_member(session, holder)
+        survivor = locks.lock_member(session, holder)
         _move_points(session, member, survivor, now)
         return survivor
     if session.scalar(select(Member.deleted_at).where(Member.id == member.member_id)) is not None:

@@ -18,9 +18,11 @@ already bills, `redemption_reversal` already reverses and reconciliation
 already matches (its order, kind "redemption", is booked at capture; the
 hold's own order has kind "hold").
 
-A hold expires by server time: every write that locks a member calls
-`release_expired` right after the lock, and reads show an expired hold as
-released (`expired_points`) before any write has happened.
+A hold expires by server time: every write that locks a member releases
+its expired holds right after the lock (network.lifecycle.hold_release,
+where the release shared by capture, void and expiry lives), and reads show
+an expired hold as released (`expired_points`) before any write has
+happened.
 """
 
 from __future__ import annotations
@@ -33,19 +35,20 @@ from sqlalchemy.orm import Session
 
 from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
 from network.events import outbox
-from network.ledger import journal, orders
+from network.ledger import journal, locks, orders
 from network.ledger.journal import AVAILABLE, HELD, REDEMPTION, MemberAccounts
 from network.ledger.kinds import EntryKind, HoldStatus, OrderKind
+from network.lifecycle import hold_release
+from network.lifecycle.hold_release import HeldLot
 from network.members import cards
-from network.models import Card, Hold, Lot, LotMovement, Order, int_sum
+from network.models import Card, Hold, Order, int_sum
 from network.parties.registry import PartnerRef, provenance
 from network.spending import rewards
 
 AUTHORIZED, CAPTURED, VOIDED, EXPIRED = HoldStatus.AUTHORIZED, HoldStatus.CAPTURED, HoldStatus.VOIDED, HoldStatus.EXPIRED
-HOLD, RELEASE = EntryKind.HOLD, EntryKind.HOLD_RELEASE
-#: Entry kinds that move points only between a member's own accounts and back; they never settle.
+HOLD = EntryKind.HOLD
 
-_holds, _lots, _movements = Hold.__table__, Lot.__table__, LotMovement.__table__
+_holds = Hold.__table__
 
 
 def place(session: Session, partner: PartnerRef, member: MemberAccounts, *, points: int, order_id: str, now: datetime,
@@ -86,7 +89,8 @@ def capture(session: Session, partner: PartnerRef, hold_id: int, *, points: int 
     if hold.reward_id is not None and captured != hold.points:
         raise Invalid("A held reward is captured whole or voided", {"points": [f"must be {hold.points}"]},
                       code="partial_reward_capture")
-    lots = _release(session, member, hold, CAPTURED, f"Capture of hold {hold.hold_entry_id}", now, restock=False)
+    lots = hold_release.release(session, member, hold, CAPTURED, f"Capture of hold {hold.hold_entry_id}", now,
+                                restock_reward=False)
     order_text = session.scalar(select(Order.order_id).where(Order.id == hold.order_id))
     order = orders.claim(session, partner_id=partner.id, kind=OrderKind.REDEMPTION, order_id=order_text,
                          member_id=member.member_id, points=-captured, booked_at=now)
@@ -95,7 +99,8 @@ def capture(session: Session, partner: PartnerRef, hold_id: int, *, points: int 
         member=member, partner_id=partner.id, reason=f"Redemption {order_text} at {partner.name} (hold {hold.hold_entry_id})",
         booked_at=now, order_id=order,
     )
-    by_issuer = _move(session, [(lot_id, issuer, -held) for lot_id, issuer, held in lots], captured, entry_id)
+    by_issuer = hold_release.move(session, [HeldLot(lot.lot_id, lot.issuer_id, -lot.points) for lot in lots], captured,
+                                  entry_id)
     session.execute(update(_holds).where(_holds.c.id == hold.id).values(captured=captured, redemption_entry_id=entry_id))
     if hold.reward_id is not None:
         rewards.record(session, hold.reward_id, member.member_id, entry_id, hold.quantity)
@@ -109,25 +114,12 @@ def capture(session: Session, partner: PartnerRef, hold_id: int, *, points: int 
 def void(session: Session, partner: PartnerRef, hold_id: int, *, now: datetime) -> dict:
     """Give every held point back to the lots it came from (and a held reward back to stock)."""
     member, hold = _lock(session, partner, hold_id, now)
-    lots = _release(session, member, hold, VOIDED, f"Void of hold {hold.hold_entry_id}", now)
+    lots = hold_release.release(session, member, hold, VOIDED, f"Void of hold {hold.hold_entry_id}", now)
     by_issuer: dict[int | None, int] = {}
     for _, issuer, held in lots:
         by_issuer[issuer] = by_issuer.get(issuer, 0) + held
     return {"redemption_id": hold.hold_entry_id, "status": VOIDED, "points": hold.points, "released": hold.points,
             "balance": member.balance_view(), "provenance": provenance(session, by_issuer)}
-
-
-def release_expired(session: Session, member: MemberAccounts, now: datetime) -> int:
-    """Release the locked member's holds that expired by `now`; returns how many. Call it right after the lock."""
-    if member.balances[HELD] <= 0:  # no hold at all: nothing to read
-        return 0
-    expired = session.execute(
-        select(_holds).where(_holds.c.member_id == member.member_id, _holds.c.status == AUTHORIZED,
-                             _holds.c.expires_at <= now).order_by(_holds.c.id)
-    ).all()
-    for hold in expired:
-        _release(session, member, hold, EXPIRED, f"Hold {hold.hold_entry_id} expired", now)
-    return len(expired)
 
 
 def release_all_expired(transact, read, clock: Callable[[], datetime], *, page: int = 500) -> int:
@@ -150,7 +142,8 @@ def release_all_expired(transact, read, clock: Callable[[], datetime], *, page: 
         if not members_:
             return released
         for member_id in members_:
-            released += transact(lambda session: release_expired(session, journal.lock_member(session, member_id), clock()))
+            released += transact(lambda session: hold_release.release_expired(
+                session, locks.lock_member(session, member_id), clock()))
         after = members_[-1]
 
 
@@ -200,52 +193,10 @@ def _find(session: Session, partner: PartnerRef, hold_id: int, *, lock: bool = F
 
 def _lock(session: Session, partner: PartnerRef, hold_id: int, now: datetime):
     """Lock the hold's member, release what expired, then read the hold again: a concurrent capture or void may have won."""
-    member = journal.lock_member(session, _find(session, partner, hold_id).member_id)
-    release_expired(session, member, now)
+    member = locks.lock_member(session, _find(session, partner, hold_id).member_id)
+    hold_release.release_expired(session, member, now)
     hold = _find(session, partner, hold_id, lock=True)
     if hold.status != AUTHORIZED:
         raise Conflict(f"The hold is {hold.status}", {"status": hold.status, "expires_at": hold.expires_at},
                        code=f"hold_{hold.status}")
     return member, hold
-
-
-def _release(session: Session, member: MemberAccounts, hold, status: str, reason: str, now: datetime,
-             restock: bool = True) -> list[tuple[int, int | None, int]]:
-    """Book held -> available and give the hold's lots back; returns them (lot, issuer, points) in the hold's order."""
-    lots = [
-        (row.lot_id, row.issuer_id, -row.points)
-        for row in session.execute(
-            select(LotMovement.lot_id, LotMovement.points, Lot.issuer_id).join(Lot, Lot.id == LotMovement.lot_id)
-            .where(LotMovement.entry_id == hold.hold_entry_id).order_by(LotMovement.id)
-        )
-    ]
-    entry_id = journal.post(
-        session, kind=RELEASE, legs=[(member.ids[HELD], -hold.points), (member.ids[AVAILABLE], hold.points)],
-        member=member, partner_id=hold.partner_id, reason=reason, booked_at=now, reverses_id=hold.hold_entry_id,
-    )
-    _move(session, lots, hold.points, entry_id)
-    session.execute(update(_holds).where(_holds.c.id == hold.id).values(status=status, release_entry_id=entry_id,
-                                                                        released_at=now))
-    if restock and hold.reward_id is not None:
-        rewards.restock(session, hold.reward_id, hold.quantity)
-    return lots
-
-
-def _move(session: Session, lots: list[tuple[int, int | None, int]], points: int, entry_id: int) -> dict[int | None, int]:
-    """Move up to `points` in or out of the given lots (positive: back in), in order; returns points taken by issuer."""
-    by_issuer: dict[int | None, int] = {}
-    movements, left = [], points
-    for lot_id, issuer, room in lots:
-        if left == 0:
-            break
-        change = max(-left, room) if room < 0 else min(left, room)
-        left -= abs(change)
-        by_issuer[issuer] = by_issuer.get(issuer, 0) - change
-        movements.append({"lot_id": lot_id, "entry_id": entry_id, "points": change})
-    connection = session.connection()
-    for movement in movements:
-        connection.execute(update(_lots).where(_lots.c.id == movement["lot_id"])
-                           .values(remaining=_lots.c.remaining + movement["points"]))
-    if movements:
-        connection.execute(insert(_movements), movements)
-    return by_issuer

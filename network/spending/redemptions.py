@@ -3,88 +3,105 @@
 A redemption of n points debits the member's available account and credits
 the redeeming partner's redemption account. The lots it consumes (oldest
 expiry first) say whose points were spent: that is what settlement bills.
-A donation is a redemption at a charity; a hold (network.spending.holds) becomes one
-when it is captured.
+A donation is a redemption at a charity. A till's `redeem` spends at once;
+its `hold` authorises the points instead, and the hold (network.spending.holds)
+becomes a redemption when it is captured. Both take the same `Price`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
 from network.events import outbox
-from network.ledger import journal, orders
+from network.ledger import journal, locks, orders
 from network.ledger.journal import AVAILABLE, REDEMPTION, MemberAccounts
 from network.ledger.kinds import EntryKind, OrderKind, PartnerKind
 from network.lifecycle import upkeep
 from network.members import cards, merge
 from network.models import JournalEntry, Lot, LotMovement
 from network.parties.registry import PartnerRef, get_partner, provenance
+from partners.money import Money
 from network.spending import holds, rewards
 
 
-def redeem(
-    session: Session,
-    partner: PartnerRef,
-    *,
-    card_number: str,
-    order_id: str,
-    now: datetime,
-    points: int | None = None,
-    sku: str | None = None,
-    quantity: int = 1,
-    amount: str | None = None,
-    capture: bool = True,
-    hold_until: datetime | None = None,
-) -> dict:
-    """Spend points at a till: so many points, a reward by sku, or an amount at the partner's rate.
+@dataclass(frozen=True, slots=True)
+class Price:
+    """What a redemption costs: exactly one of so many points, a reward by sku (with a quantity), or an amount.
 
-    Captured at once (the default), or held until `hold_until` for a later
-    capture or void (network.spending.holds).
+    An amount is money in the partner's currency, paid with points at its points rate.
     """
-    member = cards.lock_member_by_card(session, card_number)
-    upkeep.bring_up_to_date(session, member, now)
-    reward, money, extra = None, None, {}
-    if sku is not None:
-        reward = rewards.choose(session, partner, member.member_id, sku, quantity)
-        points, extra["reward"] = reward.points, reward.view()
-    elif amount is not None:
-        money, points = rewards.priced(session, partner, amount)
-        extra.update(amount=str(money), currency=money.currency)
-    if not capture:
-        if hold_until is None:
-            raise ValueError("a hold needs hold_until")
-        held = holds.place(session, partner, member, points=points, order_id=order_id, now=now, expires_at=hold_until,
-                           reward=reward, amount_minor=money.minor if money else None)
-        return {**held, **extra}
+
+    points: int | None = None
+    sku: str | None = None
+    quantity: int = 1
+    amount: str | None = None
+
+    def __post_init__(self) -> None:
+        if sum(given is not None for given in (self.points, self.sku, self.amount)) != 1:
+            raise ValueError("a price is exactly one of points, sku or amount")
+        if self.quantity != 1 and self.sku is None:
+            raise ValueError("a quantity is only for a reward (sku)")
+
+
+class Cost(NamedTuple):
+    """A price worked out for a locked member: the points, the reward or money behind them, what the answer adds."""
+
+    points: int
+    reward: rewards.Taken | None
+    money: Money | None
+    shown: dict
+
+
+def redeem(session: Session, partner: PartnerRef, *, card_number: str, order_id: str, price: Price, now: datetime) -> dict:
+    """Spend points at a till now: so many points, a reward by sku, or an amount at the partner's rate."""
+    member, cost = _lock_and_cost(session, partner, card_number, price, now)
     if orders.find(session, partner.id, OrderKind.HOLD, order_id) is not None:
         raise orders.duplicate(session, partner.id, OrderKind.HOLD, order_id)
-    order = orders.claim(
-        session,
-        partner_id=partner.id,
-        kind=OrderKind.REDEMPTION,
-        order_id=order_id,
-        member_id=member.member_id,
-        points=-points,
-        booked_at=now,
-    )
-    _check_available(member, points)
-    if reward is not None:
-        rewards.reserve(session, reward)
-    entry_id, by_issuer = _spend(session, member, partner, points, reason=f"Redemption {order_id} at {partner.name}",
+    order = orders.claim(session, partner_id=partner.id, kind=OrderKind.REDEMPTION, order_id=order_id,
+                         member_id=member.member_id, points=-cost.points, booked_at=now)
+    _check_available(member, cost.points)
+    if cost.reward is not None:
+        rewards.reserve(session, cost.reward)
+    entry_id, by_issuer = _spend(session, member, partner, cost.points, reason=f"Redemption {order_id} at {partner.name}",
                                  now=now, order=order, order_id=order_id)
-    if reward is not None:
-        rewards.record(session, reward.reward_id, member.member_id, entry_id, reward.quantity)
+    if cost.reward is not None:
+        rewards.record(session, cost.reward.reward_id, member.member_id, entry_id, cost.reward.quantity)
     return {
         "redemption_id": entry_id,
-        "points": points,
+        "points": cost.points,
         "balance": member.balance_view(),
         "provenance": provenance(session, by_issuer),
-        **extra,
+        **cost.shown,
     }
+
+
+def hold(session: Session, partner: PartnerRef, *, card_number: str, order_id: str, price: Price, now: datetime,
+         until: datetime) -> dict:
+    """Authorise a price's points until `until`, for a later capture or void (network.spending.holds)."""
+    member, cost = _lock_and_cost(session, partner, card_number, price, now)
+    held = holds.place(session, partner, member, points=cost.points, order_id=order_id, now=now, expires_at=until,
+                       reward=cost.reward, amount_minor=cost.money.minor if cost.money else None)
+    return {**held, **cost.shown}
+
+
+def _lock_and_cost(session: Session, partner: PartnerRef, card_number: str, price: Price,
+                   now: datetime) -> tuple[MemberAccounts, Cost]:
+    """Lock the card's holder, bring them up to date, and work out the price for them."""
+    member = locks.lock_member_by_card(session, card_number)
+    upkeep.bring_up_to_date(session, member, now)
+    if price.sku is not None:
+        reward = rewards.choose(session, partner, member.member_id, price.sku, price.quantity)
+        return member, Cost(reward.points, reward, None, {"reward": reward.view()})
+    if price.amount is not None:
+        money, points = rewards.priced(session, partner, price.amount)
+        return member, Cost(points, None, money, {"amount": str(money), "currency": money.currency})
+    return member, Cost(price.points, None, None, {})
 
 
 def donate(session: Session, *, card_number: str, charity: str, points: int, donor: PartnerRef | None,
@@ -94,7 +111,7 @@ def donate(session: Session, *, card_number: str, charity: str, points: int, don
     if recipient.kind != PartnerKind.CHARITY:
         raise Invalid(f"{recipient.name} is not a charity", {"charity": [f"{charity!r} is a {recipient.kind}"]},
                       code="not_a_charity")
-    member = cards.lock_member_by_card(session, card_number)
+    member = locks.lock_member_by_card(session, card_number)
     upkeep.bring_up_to_date(session, member, now)
     _check_available(member, points)
     via = f" via {donor.name}" if donor is not None else ""
@@ -152,7 +169,7 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
         entry = session.get(JournalEntry, captured) if captured is not None else None
     if entry is None or entry.kind != EntryKind.REDEMPTION or entry.partner_id != partner.id:
         raise NotFound("No such redemption at this partner", code="unknown_redemption")
-    member, holder = merge.lock_with_holder(session, entry.member_id)
+    member, holder = locks.lock_with_holder(session, entry.member_id)
     upkeep.bring_up_to_date(session, member, now)
     if session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id)) is not None:
         raise Conflict("The redemption was already reversed", code="already_reversed")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from network.errors import Conflict, Invalid, NotFound
 from network.ledger.kinds import HoldStatus
+from network.lifecycle.hold_release import restock
 from network.models import Hold, Partner, Reward, RewardRedemption, int_sum
 from network.parties.registry import PartnerRef
 from partners.money import Money, MoneyError, decimals
@@ -133,12 +134,6 @@ def reserve(session: Session, taken: Taken) -> None:
         stock = session.scalar(select(_rewards.c.stock).where(_rewards.c.id == taken.reward_id))
         raise Conflict(f"{taken.name} is out of stock ({stock} left, {taken.quantity} asked for)",
                        {"sku": [taken.sku], "stock": stock, "quantity": taken.quantity}, code="out_of_stock")
-
-
-def restock(session: Session, reward_id: int, quantity: int) -> None:
-    """Put units back (a hold released, a redemption reversed); unlimited stock stays unlimited."""
-    session.execute(update(_rewards).where(_rewards.c.id == reward_id, _rewards.c.stock.is_not(None))
-                    .values(stock=_rewards.c.stock + quantity))
 
 
 def record(session: Session, reward_id: int, member_id: str, entry_id: int, quantity: int) -> None:
