@@ -417,16 +417,17 @@ def settlement_verify(file, keys_file, previous) -> None:
     """
     import json
 
-    from settlement.verify import VerificationFailed, check
+    from settlement.verify import verdict
 
     try:
         jwks = json.load(keys_file) if keys_file else current_app.extensions["coalition"].signing.jwks()
-        checked = check(json.load(file), jwks, json.load(previous) if previous else None)
-    except (VerificationFailed, ValueError) as exc:
-        click.secho(f"FAIL  {exc}", fg="red")
+        held, lines = verdict(json.load(file), jwks, json.load(previous) if previous else None)
+    except ValueError as exc:  # a file that is not JSON
+        held, lines = False, [f"FAIL  {exc}"]
+    for line in lines:
+        click.secho(line, fg="green" if held else "red")
+    if not held:
         sys.exit(1)
-    for line in checked:
-        click.secho(f"ok    {line}", fg="green")
 
 
 @settlement.command("reconcile")

@@ -77,3 +77,11 @@ def _chain(document: dict, previous: Any, jwks: dict) -> list[str]:
     if head["previous_hash"] != sha256_hex(previous["statement"]):
         raise VerificationFailed(f"statement {head['sequence']} names another predecessor than statement {before['sequence']}")
     return [f"chained to statement {before['sequence']} by its hash"]
+
+
+def verdict(document: Any, jwks: dict, previous: Any = None) -> tuple[bool, list[str]]:
+    """What `coalition settlement verify` prints: a line per check that holds, or the one that failed."""
+    try:
+        return True, [f"ok    {line}" for line in check(document, jwks, previous)]
+    except (VerificationFailed, ValueError) as exc:
+        return False, [f"FAIL  {exc}"]
