@@ -294,9 +294,9 @@ def next_steps(database: Path, key: str, card: str, closed: Closed) -> None:
     click.echo("  Serve this demo database and call it as a till would (the keys are this demo's, shown once):")
     click.echo(f"    export DATABASE_URL={url}")
     click.echo("    export COALITION_ADMIN_TOKEN=pick-a-secret")
-    click.echo("    make serve        # or: coalition serve --port 8000")
+    click.echo("    make serve        # or: .venv/bin/coalition serve --port 8000")
     click.echo(f"    curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8000/v1/cards/{card}/balance")
     click.echo("    curl http://127.0.0.1:8000/v1/openapi.json")
-    click.echo(f"  Audit the ledger again:   DATABASE_URL={url} coalition ledger check")
-    click.echo(f"  Verify the statement:     coalition settlement verify {closed.files['statement']} "
+    click.echo(f"  Audit the ledger again:   DATABASE_URL={url} .venv/bin/coalition ledger check")
+    click.echo(f"  Verify the statement:     .venv/bin/coalition settlement verify {closed.files['statement']} "
                f"--keys {closed.files['keys']}")
