@@ -26,8 +26,8 @@ from partners.adapters import Payload, Row
 from partners.cards import is_valid_card_number
 from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.hookspecs import hookimpl
-from partners.payloads import csv_records
 from partners.money import CURRENCY_DECIMALS, Money, MoneyError
+from partners.payloads import csv_records
 from partners.transactions import Refund, Sale, Transaction
 
 #: The canonical columns, in the order of the default header.

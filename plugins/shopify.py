@@ -37,9 +37,9 @@ from partners.cards import is_valid_card_number
 from partners.errors import InvalidTransaction, flatten_errors
 from partners.fields import Currency, Quantity
 from partners.hookspecs import hookimpl
+from partners.money import MAX_MINOR, Money, MoneyError
 from partners.payloads import read_json
 from partners.signatures import require_base64_hmac
-from partners.money import MAX_MINOR, Money, MoneyError
 from partners.transactions import LineItem, Refund, Sale, Transaction
 
 TOPIC_HEADER = "x-shopify-topic"

@@ -35,9 +35,9 @@ from partners.cards import is_valid_card_number
 from partners.errors import InvalidTransaction, flatten_errors
 from partners.fields import Currency, Quantity
 from partners.hookspecs import hookimpl
+from partners.money import MAX_MINOR, Money
 from partners.payloads import read_json
 from partners.signatures import require_base64_hmac
-from partners.money import MAX_MINOR, Money
 from partners.transactions import LineItem, Refund, Sale, Transaction
 
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cached_property
 from typing import NamedTuple
 
 from sqlalchemy import case, func, literal, select

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from partners.cards import is_valid_card_number, luhn_check_digit, new_card_number
 from partners.earning import awards_for_sale, clawback_for, compile_rules, earn_rate_rules
+from partners.money import Money, MoneyError
 from partners.transactions import Sale
 from plugins.earning_rules import coalition_register_rules
-from partners.money import Money, MoneyError
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from tests.support.ladders import LADDER, set_ladder
 from tests.support.ledger import snapshot
 from tests.support.races import race
 
+
 def standing(hub, card):
     balance = hub.balance(card)
     return balance["tier"], balance["qualifying_points"], balance["next_tier"], balance["points_to_next_tier"]

@@ -5,7 +5,17 @@ from __future__ import annotations
 from flask import Flask
 
 from network.api import (
-    holds, inbound, member_data, members, network, partners, reconciliation, rewards, settlement, transactions, webhooks,
+    holds,
+    inbound,
+    member_data,
+    members,
+    network,
+    partners,
+    reconciliation,
+    rewards,
+    settlement,
+    transactions,
+    webhooks,
 )
 from network.api.errors import CoalitionApi, handle_domain_error
 from network.errors import DomainError

@@ -26,8 +26,8 @@ from network.lifecycle import upkeep
 from network.members import cards, merge
 from network.models import JournalEntry, Lot, LotMovement
 from network.parties.registry import PartnerRef, get_partner, provenance
-from partners.money import Money
 from network.spending import holds, rewards
+from partners.money import Money
 
 
 @dataclass(frozen=True, slots=True)
