@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from network.ledger.kinds import CardStatus
+
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -184,7 +186,7 @@ class Card(Base):
 
     number: Mapped[str] = mapped_column(String(16), primary_key=True)
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=CardStatus.ACTIVE)
     created_at: Mapped[datetime]
     blocked_at: Mapped[datetime | None]
     # Why (a lost card, its replacement, the member's deletion), as given by who blocked it.

@@ -29,7 +29,6 @@ from partners.money import Money, decimals
 #: The issuer of points no partner issued (a network-wide promotion): it pays for them when they are spent.
 NETWORK = None
 
-REDEMPTIONS = REDEMPTION_ENTRIES
 #: Points only moved from one member to another (network.members.merge): the lots they open were issued long ago.
 MOVES = (EntryKind.MERGE,)
 
@@ -219,7 +218,7 @@ def _spend_points(session: Session, period: Period, contracts: Contracts) -> dic
     entry, lot, original = JournalEntry, Lot, aliased(JournalEntry)
     version = contracts.in_force_sql(entry.partner_id, func.coalesce(original.booked_at, entry.booked_at))
     spends = (
-        entry.kind.in_(REDEMPTIONS)
+        entry.kind.in_(REDEMPTION_ENTRIES)
         | (entry.kind == EntryKind.REPAYMENT)
         | ((entry.kind == EntryKind.REFUND) & (lot.issuer_id.is_(None) | (lot.issuer_id != entry.partner_id)))
     )

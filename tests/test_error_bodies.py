@@ -23,3 +23,22 @@ def test_a_refused_void_names_the_holds_expiry_in_iso_8601_with_or_without_a_key
     assert keyed.status_code == replayed.status_code == 409
     assert plain.json == keyed.json == replayed.json
     assert replayed.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_refusal_carrying_a_decimal_a_date_or_an_id_is_answered_not_a_500(app):
+    """Every answer and stored refusal goes through one encoder: a detail it could not write would be a 500."""
+    import json
+    from datetime import date, datetime, timezone
+    from decimal import Decimal
+    from uuid import UUID
+
+    from network.api.errors import handle_domain_error
+    from network.errors import Invalid
+
+    details = {"amount": Decimal("12.50"), "on": date(2026, 12, 1), "at": datetime(2026, 12, 1, 9, tzinfo=timezone.utc),
+               "id": UUID("12345678-1234-5678-1234-567812345678")}
+    with app.test_request_context():
+        response = handle_domain_error(Invalid("refused", details))
+    assert response.status_code == 422
+    assert json.loads(response.get_data())["error"]["details"] == {
+        "amount": "12.50", "on": "2026-12-01", "at": "2026-12-01T09:00:00+00:00", "id": "12345678-1234-5678-1234-567812345678"}

@@ -23,7 +23,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -40,8 +42,11 @@ def to_json(body: dict) -> str:
 
 
 def _encode(value):
-    if isinstance(value, datetime):
+    """Times in ISO 8601; a Decimal as its exact string (money is never a JSON number here); ids as text."""
+    if isinstance(value, date):  # datetime too
         return value.isoformat()
+    if isinstance(value, (Decimal, UUID)):
+        return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 

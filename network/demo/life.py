@@ -31,6 +31,7 @@ from network.demo.catalogue import (
 )
 from network.demo.client import expect
 from network.demo.stage import Stage, day
+from network.events.kinds import EventKind
 
 
 def years_ago(stage: Stage) -> None:
@@ -77,7 +78,6 @@ def _pending_points(stage: Stage) -> tuple[str, str, datetime]:
 
 def _expiry_warning(stage: Stage, member_id: str, expires: datetime) -> None:
     """A few weeks before the points expire, the warning job (`coalition events scan`) tells the enrolling partner."""
-    from network.events import outbox
     from network.lifecycle import scans
 
     warning = timedelta(days=stage.config["COALITION_EXPIRY_WARNING_DAYS"])
@@ -86,7 +86,7 @@ def _expiry_warning(stage: Stage, member_id: str, expires: datetime) -> None:
     done = scans.Scan()
     for done in scans.scan(stage.db.transact, as_of, scans.Settings.from_config(stage.config), now=stage.clock()):
         pass
-    told = ", ".join(f"{e['points']} points expire in {e['days_left']} days" for e in stage.outbox(outbox.POINTS_EXPIRING, member_id))
+    told = ", ".join(f"{e['points']} points expire in {e['days_left']} days" for e in stage.outbox(EventKind.POINTS_EXPIRING, member_id))
     stage.note("", f"coalition events scan: {done.expiring} points_expiring, {done.dormant} dormant_member; "
                    f"outbox points_expiring to {BIKE_SHOP.name}: {told or 'none'}")
 
@@ -153,14 +153,13 @@ def _nudge(stage: Stage, card: str, member_id: str) -> None:
     The sale's own transaction writes `reward_within_reach` to the outbox,
     for the partner offering the reward to pass on.
     """
-    from network.events import outbox
 
     fuel = stage.keys["fuel-stop"]
     expect(stage.client.call("POST", "/v1/partners/fuel-stop/rewards", fuel, CAR_WASH), 201, "Fuel Stop's reward")
     stage.note("nudge", f"Fuel Stop adds {CAR_WASH['name']} ({CAR_WASH['sku']}, {CAR_WASH['points']} points) to its catalogue "
                         f"(POST /v1/partners/fuel-stop/rewards)")
     booked = stage.sale(fuel, "FS-L0001", card, [(product("fuel-stop", "DIESEL"), "40.00")])
-    told = [e["message"] for e in stage.outbox(outbox.REWARD_WITHIN_REACH, member_id)]
+    told = [e["message"] for e in stage.outbox(EventKind.REWARD_WITHIN_REACH, member_id)]
     stage.note("", f"Theo Blanc fills up, {booked['total']} {CURRENCY}: {booked['points']:+} points, "
                    f"{booked['balance']['available']:,} available; outbox reward_within_reach: "
                    + (f'"{told[-1]}"' if told else "none"))

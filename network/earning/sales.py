@@ -27,6 +27,7 @@ from network.earning import clawback as clawbacks
 from network.earning.terms import Terms
 from network.errors import DomainError, Invalid
 from network.events import notices, outbox
+from network.events.kinds import EventKind
 from network.ledger import bulk, debts, journal, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
 from network.ledger.kinds import EntryKind, OrderKind
@@ -211,7 +212,7 @@ def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals
     for b in booked:  # each answer shows the balance after the whole batch
         outcomes[b.index] = {"journal_id": entries.get(b.order_id), "points": b.points,
                              "awards": awards_view(b.awards), "balance": b.holder.balance_view()}
-    outbox.emit_many(session, outbox.POINTS_EARNED, [outbox.NewEvent(b.holder.member_id, partner.id, {
+    outbox.emit_many(session, EventKind.POINTS_EARNED, [outbox.NewEvent(b.holder.member_id, partner.id, {
         "member_id": b.holder.member_id, "partner": partner.slug, "points": b.points, "order_id": b.sale.order_id,
         "balance": outcomes[b.index]["balance"]}) for b in earning], now=now)
 

@@ -45,7 +45,6 @@ from network.models import Delivery, DeliveryAttempt, Event, Partner, Webhook
 
 log = logging.getLogger(__name__)
 
-PENDING, DELIVERED, FAILED, CANCELLED = DeliveryStatus.PENDING, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED
 HOOK = "coalition_deliver_event"
 FAN_OUT_PAGE, CLAIM_BATCH = 500, 20
 
@@ -145,7 +144,7 @@ def fan_out(session: Session, plugins: list[str], now: datetime, limit: int = FA
             for event in events if event.partner_id in hooks]
     rows += [{"event_id": event.id, "webhook_id": None, "plugin": name} for event in events for name in plugins]
     bulk.insert_many(session.connection(), _deliveries, rows,
-                     same={"status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now})
+                     same={"status": DeliveryStatus.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now})
     session.execute(update(Event).where(Event.id.in_([event.id for event in events])).values(fanned_out_at=now))
     return len(events)
 
@@ -153,7 +152,7 @@ def fan_out(session: Session, plugins: list[str], now: datetime, limit: int = FA
 def claim(session: Session, now: datetime, policy: Policy, limit: int = CLAIM_BATCH, due_by: datetime | None = None) -> list[Job]:
     """Take deliveries due by `due_by` (default `now`) out of other deliverers' reach for a lease; read what sending them needs."""
     due = session.execute(
-        select(Delivery.id).where(Delivery.status == PENDING, Delivery.next_attempt_at <= (due_by or now))
+        select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= (due_by or now))
         .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit).with_for_update(skip_locked=True)
     ).scalars().all()
     if not due:
@@ -170,7 +169,7 @@ def claim(session: Session, now: datetime, policy: Policy, limit: int = CLAIM_BA
     jobs = []
     for row in rows:
         if row.plugin is None and row.secret is None:  # the webhook was removed after the fan-out
-            session.execute(update(Delivery).where(Delivery.id == row.id).values(status=CANCELLED, next_attempt_at=None))
+            session.execute(update(Delivery).where(Delivery.id == row.id).values(status=DeliveryStatus.CANCELLED, next_attempt_at=None))
             continue
         event = {"id": row.public_id, "type": row.kind, "created_at": row.created_at.isoformat(),
                  "data": json.loads(row.data), "member_id": row.member_id, "partner": row.slug}
@@ -254,11 +253,11 @@ def record(session: Session, job: Job, attempted_at: datetime, outcome: Outcome,
     """
     made = job.attempts + 1
     if outcome.ok:
-        values = {"status": DELIVERED, "delivered_at": attempted_at, "next_attempt_at": None}
+        values = {"status": DeliveryStatus.DELIVERED, "delivered_at": attempted_at, "next_attempt_at": None}
     elif made >= policy.max_attempts:
-        values = {"status": FAILED, "next_attempt_at": None}
+        values = {"status": DeliveryStatus.FAILED, "next_attempt_at": None}
     else:
-        values = {"status": PENDING, "next_attempt_at": policy.retry_at(attempted_at, made)}
+        values = {"status": DeliveryStatus.PENDING, "next_attempt_at": policy.retry_at(attempted_at, made)}
     moved = session.execute(
         update(Delivery).where(Delivery.id == job.delivery_id, Delivery.attempts == job.attempts).values(attempts=made, **values)
     ).rowcount
@@ -293,9 +292,9 @@ def deliver(db, pm: pluggy.PluginManager, settings: Mapping[str, Any], clock: Ca
                 outcome = offer(plugins.get(job.plugin), job, settings)
             status = db.transact(lambda session: record(session, job, attempted_at, outcome, policy))
             done.attempts += 1
-            done.delivered += status == DELIVERED
-            done.retrying += status == PENDING
-            done.failed += status == FAILED
+            done.delivered += status == DeliveryStatus.DELIVERED
+            done.retrying += status == DeliveryStatus.PENDING
+            done.failed += status == DeliveryStatus.FAILED
     return done
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from network.events import outbox
+from network.events.kinds import EventKind
 from network.models import Member, Partner, Reward
 
 
@@ -28,7 +29,7 @@ def tier_changes(session: Session, changes: Sequence, *, now: datetime, reason: 
     enrolled = dict(session.execute(
         select(Member.id, Member.enrolled_by).where(Member.id.in_([change.member_id for change in changes]))
     ).all())
-    outbox.emit_many(session, outbox.TIER_CHANGED, [
+    outbox.emit_many(session, EventKind.TIER_CHANGED, [
         outbox.NewEvent(change.member_id, enrolled.get(change.member_id), {
             "member_id": change.member_id, "from": change.old, "to": change.new, "reason": reason})
         for change in changes
@@ -75,4 +76,4 @@ def rewards_within_reach(session: Session, moves: Iterable[tuple[str, int, int]]
             "reward": {"partner": nearest.slug, "sku": nearest.sku, "name": nearest.name, "points": nearest.points},
             "message": f"You're just {short} points away from {nearest.name} at {nearest.partner_name}",
         }))
-    outbox.emit_many(session, outbox.REWARD_WITHIN_REACH, nudges, now=now)
+    outbox.emit_many(session, EventKind.REWARD_WITHIN_REACH, nudges, now=now)

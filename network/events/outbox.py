@@ -37,10 +37,7 @@ from network.events.kinds import EventKind
 from network.ledger import bulk
 from network.models import Event
 
-POINTS_EARNED, POINTS_REDEEMED = EventKind.POINTS_EARNED, EventKind.POINTS_REDEEMED
-REWARD_WITHIN_REACH, POINTS_EXPIRING = EventKind.REWARD_WITHIN_REACH, EventKind.POINTS_EXPIRING
-TIER_CHANGED, DORMANT_MEMBER = EventKind.TIER_CHANGED, EventKind.DORMANT_MEMBER
-KINDS = tuple(EventKind)
+_KINDS = frozenset(EventKind)
 
 #: Personal data that must never leave the hub in an event.
 _PRIVATE = frozenset({"email", "name", "card_number"})
@@ -89,8 +86,8 @@ def emit_many(session: Session, kind: str, events: Sequence[NewEvent], *, now: d
     Events whose dedup key was already emitted for this kind are skipped,
     and missing from the answer.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown event kind {kind!r}; one of {', '.join(KINDS)}")
+    if kind not in _KINDS:
+        raise ValueError(f"unknown event kind {kind!r}; one of {', '.join(EventKind)}")
     if not events:
         return []
     rows = _rows(kind, events)
@@ -112,7 +109,7 @@ def emit_many(session: Session, kind: str, events: Sequence[NewEvent], *, now: d
 def points_redeemed(session: Session, member, partner, *, points: int, order_id: str | None, redemption_id: int,
                     now: datetime) -> None:
     """The `points_redeemed` event of a redemption, a capture or a donation (`member`: the locked MemberAccounts)."""
-    emit(session, POINTS_REDEEMED, member_id=member.member_id, partner_id=partner.id, now=now, data={
+    emit(session, EventKind.POINTS_REDEEMED, member_id=member.member_id, partner_id=partner.id, now=now, data={
         "member_id": member.member_id, "partner": partner.slug, "points": points, "order_id": order_id,
         "redemption_id": redemption_id, "balance": member.balance_view()})
 

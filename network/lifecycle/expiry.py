@@ -31,7 +31,6 @@ from network.models import Account, Lot, Member, int_sum
 
 FIXED, ACTIVITY_EXTENDS = "fixed", "activity_extends"
 POLICIES = (FIXED, ACTIVITY_EXTENDS)
-#: Entry kinds whose lot movements settlement reports as breakage: points that left without being spent.
 
 
 @dataclass(frozen=True)

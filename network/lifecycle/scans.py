@@ -18,6 +18,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from network.events import outbox
+from network.events.kinds import EventKind
 from network.ledger.journal import AVAILABLE, PENDING
 from network.lifecycle import expiry
 from network.models import Account, Lot, Member, int_sum
@@ -85,8 +86,8 @@ def scan_page(session: Session, as_of: datetime, settings: Settings, *, now: dat
                 "member_id": row.id, "points": row.balance, "last_activity_at": row.last_activity.isoformat(),
                 "inactive_days": (as_of - row.last_activity).days,
             }, dedup_key=f"{row.id}@{row.last_activity.isoformat()}"))
-    written_expiring = outbox.emit_many(session, outbox.POINTS_EXPIRING, expiring, now=now)
-    written_dormant = outbox.emit_many(session, outbox.DORMANT_MEMBER, dormant, now=now)
+    written_expiring = outbox.emit_many(session, EventKind.POINTS_EXPIRING, expiring, now=now)
+    written_dormant = outbox.emit_many(session, EventKind.DORMANT_MEMBER, dormant, now=now)
     return [row.id for row in rows], len(written_expiring), len(written_dormant)
 
 

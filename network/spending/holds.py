@@ -45,9 +45,6 @@ from network.models import Card, Hold, Order, int_sum
 from network.parties.registry import PartnerRef, provenance
 from network.spending import rewards
 
-AUTHORIZED, CAPTURED, VOIDED, EXPIRED = HoldStatus.AUTHORIZED, HoldStatus.CAPTURED, HoldStatus.VOIDED, HoldStatus.EXPIRED
-HOLD = EntryKind.HOLD
-
 _holds = Hold.__table__
 
 
@@ -65,17 +62,17 @@ def place(session: Session, partner: PartnerRef, member: MemberAccounts, *, poin
     if reward is not None:
         rewards.reserve(session, reward)
     entry_id = journal.post(
-        session, kind=HOLD, legs=[(member.ids[AVAILABLE], -points), (member.ids[HELD], points)], member=member,
+        session, kind=EntryKind.HOLD, legs=[(member.ids[AVAILABLE], -points), (member.ids[HELD], points)], member=member,
         partner_id=partner.id, reason=f"Hold {order_id} at {partner.name}", booked_at=now, order_id=order,
     )
     by_issuer = journal.consume_lots(session, member, points, entry_id)
     session.execute(insert(_holds).values(
-        partner_id=partner.id, member_id=member.member_id, order_id=order, points=points, status=AUTHORIZED,
+        partner_id=partner.id, member_id=member.member_id, order_id=order, points=points, status=HoldStatus.AUTHORIZED,
         created_at=now, expires_at=expires_at, hold_entry_id=entry_id,
         reward_id=reward.reward_id if reward else None, quantity=reward.quantity if reward else None,
         amount_minor=amount_minor,
     ))
-    return {"redemption_id": entry_id, "status": AUTHORIZED, "points": points, "expires_at": expires_at,
+    return {"redemption_id": entry_id, "status": HoldStatus.AUTHORIZED, "points": points, "expires_at": expires_at,
             "balance": member.balance_view(), "provenance": provenance(session, by_issuer)}
 
 
@@ -89,7 +86,7 @@ def capture(session: Session, partner: PartnerRef, hold_id: int, *, points: int 
     if hold.reward_id is not None and captured != hold.points:
         raise Invalid("A held reward is captured whole or voided", {"points": [f"must be {hold.points}"]},
                       code="partial_reward_capture")
-    lots = hold_release.release(session, member, hold, CAPTURED, f"Capture of hold {hold.hold_entry_id}", now,
+    lots = hold_release.release(session, member, hold, HoldStatus.CAPTURED, f"Capture of hold {hold.hold_entry_id}", now,
                                 restock_reward=False)
     order_text = session.scalar(select(Order.order_id).where(Order.id == hold.order_id))
     order = orders.claim(session, partner_id=partner.id, kind=OrderKind.REDEMPTION, order_id=order_text,
@@ -106,7 +103,7 @@ def capture(session: Session, partner: PartnerRef, hold_id: int, *, points: int 
         rewards.record(session, hold.reward_id, member.member_id, entry_id, hold.quantity)
     cards.touch(session, [member.member_id], now)
     outbox.points_redeemed(session, member, partner, points=captured, order_id=order_text, redemption_id=entry_id, now=now)
-    return {"redemption_id": hold.hold_entry_id, "status": CAPTURED, "points": captured, "held": hold.points,
+    return {"redemption_id": hold.hold_entry_id, "status": HoldStatus.CAPTURED, "points": captured, "held": hold.points,
             "released": hold.points - captured, "capture_id": entry_id, "balance": member.balance_view(),
             "provenance": provenance(session, by_issuer)}
 
@@ -114,11 +111,11 @@ def capture(session: Session, partner: PartnerRef, hold_id: int, *, points: int 
 def void(session: Session, partner: PartnerRef, hold_id: int, *, now: datetime) -> dict:
     """Give every held point back to the lots it came from (and a held reward back to stock)."""
     member, hold = _lock(session, partner, hold_id, now)
-    lots = hold_release.release(session, member, hold, VOIDED, f"Void of hold {hold.hold_entry_id}", now)
+    lots = hold_release.release(session, member, hold, HoldStatus.VOIDED, f"Void of hold {hold.hold_entry_id}", now)
     by_issuer: dict[int | None, int] = {}
     for _, issuer, held in lots:
         by_issuer[issuer] = by_issuer.get(issuer, 0) + held
-    return {"redemption_id": hold.hold_entry_id, "status": VOIDED, "points": hold.points, "released": hold.points,
+    return {"redemption_id": hold.hold_entry_id, "status": HoldStatus.VOIDED, "points": hold.points, "released": hold.points,
             "balance": member.balance_view(), "provenance": provenance(session, by_issuer)}
 
 
@@ -136,7 +133,7 @@ def release_all_expired(transact, read, clock: Callable[[], datetime], *, page: 
     released, after, now = 0, "", clock()
     while True:
         members_ = read(lambda session: list(session.scalars(
-            select(_holds.c.member_id).where(_holds.c.status == AUTHORIZED, _holds.c.expires_at <= now,
+            select(_holds.c.member_id).where(_holds.c.status == HoldStatus.AUTHORIZED, _holds.c.expires_at <= now,
                                              _holds.c.member_id > after)
             .distinct().order_by(_holds.c.member_id).limit(page))))
         if not members_:
@@ -155,7 +152,7 @@ def expired_points(session: Session, now: datetime, *, member_id: str | None = N
     """
     if held == 0:
         return 0
-    query = select(int_sum(Hold.points)).where(Hold.status == AUTHORIZED, Hold.expires_at <= now)
+    query = select(int_sum(Hold.points)).where(Hold.status == HoldStatus.AUTHORIZED, Hold.expires_at <= now)
     if card_number is not None:
         query = query.join(Card, Card.member_id == Hold.member_id).where(Card.number == card_number)
     else:
@@ -170,7 +167,7 @@ def as_of(balance: dict, expired: int) -> dict:
 
 def show(session: Session, partner: PartnerRef, hold_id: int, now: datetime) -> dict:
     hold = _find(session, partner, hold_id)
-    status = EXPIRED if hold.status == AUTHORIZED and hold.expires_at <= now else hold.status
+    status = HoldStatus.EXPIRED if hold.status == HoldStatus.AUTHORIZED and hold.expires_at <= now else hold.status
     order_text = session.scalar(select(Order.order_id).where(Order.id == hold.order_id))
     return {"redemption_id": hold.hold_entry_id, "status": status, "order_id": order_text, "points": hold.points,
             "captured": hold.captured, "capture_id": hold.redemption_entry_id, "created_at": hold.created_at,
@@ -196,7 +193,7 @@ def _lock(session: Session, partner: PartnerRef, hold_id: int, now: datetime):
     member = locks.lock_member(session, _find(session, partner, hold_id).member_id)
     hold_release.release_expired(session, member, now)
     hold = _find(session, partner, hold_id, lock=True)
-    if hold.status != AUTHORIZED:
+    if hold.status != HoldStatus.AUTHORIZED:
         raise Conflict(f"The hold is {hold.status}", {"status": hold.status, "expires_at": hold.expires_at},
                        code=f"hold_{hold.status}")
     return member, hold
