@@ -35,3 +35,11 @@ def test_every_module_of_the_hub_is_on_the_map():
                      if str(path.relative_to(ROOT)) not in text and f"`{path.name}`" not in text
                      and not re.search(rf"`{re.escape(str(path.parent.relative_to(ROOT)))}/[^`]*\b{path.stem}\b", text))
     assert missing == []
+
+
+def test_the_invariants_it_lists_are_the_ledger_checks():
+    from network.ledger.invariants import CHECKS
+
+    listed = ARCHITECTURE.split("**Invariants**", 1)[1].split("\n\n", 1)[0]
+    listed = " ".join(listed.split())
+    assert [name for name in CHECKS if name not in listed] == []
