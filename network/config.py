@@ -51,6 +51,9 @@ def from_environment(instance_path: str) -> dict:
         # The day the loyalty year starts (MM-DD, UTC): the loyalty_year window and the yearly tier review follow it.
         "COALITION_LOYALTY_YEAR_START": os.environ.get("COALITION_LOYALTY_YEAR_START", "01-01"),
         "COALITION_NETWORK_NAME": os.environ.get("COALITION_NETWORK_NAME", "coalition"),
+        # Where partners' platforms reach the hub (https://hub.example.com): the origin of the addresses the hub
+        # hands out (a partner's inbound_url). Unset, those are paths: the request's Host header is the caller's word.
+        "COALITION_PUBLIC_URL": (os.environ.get("COALITION_PUBLIC_URL") or "").rstrip("/") or None,
         # points_expiring: warn a member this many days before its next points expire.
         "COALITION_EXPIRY_WARNING_DAYS": int(os.environ.get("COALITION_EXPIRY_WARNING_DAYS", "30")),
         # dormant_member: points unspent and no earn or redemption for this many days.

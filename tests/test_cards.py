@@ -3,6 +3,10 @@
 from tests.support.ledger import snapshot
 
 
+def mask(number: str) -> str:
+    return "*" * 12 + number[-4:]
+
+
 def test_a_blocked_card_is_refused_at_tills_and_the_balance_is_kept(world, database, clock):
     hub = world.hub
     assert hub.sale(world.coffee, world.card, "12.50").json["points"] == 12
@@ -36,12 +40,15 @@ def test_a_replacement_card_blocks_the_old_one_and_earns_into_the_same_balance(w
     hub = world.hub
     assert hub.sale(world.coffee, world.card, "12.50").json["points"] == 12
 
-    issued = hub.call("POST", f"/v1/members/{world.member_id}/cards", world.grocer, json={"replaces": world.card})
+    issued = hub.call("POST", f"/v1/members/{world.member_id}/cards", world.coffee, json={"replaces": world.card})
     assert issued.status_code == 201
     new = issued.json["card_number"]
     assert new != world.card and issued.json["replaces"] == world.card
+    # The partner that enrolled the member sees its cards masked, as in the member view.
     statuses = {c["number"]: (c["status"], c["block_reason"]) for c in issued.json["cards"]}
-    assert statuses == {world.card: ("blocked", f"replaced by {new}"), new: ("active", None)}
+    assert statuses == {mask(world.card): ("blocked", f"replaced by {mask(new)}"), mask(new): ("active", None)}
+    statuses = {c["number"]: (c["status"], c["block_reason"]) for c in hub.call("GET", f"/v1/members/{world.member_id}").json["cards"]}
+    assert statuses == {world.card: ("blocked", f"replaced by {new}"), new: ("active", None)}  # the operator: in full
 
     assert hub.points(new) == {"card_number": new, "available": 12, "pending": 0, "held": 0}
     sale = hub.sale(world.grocer, new, "20.00")  # 2 points per EUR

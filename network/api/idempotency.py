@@ -12,6 +12,11 @@ lock), then is rolled back and replays the first, so the work is done
 exactly once. If the first was rolled back meanwhile, the second is told to
 retry (409 `idempotency_key_in_flight`).
 
+An answer that hands out a secret (a new partner's API key) marks it
+`ShownOnce`: the secret goes to the caller, the stored outcome has null in
+its place and `<field>_shown: "once"` beside it, so the database keeps only
+the secret's hash and a replay cannot serve it again.
+
 Business refusals (insufficient points, a duplicate order) are stored and
 replayed too; requests refused by validation never get this far, and 5xx
 outcomes are not stored, so they can be retried.
@@ -48,6 +53,20 @@ def _encode(value):
     if isinstance(value, (Decimal, UUID)):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+class ShownOnce(str):
+    """A secret in an answer (a top-level value): sent to the caller this once, never stored nor replayed."""
+
+    __slots__ = ()
+
+
+def redacted(body: dict) -> dict:
+    """The answer as stored: each ShownOnce value null, with `<field>_shown: "once"` saying why."""
+    secrets = [name for name, value in body.items() if isinstance(value, ShownOnce)]
+    if not secrets:
+        return body
+    return {**body, **{name: None for name in secrets}, **{f"{name}_shown": "once" for name in secrets}}
 
 
 @dataclass(frozen=True)
@@ -126,7 +145,8 @@ def run(
         status, body = work(session)
         text = to_json(body)
         if key is not None:
-            store(session, status, text)
+            kept = redacted(body)
+            store(session, status, text if kept is body else to_json(kept))
         return Outcome(status, text)
 
     def replay(session: Session) -> Outcome:

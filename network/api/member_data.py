@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
-from network.api.common import idempotent_write, now, read, requires
+from network.api.common import idempotent_write, now, principal, read, requires
 from network.api.schemas import (
     CardBlock,
     CardIssue,
@@ -36,11 +36,14 @@ def master_key() -> MasterKey:
 def block(args, card_number):
     """Block a lost or stolen card: tills refuse it (card_blocked); the member's balance is untouched.
 
-    Blocking a blocked card changes nothing (200, as it stands).
+    Blocking a blocked card changes nothing (200, as it stands). Any partner may block a card whose number
+    it holds (the lost-card call at any till); its answer masks card numbers in the reason.
     """
+    masked = principal().partner is not None
 
     def work(session):
-        return cards.card_view([cards.block_card(session, card_number, reason=args["reason"], now=now())])[0]
+        card = cards.block_card(session, card_number, reason=args["reason"], now=now())
+        return cards.card_view([card], masked=masked)[0] | {"number": card.number}
 
     return idempotent_write(work, status=200)
 
@@ -49,12 +52,17 @@ def block(args, card_number):
 @requires(OPERATOR, PARTNER)
 @blp.arguments(CardIssue)
 @blp.response(201, CardIssued)
-@blp.alt_response(404, schema=ErrorOut)
+@blp.alt_response(404, schema=ErrorOut, description="unknown_member: no such member, or another partner enrolled it")
 @blp.alt_response(410, schema=ErrorOut)
 @blp.alt_response(422, schema=ErrorOut, description="card_mismatch: `replaces` is not this member's card")
 def issue(args, member_id):
-    """Issue the member another card on the same balance; `replaces` blocks the old one in the same transaction."""
-    return idempotent_write(lambda session: cards.issue_replacement(session, member_id, replaces=args["replaces"], now=now()))
+    """Issue the member another card on the same balance; `replaces` blocks the old one in the same transaction.
+
+    Only the operator or the partner that enrolled the member: to any other partner the member is unknown (404).
+    """
+    partner = principal().partner
+    return idempotent_write(lambda session: cards.issue_replacement(
+        session, member_id, replaces=args["replaces"], now=now(), partner_id=partner.id if partner else None))
 
 
 @blp.route("/members/<member_id>/merge", methods=["POST"])

@@ -81,7 +81,7 @@ def show(member_id):
         view = {
             "member_id": member.id,
             "created_at": member.created_at,
-            "cards": cards.card_view(cards.cards_of(session, member.id)),
+            "cards": cards.card_view(cards.cards_of(session, member.id), masked=not is_operator),
             "balance": holds.as_of(balance := cards.balances(session, member.id, at),
                                    holds.expired_points(session, at, member_id=member.id, held=balance["held"])),
             "expiring": _expiring(session, member.id),
@@ -89,8 +89,6 @@ def show(member_id):
         }
         if is_operator:
             view.update(privacy.reveal(session, master_key(), member))
-        else:
-            view["cards"] = [{**card, "number": "*" * (len(card["number"]) - 4) + card["number"][-4:]} for card in view["cards"]]
         return view
 
     return read(work)

@@ -8,6 +8,7 @@ from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
 from network.api.common import hub, idempotent_write, load_adapter_config, now, only_itself, read, requires
+from network.api.idempotency import ShownOnce
 from network.api.schemas import (
     AdapterSet,
     ContractSet,
@@ -45,9 +46,16 @@ def _view(partner: PartnerRef) -> dict:
         "pending_days": partner.pending_days,
         "kind": partner.kind,
         "points_per_unit": None if partner.points_per_unit is None else str(partner.points_per_unit),
-        "inbound_url": url_for("inbound.inbound", slug=partner.slug, _external=True) if getattr(adapter, "signed", False) else None,
+        "inbound_url": _public_url(url_for("inbound.inbound", slug=partner.slug)) if getattr(adapter, "signed", False) else None,
         "created_at": partner.created_at,
     }
+
+
+def _public_url(path: str) -> str:
+    """The hub's address for `path`: COALITION_PUBLIC_URL's origin, never the request's Host (anyone can send one);
+    without it the path alone, which is right whatever name the hub is reached by."""
+    public = current_app.config.get("COALITION_PUBLIC_URL")
+    return public.rstrip("/") + path if public else path
 
 
 def _adapter_and_config(name: str, raw: dict) -> dict:
@@ -73,7 +81,11 @@ def _checked_rules(raw) -> list:
 @blp.response(201, PartnerCreated)
 @blp.alt_response(409, schema=ErrorOut, description="slug taken")
 def create(args):
-    """Add a partner; the answer carries its API key, shown this once."""
+    """Add a partner; the answer carries its API key, shown this once.
+
+    The hub keeps only the key's hash: a replay with the same Idempotency-Key answers `"api_key": null,
+    "api_key_shown": "once"`.
+    """
     if "earn_rate" in args and "rules" in args:
         raise Invalid("Give earn_rate or rules, not both", {"earn_rate": ["is shorthand for rules; drop one"]})
     rules = _checked_rules(args.pop("rules", None) or earn_rate_rules(args.pop("earn_rate", "1")))
@@ -82,7 +94,7 @@ def create(args):
 
     def work(session):
         partner, key = create_partner(session, NewPartner(**args, rules=rules), now())
-        return {**_view(partner), "api_key": key}
+        return {**_view(partner), "api_key": ShownOnce(key)}
 
     return idempotent_write(work)
 

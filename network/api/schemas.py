@@ -98,12 +98,15 @@ class PartnerOut(Schema):
     pending_days = fields.Integer()
     kind = fields.String(metadata={"description": "retailer or charity"})
     points_per_unit = fields.String(allow_none=True, metadata={"description": "points per unit of its currency"})
-    inbound_url = fields.String(allow_none=True, metadata={"description": "where a signed platform posts its webhooks"})
+    inbound_url = fields.String(allow_none=True, metadata={"description": "where a signed platform posts its webhooks: on COALITION_PUBLIC_URL, or the path alone"})
     created_at = fields.DateTime()
 
 
 class PartnerCreated(PartnerOut):
-    api_key = fields.String(metadata={"description": "shown once; the hub keeps only its hash"})
+    api_key = fields.String(allow_none=True,
+                            metadata={"description": "shown once; the hub keeps only its hash (null on a replay)"})
+    api_key_shown = fields.String(metadata={"description": 'on a replay with the same Idempotency-Key: "once", '
+                                                           "the key was in the first answer only"})
 
 
 class MemberCreate(Strict):

@@ -5,6 +5,7 @@ The locks on those rows are network.ledger.locks's.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -86,10 +87,15 @@ _TOUCH = {
 }
 
 
-def get_member(session: Session, member_id: str, *, merged: bool = False, deleted: bool = False) -> Member:
-    """The member; a merged or deleted one only when the caller says it can handle it (410 otherwise)."""
+def get_member(session: Session, member_id: str, *, merged: bool = False, deleted: bool = False,
+               enrolled_by: int | None = None) -> Member:
+    """The member; a merged or deleted one only when the caller says it can handle it (410 otherwise).
+
+    With `enrolled_by`, a member some other partner enrolled is unknown (404, before any 410), so a partner
+    learns nothing of the members it does not own, not even whether they were merged or deleted.
+    """
     member = session.get(Member, member_id) if len(member_id) <= 32 else None
-    if member is None:
+    if member is None or (enrolled_by is not None and member.enrolled_by != enrolled_by):
         raise NotFound("Unknown member", {"member_id": [member_id]}, code="unknown_member")
     if member.deleted_at is not None and not deleted:
         raise Gone("The member was deleted at their request", {"member_id": [member_id]}, code="member_deleted")
@@ -114,9 +120,15 @@ def block_card(session: Session, number: str, *, reason: str | None, now: dateti
     return card
 
 
-def issue_replacement(session: Session, member_id: str, *, replaces: str | None, now: datetime) -> dict:
-    """Issue the member another card; with `replaces`, block that one in the same transaction."""
-    get_member(session, member_id)
+def issue_replacement(session: Session, member_id: str, *, replaces: str | None, now: datetime,
+                      partner_id: int | None = None) -> dict:
+    """Issue the member another card; with `replaces`, block that one in the same transaction.
+
+    `partner_id` is the calling partner (None: the operator). A new card spends the member's points, so only
+    the operator or the partner that enrolled the member may issue one; to any other the member is unknown.
+    A partner's answer masks every card number but the one it was just given.
+    """
+    get_member(session, member_id, enrolled_by=partner_id)
     if replaces is not None:
         check_number(replaces)
         old = session.get(Card, replaces)
@@ -126,12 +138,30 @@ def issue_replacement(session: Session, member_id: str, *, replaces: str | None,
     if replaces is not None:
         block_card(session, replaces, reason=f"replaced by {number}", now=now)
     return {"member_id": member_id, "card_number": number, "replaces": replaces,
-            "cards": card_view(cards_of(session, member_id))}
+            "cards": card_view(cards_of(session, member_id), masked=partner_id is not None)}
 
 
-def card_view(cards: list[Card]) -> list[dict]:
-    return [{"number": c.number, "status": c.status, "created_at": c.created_at, "blocked_at": c.blocked_at,
-             "block_reason": c.block_reason} for c in cards]
+def card_view(cards: list[Card], *, masked: bool = False) -> list[dict]:
+    """Cards as answered; `masked` (a partner's view) shows only the last four digits of any card number,
+    in the reason too ("replaced by ************2418"): a full number is what spends points at a till."""
+    return [{"number": mask(c.number) if masked else c.number, "status": c.status, "created_at": c.created_at,
+             "blocked_at": c.blocked_at,
+             "block_reason": mask_numbers(c.block_reason) if masked and c.block_reason else c.block_reason}
+            for c in cards]
+
+
+def mask(number: str) -> str:
+    """A card number as a partner may see it: the last four digits."""
+    return "*" * (len(number) - 4) + number[-4:]
+
+
+#: A run of twelve or more digits in free text could be a card number (the hub's are sixteen): masked for partners.
+_DIGITS = re.compile(r"(?<!\d)\d{12,}(?!\d)")
+
+
+def mask_numbers(text: str) -> str:
+    """Free text (a block reason) with every card-like number in it masked to its last four digits."""
+    return _DIGITS.sub(lambda found: mask(found.group()), text)
 
 
 def cards_of(session: Session, member_id: str) -> list[Card]:
