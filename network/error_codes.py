@@ -23,6 +23,7 @@ REGISTRY: tuple[Code, ...] = (
     Code("invalid_row", IN_A_BATCH, "a row of a batch the adapter could not read; `errors` names its fields (`row 12.total`)"),
     Code("bad_request", 400, "the request is malformed: a parameter, or JSON that does not parse"),
     Code("unreadable_body", 400, "not the adapter's format at all: not JSON, not XML, a CSV without its header, an XML bomb"),
+    Code("body_too_deep", 400, "a JSON body nested deeper than 64 levels, refused before it is read"),
     Code("bad_header", 400, "a CSV upload whose header line lacks the columns asked for"),
     Code("unauthenticated", 401, "no valid credentials"),
     Code("missing_token", 401, "no `Authorization: Bearer` header"),

@@ -27,7 +27,8 @@ from partners.cards import is_valid_card_number
 from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.hookspecs import hookimpl
 from partners.money import CURRENCY_DECIMALS, Money, MoneyError
-from partners.payloads import csv_records
+from partners.payloads import ControlCharacter, csv_records
+from partners.text import REASON
 from partners.transactions import Refund, Sale, Transaction
 
 #: The canonical columns, in the order of the default header.
@@ -249,8 +250,11 @@ class CsvExportAdapter:
         try:
             records = csv_records(csv.reader(text, delimiter=layout.delimiter))
             rows = _RowReader(layout, _header(records))
+            field_at = {index: name for name, index in rows.at.items()}
             for number, record in enumerate(records, start=1):
-                if isinstance(record, csv.Error):
+                if isinstance(record, ControlCharacter):  # named by its canonical field, as other row errors are
+                    yield Row(number, errors={field_at.get(record.column, WHOLE_ROW): [REASON]})
+                elif isinstance(record, csv.Error):
                     yield Row(number, errors={WHOLE_ROW: [f"is not CSV: {record}"]})
                 elif any(record):
                     yield rows.read(number, record)

@@ -48,6 +48,7 @@ from partners.cards import is_valid_card_number
 from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.hookspecs import hookimpl
 from partners.money import CURRENCY_DECIMALS, Money, MoneyError
+from partners.text import REASON, has_control
 from partners.transactions import LineItem, Refund, Sale, Transaction
 
 ARTS = "http://www.nrf-arts.org/IXRetail/namespace/"
@@ -85,10 +86,25 @@ def _root(body: bytes) -> tuple[Element, _Tags]:
         raise UnreadablePayload("the body declares a DTD or entities; a POSLog needs none and they are refused") from None
     except (ParseError, ValueError) as exc:
         raise UnreadablePayload(f"the body is not well-formed XML: {exc}") from None
+    _screen(root)
     namespace, _, local = root.tag[1:].rpartition("}") if root.tag.startswith("{") else ("", "", root.tag)
     if local != "POSLog" or namespace not in _NAMESPACES:
         raise UnreadablePayload(f"the root element is {root.tag!r}, not an ARTS POSLog")
     return root, _Tags(namespace)
+
+
+def _screen(root: Element) -> None:
+    """XML 1.0 has no NUL, but DEL and the C1 controls are well-formed: every text and attribute is checked once here."""
+    errors: dict[str, list[str]] = {}
+    for element in root.iter():
+        local = element.tag.rpartition("}")[2]
+        if has_control(element.text or "") or has_control(element.tail or ""):
+            errors[local] = [REASON]
+        for name, value in element.attrib.items():
+            if has_control(value):
+                errors[f"{local}@{name.rpartition('}')[2]}"] = [REASON]
+    if errors:
+        raise InvalidTransaction(errors, "Some values of the POSLog contain a control character")
 
 
 def _text(element: Element, path: str) -> str | None:

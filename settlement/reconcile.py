@@ -64,7 +64,8 @@ from network.db import Database
 from network.errors import BadRequest, NotFound
 from network.ledger.kinds import OrderKind
 from network.models import Order, Partner, Statement, int_sum
-from partners.payloads import csv_records
+from partners.payloads import ControlCharacter, csv_records
+from partners.text import REASON
 
 TYPES = (OrderKind.SALE, OrderKind.REFUND, OrderKind.REDEMPTION)
 COLUMNS = ("order_id", "type", "points")
@@ -111,7 +112,10 @@ def read_records(stream: IO[bytes]) -> Iterator[PartnerRecord]:
         at = _header(records)
         width = max(at.values()) + 1
         for number, record in enumerate(records, start=1):
-            if isinstance(record, csv.Error):
+            if isinstance(record, ControlCharacter):
+                named = {index: name for name, index in at.items()}.get(record.column, "_row")
+                yield PartnerRecord(number, errors={named: [REASON]})
+            elif isinstance(record, csv.Error):
                 yield PartnerRecord(number, errors={"_row": [f"is not CSV: {record}"]})
             elif any(field.strip() for field in record):
                 yield _record(number, record, at, width)

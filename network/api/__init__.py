@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from network.api import (
+    gate,
     holds,
     inbound,
     member_data,
@@ -27,3 +28,4 @@ def register(app: Flask) -> None:
                    webhooks):
         api.register_blueprint(module.blp, url_prefix="/v1")
     app.register_error_handler(DomainError, handle_domain_error)
+    gate.register(app)

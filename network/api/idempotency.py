@@ -77,10 +77,13 @@ class Outcome:
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
-    """Equal for the same request, whatever its JSON whitespace or key order."""
+    """Equal for the same request, whatever its JSON whitespace or key order.
+
+    A body nested past the JSON module's recursion limit is hashed as its bytes, never a 500.
+    """
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         canonical = body
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 

@@ -12,6 +12,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from network.api.common import hub, now, read, terms
+from network.api.gate import reads_raw_body
 from network.api.idempotency import to_json
 from network.api.schemas import ErrorOut, TransactionResult
 from network.api.transactions import parse, payload
@@ -23,6 +24,7 @@ blp = Blueprint("inbound", __name__, description="Signed webhooks from shop plat
 
 
 @blp.route("/partners/<slug>/inbound", methods=["POST"])
+@reads_raw_body
 @blp.doc(security=[], requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}},
                                     "description": "the platform's own webhook body (Shopify, Square), signed"})
 @blp.response(201, TransactionResult)

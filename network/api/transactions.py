@@ -8,6 +8,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 
 from network.api.common import hub, idempotent_write, media_type, now, principal, requires, terms
+from network.api.gate import reads_raw_body, too_deep
 from network.api.schemas import (
     ActionCreate,
     BatchResult,
@@ -25,6 +26,7 @@ from network.spending import redemptions
 from partners.adapters import Adapter, BatchAdapter, Payload
 from partners.canonical import CanonicalTransactionSchema
 from partners.errors import InvalidTransaction, UnreadablePayload
+from partners.text import TooDeep
 from partners.transactions import Transaction
 
 blp = Blueprint("transactions", __name__, description="Earning, refunds, actions and redemptions")
@@ -40,6 +42,8 @@ def payload(partner: PartnerRef, adapter: Adapter) -> Payload:
 def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
     try:
         return adapter.parse(body, config)
+    except TooDeep:
+        raise too_deep() from None
     except UnreadablePayload as exc:
         raise BadRequest(str(exc), code="unreadable_body") from None
     except InvalidTransaction as exc:
@@ -47,6 +51,7 @@ def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
 
 
 @blp.route("/transactions", methods=["POST"])
+@reads_raw_body
 @requires(PARTNER)
 @blp.doc(
     requestBody={
@@ -80,6 +85,7 @@ def post_transaction():
 
 
 @blp.route("/transactions/batch", methods=["POST"])
+@reads_raw_body
 @requires(PARTNER)
 @blp.doc(
     requestBody={
@@ -103,6 +109,8 @@ def post_batch():
         rows = adapter.read_rows(request.stream, config, partner.timezone)
         outcome = intake.import_rows(hub().db, partner, hub().ruleset(partner), rows, clock=current_app.config["CLOCK"],
                                       terms=terms())
+    except TooDeep:
+        raise too_deep() from None
     except UnreadablePayload as exc:
         raise BadRequest(str(exc), code="unreadable_body") from None
     return outcome.view()
