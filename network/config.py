@@ -18,6 +18,9 @@ def from_environment(instance_path: str) -> dict:
         "DATABASE_URL": os.environ.get("DATABASE_URL", default_db),
         "COALITION_ADMIN_TOKEN": os.environ.get("COALITION_ADMIN_TOKEN"),
         "COALITION_POINTS_LIFETIME_DAYS": int(os.environ.get("COALITION_POINTS_LIFETIME_DAYS", "730")),
+        # A sale or refund dated further back than this many days is refused (unset: the points' lifetime).
+        "COALITION_MAX_BACKDATE_DAYS": (int(os.environ["COALITION_MAX_BACKDATE_DAYS"])
+                                        if os.environ.get("COALITION_MAX_BACKDATE_DAYS") else None),
         # activity_extends: any earn or redemption keeps all of a member's points alive; fixed: each lot its lifetime.
         "COALITION_EXPIRY": os.environ.get("COALITION_EXPIRY", "activity_extends"),
         # What a refund may take back: only_pending, within_balance or unlimited (network.earning.clawback).

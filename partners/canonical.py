@@ -13,10 +13,11 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from partners.fields import CardNumber, Currency, Quantity
-from partners.money import Money, MoneyError
+from partners.money import MAX_MINOR, Money, MoneyError
 from partners.transactions import LineItem, Refund, Sale, Transaction
 
 _ORDER_ID = validate.Length(min=1, max=64)
+_AMOUNT = f"decimal string, major unit; at most {MAX_MINOR} minor units"
 
 
 class LineItemSchema(Schema):
@@ -26,7 +27,7 @@ class LineItemSchema(Schema):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
     category = fields.String(load_default=None, validate=validate.Length(max=64))
     quantity = Quantity(required=True, metadata={"example": 2})
-    unit_price = fields.String(required=True, metadata={"example": "3.20"})
+    unit_price = fields.String(required=True, metadata={"example": "3.20", "description": _AMOUNT})
 
 
 class CanonicalTransactionSchema(Schema):
@@ -41,7 +42,7 @@ class CanonicalTransactionSchema(Schema):
     card_number = CardNumber(metadata={"example": "7000000000000008", "description": "required for sales"})
     occurred_at = fields.AwareDateTime(required=True, metadata={"example": "2026-11-22T09:30:00+01:00"})
     currency = Currency(required=True, metadata={"example": "EUR"})
-    total = fields.String(required=True, metadata={"example": "12.50", "description": "decimal string, major unit"})
+    total = fields.String(required=True, metadata={"example": "12.50", "description": _AMOUNT})
     items = fields.List(fields.Nested(LineItemSchema), load_default=list, validate=validate.Length(max=500))
 
     @validates_schema

@@ -10,10 +10,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 from partners.cards import is_valid_card_number
 from partners.money import CURRENCY_DECIMALS
+
+#: The most of one line a sale may carry: far above any till's, far below a sum that could drift or overflow.
+MAX_QUANTITY = 10**6
+#: The most points one request may move: far below a 64-bit column, so sums of many still fit.
+MAX_POINTS = 10**15
 
 _DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$")
 
@@ -23,6 +28,7 @@ class Points(fields.Integer):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("metadata", {}).setdefault("example", 100)
+        kwargs.setdefault("validate", validate.Range(min=1, max=MAX_POINTS))  # declared, so the OpenAPI document shows it
         super().__init__(strict=True, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -30,7 +36,7 @@ class Points(fields.Integer):
             raise ValidationError("must be a whole number of points (a JSON integer)")
         if value <= 0:
             raise ValidationError("must be greater than zero")
-        if value > 10**15:
+        if value > MAX_POINTS:
             raise ValidationError("is too large")
         return value
 
@@ -50,7 +56,11 @@ class DecimalString(fields.String):
 
 
 class Quantity(fields.Field):
-    """A positive quantity: a JSON integer or a decimal string ("0.750" kg)."""
+    """A positive quantity of at most MAX_QUANTITY: a JSON integer or a decimal string ("0.750" kg)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", validate.Range(min=0, min_inclusive=False, max=MAX_QUANTITY))
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, int) and not isinstance(value, bool):
@@ -61,6 +71,8 @@ class Quantity(fields.Field):
             raise ValidationError('must be an integer or a decimal string such as "0.750"')
         if quantity <= 0:
             raise ValidationError("must be greater than zero")
+        if quantity > MAX_QUANTITY:
+            raise ValidationError(f"must be at most {MAX_QUANTITY}")
         return quantity
 
 

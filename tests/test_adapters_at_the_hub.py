@@ -13,6 +13,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,13 @@ from tests.support.ledger import snapshot
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "shpss_5f1c0e2a9b7d4c3e8a6f"
 SQUARE = {"signature_key": "sq0wbs-Kx9vT2", "notification_url": "https://hub.example.com/v1/partners/corner-cafe/inbound"}
+
+
+@pytest.fixture
+def clock(clock):
+    """The hub's clock on the platforms' fixtures' week: the hub books no sale dated far from its clock."""
+    clock.now = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
+    return clock
 
 
 def fixture(path: str, **cards: str) -> bytes:

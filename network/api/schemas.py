@@ -247,7 +247,7 @@ class RedemptionCreate(Strict):
     order_id = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "B-2001"})
     capture = StrictBoolean(load_default=True, metadata={
         "description": "false places a hold, captured or voided later at /v1/redemptions/{id}/capture or /void"})
-    hold_seconds = fields.Integer(strict=True, validate=validate.Range(min=1), metadata={
+    hold_seconds = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**9), metadata={
         "description": "with capture false: how long the hold lasts (default COALITION_HOLD_SECONDS)"})
 
     @validates_schema
@@ -522,7 +522,8 @@ class TierIn(Strict):
                          "not starting or ending with a space"), metadata={"example": "Silver"})
     threshold = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**15),
                                metadata={"example": 1000, "description": "qualifying points that reach this tier"})
-    multiplier = DecimalString(required=True, metadata={"example": "1.25", "description": "what a sale earns, times"})
+    multiplier = DecimalString(required=True, validate=validate.Range(max=100), metadata={
+        "example": "1.25", "description": "what a sale earns, times"})
 
 
 class TiersSet(Strict):

@@ -121,7 +121,7 @@ def import_rows(
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="coalition-import") as pool:
         for rows_read in _chunks(iter(rows), CHUNK_ROWS):
-            chunk = _Prepared.of(rows_read, partner, rules)
+            chunk = _Prepared.of(rows_read, partner, rules, now=clock(), terms=terms)
             sold = pool.submit(db.transact, lambda session, chunk=chunk: chunk.book_sales(
                 session, partner, now=clock(), terms=terms))
             in_flight.append((chunk, sold))
@@ -142,9 +142,9 @@ class _Prepared:
     refunds: list[Row]
 
     @classmethod
-    def of(cls, chunk: list[Row], partner: PartnerRef, rules: RuleSet) -> _Prepared:
+    def of(cls, chunk: list[Row], partner: PartnerRef, rules: RuleSet, *, now: datetime, terms: Terms) -> _Prepared:
         invalid = [row for row in chunk if row.errors]
-        priced = [(row, sales.price(partner, rules, row.transaction))
+        priced = [(row, sales.price(partner, rules, row.transaction, now=now, terms=terms))
                   for row in chunk if not row.errors and isinstance(row.transaction, Sale)]
         refunds = [row for row in chunk if not row.errors and isinstance(row.transaction, Refund)]
         return cls(len(chunk), invalid, priced, refunds)

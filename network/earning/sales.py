@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from sqlalchemy import insert, select
@@ -37,9 +37,10 @@ from network.models import Award as AwardRow
 from network.models import JournalEntry, Lot, Order, Posting
 from network.parties.registry import PartnerRef
 from partners.earning import RuleSet, awards_for_sale, clawback_awards
-from partners.money import Money
+from partners.fields import MAX_QUANTITY
+from partners.money import MAX_MINOR, Money
 from partners.rules import Award
-from partners.transactions import Refund, Sale
+from partners.transactions import Refund, Sale, Transaction
 
 #: A sale whose order id this partner already booked (or that appears twice in one batch).
 DUPLICATE = "duplicate"
@@ -63,6 +64,36 @@ def _currency_error(partner: PartnerRef, money: Money) -> Invalid:
     )
 
 
+def _out_of_bounds(transaction: Transaction) -> Invalid | None:
+    """Amounts and quantities past the hub's bounds, whichever adapter read them: no column overflows, no sum drifts."""
+    errors: dict[str, list[str]] = {}
+    for field in ("total", "paid"):
+        money = getattr(transaction, field, None)
+        if money is not None and abs(money.minor) > MAX_MINOR:
+            errors[field] = [f"must be at most {Money(MAX_MINOR, money.currency)}"]
+    for index, item in enumerate(transaction.items):
+        if not 0 < item.quantity <= MAX_QUANTITY:
+            errors[f"items.{index}.quantity"] = [f"must be greater than 0 and at most {MAX_QUANTITY}"]
+        if abs(item.unit_price.minor) > MAX_MINOR:
+            errors[f"items.{index}.unit_price"] = [f"must be at most {Money(MAX_MINOR, item.unit_price.currency)}"]
+    if not errors:
+        return None
+    return Invalid("An amount or a quantity is past the hub's bounds", errors, code="invalid_transaction")
+
+
+def _misdated(occurred_at: datetime, *, now: datetime, terms: Terms) -> Invalid | None:
+    """A date the hub does not book: more than a day ahead of its clock, or so old its points would have expired."""
+    earliest, latest = terms.dating(now)
+    when = occurred_at if occurred_at.tzinfo else occurred_at.replace(tzinfo=timezone.utc)
+    if when > latest:
+        return Invalid("The transaction is dated more than a day ahead of the hub's clock",
+                       {"occurred_at": [f"must be at most {latest.isoformat()}"]}, code="invalid_transaction")
+    if when < earliest:
+        return Invalid("The transaction is dated further back than the hub books (its points would have expired)",
+                       {"occurred_at": [f"must be at least {earliest.isoformat()}"]}, code="invalid_transaction")
+    return None
+
+
 def award_rows(entry_id: int, awards: Sequence[Award], sign: int = 1) -> list[dict]:
     return [{"entry_id": entry_id, "rule": a.rule, "points": sign * a.points, "detail": a.detail[:200]} for a in awards]
 
@@ -71,12 +102,17 @@ def awards_view(awards: Sequence[Award], sign: int = 1) -> list[dict]:
     return [{"rule": a.rule, "points": sign * a.points, "detail": a.detail} for a in awards]
 
 
-def price(partner: PartnerRef, rules: RuleSet, sale: Sale) -> list[Award] | DomainError:
-    """What a sale earns under the partner's rules, or why it cannot be booked; no database needed."""
+def price(partner: PartnerRef, rules: RuleSet, sale: Sale, *, now: datetime, terms: Terms) -> list[Award] | DomainError:
+    """What a sale earns under the partner's rules, or why it cannot be booked; no database needed.
+
+    Bounds and date come first: a rule never sees year 9999 (its local time would overflow) nor 10^30 of a line.
+    """
     if sale.total.currency != partner.currency:
         return _currency_error(partner, sale.total)
     if len(sale.order_id) > MAX_ORDER_ID:
         return _long_order_id("order_id", sale.order_id)
+    if refusal := _out_of_bounds(sale) or _misdated(sale.occurred_at, now=now, terms=terms):
+        return refusal
     return awards_for_sale(rules, sale, partner.timezone)
 
 
@@ -129,7 +165,7 @@ def book_sales(
     the same statement, which saves one.
     """
     outcomes: list[dict | DomainError | str | None] = [None] * len(sales)
-    priced = _priced(sales, outcomes)
+    priced = _priced(sales, outcomes, now=now, terms=terms)
     holders, referrals = locks.find_cards(session, {p.sale.card_number for p in priced}, lock=lock_first)
     claims = _with_tier_awards(session, _claims(priced, holders, outcomes), now=now, terms=terms)
     booked = _claim_orders(session, partner, claims, outcomes, now=now)
@@ -138,12 +174,15 @@ def book_sales(
     return outcomes  # type: ignore[return-value]
 
 
-def _priced(sales: Sequence[tuple[Sale, list[Award] | DomainError]], outcomes: list) -> list[Priced]:
-    """The sales their rules could price; the others' refusals go to their outcomes."""
+def _priced(sales: Sequence[tuple[Sale, list[Award] | DomainError]], outcomes: list, *, now: datetime,
+            terms: Terms) -> list[Priced]:
+    """The sales their rules could price, dated where the hub books; the others' refusals go to their outcomes."""
     priced = []
     for index, (sale, awards) in enumerate(sales):
         if isinstance(awards, DomainError):
             outcomes[index] = awards
+        elif misdated := _misdated(sale.occurred_at, now=now, terms=terms):
+            outcomes[index] = misdated
         else:
             priced.append(Priced(index, sale, awards))
     return priced
@@ -286,7 +325,8 @@ def _write_earnings(session: Session, partner: PartnerRef, earning: list[Booked]
 
 def record_sale(session: Session, partner: PartnerRef, rules: RuleSet, sale: Sale, *, now: datetime,
                 terms: Terms = Terms()) -> dict:
-    (outcome,) = book_sales(session, partner, [(sale, price(partner, rules, sale))], now=now, terms=terms, lock_first=True)
+    priced = price(partner, rules, sale, now=now, terms=terms)
+    (outcome,) = book_sales(session, partner, [(sale, priced)], now=now, terms=terms, lock_first=True)
     if outcome == DUPLICATE:
         raise orders.duplicate(session, partner.id, OrderKind.SALE, sale.order_id)
     if isinstance(outcome, DomainError):
@@ -317,7 +357,7 @@ class TakeBack(NamedTuple):
 
 
 def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now: datetime, terms: Terms = Terms()) -> dict:
-    _check_refund(partner, refund)
+    _check_refund(partner, refund, now=now, terms=terms)
     sale = _refunded_sale(session, partner, refund)
     # After a merge the sale's points (and its card) are the surviving member's.
     member = locks.lock_holder(session, sale.member_id)
@@ -341,13 +381,15 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
     return result
 
 
-def _check_refund(partner: PartnerRef, refund: Refund) -> None:
-    """What needs no database: the partner's currency, order ids the ledger can keep."""
+def _check_refund(partner: PartnerRef, refund: Refund, *, now: datetime, terms: Terms) -> None:
+    """What needs no database: the partner's currency, order ids the ledger can keep, sane amounts and date."""
     if refund.total.currency != partner.currency:
         raise _currency_error(partner, refund.total)
     for field in ("order_id", "original_order_id"):
         if len(getattr(refund, field)) > MAX_ORDER_ID:
             raise _long_order_id(field, getattr(refund, field))
+    if refusal := _out_of_bounds(refund) or _misdated(refund.occurred_at, now=now, terms=terms):
+        raise refusal
 
 
 def _refunded_sale(session: Session, partner: PartnerRef, refund: Refund) -> Order:

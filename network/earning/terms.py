@@ -1,5 +1,6 @@
 """The network's policies a booking follows: how long points live, what a refund may take back,
-which sales count for a tier, how close a reward must be to nudge a member.
+which sales count for a tier, how close a reward must be to nudge a member, how far from the
+hub's clock a transaction may be dated.
 
 Read from the settings once per request (or per import) and handed down as
 one value, so the domain functions take no Flask and no long list of
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from network.earning.clawback import POLICIES, WITHIN_BALANCE
 from network.lifecycle import tiers
+
+#: How far ahead of the hub's clock a transaction may be dated: a till's clock may run fast, never by a day.
+MAX_AHEAD = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,19 @@ class Terms:
     #: The tier ladder and the rewards on offer as a worker last read them (None: read them from the database).
     ladder: list | None = None
     offers: list | None = None
+    #: How far back a sale or refund may be dated (None: the points' lifetime, past which its points are expired).
+    backdate: timedelta | None = None
 
     def __post_init__(self):
         if self.clawback not in POLICIES:
             raise ValueError(f"COALITION_CLAWBACK must be one of {', '.join(POLICIES)}, not {self.clawback!r}")
+        if self.backdate is not None and self.backdate <= timedelta(0):
+            raise ValueError(f"COALITION_MAX_BACKDATE_DAYS must be a positive number of days, not {self.backdate.days}")
+
+    def dating(self, now: datetime) -> tuple[datetime, datetime]:
+        """The earliest and latest `occurred_at` the hub books at `now`: a setting may only narrow the lifetime."""
+        back = self.lifetime if self.backdate is None else min(self.backdate, self.lifetime)
+        return now - back, now + MAX_AHEAD
 
     @classmethod
     def from_config(cls, config: Mapping, *, ladder: list | None = None, offers: list | None = None) -> Terms:
@@ -40,4 +53,6 @@ class Terms:
             nudge_gap=config["COALITION_NUDGE_GAP_POINTS"],
             ladder=ladder,
             offers=offers,
+            backdate=None if config.get("COALITION_MAX_BACKDATE_DAYS") is None
+            else timedelta(days=config["COALITION_MAX_BACKDATE_DAYS"]),
         )
