@@ -103,12 +103,13 @@ def test_tab_and_newline_are_text_not_control(world):
     assert renamed.json["name"] == "Brew\tBar\r\nParis"
 
 
-def test_a_batch_books_every_good_row_and_rejects_the_one_with_a_nul(hub, database):
+def test_a_batch_books_every_good_row_and_rejects_the_one_with_a_nul(hub, database, clock):
     key = hub.create_partner("nyc-5", currency="USD", adapter="csv")
     _, card = hub.enrol(key)
     header = "order_id,type,card_number,occurred_at,currency,total,original_order_id\n"
-    rows = [f"B-{n},sale,{card},2026-11-21T09:14:03Z,USD,1.00,\n" for n in range(2510)]
-    rows.insert(1200, f"B-\x00-bad,sale,{card},2026-11-21T09:14:03Z,USD,1.00,\n")
+    sold_at = (clock.now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")  # the hub books no sale dated far from its clock
+    rows = [f"B-{n},sale,{card},{sold_at},USD,1.00,\n" for n in range(2510)]
+    rows.insert(1200, f"B-\x00-bad,sale,{card},{sold_at},USD,1.00,\n")
     result = hub.call("POST", "/v1/transactions/batch", key, data=(header + "".join(rows)).encode(),
                       content_type="text/csv")
     assert result.status_code == 200, result.get_data(as_text=True)
