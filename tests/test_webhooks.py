@@ -39,7 +39,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append({
-                    "body": body, "event_id": self.headers["Coalition-Event-Id"],
+                    "body": body, "host": self.headers["Host"], "path": self.path, "event_id": self.headers["Coalition-Event-Id"],
                     "signature": self.headers["Coalition-Signature"],
                     "verified": webhooks.verify_signature(SECRET, self.headers["Coalition-Signature"], body,
                                                           now=receiver.clock.now.timestamp()),
@@ -69,7 +69,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver(clock):
+def receiver(app, clock):
+    """Makes receivers on 127.0.0.1, so registration must allow private networks (as a test rig's hub does)."""
+    app.config["COALITION_WEBHOOK_PRIVATE_NETWORKS"] = True
     made = []
 
     def make(script=()):
@@ -209,6 +211,7 @@ def test_a_refused_connection_is_an_attempt_like_any_other(world, app, database,
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    app.config["COALITION_WEBHOOK_PRIVATE_NETWORKS"] = True
     register(hub, "brew-bar", f"http://127.0.0.1:{port}/hook")
     hub.sale(world.coffee, world.card, "5.00")
     assert deliver(app, clock).retrying == 1
@@ -305,8 +308,8 @@ def test_a_partner_registers_its_own_webhook_and_never_sees_the_secret_again(wor
     assert hub.call("GET", "/v1/partners/green-grocer/webhook").json == {
         "slug": "green-grocer", "url": None, "secret_set": False, "updated_at": None}
     # The operator may set it for any partner; a replacement keeps one webhook.
-    assert register(hub, "brew-bar", "http://10.0.0.5:8080/in", secret="another-secret-of-16+").status_code == 200
-    assert hub.call("GET", "/v1/partners/brew-bar/webhook", world.coffee).json["url"] == "http://10.0.0.5:8080/in"
+    assert register(hub, "brew-bar", "http://hooks-2.brew-bar.example:8080/in", secret="another-secret-of-16+").status_code == 200
+    assert hub.call("GET", "/v1/partners/brew-bar/webhook", world.coffee).json["url"] == "http://hooks-2.brew-bar.example:8080/in"
 
 
 @pytest.mark.parametrize("body, field", [
@@ -365,7 +368,7 @@ def test_the_readme_verifier_a_partner_copies_accepts_what_the_hub_signs():
 
 def test_a_sender_whose_lease_ran_out_does_not_overwrite_the_next_senders_outcome(world, app, database, clock):
     """Two senders hold the same claimed delivery (the first one's lease ran out); the later record is kept as an attempt only."""
-    register(world.hub, "brew-bar", "http://127.0.0.1:9/hook")
+    register(world.hub, "brew-bar", "https://hooks.brew-bar.example/hook")
     world.hub.sale(world.coffee, world.card, "1.00")
     policy = delivery.Policy.from_config(app.config)
     database.transact(lambda session: delivery.fan_out(session, [], clock.now))
