@@ -18,11 +18,11 @@ from sqlalchemy import select, update
 
 from network.events import delivery, destination
 from network.models import Delivery, Webhook
-from tests import test_webhooks
+from tests.support import webhooks as hooks
 from tests.support.ledger import snapshot
-from tests.test_webhooks import attempts, deliver, register
+from tests.support.webhooks import attempts, deliver, register
 
-receiver = test_webhooks.receiver  # the fixture: real HTTP servers on 127.0.0.1
+receiver = hooks.receiver  # the fixture: real HTTP servers on 127.0.0.1
 
 PUBLIC = "93.184.215.14"  # a public address (example.com's once): never connected to, the stand-in refuses it
 NAME = "hooks.brew-bar.example"
