@@ -12,100 +12,17 @@ import json
 import socket
 import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
 
-from network.config import plugin_settings
 from network.events import delivery, webhooks
 from network.models import Delivery, DeliveryAttempt, Event
+from tests.support import webhooks as hooks
 from tests.support.ledger import snapshot
+from tests.support.webhooks import SECRET, attempts, deliver, register, the_delivery
 
-SECRET = "whsec_brew_bar_0123456789"
-
-
-class Receiver:
-    """A partner's endpoint: answers from `script` (then 200), and checks every signature it gets as a partner would."""
-
-    def __init__(self, clock, script=()):
-        self.script = list(script)
-        self.requests: list[dict] = []
-        self.release = threading.Event()
-        self.clock = clock
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({
-                    "body": body, "event_id": self.headers["Coalition-Event-Id"],
-                    "signature": self.headers["Coalition-Signature"],
-                    "verified": webhooks.verify_signature(SECRET, self.headers["Coalition-Signature"], body,
-                                                          now=receiver.clock.now.timestamp()),
-                })
-                action = receiver.script.pop(0) if receiver.script else "200"
-                if action == "hang":
-                    receiver.release.wait(5)  # far past the client's timeout; released when the test ends
-                    return
-                self.send_response(int(action))
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/coalition"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver(clock):
-    made = []
-
-    def make(script=()):
-        made.append(Receiver(clock, script))
-        return made[-1]
-
-    yield make
-    for one in made:
-        one.close()
-
-
-def settings(app, **overrides):
-    base = plugin_settings(app.config)
-    # The test's receiving server listens on 127.0.0.1: a private address a production hub refuses.
-    return {**base, "COALITION_WEBHOOK_TIMEOUT_SECONDS": 0.2, "COALITION_WEBHOOK_PRIVATE_NETWORKS": True, **overrides}
-
-
-def deliver(app, clock, **overrides):
-    hub = app.extensions["coalition"]
-    return delivery.deliver(hub.db, hub.plugins, settings(app, **overrides), clock)
-
-
-def attempts(database):
-    with database.session() as session:
-        return [(a.attempted_at, a.status_code, a.error) for a in session.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.id))]
-
-
-def the_delivery(database):
-    with database.session() as session:
-        (found,) = session.scalars(select(Delivery)).all()
-        return found
-
-
-def register(hub, slug, url, key=None, secret=SECRET):
-    return hub.call("PUT", f"/v1/partners/{slug}/webhook", key, json={"url": url, "secret": secret})
-
+receiver = hooks.receiver  # the fixture: real HTTP servers on 127.0.0.1
 
 # ---------------------------------------------------------------- delivery
 
@@ -209,6 +126,7 @@ def test_a_refused_connection_is_an_attempt_like_any_other(world, app, database,
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    app.config["COALITION_WEBHOOK_PRIVATE_NETWORKS"] = True
     register(hub, "brew-bar", f"http://127.0.0.1:{port}/hook")
     hub.sale(world.coffee, world.card, "5.00")
     assert deliver(app, clock).retrying == 1
@@ -305,8 +223,8 @@ def test_a_partner_registers_its_own_webhook_and_never_sees_the_secret_again(wor
     assert hub.call("GET", "/v1/partners/green-grocer/webhook").json == {
         "slug": "green-grocer", "url": None, "secret_set": False, "updated_at": None}
     # The operator may set it for any partner; a replacement keeps one webhook.
-    assert register(hub, "brew-bar", "http://10.0.0.5:8080/in", secret="another-secret-of-16+").status_code == 200
-    assert hub.call("GET", "/v1/partners/brew-bar/webhook", world.coffee).json["url"] == "http://10.0.0.5:8080/in"
+    assert register(hub, "brew-bar", "http://hooks-2.brew-bar.example:8080/in", secret="another-secret-of-16+").status_code == 200
+    assert hub.call("GET", "/v1/partners/brew-bar/webhook", world.coffee).json["url"] == "http://hooks-2.brew-bar.example:8080/in"
 
 
 @pytest.mark.parametrize("body, field", [
@@ -365,7 +283,7 @@ def test_the_readme_verifier_a_partner_copies_accepts_what_the_hub_signs():
 
 def test_a_sender_whose_lease_ran_out_does_not_overwrite_the_next_senders_outcome(world, app, database, clock):
     """Two senders hold the same claimed delivery (the first one's lease ran out); the later record is kept as an attempt only."""
-    register(world.hub, "brew-bar", "http://127.0.0.1:9/hook")
+    register(world.hub, "brew-bar", "https://hooks.brew-bar.example/hook")
     world.hub.sale(world.coffee, world.card, "1.00")
     policy = delivery.Policy.from_config(app.config)
     database.transact(lambda session: delivery.fan_out(session, [], clock.now))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_smorest import Blueprint
 
 from network.api.common import idempotent_write, now, only_itself, read, requires
@@ -19,14 +20,17 @@ blp = Blueprint("webhooks", __name__, description="Partners' webhooks: events si
 @blp.response(200, WebhookOut)
 @blp.alt_response(403, schema=ErrorOut, description="another partner's webhook")
 @blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(422, schema=ErrorOut, description="url not http(s), secret shorter than 16 characters")
+@blp.alt_response(422, schema=ErrorOut, description="url not http(s), with user info or a backslash, or at a private "
+                  "address; secret shorter than 16 characters")
 def put_webhook(args, slug):
     """Register or replace where the partner's events are POSTed and the secret they are signed with."""
     only_itself(slug, "A partner sets only its own webhook")
+    private_networks = bool(current_app.config.get("COALITION_WEBHOOK_PRIVATE_NETWORKS", False))
 
     def work(session):
         partner = get_partner(session, slug)
-        return webhooks.put(session, partner.id, url=args["url"], secret=args["secret"], now=now()).view(slug)
+        return webhooks.put(session, partner.id, url=args["url"], secret=args["secret"], now=now(),
+                            private_networks=private_networks).view(slug)
 
     return idempotent_write(work, status=200)
 

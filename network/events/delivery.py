@@ -17,27 +17,27 @@ One pass (`deliver`) does three things, each in short transactions of its own:
 
 urllib3 sends: a well-kept client with no dependencies of its own, whose
 `Timeout(total=...)` bounds connect and answer together, and with retries
-and redirects switched off so every try is ours to record.
+and redirects switched off so every try is ours to record. It connects to
+the address network.events.destination resolved and checked, never to the
+URL itself (see `Pools`).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import pluggy
 import urllib3
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from network.events import destination
 from network.events.kinds import DeliveryStatus
 from network.events.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from network.ledger import bulk
@@ -177,43 +177,65 @@ def claim(session: Session, now: datetime, policy: Policy, limit: int = CLAIM_BA
     return jobs
 
 
-def private_address(url: str) -> str | None:
-    """The private, loopback, link-local or reserved address a URL's host resolves to, if any.
+class Pools:
+    """Connection pools of one pass, one per (scheme, address, port, host): each connects to a checked address only.
 
-    A partner chooses its webhook's URL and reads each attempt's outcome:
-    pointed at the hub's own network (its database's port, a cloud
-    metadata address), the delivery would let it probe what it must not
-    reach. Checked at each attempt, since a name may resolve elsewhere later.
+    The URL never reaches urllib3's own parser or resolver: a pool is made
+    for the address `destination.checked_address` allowed, with the URL's
+    host kept as the `Host` header and as the TLS name (SNI and the
+    certificate check), so a second DNS answer cannot move the connection.
     """
-    host = urlsplit(url).hostname or ""
+
+    def __init__(self) -> None:
+        self._pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
+
+    def get(self, target: destination.Target, address: destination.IPAddress) -> urllib3.HTTPConnectionPool:
+        key = (target.scheme, address, target.port, target.host)
+        if key not in self._pools:
+            if target.scheme == "https":
+                self._pools[key] = urllib3.HTTPSConnectionPool(
+                    str(address), target.port, maxsize=4, retries=False, cert_reqs="CERT_REQUIRED",
+                    server_hostname=target.host, assert_hostname=target.host)
+            else:
+                self._pools[key] = urllib3.HTTPConnectionPool(str(address), target.port, maxsize=4, retries=False)
+        return self._pools[key]
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+
+def post(pools: Pools, job: Job, attempted_at: datetime, timeout: float, *, private_networks: bool = False) -> Outcome:
+    """POST the event, signed; 2xx is delivered, anything else (status, redirect, refusal, timeout) a failed attempt.
+
+    The host is resolved here, once, and every address it answers is
+    checked (a name may resolve elsewhere since registration); a refused
+    URL is an attempt recorded with no request sent.
+    """
+    started = time.monotonic()
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (OSError, UnicodeError):
-        return None  # the attempt itself will fail and say why
-    for address in sorted(found):
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
-            return address
-    return None
-
-
-def post(http: urllib3.PoolManager, job: Job, attempted_at: datetime, timeout: float, *,
-         private_networks: bool = False) -> Outcome:
-    """POST the event, signed; 2xx is delivered, anything else (status, refusal, timeout) a failed attempt."""
-    if not private_networks and (address := private_address(job.url)) is not None:
-        return Outcome(False, None, f"refused: the URL's host is a private address ({address}); "
+        target = destination.parse(job.url)
+        address = destination.checked_address(target, private_networks=private_networks)
+    except destination.PrivateAddress as exc:
+        return Outcome(False, None, f"refused: the URL's host is a private address ({exc.address}); "
                                     "COALITION_WEBHOOK_PRIVATE_NETWORKS allows it", 0)
+    except destination.Refused as exc:
+        return Outcome(False, None, f"refused: the URL {exc}", 0)
+    except (OSError, UnicodeError) as exc:
+        return Outcome(False, None, f"NameResolutionError: {target.host}: {exc}"[:500], _ms(started))
     body = job.body
     headers = {
+        "Host": target.host_header,
         "Content-Type": "application/json",
         "User-Agent": "coalition-webhooks/1",
         EVENT_ID_HEADER: job.event["id"],
         SIGNATURE_HEADER: sign(job.secret, body, int(attempted_at.timestamp())),
     }
-    started = time.monotonic()
     try:
-        response = http.request("POST", job.url, body=body, headers=headers, retries=False, redirect=False,
-                                timeout=urllib3.Timeout(total=timeout), preload_content=False)
+        response = pools.get(target, address).urlopen(
+            "POST", target.path, body=body, headers=headers, retries=False, redirect=False,
+            assert_same_host=False, timeout=urllib3.Timeout(total=timeout), preload_content=False)
         try:
             response.drain_conn()
         finally:
@@ -224,6 +246,9 @@ def post(http: urllib3.PoolManager, job: Job, attempted_at: datetime, timeout: f
         return Outcome(False, None, f"timed out after {timeout:g} s", _ms(started))
     except urllib3.exceptions.HTTPError as exc:
         return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500], _ms(started))
+    if 300 <= response.status < 400:  # followed, it would go wherever the receiver says, unchecked
+        return Outcome(False, response.status, "a redirect is not followed: answer 2xx at the registered URL",
+                       _ms(started))
     return Outcome(200 <= response.status < 300, response.status, None, _ms(started))
 
 
@@ -268,8 +293,7 @@ def record(session: Session, job: Job, attempted_at: datetime, outcome: Outcome,
     return values["status"] if moved else SUPERSEDED
 
 
-def deliver(db, pm: pluggy.PluginManager, settings: Mapping[str, Any], clock: Callable[[], datetime],
-            http: urllib3.PoolManager | None = None) -> Pass:
+def deliver(db, pm: pluggy.PluginManager, settings: Mapping[str, Any], clock: Callable[[], datetime]) -> Pass:
     """One pass: fan out every new event, then send everything due by `clock()`, each delivery at most once.
 
     `db` is a network.db.Database; `clock` is read at each step, so tests
@@ -280,21 +304,24 @@ def deliver(db, pm: pluggy.PluginManager, settings: Mapping[str, Any], clock: Ca
     done = Pass()
     while taken := db.transact(lambda session: fan_out(session, sorted(plugins), clock())):
         done.fanned_out += taken
-    http = http or urllib3.PoolManager(num_pools=50, maxsize=4)
+    pools = Pools()
     # Only what was due when the pass began: a retry scheduled during it waits for the next pass.
     due_by = clock()
-    while jobs := db.transact(lambda session: claim(session, clock(), policy, due_by=due_by)):
-        for job in jobs:
-            attempted_at = clock()
-            if job.plugin is None:
-                outcome = post(http, job, attempted_at, policy.timeout, private_networks=policy.private_networks)
-            else:
-                outcome = offer(plugins.get(job.plugin), job, settings)
-            status = db.transact(lambda session: record(session, job, attempted_at, outcome, policy))
-            done.attempts += 1
-            done.delivered += status == DeliveryStatus.DELIVERED
-            done.retrying += status == DeliveryStatus.PENDING
-            done.failed += status == DeliveryStatus.FAILED
+    try:
+        while jobs := db.transact(lambda session: claim(session, clock(), policy, due_by=due_by)):
+            for job in jobs:
+                attempted_at = clock()
+                if job.plugin is None:
+                    outcome = post(pools, job, attempted_at, policy.timeout, private_networks=policy.private_networks)
+                else:
+                    outcome = offer(plugins.get(job.plugin), job, settings)
+                status = db.transact(lambda session: record(session, job, attempted_at, outcome, policy))
+                done.attempts += 1
+                done.delivered += status == DeliveryStatus.DELIVERED
+                done.retrying += status == DeliveryStatus.PENDING
+                done.failed += status == DeliveryStatus.FAILED
+    finally:
+        pools.close()
     return done
 
 

@@ -18,12 +18,12 @@ import hmac
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from network.errors import Invalid, NotFound
+from network.events import destination
 from network.events.kinds import DeliveryStatus
 from network.models import Delivery, DeliveryAttempt, Event, Webhook
 
@@ -43,23 +43,32 @@ class WebhookView:
         return {"slug": slug, "url": self.url, "secret_set": self.secret_set, "updated_at": self.updated_at}
 
 
-def check(url: str, secret: str) -> None:
-    """422 naming the field: an http(s) URL with a host, a secret of 16 to 200 characters."""
+def check(url: str, secret: str, *, private_networks: bool = False) -> None:
+    """422 naming the field: an http(s) URL read one way only, not at an internal address, and a 16-200 character secret.
+
+    A name is checked again at each delivery (it may resolve elsewhere
+    later); an address literal can be refused at once.
+    """
     errors: dict[str, list[str]] = {}
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        errors["url"] = ["must be an http:// or https:// URL with a host"]
-    elif len(url) > MAX_URL:
+    if len(url) > MAX_URL:
         errors["url"] = [f"must be at most {MAX_URL} characters"]
+    else:
+        try:
+            destination.check(url, private_networks=private_networks)
+        except destination.PrivateAddress as exc:
+            errors["url"] = [f"{exc}; COALITION_WEBHOOK_PRIVATE_NETWORKS allows it"]
+        except destination.Refused as exc:
+            errors["url"] = [str(exc)]
     if not MIN_SECRET <= len(secret) <= MAX_SECRET:
         errors["secret"] = [f"must be {MIN_SECRET} to {MAX_SECRET} characters"]
     if errors:
         raise Invalid("The webhook is invalid", errors, code="invalid_webhook")
 
 
-def put(session: Session, partner_id: int, *, url: str, secret: str, now: datetime) -> WebhookView:
+def put(session: Session, partner_id: int, *, url: str, secret: str, now: datetime,
+        private_networks: bool = False) -> WebhookView:
     """Register or replace the partner's webhook; deliveries still pending go to the new URL, signed with the new secret."""
-    check(url, secret)
+    check(url, secret, private_networks=private_networks)
     found = session.scalar(select(Webhook).where(Webhook.partner_id == partner_id).with_for_update())
     if found is None:
         session.add(Webhook(partner_id=partner_id, url=url, secret=secret, created_at=now, updated_at=now))
