@@ -1,0 +1,105 @@
+"""The outbox, partners' webhooks and every delivery and attempt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from network.models.base import Base, Id
+
+
+class Event(Base):
+    """Something a partner or a plugin may want to hear of, written in the transaction that made it true.
+
+    Rolled back with its postings, so no event is lost or invented. `partner_id`
+    is the audience (the partner whose webhook gets it; NULL: plugins only).
+    `dedup_key` makes a scan's event once per kind and key (a member's expiry
+    date, a dormancy); NULL keys never clash.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        # Only the keyed events (scans'): a sale's event pays for no entry here.
+        Index("uq_events_kind_dedup_key", "kind", "dedup_key", unique=True,
+              postgresql_where=text("dedup_key IS NOT NULL"), sqlite_where=text("dedup_key IS NOT NULL")),
+        # What `coalition events deliver` has not yet turned into deliveries.
+        Index("ix_events_not_fanned_out", "id", postgresql_where=text("fanned_out_at IS NULL"),
+              sqlite_where=text("fanned_out_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # A random uuid4, what receivers deduplicate on; not indexed: the hub never looks an event up by it.
+    public_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(32))
+    # No foreign keys: an import writes thousands of events a second, and a key check per row cost
+    # a tenth of its speed; the ids are copied from rows the same transaction has just read or locked.
+    member_id: Mapped[str | None] = mapped_column(String(32))
+    partner_id: Mapped[int | None]
+    # The event's fields as JSON text, kept as written: bulk inserts send it as text, and it is what is signed.
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    dedup_key: Mapped[str | None] = mapped_column(String(200))
+    fanned_out_at: Mapped[datetime | None]
+
+
+class Webhook(Base):
+    """Where a partner wants its events POSTed, and the secret they are signed with (never shown back)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), unique=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # NULL once removed: a removed webhook keeps no secret.
+    secret: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+class Delivery(Base):
+    """One event on its way to one webhook or one delivery plugin: pending, delivered, failed or cancelled."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "webhook_id"),
+        UniqueConstraint("event_id", "plugin"),
+        CheckConstraint("(webhook_id IS NULL) <> (plugin IS NULL)", name="one_channel"),
+        Index("ix_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhooks.id"), index=True)
+    # The name of the plugin (pluggy's) that delivers it another way (e-mail, SMS).
+    plugin: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class DeliveryAttempt(Base):
+    """Every try, kept: when, the HTTP status or the error, and how long it took."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    attempted_at: Mapped[datetime]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,63 @@
+"""Partners and their contracts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from network.models.base import Base, Id
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    adapter: Mapped[str] = mapped_column(String(40))
+    # The adapter's settings (a webhook secret, a CSV column map), validated by the adapter's own schema.
+    adapter_config: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The earning rules as the operator sent them: [{"rule": "base_rate", "rate": "1"}, ...].
+    rules: Mapped[list] = mapped_column(JSON, default=list)
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    # The partner's Ed25519 public key (base64url, 32 bytes raw), for countersigning statements.
+    public_key: Mapped[str | None] = mapped_column(String(64))
+    # Its return window: a sale's points stay pending this many days before they can be spent.
+    pending_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # "retailer", or "charity": a partner members donate points to.
+    kind: Mapped[str] = mapped_column(String(16), default="retailer", server_default="retailer")
+    # Points per unit of its currency when a member pays an amount with points (100: 1 EUR costs 100 points).
+    points_per_unit: Mapped[Decimal | None]
+
+
+class Contract(Base):
+    """One version of what a partner pays and receives per point, from `effective_from` on.
+
+    Versions are only added, never changed, so a closed period's figures
+    can always be worked out again from the versions in force then.
+    """
+
+    __tablename__ = "contracts"
+    __table_args__ = (UniqueConstraint("partner_id", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    effective_from: Mapped[datetime]
+    currency: Mapped[str] = mapped_column(String(3))
+    # Money per point, in `currency`'s major unit: owed to the network per point issued ...
+    issue_fee: Mapped[Decimal]
+    # ... and received per point a member spends at this partner's tills.
+    redeem_rate: Mapped[Decimal]
+    created_at: Mapped[datetime]

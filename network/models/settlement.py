@@ -1,0 +1,49 @@
+"""Closed periods' statements and partners' acknowledgements of them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from network.models.base import Base, Id
+
+
+class Statement(Base):
+    """A closed settlement period: its statement's canonical bytes and the hub's signature over them.
+
+    Periods follow one another without gap or overlap; each statement names
+    the hash of the one before, so the chain shows if any was changed.
+    """
+
+    __tablename__ = "statements"
+
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime]
+    canonical: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class Acknowledgement(Base):
+    """A partner's countersignature of a statement's hash: it received the statement and agrees it is the one."""
+
+    __tablename__ = "acknowledgements"
+    __table_args__ = (UniqueConstraint("sequence", "partner_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, ForeignKey("statements.sequence"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    statement_hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
