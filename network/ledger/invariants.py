@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from network.ledger.kinds import AccountKind, EntryKind, HoldStatus
-from network.models import Account, Award, Debt, Hold, JournalEntry, Lot, LotMovement, Posting, int_sum
+from network.models import Account, Award, Debt, Hold, JournalEntry, Lot, LotMovement, Member, Posting, int_sum
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,35 @@ def _held_equals_authorized_holds(session: Session):
         yield f"member {member_id}: held {balance}, authorised holds {points}"
 
 
+def _merged_members_hold_nothing(session: Session):
+    """A merge moves everything to the survivor, and what comes after follows it there: a merged member keeps nothing.
+
+    Points left on a closed member (an earn that raced the merge and landed
+    on the member it absorbed) are points no till can reach; the other
+    checks all hold for them, so only this one sees them.
+    """
+    merged = select(Member.id).where(Member.merged_into.is_not(None))
+    balances = (
+        select(Account.member_id, Account.kind, Account.balance)
+        .where(Account.member_id.in_(merged), Account.balance != 0)
+        .order_by(Account.member_id, Account.kind)
+    )
+    for member_id, kind, balance in session.execute(balances):
+        yield f"merged member {member_id}: {kind} balance {balance}"
+    lots = (
+        select(Lot.member_id, func.count(), int_sum(Lot.remaining))
+        .where(Lot.member_id.in_(merged), Lot.remaining > 0).group_by(Lot.member_id)
+    )
+    for member_id, count, remaining in session.execute(lots):
+        yield f"merged member {member_id}: {count} open lot(s), {remaining} points"
+    holds = (
+        select(Hold.member_id, func.count(), int_sum(Hold.points))
+        .where(Hold.member_id.in_(merged), Hold.status == HoldStatus.AUTHORIZED).group_by(Hold.member_id)
+    )
+    for member_id, count, points in session.execute(holds):
+        yield f"merged member {member_id}: {count} authorised hold(s), {points} points"
+
+
 CHECKS = {
     "every entry sums to zero": _entries_sum_to_zero,
     "every entry has two postings or more": _entries_have_two_postings,
@@ -180,6 +209,7 @@ CHECKS = {
     "no available balance below zero": _no_negative_available,
     "awards add up to their entries": _awards_explain_entries,
     "held balances equal their authorised holds": _held_equals_authorized_holds,
+    "merged members hold nothing": _merged_members_hold_nothing,
 }
 
 
