@@ -1,50 +1,21 @@
 """The real thing: `coalition serve` (gunicorn, 2 workers) answering over HTTP, as a till talks to it."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
+
+from tests.support.server import running_hub
 
 TOKEN = "e2e-operator-token"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(database, tmp_path):
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database.engine.url.render_as_string(hide_password=False),
-           "COALITION_ADMIN_TOKEN": TOKEN}
-    coalition = str(Path(sys.executable).with_name("coalition"))
-    log = open(tmp_path / "server.log", "wb")
-    process = subprocess.Popen([coalition, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/v1/openapi.json", timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError((tmp_path / "server.log").read_text())
-            time.sleep(0.1)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    with running_hub(database.engine.url.render_as_string(hide_password=False), tmp_path,
+                     env={"COALITION_ADMIN_TOKEN": TOKEN}) as base:
+        yield base
 
 
 def call(base, method, path, token=TOKEN, body=None, headers=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from network.api import (
+    docs,
     gate,
     holds,
     inbound,
@@ -27,5 +28,6 @@ def register(app: Flask) -> None:
     for module in (partners, members, member_data, transactions, holds, rewards, inbound, settlement, reconciliation, network,
                    webhooks):
         api.register_blueprint(module.blp, url_prefix="/v1")
+    app.register_blueprint(docs.blp)  # beside the API, not in its document: the page that renders it
     app.register_error_handler(DomainError, handle_domain_error)
     gate.register(app)

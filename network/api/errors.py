@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from network.api.idempotency import to_json
 from network.errors import DomainError
@@ -49,7 +49,14 @@ class CoalitionApi(Api):
         else:
             message = error.description if error.code != 500 else "Internal error"
         code = CODES.get(error.code, "http_error")
-        return jsonify(error_body(code, message, details)), error.code, data.get("headers", {})
+        return jsonify(error_body(code, message, details)), error.code, {**(data.get("headers") or {}), **_allow(error)}
+
+
+def _allow(error: HTTPException) -> dict:
+    """RFC 9110 makes Allow a must on a 405; werkzeug puts it on its HTML answer, which this one replaces."""
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        return {"Allow": ", ".join(sorted(error.valid_methods))}
+    return {}
 
 
 def handle_domain_error(error: DomainError):

@@ -1,0 +1,321 @@
+"""Who may call what: every route of the URL map, as the operator, partner A, partner B and no one, in one table.
+
+Partner A (`alpha`) owns what the paths name: a member it enrolled and that
+member's card, its own slug, its reward, its holds and redemptions, its
+section of a closed statement. Partner B (`beta`) is another partner: where
+a route is about A's things, B gets 403 (operator-only routes, another
+partner's slug) or 404 (A's holds and redemptions, A's member's cards) and
+never a byte of A's secrets or its member's personal data. No token is 401.
+Where the network is shared by design (a member's card spends at every
+partner, any till reads any catalogue), B's 200 is in the table and the
+comment says why; what B then sees is checked to hold none of A's.
+
+The table is keyed by the app's own URL map: a route added without a row,
+or a row left for a route that went, fails the test. One app and one world
+per backend, every cell a real request with a valid body, so a refusal is
+the role or the owner's, never a validation error that comes first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from network.api.docs import VERSION
+from settlement.signing import b64url_encode
+from tests.support.hub import HubClient, order_id
+
+WHO = ("no_token", "partner_b", "partner_a", "operator")  # the order cells run in: the owner's writes come last
+WEBHOOK_SECRET = "alpha-webhook-secret-0123456789"
+EMAIL, NAME = "ann.isolated@example.com", "Ann Isolated"
+_unique = itertools.count(1)
+
+
+@dataclass
+class Scene:
+    hub: HubClient
+    clock: object
+    keys: dict[str, str | None]
+    member: str
+    card: str
+    hold: int
+    sku: str
+    sequence: int
+    signing_key: Ed25519PrivateKey
+    public_key: str
+    merged: str = ""  # the member the merge cell merges, made by its params
+    cards_of_a: list[str] = field(default_factory=list)  # every card of a member A enrolled
+
+    def fresh_member(self) -> tuple[str, str]:
+        """A member of A's, with points, for a cell that ends one (merged, deleted) or blocks its card."""
+        member, card = self.hub.enrol(self.keys["partner_a"])
+        self.cards_of_a.append(card)
+        assert self.hub.sale(self.keys["partner_a"], card, "50.00").status_code == 201
+        return member, card
+
+    def fresh_hold(self) -> int:
+        made = self.hub.call("POST", "/v1/redemptions", self.keys["partner_a"],
+                             json={"card_number": self.card, "points": 2, "order_id": order_id("H"), "capture": False})
+        assert made.status_code == 201, made.json
+        return made.json["redemption_id"]
+
+    def fresh_redemption(self) -> int:
+        made = self.hub.redeem(self.keys["partner_a"], self.card, 2)
+        assert made.status_code == 201, made.json
+        return made.json["redemption_id"]
+
+    def put_webhook(self) -> None:
+        put = self.hub.call("PUT", "/v1/partners/alpha/webhook", json={"url": "http://127.0.0.1:9/alpha", "secret": WEBHOOK_SECRET})
+        assert put.status_code == 200, put.json
+
+    def secrets_of_a(self) -> list[str]:
+        return [self.keys["partner_a"], WEBHOOK_SECRET, EMAIL, NAME]
+
+
+def build(hub: HubClient, app, clock) -> Scene:
+    app.config["COALITION_WEBHOOK_PRIVATE_NETWORKS"] = True  # the webhook points at this machine
+    alpha, beta = hub.create_partner("alpha"), hub.create_partner("beta")
+    hub.create_partner("food-bank", kind="charity")
+    for slug in ("alpha", "beta", "food-bank"):
+        assert hub.call("PUT", f"/v1/partners/{slug}/contract", json={
+            "issue_fee": "0.002", "redeem_rate": "0.010", "effective_from": (clock.now - timedelta(days=1)).isoformat()}
+        ).status_code == 201
+    member, card = hub.enrol(alpha, email=EMAIL, name=NAME)
+    assert hub.sale(alpha, card, "900.00").status_code == 201
+    assert hub.call("POST", "/v1/partners/alpha/rewards", alpha, json={"sku": "MUG", "name": "A mug", "points": 5}).status_code == 201
+    signing_key = Ed25519PrivateKey.generate()
+    public_key = b64url_encode(signing_key.public_key().public_bytes_raw())
+    assert hub.call("PUT", "/v1/partners/alpha/public-key", alpha, json={"public_key": public_key}).status_code == 200
+    clock.advance(hours=1)
+    closed = hub.call("POST", "/v1/settlement/runs", json={"end": (clock.now - timedelta(minutes=30)).isoformat()})
+    assert closed.status_code == 201, closed.json
+    keys = {"operator": None, "partner_a": alpha, "partner_b": beta, "no_token": "absent"}
+    scene = Scene(hub, clock, keys, member, card, 0, "MUG", closed.json["statement"]["sequence"], signing_key, public_key)
+    scene.cards_of_a.append(card)
+    scene.hold = scene.fresh_hold()
+    scene.put_webhook()
+    return scene
+
+
+# ---------------------------------------------------------------- the table
+
+Body = Callable[[Scene, str], dict]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Expected statuses as (operator, partner A, partner B, no token), and how to make a valid request."""
+
+    operator: int
+    partner_a: int
+    partner_b: int
+    no_token: int = 401
+    body: Body | None = None          # keyword arguments of the test client's open(): json=, data=, content_type=
+    params: Callable[[Scene, str], dict] | None = None  # path values other than the scene's defaults; may set things up
+    query: str = ""
+    why: str = ""
+
+    def expected(self, who: str) -> int:
+        return getattr(self, who)
+
+
+def sale(scene: Scene, who: str) -> dict:
+    return {"json": {"type": "sale", "order_id": order_id("S"), "card_number": scene.card, "occurred_at": scene.clock.now.isoformat(),
+                     "currency": "EUR", "total": "10.00"}}
+
+
+def fresh(name: str, make: Callable[[Scene], object]) -> Callable[[Scene, str], dict]:
+    return lambda scene, who: {name: make(scene)}
+
+
+def fresh_card(scene: Scene, who: str) -> dict:
+    return {"card_number": scene.fresh_member()[1]}
+
+
+def acknowledgement(scene: Scene, who: str) -> dict:
+    section = scene.hub.call("GET", f"/v1/settlement/statements/{scene.sequence}/partners/alpha").json
+    digest = section["statement_hash"]
+    return {"json": {"statement_hash": digest, "signature": b64url_encode(scene.signing_key.sign(digest.encode()))}}
+
+
+def merge(scene: Scene, who: str) -> dict:
+    survivor, _ = scene.fresh_member()
+    scene.merged = scene.fresh_member()[0]
+    return {"member_id": survivor}
+
+
+def with_webhook(scene: Scene, who: str) -> dict:
+    scene.put_webhook()
+    return {}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_unique)}"
+
+
+OWN = "A's own: B is another partner (wrong_partner)"
+OPERATOR_ONLY = "the operator's alone"
+SHARED_CARD = "a coalition card earns and spends at every partner: B's till may read and use it"
+
+MATRIX: dict[tuple[str, str], Cell] = {
+    # partners and their settings
+    ("/v1/partners", "POST"): Cell(201, 403, 403, why=OPERATOR_ONLY, body=lambda s, w: {"json": {
+        "slug": unique("gamma"), "name": "Gamma", "timezone": "Europe/Paris", "currency": "EUR", "earn_rate": "1"}}),
+    ("/v1/partners/<slug>", "GET"): Cell(200, 200, 403, why=OWN),
+    ("/v1/partners/<slug>", "PATCH"): Cell(200, 403, 403, why=OPERATOR_ONLY, body=lambda s, w: {"json": {"name": "Alpha"}}),
+    ("/v1/partners/<slug>/adapter", "PUT"): Cell(200, 403, 403, why=OPERATOR_ONLY,
+                                                 body=lambda s, w: {"json": {"adapter": "canonical", "adapter_config": {}}}),
+    ("/v1/partners/<slug>/rules", "PUT"): Cell(200, 403, 403, why=OPERATOR_ONLY,
+                                               body=lambda s, w: {"json": [{"rule": "base_rate", "rate": "1"}]}),
+    ("/v1/partners/<slug>/contract", "PUT"): Cell(201, 403, 403, why=OPERATOR_ONLY, body=lambda s, w: {"json": {
+        "issue_fee": "0.002", "redeem_rate": "0.010", "effective_from": (s.clock.now + timedelta(days=30)).isoformat()}}),
+    ("/v1/partners/<slug>/contract", "GET"): Cell(200, 200, 403, why=OWN),
+    ("/v1/partners/<slug>/points-rate", "PUT"): Cell(200, 200, 403, why=OWN, body=lambda s, w: {"json": {"points_per_unit": "10"}}),
+    ("/v1/partners/<slug>/public-key", "PUT"): Cell(200, 200, 403, why=OWN, body=lambda s, w: {"json": {"public_key": s.public_key}}),
+    ("/v1/partners/<slug>/rewards", "POST"): Cell(201, 201, 403, why=OWN, body=lambda s, w: {"json": {
+        "sku": unique("CUP"), "name": "A cup", "points": 3}}),
+    ("/v1/partners/<slug>/rewards", "GET"): Cell(200, 200, 200, why="any till shows any partner's catalogue"),
+    ("/v1/partners/<slug>/rewards/<sku>", "PATCH"): Cell(200, 200, 403, why=OWN, body=lambda s, w: {"json": {"name": "A big mug"}}),
+    ("/v1/partners/<slug>/webhook", "PUT"): Cell(200, 200, 403, why=OWN, body=lambda s, w: {"json": {
+        "url": "http://127.0.0.1:9/alpha", "secret": WEBHOOK_SECRET}}),
+    ("/v1/partners/<slug>/webhook", "GET"): Cell(200, 200, 403, why=OWN, params=with_webhook),
+    ("/v1/partners/<slug>/webhook", "DELETE"): Cell(200, 200, 403, why=OWN, params=with_webhook),
+    ("/v1/partners/<slug>/webhook/deliveries", "GET"): Cell(200, 200, 403, why=OWN),
+    ("/v1/partners/<slug>/inbound", "POST"): Cell(404, 404, 404, 404, body=lambda s, w: {"json": {}},
+                                                  why="a platform's signed webhook, no token: A reads no signed format"),
+    # members and cards
+    ("/v1/members", "POST"): Cell(201, 201, 201, why="each partner enrols its own members",
+                                  body=lambda s, w: {"json": {"email": f"{unique('new')}@example.com"}}),
+    ("/v1/members/<member_id>", "GET"): Cell(200, 200, 200, why="partners see a member's cards masked, never e-mail or name"),
+    ("/v1/members/<member_id>", "DELETE"): Cell(200, 403, 403, why=OPERATOR_ONLY,
+                                                params=fresh("member_id", lambda s: s.fresh_member()[0])),
+    ("/v1/members/<member_id>/adjustments", "POST"): Cell(201, 403, 403, why=OPERATOR_ONLY,
+                                                          body=lambda s, w: {"json": {"points": 5, "reason": "goodwill"}}),
+    ("/v1/members/<member_id>/history", "GET"): Cell(200, 200, 200, why="a partner sees only the entries it booked"),
+    ("/v1/members/<member_id>/cards", "POST"): Cell(201, 201, 404, why="the enrolling partner's (unknown_member to others)",
+                                                    body=lambda s, w: {"json": {}}),
+    ("/v1/members/<member_id>/merge", "POST"): Cell(200, 403, 403, why=OPERATOR_ONLY, params=merge,
+                                                    body=lambda s, w: {"json": {"member_id": s.merged}}),
+    ("/v1/members/<member_id>/export", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
+    ("/v1/cards/<card_number>/balance", "GET"): Cell(200, 200, 200, why=SHARED_CARD),
+    ("/v1/cards/<card_number>/block", "POST"): Cell(200, 200, 200, why="the lost-card call, at any till", params=fresh_card,
+                                                    body=lambda s, w: {"json": {"reason": "lost"}}),
+    ("/v1/network/tiers", "GET"): Cell(200, 200, 200, why="the network's ladder, the same for all"),
+    ("/v1/network/tiers", "PUT"): Cell(200, 403, 403, why=OPERATOR_ONLY, body=lambda s, w: {"json": {
+        "tiers": [{"name": "Base", "threshold": 0, "multiplier": "1"}]}}),
+    # earning and spending: a partner books at its own till, for any coalition card
+    ("/v1/transactions", "POST"): Cell(403, 201, 201, why=SHARED_CARD, body=sale),
+    ("/v1/transactions/batch", "POST"): Cell(403, 415, 415, why="partners only; the canonical adapter reads no batch files",
+                                             body=lambda s, w: {"data": "order_id\n", "content_type": "text/csv"}),
+    ("/v1/actions", "POST"): Cell(403, 422, 422, why="partners only; neither rewards an action (unknown_action)",
+                                  body=lambda s, w: {"json": {"card_number": s.card, "action": "review", "reference": unique("r")}}),
+    ("/v1/redemptions", "POST"): Cell(403, 201, 201, why=SHARED_CARD, body=lambda s, w: {"json": {
+        "card_number": s.card, "points": 1, "order_id": order_id("X")}}),
+    ("/v1/donations", "POST"): Cell(201, 201, 201, why=SHARED_CARD, body=lambda s, w: {"json": {
+        "card_number": s.card, "charity": "food-bank", "points": 1}}),
+    ("/v1/redemptions/<int:redemption_id>", "GET"): Cell(403, 200, 404, why="A's hold: unknown_redemption to B"),
+    ("/v1/redemptions/<int:redemption_id>/capture", "POST"): Cell(403, 201, 404, why="A's hold: unknown_redemption to B",
+                                                                  params=fresh("redemption_id", Scene.fresh_hold),
+                                                                  body=lambda s, w: {"json": {}}),
+    ("/v1/redemptions/<int:redemption_id>/void", "POST"): Cell(403, 200, 404, why="A's hold: unknown_redemption to B",
+                                                               params=fresh("redemption_id", Scene.fresh_hold)),
+    ("/v1/redemptions/<int:redemption_id>/reversal", "POST"): Cell(403, 201, 404, why="A's redemption: unknown_redemption to B",
+                                                                   params=fresh("redemption_id", Scene.fresh_redemption)),
+    # settlement
+    ("/v1/settlement/runs", "POST"): Cell(201, 403, 403, why=OPERATOR_ONLY,
+                                          body=lambda s, w: {"json": {"end": (s.clock.now - timedelta(minutes=10)).isoformat()}}),
+    ("/v1/settlement/statements/<int:sequence>", "GET"): Cell(200, 403, 403, why="the whole statement is the operator's"),
+    ("/v1/settlement/statements/<int:sequence>/partners/<slug>", "GET"): Cell(200, 200, 403, why=OWN),
+    ("/v1/settlement/statements/<int:sequence>/acknowledgements", "POST"): Cell(
+        403, 201, 422, why="a partner countersigns for itself; B's answer is its own (no_public_key)", body=acknowledgement),
+    ("/v1/settlement/statements/<int:sequence>/reconciliation", "POST"): Cell(
+        200, 200, 403, why=OWN, query="?partner=alpha",
+        body=lambda s, w: {"data": "order_id,type,points\n", "content_type": "text/csv"}),
+    ("/v1/settlement/statements/<int:sequence>/obligations.csv", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
+    ("/v1/settlement/statements/<int:sequence>/transfers.csv", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
+    ("/v1/settlement/keys", "GET"): Cell(200, 200, 200, 200, why="public: anyone verifies a statement offline"),
+    # the document and its page
+    ("/v1/openapi.json", "GET"): Cell(200, 200, 200, 200, why="public"),
+    ("/docs", "GET"): Cell(200, 200, 200, 200, why="public"),
+    ("/docs/init.js", "GET"): Cell(200, 200, 200, 200, why="public"),
+    (f"/docs/{VERSION}/<name>", "GET"): Cell(200, 200, 200, 200, why="public", params=lambda s, w: {"name": "swagger-ui.css"}),
+}
+
+#: Path values naming nothing: B's refusal of A's thing must read exactly as its refusal of these.
+NOBODY = {"slug": "no-such-partner", "member_id": "no-such-member", "redemption_id": 987654321}
+
+#: Methods every rule answers without a view of its own: OPTIONS (Flask lists the methods), HEAD (the GET view, no body).
+AUTOMATIC = {"OPTIONS", "HEAD"}
+
+
+def routes(app) -> set[tuple[str, str]]:
+    return {(rule.rule, method) for rule in app.url_map.iter_rules() for method in rule.methods - AUTOMATIC}
+
+
+def path_of(rule: str, values: dict) -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule)
+
+
+@dataclass
+class Outcome:
+    rule: str
+    method: str
+    who: str
+    status: int
+    expected: int
+    body: bytes = field(repr=False, default=b"")
+
+
+def test_every_route_has_a_row(app):
+    assert routes(app) == set(MATRIX)
+
+
+def test_who_may_call_what(app, hub, clock):
+    scene = build(hub, app, clock)
+    defaults = {"slug": "alpha", "member_id": scene.member, "card_number": scene.card, "sku": scene.sku,
+                "sequence": scene.sequence}
+    wrong, leaks, oracles = [], [], []
+    for (rule, method), cell in MATRIX.items():
+        for who in WHO:
+            values = {**defaults, "redemption_id": scene.hold, **(cell.params(scene, who) if cell.params else {})}
+            request = cell.body(scene, who) if cell.body else {}
+            headers = {} if who == "no_token" else hub.operator if who == "operator" else hub.bearer(scene.keys[who])
+            path = path_of(rule, values) + cell.query
+            response = hub.client.open(path, method=method, headers=headers, **request)
+            if response.status_code != cell.expected(who):
+                wrong.append(Outcome(rule, method, who, response.status_code, cell.expected(who), response.data[:300]))
+            if who in ("partner_b", "no_token"):
+                leaks.extend(check_nothing_of_a_leaks(scene, rule, method, who, response, path, request))
+            if who == "partner_b" and cell.no_token == 401 and response.status_code in (403, 404) and set(NOBODY) & set(values):
+                nobody = hub.client.open(path_of(rule, {**values, **NOBODY}) + cell.query, method=method, headers=headers,
+                                         **(cell.body(scene, who) if cell.body else {}))
+                if refusal(nobody) != refusal(response):
+                    oracles.append((method, rule, refusal(response), refusal(nobody)))
+    assert wrong == [], "\n".join(f"{o.method} {o.rule} as {o.who}: {o.status}, not {o.expected}: {o.body!r}" for o in wrong)
+    assert leaks == []
+    assert oracles == [], "\n".join(map(str, oracles))  # B tells A's things from what does not exist
+
+
+def refusal(response) -> tuple:
+    """What a refusal says, less the values it echoes (the id asked for)."""
+    error = response.json["error"]
+    return response.status_code, error["code"], error["message"], sorted(error["details"])
+
+
+def check_nothing_of_a_leaks(scene: Scene, rule: str, method: str, who: str, response, path: str, request: dict) -> list:
+    """B and a stranger see none of A's secrets, nor its member's personal data, nor a card number they were not given."""
+    text = response.get_data(as_text=True)
+    given = path + json.dumps(request.get("json"))
+    found = [secret for secret in scene.secrets_of_a() if secret in text]
+    found += [card for card in scene.cards_of_a if card in text and card not in given]
+    if response.status_code >= 400 and response.mimetype == "application/json":
+        assert set(response.json) == {"error"}, (method, rule, who)
+    if rule == "/v1/members/<member_id>/history" and response.status_code == 200:
+        found += [entry for entry in response.json["entries"] if entry["partner"] != "beta"]
+    return [(method, rule, who, item) for item in found]
