@@ -335,12 +335,12 @@ def record_sale(session: Session, partner: PartnerRef, rules: RuleSet, sale: Sal
 
 
 class Earned(NamedTuple):
-    """The entry a sale earned by, and the lot holding its points now (a merge may have moved them)."""
+    """The entry a sale earned by, and the open lots holding its points now (merges may have moved them)."""
 
     entry_id: int
-    lot_id: int
+    lot_ids: tuple[int, ...]  # in the order a refund takes them
     remaining: int
-    account_id: int
+    account_id: int | None  # the holder's account they are on; None once none is left
 
 
 class TakeBack(NamedTuple):
@@ -364,7 +364,7 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
     _check_card_and_order(session, partner, refund, member)
     before = _refunded_before(session, sale, refund)
     upkeep.bring_up_to_date(session, member, now)
-    earned = _earned(session, sale)
+    earned = _earned(session, sale, member)
     due = clawback_awards(_sale_awards(session, earned.entry_id, sale.points) if earned else [], sale.total_minor, before,
                           refund.total.minor)
     back = _take_back(terms, member, earned, due)
@@ -425,17 +425,33 @@ def _refunded_before(session: Session, sale: Order, refund: Refund) -> int:
     return before
 
 
-def _earned(session: Session, sale: Order) -> Earned | None:
-    """The sale's entry and lot (None if it earned nothing); once spent or moved, the lot a merge moved it to."""
-    row = session.execute(
-        select(JournalEntry.id, Lot.id.label("lot_id"), Lot.remaining, Lot.account_id)
+def _earned(session: Session, sale: Order, member: journal.MemberAccounts) -> Earned | None:
+    """The sale's entry and the holder's open lots descended from its lot (None if it earned nothing).
+
+    A merge empties a lot into one on the survivor (`merged_from_id`); a
+    redemption reversed after it re-credits the emptied lot, which moves on
+    again as a second lot from the same one. However many there are, all of
+    them are the sale's own points.
+    """
+    descent = (
+        select(JournalEntry.id.label("entry_id"), Lot.id, Lot.remaining, Lot.account_id, Lot.member_id, Lot.expires_at)
         .join(Lot, Lot.entry_id == JournalEntry.id)
         .where(JournalEntry.order_id == sale.id)
-    ).first()
-    if row is None:
+        .cte("descent", recursive=True)
+    )
+    descent = descent.union_all(
+        select(descent.c.entry_id, Lot.id, Lot.remaining, Lot.account_id, Lot.member_id, Lot.expires_at)
+        .join(descent, Lot.merged_from_id == descent.c.id)
+        .where(Lot.merged_from_id.is_not(None))
+    )
+    rows = session.execute(select(descent)).all()
+    if not rows:
         return None
-    earned = Earned(*row)
-    return _merged_lot(session, earned) if earned.remaining == 0 else earned  # spent, forfeited, or moved by a merge
+    held = [row for row in rows if row.remaining > 0 and row.member_id == member.member_id]
+    on = member.ids[PENDING] if any(row.account_id == member.ids[PENDING] for row in held) else (
+        held[0].account_id if held else None)
+    own = sorted((row for row in held if row.account_id == on), key=lambda row: (row.expires_at, row.id))
+    return Earned(rows[0].entry_id, tuple(row.id for row in own), sum(row.remaining for row in own), on)
 
 
 def _take_back(terms: Terms, member: journal.MemberAccounts, earned: Earned | None, due: list[Award]) -> TakeBack:
@@ -454,9 +470,10 @@ def _book_refund(session: Session, partner: PartnerRef, refund: Refund, sale: Or
     """Post the refund entry, take its lots, record what it leaves owing and the awards it takes back."""
     share = back.share
     if back.own_account == AVAILABLE:  # one pass: the sale's own lot first, then the others
-        plans = [journal.plan_taking(session, member, share.own + share.others, first_lot_id=earned and earned.lot_id)]
+        plans = [journal.plan_taking(session, member, share.own + share.others,
+                                     first_lot_ids=earned.lot_ids if earned else ())]
     else:
-        plans = [journal.plan_taking(session, member, share.own, first_lot_id=earned.lot_id, account=PENDING),
+        plans = [journal.plan_taking(session, member, share.own, first_lot_ids=earned.lot_ids, account=PENDING),
                  journal.plan_taking(session, member, share.others)]
     # Points the partner issued come back to its issuance account; another issuer's points, and
     # what is left owing, it receives as if the member had spent them at its till.
@@ -481,17 +498,6 @@ def _book_refund(session: Session, partner: PartnerRef, refund: Refund, sale: Or
         debts.owe(session, member, partner_id=partner.id, entry_id=entry_id, points=share.owed, now=now)
     session.execute(insert(_awards), award_rows(entry_id, back.taken, sign=-1))
     return entry_id
-
-
-def _merged_lot(session: Session, earned: Earned) -> Earned:
-    """The lot a merge moved the sale's points to (network.members.merge), with what remains of it."""
-    while True:
-        moved = session.execute(
-            select(Lot.id, Lot.remaining, Lot.account_id).where(Lot.merged_from_id == earned.lot_id)
-        ).first()
-        if moved is None:
-            return earned
-        earned = Earned(earned.entry_id, moved.id, moved.remaining, moved.account_id)
 
 
 def _sale_awards(session: Session, entry_id: int, points: int) -> list[Award]:
