@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
+import pytest
+
 from tests.support.contracts import contract, figures_of
 from tests.support.ledger import ids
 
@@ -70,3 +72,30 @@ def test_a_refund_after_a_merge_and_a_reversal_takes_all_of_the_sales_own_lots(h
     assert nonzero(figures.issued) == {p["beta"]: 10}
     assert nonzero(figures.matrix) == {}
     assert nonzero(figures.obligations) == {}  # no bill from beta to alpha for points never spent
+
+
+@pytest.mark.parametrize("merges", [1, 2])
+def test_a_reversal_after_the_surviving_member_was_deleted_forfeits_the_points(hub, database, clock, merges):
+    """The points follow the merges to the member at the end of the chain; it was deleted, so they are forfeited."""
+    start = clock.now - timedelta(days=1)
+    alpha, beta = hub.create_partner("alpha"), hub.create_partner("beta")
+    x_id, x_card = hub.enrol(alpha)
+    assert hub.sale(alpha, x_card, "20.00").json["points"] == 20
+    spent = hub.redeem(beta, x_card, 5).json["redemption_id"]
+    chain = [x_id] + [hub.enrol(alpha)[0] for _ in range(merges)]
+    for absorbed, survivor in zip(chain, chain[1:]):
+        merge(hub, survivor, absorbed)
+    last = chain[-1]
+    deleted = hub.call("DELETE", f"/v1/members/{last}")
+    assert deleted.json["forfeited"] == 15
+
+    reversal = reverse(hub, beta, spent)
+    assert reversal["points"] == 5
+    assert reversal["balance"] == {"available": 0, "pending": 0, "held": 0}
+    for member_id in chain:
+        assert open_lots(hub, member_id) == {}
+        assert export(hub, member_id)["balance"] == {"available": 0, "pending": 0, "held": 0}
+    figures = figures_of(database, start, clock.advance(hours=1))
+    p = ids(database)
+    assert nonzero(figures.expired) == {p["alpha"]: 20}
+    assert nonzero(figures.outstanding) == {}
