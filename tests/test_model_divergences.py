@@ -11,8 +11,11 @@ from collections import defaultdict
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from network.models import Hold
 from tests.support.contracts import contract, figures_of
+from tests.support.holds import hold
 from tests.support.ledger import ids
 
 
@@ -99,3 +102,56 @@ def test_a_reversal_after_the_surviving_member_was_deleted_forfeits_the_points(h
     p = ids(database)
     assert nonzero(figures.expired) == {p["alpha"]: 20}
     assert nonzero(figures.outstanding) == {}
+
+
+@pytest.fixture
+def expired_hold(world, clock):
+    """Ann has 20 Brew Bar points, 5 of them held by Green Grocer until a minute ago."""
+    world.hub.sale(world.coffee, world.card, "20.00")
+    placed = hold(world.hub, world.grocer, world.card, 5, "G-1", hold_seconds=600)
+    assert placed.status_code == 201, placed.json
+    clock.advance(seconds=660)
+    assert world.hub.points(world.card)["held"] == 0
+    return world
+
+
+RELEASED = {"available": 20, "pending": 0, "held": 0}
+
+
+def test_the_export_shows_an_expired_hold_released_as_reads_do(expired_hold):
+    world = expired_hold
+    document = export(world.hub, world.member_id)
+    assert document["balance"] == RELEASED
+    assert [(lot["issuer"], lot["remaining"]) for lot in document["lots"]] == [("brew-bar", 20)]
+
+
+def test_the_next_sale_books_an_expired_hold_and_answers_it_released(expired_hold):
+    world = expired_hold
+    sold = world.hub.sale(world.coffee, world.card, "10.00")
+    assert sold.status_code == 201, sold.json
+    assert sold.json["balance"] == {"available": 30, "pending": 0, "held": 0}
+    assert export(world.hub, world.member_id)["balance"] == {"available": 30, "pending": 0, "held": 0}
+    assert open_lots(world.hub, world.member_id) == {"brew-bar": 30}
+
+
+def test_a_batch_of_sales_books_an_expired_hold(expired_hold, database):
+    world = expired_hold
+    key = world.hub.create_partner("corner-shop", adapter="csv")
+    rows = "".join(f"{order},sale,{world.card},2026-03-14T10:30:00,EUR,5.00,\n" for order in ("B-1", "B-2"))
+    batch = world.hub.call("POST", "/v1/transactions/batch", key, content_type="text/csv",
+                           data=f"order_id,type,card_number,occurred_at,currency,total,original_order_id\n{rows}")
+    assert batch.status_code == 200, batch.json
+    assert batch.json["accepted"] == 2, batch.json
+    with database.session() as session:
+        assert session.scalar(select(Hold.status)) == "expired"
+    assert export(world.hub, world.member_id)["balance"] == {"available": 30, "pending": 0, "held": 0}
+
+
+def test_an_action_books_an_expired_hold_and_answers_it_released(expired_hold):
+    world = expired_hold
+    world.hub.put_rules("brew-bar", [{"rule": "base_rate", "rate": "1"},
+                                     {"rule": "action", "action": "review", "points": 7, "per_day": 1}])
+    acted = world.hub.call("POST", "/v1/actions", world.coffee,
+                           json={"card_number": world.card, "action": "review", "reference": "R-1"})
+    assert acted.status_code == 201, acted.json
+    assert acted.json["balance"] == {"available": 27, "pending": 0, "held": 0}

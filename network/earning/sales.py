@@ -31,7 +31,7 @@ from network.events.kinds import EventKind
 from network.ledger import bulk, debts, journal, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
 from network.ledger.kinds import EntryKind, OrderKind
-from network.lifecycle import tiers, upkeep
+from network.lifecycle import hold_release, tiers, upkeep
 from network.members import cards
 from network.models import Award as AwardRow
 from network.models import JournalEntry, Lot, Order, Posting
@@ -235,8 +235,11 @@ def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals
     """Write the booked sales, move their members' balances, and what follows an earn: referrals, tiers, events."""
     earning = [b for b in booked if b.awards]  # a sale that earns nothing writes no entry and releases no referral
     entries = _write_earnings(session, partner, earning, now=now, lifetime=terms.lifetime)
+    holders = list({id(b.holder): b.holder for b in booked}.values())
     if not lock_first:
-        locks.lock_members(session, list({id(b.holder): b.holder for b in booked}.values()))
+        locks.lock_members(session, holders)
+    for holder in holders:  # an expired hold ends before the write, so the answer's balance shows it released
+        hold_release.release_expired(session, holder, now)
     _credit(session, partner, booked)
     cards.touch(session, {b.holder.member_id for b in earning}, now)
     first_sales = {b.holder.member_id: b.holder for b in earning if b.holder.member_id in referrals}
