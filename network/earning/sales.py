@@ -4,7 +4,7 @@ Booking: a sale of n points debits the partner's issuance account and
 credits the member's available account, opens a lot issued by the partner,
 and records the awards (one per earning rule) that make up n. A refund does
 the reverse for its share of the sale, rule by rule, draining the sale's own
-lot first; how much more it may take is the network's claw-back policy
+lots first (its lot and every lot merges moved it to); how much more it may take is the network's claw-back policy
 (network.earning.clawback).
 
 Sales are booked in bulk: one statement per table for any number of sales,
