@@ -4,8 +4,8 @@ Booking: a sale of n points debits the partner's issuance account and
 credits the member's available account, opens a lot issued by the partner,
 and records the awards (one per earning rule) that make up n. A refund does
 the reverse for its share of the sale, rule by rule, draining the sale's own
-lots first (its lot and every lot merges moved it to); how much more it may take is the network's claw-back policy
-(network.earning.clawback).
+lots first (its lot and every lot merges moved it to); how much more it may
+take is the network's claw-back policy (network.earning.clawback).
 
 Sales are booked in bulk: one statement per table for any number of sales,
 so an end-of-day file of 100,000 rows costs a few hundred statements, and a
@@ -451,6 +451,7 @@ def _earned(session: Session, sale: Order, member: journal.MemberAccounts) -> Ea
     if not rows:
         return None
     held = [row for row in rows if row.remaining > 0 and row.member_id == member.member_id]
+    # All on one account: a merge keeps a pending lot pending, and only available ones are spent and re-credited.
     on = member.ids[PENDING] if any(row.account_id == member.ids[PENDING] for row in held) else (
         held[0].account_id if held else None)
     own = sorted((row for row in held if row.account_id == on), key=lambda row: (row.expires_at, row.id))
@@ -472,7 +473,7 @@ def _book_refund(session: Session, partner: PartnerRef, refund: Refund, sale: Or
                  earned: Earned | None, back: TakeBack, order: int, now: datetime) -> int:
     """Post the refund entry, take its lots, record what it leaves owing and the awards it takes back."""
     share = back.share
-    if back.own_account == AVAILABLE:  # one pass: the sale's own lot first, then the others
+    if back.own_account == AVAILABLE:  # one pass: the sale's own lots first, then the others
         plans = [journal.plan_taking(session, member, share.own + share.others,
                                      first_lot_ids=earned.lot_ids if earned else ())]
     else:
