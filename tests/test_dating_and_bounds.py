@@ -80,6 +80,23 @@ def test_a_refund_dated_far_from_the_hubs_clock_is_refused(hub, database, clock)
     assert snapshot(database) == before
 
 
+def test_a_refund_dated_before_its_sale_is_refused_and_one_after_it_books(hub, database, clock):
+    key = hub.create_partner("brew-bar")
+    _, card = hub.enrol(key)
+    sold_at = clock.now - timedelta(hours=2)
+    assert hub.call("POST", "/v1/transactions", key, json=_sale(card, sold_at.isoformat())).status_code == 201
+    before = snapshot(database)
+    refund = {"type": "refund", "order_id": "R-1", "original_order_id": "S-1", "currency": "EUR", "total": "4.00",
+              "occurred_at": (sold_at - timedelta(minutes=1)).isoformat()}
+    details = _refused(hub.call("POST", "/v1/transactions", key, json=refund), "occurred_at")
+    assert "the sale's date" in details["occurred_at"][0]
+    assert snapshot(database) == before
+    refund["occurred_at"] = sold_at.isoformat()
+    booked = hub.call("POST", "/v1/transactions", key, json=refund)
+    assert booked.status_code == 201, booked.json
+    assert booked.json["points"] == -4
+
+
 def test_a_quantity_of_10_to_the_30_and_a_total_past_the_bound_are_refused(hub, database, clock):
     key = hub.create_partner("brew-bar")
     _, card = hub.enrol(key)

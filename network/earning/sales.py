@@ -81,10 +81,15 @@ def _out_of_bounds(transaction: Transaction) -> Invalid | None:
     return Invalid("An amount or a quantity is past the hub's bounds", errors, code="invalid_transaction")
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes; the hub stores UTC, so naive means UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def _misdated(occurred_at: datetime, *, now: datetime, terms: Terms) -> Invalid | None:
     """A date the hub does not book: more than a day ahead of its clock, or so old its points would have expired."""
     earliest, latest = terms.dating(now)
-    when = occurred_at if occurred_at.tzinfo else occurred_at.replace(tzinfo=timezone.utc)
+    when = _utc(occurred_at)
     if when > latest:
         return Invalid("The transaction is dated more than a day ahead of the hub's clock",
                        {"occurred_at": [f"must be at most {latest.isoformat()}"]}, code="invalid_transaction")
@@ -378,6 +383,11 @@ class TakeBack(NamedTuple):
 def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now: datetime, terms: Terms = Terms()) -> dict:
     _check_refund(partner, refund, now=now, terms=terms)
     sale = _refunded_sale(session, partner, refund)
+    if sale.occurred_at is not None and _utc(refund.occurred_at) < _utc(sale.occurred_at):
+        # A till's clock set wrong, or the wrong order id: either way not a refund of this sale.
+        raise Invalid("The refund is dated before the sale it refunds",
+                      {"occurred_at": [f"must be at least {_utc(sale.occurred_at).isoformat()}, the sale's date"]},
+                      code="invalid_transaction")
     # After a merge the sale's points (and its card) are the surviving member's.
     member = locks.lock_holder(session, sale.member_id)
     _check_card_and_order(session, partner, refund, member)
