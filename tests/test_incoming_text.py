@@ -184,3 +184,16 @@ def test_sixty_four_levels_are_read_as_any_body_is(world, database, before):
 def test_the_idempotency_fingerprint_never_recurses_unboundedly():
     deep = nested(100_000)
     assert idempotency.fingerprint("POST", "/v1/x", deep) == idempotency.fingerprint("POST", "/v1/x", deep)
+
+
+@pytest.mark.parametrize("token", [None, "not-a-key"])
+def test_a_stranger_is_answered_401_whatever_its_body_holds(world, database, before, token):
+    """The caller is checked first: someone with no key learns nothing from the gate's verdict on its input."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    for kwargs in ({"json": {"card_number": "a\x00b", "points": 5}}, {"data": nested(DEEP), "content_type": "application/json"}):
+        answer = world.hub.client.post("/v1/redemptions", headers=headers, **kwargs)
+        assert answer.status_code == 401, answer.json
+        assert answer.json["error"]["code"] == ("invalid_token" if token else "missing_token")
+    answer = world.hub.client.get("/v1/members/a%00b/history", headers=headers)
+    assert answer.status_code == 401, answer.json
+    assert snapshot(database) == before

@@ -14,7 +14,7 @@ from flask import Response, current_app, g, request
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from network.api import idempotency
+from network.api import gate, idempotency
 from network.db import Database
 from network.earning.terms import Terms
 from network.errors import Forbidden, Invalid, Unavailable, UnsupportedMediaType
@@ -124,9 +124,10 @@ def requires(*roles: str):
             if principal.role not in roles:
                 raise Forbidden(f"This needs the {' or '.join(roles)} role", code="wrong_role")
             g.principal = principal
+            gate.check_request()
             return view(*args, **kwargs)
 
-        return wrapper
+        return gate.after_authentication(wrapper)
 
     return decorate
 

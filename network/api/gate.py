@@ -17,11 +17,19 @@ from partners.text import MAX_DEPTH, REASON, TooDeep, has_control, printable_nam
 
 #: Views that hand their body to a partner's adapter unread (`reads_raw_body`).
 RAW = "_coalition_raw_body"
+#: Views that authenticate first and then run the gate themselves (`after_authentication`).
+AUTHENTICATED = "_coalition_gate_after_auth"
 
 
 def reads_raw_body(view):
     """Mark a view whose body its adapter reads (and screens) itself, after any signature is checked."""
     setattr(view, RAW, True)
+    return view
+
+
+def after_authentication(view):
+    """Mark a view that checks its caller before the gate, so a stranger gets 401, not a verdict on its input."""
+    setattr(view, AUTHENTICATED, True)
     return view
 
 
@@ -44,8 +52,17 @@ def check_request() -> None:
 
 
 def _raw() -> bool:
+    return _marked(RAW)
+
+
+def _marked(mark: str) -> bool:
     view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, RAW, False))
+    return bool(getattr(view, mark, False))
+
+
+def _before_request() -> None:
+    if not _marked(AUTHENTICATED):
+        check_request()
 
 
 def _check_body(body: bytes) -> None:
@@ -66,4 +83,4 @@ def _check_body(body: bytes) -> None:
 
 
 def register(app: Flask) -> None:
-    app.before_request(check_request)
+    app.before_request(_before_request)
