@@ -83,7 +83,8 @@ def merge_member(args, member_id):
 @blp.alt_response(404, schema=ErrorOut)
 def export_member(member_id):
     """Everything held about the member: profile, cards, balances, lots, entries, orders, referrals."""
-    return read(lambda session: export.export(session, master_key(), member_id))
+    at = now()
+    return read(lambda session: export.export(session, master_key(), member_id, now=at))
 
 
 @blp.route("/members/<member_id>", methods=["DELETE"])

@@ -16,6 +16,7 @@ from network.errors import Invalid
 from network.ledger import journal, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, MemberAccounts
 from network.ledger.kinds import EntryKind, OrderKind
+from network.lifecycle import hold_release
 from network.members import cards
 from network.models import Account, Order, Partner, Referral
 from network.models import Award as AwardRow
@@ -101,6 +102,7 @@ def pay_referral(session: Session, referred: MemberAccounts, *, now: datetime, l
     # Locked after the referred member: a deadlock with a transaction locking
     # the two the other way round is detected by the database and retried.
     referrer = locks.lock_member(session, referral.referrer_id)
+    hold_release.release_expired(session, referrer, now)
     common = {"partner_id": referral.partner_id, "issuance_account": issuance, "now": now, "lifetime": lifetime}
     entry_id = credit(session, referred, award=Award("referral", referral.referred_points, "referred by a member"),
                       reason=f"Referral bonus from {partner_name}: first purchase", **common)
@@ -131,6 +133,7 @@ def record_action(
         raise Invalid(f"{partner.name} rewards no action {action!r}", {"action": [f"must be one of: {', '.join(known) or 'none'}"]},
                       code="unknown_action")
     member = locks.lock_member_by_card(session, card_number)
+    hold_release.release_expired(session, member, now)
     kind = f"{OrderKind.ACTION}:{action}"
     # Claimed first, so a resent action is a duplicate (409) even when the day's limit is reached.
     order = orders.claim(session, partner_id=partner.id, kind=kind, order_id=reference, member_id=member.member_id,

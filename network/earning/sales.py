@@ -4,8 +4,8 @@ Booking: a sale of n points debits the partner's issuance account and
 credits the member's available account, opens a lot issued by the partner,
 and records the awards (one per earning rule) that make up n. A refund does
 the reverse for its share of the sale, rule by rule, draining the sale's own
-lot first; how much more it may take is the network's claw-back policy
-(network.earning.clawback).
+lots first (its lot and every lot merges moved it to); how much more it may
+take is the network's claw-back policy (network.earning.clawback).
 
 Sales are booked in bulk: one statement per table for any number of sales,
 so an end-of-day file of 100,000 rows costs a few hundred statements, and a
@@ -31,7 +31,7 @@ from network.events.kinds import EventKind
 from network.ledger import bulk, debts, journal, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
 from network.ledger.kinds import EntryKind, OrderKind
-from network.lifecycle import tiers, upkeep
+from network.lifecycle import hold_release, tiers, upkeep
 from network.members import cards
 from network.models import Award as AwardRow
 from network.models import JournalEntry, Lot, Order, Posting
@@ -235,8 +235,11 @@ def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals
     """Write the booked sales, move their members' balances, and what follows an earn: referrals, tiers, events."""
     earning = [b for b in booked if b.awards]  # a sale that earns nothing writes no entry and releases no referral
     entries = _write_earnings(session, partner, earning, now=now, lifetime=terms.lifetime)
+    holders = list({id(b.holder): b.holder for b in booked}.values())
     if not lock_first:
-        locks.lock_members(session, list({id(b.holder): b.holder for b in booked}.values()))
+        locks.lock_members(session, holders)
+    for holder in holders:  # an expired hold ends before the write, so the answer's balance shows it released
+        hold_release.release_expired(session, holder, now)
     _credit(session, partner, booked)
     cards.touch(session, {b.holder.member_id for b in earning}, now)
     first_sales = {b.holder.member_id: b.holder for b in earning if b.holder.member_id in referrals}
@@ -335,12 +338,12 @@ def record_sale(session: Session, partner: PartnerRef, rules: RuleSet, sale: Sal
 
 
 class Earned(NamedTuple):
-    """The entry a sale earned by, and the lot holding its points now (a merge may have moved them)."""
+    """The entry a sale earned by, and the open lots holding its points now (merges may have moved them)."""
 
     entry_id: int
-    lot_id: int
+    lot_ids: tuple[int, ...]  # in the order a refund takes them
     remaining: int
-    account_id: int
+    account_id: int | None  # the holder's account they are on; None once none is left
 
 
 class TakeBack(NamedTuple):
@@ -364,7 +367,7 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
     _check_card_and_order(session, partner, refund, member)
     before = _refunded_before(session, sale, refund)
     upkeep.bring_up_to_date(session, member, now)
-    earned = _earned(session, sale)
+    earned = _earned(session, sale, member)
     due = clawback_awards(_sale_awards(session, earned.entry_id, sale.points) if earned else [], sale.total_minor, before,
                           refund.total.minor)
     back = _take_back(terms, member, earned, due)
@@ -425,17 +428,34 @@ def _refunded_before(session: Session, sale: Order, refund: Refund) -> int:
     return before
 
 
-def _earned(session: Session, sale: Order) -> Earned | None:
-    """The sale's entry and lot (None if it earned nothing); once spent or moved, the lot a merge moved it to."""
-    row = session.execute(
-        select(JournalEntry.id, Lot.id.label("lot_id"), Lot.remaining, Lot.account_id)
+def _earned(session: Session, sale: Order, member: journal.MemberAccounts) -> Earned | None:
+    """The sale's entry and the holder's open lots descended from its lot (None if it earned nothing).
+
+    A merge empties a lot into one on the survivor (`merged_from_id`); a
+    redemption reversed after it re-credits the emptied lot, which moves on
+    again as a second lot from the same one. However many there are, all of
+    them are the sale's own points.
+    """
+    descent = (
+        select(JournalEntry.id.label("entry_id"), Lot.id, Lot.remaining, Lot.account_id, Lot.member_id, Lot.expires_at)
         .join(Lot, Lot.entry_id == JournalEntry.id)
         .where(JournalEntry.order_id == sale.id)
-    ).first()
-    if row is None:
+        .cte("descent", recursive=True)
+    )
+    descent = descent.union_all(
+        select(descent.c.entry_id, Lot.id, Lot.remaining, Lot.account_id, Lot.member_id, Lot.expires_at)
+        .join(descent, Lot.merged_from_id == descent.c.id)
+        .where(Lot.merged_from_id.is_not(None))
+    )
+    rows = session.execute(select(descent)).all()
+    if not rows:
         return None
-    earned = Earned(*row)
-    return _merged_lot(session, earned) if earned.remaining == 0 else earned  # spent, forfeited, or moved by a merge
+    held = [row for row in rows if row.remaining > 0 and row.member_id == member.member_id]
+    # All on one account: a merge keeps a pending lot pending, and only available ones are spent and re-credited.
+    on = member.ids[PENDING] if any(row.account_id == member.ids[PENDING] for row in held) else (
+        held[0].account_id if held else None)
+    own = sorted((row for row in held if row.account_id == on), key=lambda row: (row.expires_at, row.id))
+    return Earned(rows[0].entry_id, tuple(row.id for row in own), sum(row.remaining for row in own), on)
 
 
 def _take_back(terms: Terms, member: journal.MemberAccounts, earned: Earned | None, due: list[Award]) -> TakeBack:
@@ -453,10 +473,11 @@ def _book_refund(session: Session, partner: PartnerRef, refund: Refund, sale: Or
                  earned: Earned | None, back: TakeBack, order: int, now: datetime) -> int:
     """Post the refund entry, take its lots, record what it leaves owing and the awards it takes back."""
     share = back.share
-    if back.own_account == AVAILABLE:  # one pass: the sale's own lot first, then the others
-        plans = [journal.plan_taking(session, member, share.own + share.others, first_lot_id=earned and earned.lot_id)]
+    if back.own_account == AVAILABLE:  # one pass: the sale's own lots first, then the others
+        plans = [journal.plan_taking(session, member, share.own + share.others,
+                                     first_lot_ids=earned.lot_ids if earned else ())]
     else:
-        plans = [journal.plan_taking(session, member, share.own, first_lot_id=earned.lot_id, account=PENDING),
+        plans = [journal.plan_taking(session, member, share.own, first_lot_ids=earned.lot_ids, account=PENDING),
                  journal.plan_taking(session, member, share.others)]
     # Points the partner issued come back to its issuance account; another issuer's points, and
     # what is left owing, it receives as if the member had spent them at its till.
@@ -481,17 +502,6 @@ def _book_refund(session: Session, partner: PartnerRef, refund: Refund, sale: Or
         debts.owe(session, member, partner_id=partner.id, entry_id=entry_id, points=share.owed, now=now)
     session.execute(insert(_awards), award_rows(entry_id, back.taken, sign=-1))
     return entry_id
-
-
-def _merged_lot(session: Session, earned: Earned) -> Earned:
-    """The lot a merge moved the sale's points to (network.members.merge), with what remains of it."""
-    while True:
-        moved = session.execute(
-            select(Lot.id, Lot.remaining, Lot.account_id).where(Lot.merged_from_id == earned.lot_id)
-        ).first()
-        if moved is None:
-            return earned
-        earned = Earned(earned.entry_id, moved.id, moved.remaining, moved.account_id)
 
 
 def _sale_awards(session: Session, entry_id: int, points: int) -> list[Award]:

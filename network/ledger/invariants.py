@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from network.ledger.kinds import AccountKind, EntryKind, HoldStatus
-from network.models import Account, Award, Debt, Hold, JournalEntry, Lot, LotMovement, Posting, int_sum
+from network.models import Account, Award, Debt, Hold, JournalEntry, Lot, LotMovement, Member, Posting, int_sum
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,83 @@ def _held_equals_authorized_holds(session: Session):
         yield f"member {member_id}: held {balance}, authorised holds {points}"
 
 
+def _deleted_members_hold_nothing(session: Session):
+    """Erasure forfeits every point, and points returned later are forfeited too: a deleted member holds none."""
+    lots = (
+        select(Lot.account_id, int_sum(Lot.remaining).label("remaining")).where(Lot.remaining > 0)
+        .group_by(Lot.account_id).subquery()
+    )
+    remaining = func.coalesce(lots.c.remaining, 0)
+    query = (
+        select(Account.member_id, Account.kind, Account.balance, remaining)
+        .join(Member, Member.id == Account.member_id)
+        .outerjoin(lots, lots.c.account_id == Account.id)
+        .where(Member.deleted_at.is_not(None), Account.kind.in_(_POINTS), (Account.balance != 0) | (remaining > 0))
+    )
+    for member_id, kind, balance, left in session.execute(query):
+        yield f"deleted member {member_id}: {kind} {balance}, open lots {left}"
+
+
+_POINTS = (AccountKind.AVAILABLE, AccountKind.PENDING, AccountKind.HELD)
+
+
+def _refunds_take_their_own_lots_first(session: Session):
+    """A refund takes another lot only once its sale's own are empty: every lot descended from the sale's, by merges.
+
+    Own lots still open right after the refund are measured by the lot
+    movements up to the refund's entry: a lot's movements are made under its
+    member's lock, so their entry ids follow their order.
+    """
+    refunds = (
+        select(JournalEntry.id.label("refund"), JournalEntry.member_id, Lot.id.label("root"))
+        .join(Lot, (Lot.entry_id == JournalEntry.reverses_id) & Lot.merged_from_id.is_(None))
+        .where(JournalEntry.kind == EntryKind.REFUND)
+        .cte("refunds")
+    )
+    descent = select(refunds.c.root, refunds.c.root.label("lot")).distinct().cte("descent", recursive=True)
+    descent = descent.union_all(
+        select(descent.c.root, Lot.id).join(descent, Lot.merged_from_id == descent.c.lot).where(Lot.merged_from_id.is_not(None))
+    )
+    own = descent.alias("own")
+    foreign = (
+        select(LotMovement.entry_id.label("refund"), (-int_sum(LotMovement.points)).label("points"))
+        .join(refunds, refunds.c.refund == LotMovement.entry_id)
+        .where(~select(own.c.lot).where(own.c.root == refunds.c.root, own.c.lot == LotMovement.lot_id).exists())
+        .group_by(LotMovement.entry_id)
+        .subquery()
+    )
+    before = LotMovement.__table__.alias("before")
+    left = Lot.points + func.coalesce(int_sum(before.c.points), 0)
+    still_open = (
+        select(refunds.c.refund, Lot.id.label("lot"), left.label("left"))
+        .join(descent, descent.c.root == refunds.c.root)
+        .join(Lot, (Lot.id == descent.c.lot) & (Lot.member_id == refunds.c.member_id) & (Lot.entry_id < refunds.c.refund))
+        .outerjoin(before, (before.c.lot_id == Lot.id) & (before.c.entry_id <= refunds.c.refund))
+        .group_by(refunds.c.refund, Lot.id, Lot.points)
+        .having(left > 0)
+        .subquery()
+    )
+    query = (
+        select(foreign.c.refund, foreign.c.points, still_open.c.lot, still_open.c.left)
+        .join(still_open, still_open.c.refund == foreign.c.refund)
+        .order_by(foreign.c.refund, still_open.c.lot)
+    )
+    for refund, points, lot, left in session.execute(query):
+        yield f"refund entry {refund} took {points} points of other lots while its sale's lot {lot} kept {left}"
+
+
+def _expired_holds_end_before_later_writes(session: Session):
+    """A write on a member releases its holds expired by the write's time first: none outlives a later entry."""
+    query = (
+        select(Hold.hold_entry_id, Hold.member_id, Hold.expires_at, func.min(JournalEntry.id))
+        .join(JournalEntry, (JournalEntry.member_id == Hold.member_id) & (JournalEntry.booked_at >= Hold.expires_at))
+        .where(Hold.status == HoldStatus.AUTHORIZED)
+        .group_by(Hold.hold_entry_id, Hold.member_id, Hold.expires_at)
+    )
+    for hold_id, member_id, expires_at, entry_id in session.execute(query):
+        yield f"hold {hold_id} of member {member_id} expired at {expires_at.isoformat()}, still authorised after entry {entry_id}"
+
+
 CHECKS = {
     "every entry sums to zero": _entries_sum_to_zero,
     "every entry has two postings or more": _entries_have_two_postings,
@@ -180,6 +257,9 @@ CHECKS = {
     "no available balance below zero": _no_negative_available,
     "awards add up to their entries": _awards_explain_entries,
     "held balances equal their authorised holds": _held_equals_authorized_holds,
+    "deleted members hold no points": _deleted_members_hold_nothing,
+    "refunds take their sale's own lots first": _refunds_take_their_own_lots_first,
+    "expired holds end before the next write": _expired_holds_end_before_later_writes,
 }
 
 

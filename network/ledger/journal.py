@@ -9,6 +9,7 @@ is a handful of statements and nothing else.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -164,18 +165,18 @@ _OPEN_LOTS_AFTER = _OPEN_LOTS.where(
 )
 
 
-def _open_lots(session: Session, member: MemberAccounts, first_lot_id: int | None, account: str = AVAILABLE):
+def _open_lots(session: Session, member: MemberAccounts, first_lot_ids: Sequence[int], account: str = AVAILABLE):
     """Yield open lots in consumption order, a page at a time (a member may have thousands)."""
     connection = session.connection()
     params = {"member": member.member_id, "account": member.ids[account]}
-    if first_lot_id is not None:
-        first = connection.execute(_LOT, {**params, "lot": first_lot_id}).first()
+    for lot_id in first_lot_ids:
+        first = connection.execute(_LOT, {**params, "lot": lot_id}).first()
         if first is not None:
             yield first
     page = connection.execute(_OPEN_LOTS, params).all()
     while True:
         for lot in page:
-            if lot.id != first_lot_id:
+            if lot.id not in first_lot_ids:
                 yield lot
         if len(page) < LOT_PAGE:
             return
@@ -196,9 +197,9 @@ class Taking:
 
 
 def plan_taking(
-    session: Session, member: MemberAccounts, points: int, *, first_lot_id: int | None = None, account: str = AVAILABLE
+    session: Session, member: MemberAccounts, points: int, *, first_lot_ids: Sequence[int] = (), account: str = AVAILABLE
 ) -> Taking:
-    """Which lots on `account` give `points`, oldest expiry first (`first_lot_id` before the others).
+    """Which lots on `account` give `points`, oldest expiry first (`first_lot_ids`, in their order, before the others).
 
     Separate from `take`, so a caller can post its entry by issuer (a
     refund credits the refunding partner differently for its own points and
@@ -207,7 +208,7 @@ def plan_taking(
     moves: list[tuple[int, int, int]] = []
     by_issuer: dict[int | None, int] = defaultdict(int)
     left = points
-    for lot in _open_lots(session, member, first_lot_id, account):
+    for lot in _open_lots(session, member, first_lot_ids, account):
         if left == 0:
             break
         take = min(left, lot.remaining)
@@ -235,14 +236,12 @@ def consume_lots(
     member: MemberAccounts,
     points: int,
     entry_id: int,
-    first_lot_id: int | None = None,
     account: str = AVAILABLE,
 ) -> dict[int | None, int]:
     """Take `points` from the member's lots on `account`, oldest expiry first; returns points taken per issuer.
 
-    `first_lot_id` is drained before the others. The caller holds the
-    member lock and has checked the balance.
+    The caller holds the member lock and has checked the balance.
     """
-    taking = plan_taking(session, member, points, first_lot_id=first_lot_id, account=account)
+    taking = plan_taking(session, member, points, account=account)
     take(session, taking, entry_id)
     return taking.by_issuer

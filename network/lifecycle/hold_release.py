@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from network.ledger import journal
 from network.ledger.journal import AVAILABLE, HELD, MemberAccounts
 from network.ledger.kinds import EntryKind, HoldStatus
-from network.models import Hold, Lot, LotMovement, Reward
+from network.models import Hold, Lot, LotMovement, Reward, int_sum
 
 _holds, _lots, _movements, _rewards = Hold.__table__, Lot.__table__, LotMovement.__table__, Reward.__table__
 
@@ -41,6 +41,22 @@ def release_expired(session: Session, member: MemberAccounts, now: datetime) -> 
     for hold in expired:
         release(session, member, hold, HoldStatus.EXPIRED, f"Hold {hold.hold_entry_id} expired", now)
     return len(expired)
+
+
+def unreleased(session: Session, member_id: str, now: datetime) -> dict[int, int]:
+    """Points each lot would get back from the member's holds expired by `now` that no write has released yet.
+
+    A read shows an expired hold released at once; this is what a read of
+    the member's lots adds to them (network.spending.holds.expired_points
+    is the same for a balance).
+    """
+    rows = session.execute(
+        select(_movements.c.lot_id, int_sum(_movements.c.points))
+        .join(_holds, _holds.c.hold_entry_id == _movements.c.entry_id)
+        .where(_holds.c.member_id == member_id, _holds.c.status == HoldStatus.AUTHORIZED, _holds.c.expires_at <= now)
+        .group_by(_movements.c.lot_id)
+    ).all()
+    return {lot_id: -points for lot_id, points in rows}
 
 
 def release(session: Session, member: MemberAccounts, hold, status: str, reason: str, now: datetime,

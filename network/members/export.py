@@ -9,21 +9,27 @@ view); after a deletion it shows no e-mail or name, since the key is gone.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
-from network.ledger.journal import balance_view
+from network.ledger.journal import AVAILABLE, HELD, balance_view
+from network.lifecycle import hold_release
 from network.members import cards, privacy
 from network.members.privacy import MasterKey
 from network.models import Account, Award, JournalEntry, Lot, Order, Partner, Posting, Referral
 from network.parties.registry import slugs
 
 
-def export(session: Session, master: MasterKey, member_id: str) -> dict:
+def export(session: Session, master: MasterKey, member_id: str, *, now: datetime) -> dict:
+    """The member's document as of `now`: a hold expired by then shows released, as every read shows it."""
     member = cards.get_member(session, member_id, merged=True, deleted=True)
     accounts = dict(session.execute(select(Account.id, Account.kind).where(Account.member_id == member_id)).all())
     balances = dict(session.execute(select(Account.kind, Account.balance).where(Account.member_id == member_id)).all())
+    released = hold_release.unreleased(session, member_id, now) if balances.get(HELD) else {}
+    balances[AVAILABLE] += sum(released.values())
+    balances[HELD] -= sum(released.values())
     lots = session.execute(select(Lot).where(Lot.member_id == member_id).order_by(Lot.id)).scalars().all()
     entries = _entries(session, accounts)
     orders = _orders(session, member_id)
@@ -49,7 +55,7 @@ def export(session: Session, master: MasterKey, member_id: str) -> dict:
         "balance": balance_view(balances),
         "lots": [
             {"id": lot.id, "account": accounts[lot.account_id], "issuer": names.get(lot.issuer_id, "network"),
-             "points": lot.points, "remaining": lot.remaining, "earned_at": lot.earned_at,
+             "points": lot.points, "remaining": lot.remaining + released.get(lot.id, 0), "earned_at": lot.earned_at,
              "available_at": lot.available_at, "expires_at": lot.expires_at, "merged_from": lot.merged_from_id}
             for lot in lots
         ],

@@ -123,14 +123,16 @@ def _move_debts(session: Session, absorbed: MemberAccounts, survivor: MemberAcco
 def rehome(session: Session, member: MemberAccounts, holder: str, *, now: datetime) -> MemberAccounts:
     """Points just given back to a closed member (a redemption reversed after it was merged or deleted).
 
-    A merged member's go on to the member it was merged into, like the merge
-    itself moved them; a deleted member's are forfeited, like its others
+    A merged member's go on to `holder`, the member at the end of its chain
+    of merges (both locked by the caller), like the merges themselves moved
+    them; if that member was deleted they are forfeited, like its others
     were. Returns the accounts whose balance the caller should show.
     """
     if holder != member.member_id:
         survivor = locks.lock_member(session, holder)
+        upkeep.bring_up_to_date(session, survivor, now)  # a write on the survivor: its expired holds end first
         _move_points(session, member, survivor, now)
-        return survivor
+        member = survivor
     if session.scalar(select(Member.deleted_at).where(Member.id == member.member_id)) is not None:
         expiry.forfeit(session, member, reason="Points returned to a deleted member: forfeited", now=now)
     return member
