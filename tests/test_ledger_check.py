@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from network.ledger.invariants import CHECKS, check
-from network.models import Account, Debt, JournalEntry, Lot, Posting
+from network.models import Account, Debt, JournalEntry, Lot, Member, Posting
+from tests.support.holds import hold
 
 
 def test_a_healthy_ledger_passes(world, runner):
@@ -64,3 +65,30 @@ def test_a_corrupted_ledger_fails_naming_the_invariant(world, database, runner, 
         for table in ("debts", "awards", "lot_movements", "lots", "postings", "journal_entries", "orders"):
             connection.exec_driver_sql(f"DELETE FROM {table}")
         connection.execute(update(Account).where(Account.member_id.is_not(None)).values(balance=0))
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_a_merged_member_left_holding_points_fails_the_check(world, database, runner, held):
+    """A merge that let points (or an open hold) stay behind on the absorbed member: only this check can see them."""
+    hub = world.hub
+    survivor, _ = hub.enrol(world.coffee)
+    hub.sale(world.coffee, world.card, "10.00")
+    if held:
+        assert hold(hub, world.grocer, world.card, 4, "H-1").status_code == 201
+    with database.session() as session:
+        session.execute(update(Member).where(Member.id == world.member_id).values(merged_into=survivor))
+        session.commit()
+        problems = check(session)
+    assert {name for name, found in problems.items() if found} == {"merged members hold nothing"}
+    expected = [f"merged member {world.member_id}: available balance {6 if held else 10}"]
+    if held:
+        expected.append(f"merged member {world.member_id}: held balance 4")
+    expected.append(f"merged member {world.member_id}: 1 open lot(s), {6 if held else 10} points")
+    if held:
+        expected.append(f"merged member {world.member_id}: 1 authorised hold(s), 4 points")
+    assert problems["merged members hold nothing"] == expected
+    result = runner.invoke(["ledger", "check"])
+    assert result.exit_code == 1
+    assert "FAIL  merged members hold nothing" in result.output
+    with database.engine.begin() as connection:  # healthy again for the fixture's own check
+        connection.execute(update(Member).values(merged_into=None))

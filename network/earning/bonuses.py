@@ -101,7 +101,7 @@ def pay_referral(session: Session, referred: MemberAccounts, *, now: datetime, l
     referral, partner_name, issuance = terms
     # Locked after the referred member: a deadlock with a transaction locking
     # the two the other way round is detected by the database and retried.
-    referrer = locks.lock_member(session, referral.referrer_id)
+    referrer = locks.lock_holder(session, referral.referrer_id)
     hold_release.release_expired(session, referrer, now)
     common = {"partner_id": referral.partner_id, "issuance_account": issuance, "now": now, "lifetime": lifetime}
     entry_id = credit(session, referred, award=Award("referral", referral.referred_points, "referred by a member"),

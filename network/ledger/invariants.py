@@ -245,6 +245,35 @@ def _expired_holds_end_before_later_writes(session: Session):
         yield f"hold {hold_id} of member {member_id} expired at {expires_at.isoformat()}, still authorised after entry {entry_id}"
 
 
+def _merged_members_hold_nothing(session: Session):
+    """A merge moves everything to the survivor, and what comes after follows it there: a merged member keeps nothing.
+
+    Points left on a closed member (an earn that raced the merge and landed
+    on the member it absorbed) are points no till can reach; the other
+    checks all hold for them, so only this one sees them.
+    """
+    merged = select(Member.id).where(Member.merged_into.is_not(None))
+    balances = (
+        select(Account.member_id, Account.kind, Account.balance)
+        .where(Account.member_id.in_(merged), Account.balance != 0)
+        .order_by(Account.member_id, Account.kind)
+    )
+    for member_id, kind, balance in session.execute(balances):
+        yield f"merged member {member_id}: {kind} balance {balance}"
+    lots = (
+        select(Lot.member_id, func.count(), int_sum(Lot.remaining))
+        .where(Lot.member_id.in_(merged), Lot.remaining > 0).group_by(Lot.member_id)
+    )
+    for member_id, count, remaining in session.execute(lots):
+        yield f"merged member {member_id}: {count} open lot(s), {remaining} points"
+    holds = (
+        select(Hold.member_id, func.count(), int_sum(Hold.points))
+        .where(Hold.member_id.in_(merged), Hold.status == HoldStatus.AUTHORIZED).group_by(Hold.member_id)
+    )
+    for member_id, count, points in session.execute(holds):
+        yield f"merged member {member_id}: {count} authorised hold(s), {points} points"
+
+
 CHECKS = {
     "every entry sums to zero": _entries_sum_to_zero,
     "every entry has two postings or more": _entries_have_two_postings,
@@ -257,6 +286,7 @@ CHECKS = {
     "no available balance below zero": _no_negative_available,
     "awards add up to their entries": _awards_explain_entries,
     "held balances equal their authorised holds": _held_equals_authorized_holds,
+    "merged members hold nothing": _merged_members_hold_nothing,
     "deleted members hold no points": _deleted_members_hold_nothing,
     "refunds take their sale's own lots first": _refunds_take_their_own_lots_first,
     "expired holds end before the next write": _expired_holds_end_before_later_writes,

@@ -35,6 +35,8 @@ class MemberAccounts:
     member_id: str
     ids: dict[str, int]
     balances: dict[str, int]
+    #: Read with the lock: the member a merge that committed while the lock was awaited moved everything to.
+    merged_into: str | None = None
 
     def balance_view(self) -> dict[str, int]:
         return balance_view(self.balances)

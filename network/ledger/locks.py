@@ -11,7 +11,12 @@ function here keeps:
    once (a merge, a merged member and its survivor: `lock_with_holder`), so
    two movements never hold one member each while waiting for the other's.
    (A batch of more than 1,000 members is locked a page of members at a
-   time, each page in account id order.)
+   time, each page in account id order.) The members rows are locked by the
+   same statement, which reads `merged_into`: a member a merge absorbed
+   while this waited is followed to its survivor, locked next (`survivor`),
+   and the movement is booked there. That is the one lock taken after
+   another out of account id order by design; the absorbed member is closed
+   and empty, so only a second merge of it can meet it the other way.
 2. Then, under those locks, the rows the movement changes: cards (a merge
    moves them), holds (`FOR UPDATE`, read again after the member lock: a
    concurrent capture or void may have won), a reward's stock (one
@@ -46,7 +51,7 @@ from network.models import Account, Card, Member, Order, Referral
 from partners.cards import is_valid_card_number
 from partners.transactions import Refund
 
-_accounts, _cards, _referrals = Account.__table__, Card.__table__, Referral.__table__
+_accounts, _cards, _members, _referrals = Account.__table__, Card.__table__, Member.__table__, Referral.__table__
 _PAGE = 1000
 
 
@@ -65,21 +70,53 @@ def check_card(number: str, status: str | None) -> None:
 
 
 def _accounts_of(rows) -> MemberAccounts:
-    return MemberAccounts(rows[0].member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
+    return MemberAccounts(rows[0].member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows},
+                          rows[0].merged_into)
 
 
-_LOCK_MEMBER = (
+def _locking(statement):
+    """A statement over accounts made a lock: on the accounts and on their members' rows, read with `merged_into`.
+
+    The members row is locked too so that a merge which commits while this
+    waits is seen: PostgreSQL then re-reads the locked rows at their latest
+    version (a row only joined would stay as the statement first saw it).
+    Nothing else takes that lock without holding the member's accounts, so
+    it never waits on its own, and key-share locks (foreign keys of new
+    postings, lots and orders) pass it.
+    """
+    return (statement.add_columns(_members.c.merged_into).join(_members, _members.c.id == _accounts.c.member_id)
+            .with_for_update(of=(_accounts, _members), key_share=True))
+
+
+_LOCK_MEMBER = _locking(
     select(_accounts.c.id, _accounts.c.kind, _accounts.c.balance)
     .where(_accounts.c.member_id == bindparam("member"))
     .order_by(_accounts.c.id)
-    .with_for_update(key_share=True)
 )
 
 
 def lock_member(session: Session, member_id: str) -> MemberAccounts:
-    """Lock a member's account rows and read their balances: the first step of every movement of its points."""
-    rows = session.execute(_LOCK_MEMBER, {"member": member_id}).all()
-    return MemberAccounts(member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows})
+    """Lock a member's account rows and read their balances: the first step of every movement of its points.
+
+    The member itself, merged or not (`merged_into` says): a merge, a hold's
+    capture or a reversal needs that one. A movement that follows a member's
+    points wherever they went takes `lock_holder`.
+    """
+    rows = session.connection().execute(_LOCK_MEMBER, {"member": member_id}).all()
+    merged_into = rows[0].merged_into if rows else None
+    return MemberAccounts(member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows}, merged_into)
+
+
+def survivor(session: Session, member: MemberAccounts) -> MemberAccounts:
+    """The locked member, or, if a merge absorbed it while this waited for the lock, its survivor, locked.
+
+    The survivor is locked after the absorbed member, out of account id
+    order: the absorbed member is closed and holds nothing, so only a merge
+    of it again can wait on it the other way, and that deadlock is retried.
+    """
+    while member.merged_into is not None:
+        member = lock_member(session, member.merged_into)
+    return member
 
 
 #: A card's holder and their accounts, read with the card's status (network.members.cards reads it unlocked).
@@ -89,15 +126,15 @@ CARD_ACCOUNTS = (
     .where(_cards.c.number == bindparam("number"))
     .order_by(_accounts.c.id)
 )
-_LOCK_CARD_ACCOUNTS = CARD_ACCOUNTS.with_for_update(of=_accounts, key_share=True)
+_LOCK_CARD_ACCOUNTS = _locking(CARD_ACCOUNTS)
 
 
 def lock_member_by_card(session: Session, number: str) -> MemberAccounts:
-    """`lock_member` for the holder of an active card, in one statement."""
+    """`lock_member` for the holder of an active card, in one statement; the survivor if a merge won the race."""
     check_number(number)
     rows = session.connection().execute(_LOCK_CARD_ACCOUNTS, {"number": number}).all()
     check_card(number, rows[0].status if rows else None)
-    return _accounts_of(rows)
+    return survivor(session, _accounts_of(rows))
 
 
 _HOLDERS = (
@@ -110,13 +147,13 @@ _HOLDERS = (
     .order_by(_accounts.c.id)
 )
 _FIND_CARDS = {
-    (dialect, lock): _HOLDERS.where(condition).with_for_update(of=_accounts, key_share=True) if lock else _HOLDERS.where(condition)
+    (dialect, lock): _locking(_HOLDERS.where(condition)) if lock else _HOLDERS.where(condition)
     for dialect, condition in any_of(_cards.c.number, "numbers").items()
     for lock in (False, True)
 }
 _LOCK_MEMBERS = {
-    dialect: select(_accounts.c.id, _accounts.c.kind, _accounts.c.balance, _accounts.c.member_id)
-    .where(condition).order_by(_accounts.c.id).with_for_update(key_share=True)
+    dialect: _locking(select(_accounts.c.id, _accounts.c.kind, _accounts.c.balance, _accounts.c.member_id)
+                      .where(condition).order_by(_accounts.c.id))
     for dialect, condition in any_of(_accounts.c.member_id, "members").items()
 }
 
@@ -129,6 +166,8 @@ def find_cards(
     Returns each card's holder (one `MemberAccounts` per member, shared by
     all its cards, so balances add up across a batch) or the error a till
     would show for it, and the members who may still be owed a referral.
+    Locked, a card whose holder a merge absorbed meanwhile answers with the
+    survivor.
     """
     found: dict[str, MemberAccounts | DomainError] = {}
     for number in numbers:
@@ -144,9 +183,11 @@ def find_cards(
             holder_ = holders_.setdefault(row.member_id, MemberAccounts(row.member_id, {}, {}))
             holder_.ids[row.kind] = row.id
             holder_.balances[row.kind] = row.balance
+            holder_.merged_into = row.merged_into if lock else None
             cards[row.number] = (row.status, row.member_id)
             if row.referral is not None:
                 owed.add(row.member_id)
+    owed |= _go_on_to_survivors(session, holders_)
     for number in wanted:
         status, member_id = cards.get(number, (None, None))
         try:
@@ -157,20 +198,44 @@ def find_cards(
     return found, owed
 
 
-def lock_members(session: Session, holders_: list[MemberAccounts]) -> None:
+def _go_on_to_survivors(session: Session, holders_: dict[str, MemberAccounts]) -> set[str]:
+    """Replace each holder a merge absorbed under the lock by its survivor (one object per member); their ids.
+
+    The survivors are returned as possibly owed a referral: one promised to
+    the survivor is paid on its first sale, whichever card made it
+    (network.earning.bonuses looks, and finds none if there is none).
+    """
+    merged = [member_id for member_id, holder_ in holders_.items() if holder_.merged_into is not None]
+    survivors: set[str] = set()
+    for member_id in merged:
+        survivor_ = survivor(session, holders_[member_id])
+        holders_[member_id] = holders_.setdefault(survivor_.member_id, survivor_)
+        survivors.add(survivor_.member_id)
+    return survivors
+
+
+def lock_members(session: Session, holders_: list[MemberAccounts]) -> dict[str, MemberAccounts]:
     """Lock many members' accounts in account id order and refresh their balances.
 
-    Bulk sales take these locks last, just before they move the balances,
-    so two imports booking at once hold them only for their final
-    statements, and in one order, so they do not deadlock on each other.
+    Bulk sales take these locks after they claim their order ids, just
+    before they write, so two imports booking at once hold them only for
+    their final statements, and in one order, so they do not deadlock on
+    each other. Returns, for each member a merge absorbed while this waited,
+    its survivor, locked (the same object as the batch's own holder of it).
     """
     by_member = {holder_.member_id: holder_ for holder_ in holders_}
     for row in _lock(session, by_member):
         by_member[row.member_id].balances[row.kind] = row.balance
+        by_member[row.member_id].merged_into = row.merged_into
+    absorbed = {member_id for member_id, holder_ in by_member.items() if holder_.merged_into is not None}
+    if not absorbed:
+        return {}
+    _go_on_to_survivors(session, by_member)
+    return {member_id: by_member[member_id] for member_id in absorbed}
 
 
 def lock_member_ids(session: Session, member_ids: Iterable[str]) -> None:
-    """Lock many members at once, in the same account id order as `lock_members`."""
+    """Lock many members at once, in the same account id order as `lock_members` (merged or not)."""
     for _ in _lock(session, member_ids):
         pass
 
@@ -216,8 +281,7 @@ def lock_with_holder(session: Session, member_id: str) -> tuple[MemberAccounts, 
 
 def lock_holder(session: Session, member_id: str) -> MemberAccounts:
     """Lock the member who holds `member_id`'s points now (itself, or the survivor of a merge), read under the lock."""
-    _, held_by = lock_with_holder(session, member_id)
-    return lock_member(session, held_by)
+    return survivor(session, lock_member(session, member_id))
 
 
 def lock_refunded_members(session: Session, partner_id: int, refunds: Sequence[Refund]) -> None:
