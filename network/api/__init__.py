@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from network.api import (
+    document,
     gate,
     holds,
     inbound,
@@ -24,6 +25,7 @@ from network.errors import DomainError
 
 def register(app: Flask) -> None:
     api = CoalitionApi(app)
+    document.register(api)
     for module in (partners, members, member_data, transactions, holds, rewards, inbound, settlement, reconciliation, network,
                    webhooks):
         api.register_blueprint(module.blp, url_prefix="/v1")

@@ -14,7 +14,7 @@ from flask import Response, current_app, g, request
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from network.api import idempotency
+from network.api import answers, idempotency
 from network.db import Database
 from network.earning.terms import Terms
 from network.errors import Forbidden, Invalid, Unavailable, UnsupportedMediaType
@@ -126,7 +126,7 @@ def requires(*roles: str):
             g.principal = principal
             return view(*args, **kwargs)
 
-        return wrapper
+        return answers.authenticated(wrapper, roles)
 
     return decorate
 

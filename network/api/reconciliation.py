@@ -9,8 +9,9 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from network.api.answers import answers
 from network.api.common import hub, media_type, principal, read, requires
-from network.api.schemas import ErrorOut, Strict
+from network.api.schemas import Strict
 from network.errors import Forbidden, Invalid
 from network.parties.auth import OPERATOR, PARTNER
 from settlement import reconcile, runs
@@ -63,9 +64,7 @@ class Reconciliation(Schema):
     }
 )
 @blp.response(200, Reconciliation)
-@blp.alt_response(400, schema=ErrorOut, description="bad_header: the file has no header with the three columns")
-@blp.alt_response(404, schema=ErrorOut, description="unknown_statement, unknown_partner")
-@blp.alt_response(415, schema=ErrorOut, description="the body is not text/csv")
+@answers("bad_header", "unknown_statement", "unknown_partner", "unsupported_media_type", "wrong_partner", "payload_too_large", "unreadable_body")
 def post_reconciliation(args, sequence):
     """Compare the partner's records with its orders booked in the period: matched, missing on either side, mismatched."""
     caller = principal()
@@ -94,7 +93,7 @@ def _csv(sequence: int, name: str, header: list[str], rows: list[list[str]]) -> 
 @blp.route("/settlement/statements/<int:sequence>/obligations.csv", methods=["GET"])
 @requires(OPERATOR)
 @blp.response(200, content_type="text/csv", description="columns from,to,amount,currency")
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_statement")
 def obligations_csv(sequence):
     """The statement's gross bilateral obligations (who would owe whom without netting), as CSV."""
     statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]
@@ -106,7 +105,7 @@ def obligations_csv(sequence):
 @blp.route("/settlement/statements/<int:sequence>/transfers.csv", methods=["GET"])
 @requires(OPERATOR)
 @blp.response(200, content_type="text/csv", description="columns partner,direction,amount,currency")
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_statement")
 def transfers_csv(sequence):
     """The statement's net transfers through the network (each partner pays or receives its net), as CSV."""
     statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]

@@ -8,8 +8,9 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, now, only_itself, principal, read, requires
-from network.api.schemas import ErrorOut, Strict
+from network.api.schemas import Strict
 from network.parties.auth import OPERATOR, PARTNER
 from network.parties.registry import get_partner
 from settlement import acknowledgements, runs
@@ -59,9 +60,10 @@ class PartnerSection(Schema):
 
 @blp.route("/settlement/runs", methods=["POST"])
 @requires(OPERATOR)
+@writes
 @blp.arguments(RunCreate)
 @blp.response(201, SignedStatement)
-@blp.alt_response(422, schema=ErrorOut, description="period_not_over (end too recent) or period_closed")
+@answers("period_not_over", "period_closed")
 def run(args):
     """Close the period from the last statement's end to `end`: the figures, signed."""
     config = current_app.config
@@ -81,7 +83,7 @@ def run(args):
 @blp.route("/settlement/statements/<int:sequence>", methods=["GET"])
 @requires(OPERATOR)
 @blp.response(200, SignedStatement)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_statement")
 def statement(sequence):
     """The whole statement and the hub's signature over its canonical (RFC 8785) bytes."""
     return read(lambda session: {**runs.signed_statement(session, sequence),
@@ -91,7 +93,7 @@ def statement(sequence):
 @blp.route("/settlement/statements/<int:sequence>/partners/<slug>", methods=["GET"])
 @requires(OPERATOR, PARTNER)
 @blp.response(200, PartnerSection)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_statement", "unknown_partner", "wrong_partner")
 def section(sequence, slug):
     """One partner's section with its inclusion proof against the signed Merkle root."""
     only_itself(slug, "A partner sees only its own section")
@@ -100,9 +102,10 @@ def section(sequence, slug):
 
 @blp.route("/partners/<slug>/public-key", methods=["PUT"])
 @requires(OPERATOR, PARTNER)
+@writes
 @blp.arguments(PublicKeySet)
 @blp.response(200, PublicKeySet)
-@blp.alt_response(422, schema=ErrorOut)
+@answers("unknown_partner", "wrong_partner", "invalid_public_key")
 def put_public_key(args, slug):
     """Register the partner's Ed25519 public key, with which it countersigns statements."""
     only_itself(slug, "A partner registers only its own key")
@@ -116,10 +119,10 @@ def put_public_key(args, slug):
 
 @blp.route("/settlement/statements/<int:sequence>/acknowledgements", methods=["POST"])
 @requires(PARTNER)
+@writes
 @blp.arguments(AcknowledgementCreate)
 @blp.response(201, AcknowledgementOut)
-@blp.alt_response(409, schema=ErrorOut, description="already acknowledged")
-@blp.alt_response(422, schema=ErrorOut, description="hash_mismatch, no_public_key, bad_countersignature")
+@answers("already_acknowledged", "hash_mismatch", "no_public_key", "bad_countersignature", "unknown_statement")
 def acknowledge(args, sequence):
     """Countersign the statement's hash with the partner's registered key."""
     partner = principal().partner
@@ -129,6 +132,7 @@ def acknowledge(args, sequence):
 @blp.route("/settlement/keys", methods=["GET"])
 @blp.doc(security=[])
 @blp.response(200, JwkSet)
+@answers()
 def keys():
     """The hub's statement-signing public keys as a JWK set (RFC 8037): anyone may verify offline."""
     return hub().signing.jwks()

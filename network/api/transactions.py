@@ -7,12 +7,12 @@ from datetime import timedelta
 from flask import current_app, request
 from flask_smorest import Blueprint
 
+from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, media_type, now, principal, requires, terms
 from network.api.gate import reads_raw_body, too_deep
 from network.api.schemas import (
     ActionCreate,
     BatchResult,
-    ErrorOut,
     RedemptionCreate,
     RedemptionResult,
     ReversalResult,
@@ -53,6 +53,7 @@ def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
 @blp.route("/transactions", methods=["POST"])
 @reads_raw_body
 @requires(PARTNER)
+@writes
 @blp.doc(
     requestBody={
         "description": "The partner's own payload, read by its adapter (JSON, CSV or XML); shown here: the canonical "
@@ -63,10 +64,7 @@ def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
     }
 )
 @blp.response(201, TransactionResult)
-@blp.alt_response(401, schema=ErrorOut, description="a signed format whose signature is missing or wrong")
-@blp.alt_response(409, schema=ErrorOut, description="order id already booked by this partner")
-@blp.alt_response(415, schema=ErrorOut, description="a media type the partner's adapter does not read")
-@blp.alt_response(422, schema=ErrorOut, description="invalid transaction, naming the field or row")
+@answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "duplicate_order")
 def post_transaction():
     """Book sales (they earn points) and refunds (they claw back their share) in the partner's format."""
     partner = principal().partner
@@ -96,7 +94,7 @@ def post_transaction():
     }
 )
 @blp.response(200, BatchResult)
-@blp.alt_response(415, schema=ErrorOut, description="the adapter reads no batch files, or not this media type")
+@answers("batch_not_supported", "unsupported_media_type", "unreadable_body", "body_too_deep", "payload_too_large", "adapter_unavailable", "rules_unavailable")
 def post_batch():
     """Book a file of transactions: good rows post, bad rows are listed with their row number and reason."""
     partner = principal().partner
@@ -118,10 +116,10 @@ def post_batch():
 
 @blp.route("/actions", methods=["POST"])
 @requires(PARTNER)
+@writes
 @blp.arguments(ActionCreate)
 @blp.response(201, TransactionResult)
-@blp.alt_response(409, schema=ErrorOut, description="this reference was already booked")
-@blp.alt_response(422, schema=ErrorOut, description="unknown_action, or action_limit_reached for today")
+@answers("unknown_card", "invalid_card", "card_blocked", "duplicate_order", "unknown_action", "action_limit_reached", "rules_unavailable")
 def post_action(args):
     """Reward a non-purchase action (a review, a social post) by the partner's `action` rule."""
     partner = principal().partner
@@ -133,12 +131,10 @@ def post_action(args):
 
 @blp.route("/redemptions", methods=["POST"])
 @requires(PARTNER)
+@writes
 @blp.arguments(RedemptionCreate)
 @blp.response(201, RedemptionResult)
-@blp.alt_response(404, schema=ErrorOut, description="unknown_card, unknown_reward")
-@blp.alt_response(409, schema=ErrorOut, description="duplicate_order, out_of_stock")
-@blp.alt_response(422, schema=ErrorOut, description="insufficient_points, reward_limit_reached, reward_retired, "
-                  "no_points_rate, or invalid fields")
+@answers("unknown_card", "invalid_card", "card_blocked", "unknown_reward", "duplicate_order", "out_of_stock", "insufficient_points", "reward_limit_reached", "reward_retired", "no_points_rate")
 def redeem(args):
     """Spend points at this partner: so many `points`, a reward by `sku`, or an `amount` at the partner's rate.
 
@@ -161,9 +157,9 @@ def redeem(args):
 
 @blp.route("/redemptions/<int:redemption_id>/reversal", methods=["POST"])
 @requires(PARTNER)
+@writes
 @blp.response(201, ReversalResult)
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(409, schema=ErrorOut, description="already reversed")
+@answers("unknown_redemption", "already_reversed")
 def reverse(redemption_id):
     """Cancel a redemption made by this partner; the points return to the lots they came from."""
     partner = principal().partner

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
+from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, only_itself, read, requires
-from network.api.schemas import DeliveriesPage, DeliveriesQuery, ErrorOut, WebhookOut, WebhookSet
+from network.api.schemas import DeliveriesPage, DeliveriesQuery, WebhookOut, WebhookSet
 from network.events import webhooks
 from network.parties.auth import OPERATOR, PARTNER
 from network.parties.registry import get_partner
@@ -16,12 +17,10 @@ blp = Blueprint("webhooks", __name__, description="Partners' webhooks: events si
 
 @blp.route("/partners/<slug>/webhook", methods=["PUT"])
 @requires(OPERATOR, PARTNER)
+@writes
 @blp.arguments(WebhookSet)
 @blp.response(200, WebhookOut)
-@blp.alt_response(403, schema=ErrorOut, description="another partner's webhook")
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(422, schema=ErrorOut, description="url not http(s), with user info or a backslash, or at a private "
-                  "address; secret shorter than 16 characters")
+@answers("wrong_partner", "unknown_partner", "invalid_webhook")
 def put_webhook(args, slug):
     """Register or replace where the partner's events are POSTed and the secret they are signed with."""
     only_itself(slug, "A partner sets only its own webhook")
@@ -37,8 +36,9 @@ def put_webhook(args, slug):
 
 @blp.route("/partners/<slug>/webhook", methods=["DELETE"])
 @requires(OPERATOR, PARTNER)
+@writes
 @blp.response(200, WebhookOut)
-@blp.alt_response(404, schema=ErrorOut, description="no such partner, or it has no webhook")
+@answers("wrong_partner", "unknown_partner", "no_webhook")
 def delete_webhook(slug):
     """Stop sending: the secret is forgotten and deliveries still pending are cancelled."""
     only_itself(slug, "A partner removes only its own webhook")
@@ -53,7 +53,7 @@ def delete_webhook(slug):
 @blp.route("/partners/<slug>/webhook", methods=["GET"])
 @requires(OPERATOR, PARTNER)
 @blp.response(200, WebhookOut)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("wrong_partner", "unknown_partner")
 def get_webhook(slug):
     """The URL and whether a secret is set (never the secret)."""
     only_itself(slug)
@@ -64,7 +64,7 @@ def get_webhook(slug):
 @requires(OPERATOR, PARTNER)
 @blp.arguments(DeliveriesQuery, location="query")
 @blp.response(200, DeliveriesPage)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("wrong_partner", "unknown_partner")
 def list_deliveries(args, slug):
     """The webhook's deliveries, newest first, each with every attempt (time, HTTP status or error, duration)."""
     only_itself(slug)
