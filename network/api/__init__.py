@@ -24,7 +24,7 @@ from network.errors import DomainError
 
 
 def register(app: Flask) -> None:
-    api = CoalitionApi(app)
+    api = CoalitionApi(app, spec_kwargs={"extra_plugins": [document.Examples()]})
     document.register(api)
     for module in (partners, members, member_data, transactions, holds, rewards, inbound, settlement, reconciliation, network,
                    webhooks):

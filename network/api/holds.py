@@ -20,7 +20,11 @@ blp = Blueprint("holds", __name__, description="Two-phase redemptions: capture o
 @blp.response(201, HoldResult)
 @answers("unknown_redemption", "hold_captured", "hold_voided", "hold_expired", "duplicate_order", "capture_exceeds_hold", "partial_reward_capture", "insufficient_points")
 def capture(args, redemption_id):
-    """Capture a hold, all of it or fewer points; the rest goes back to the member's lots."""
+    """Capture a hold, all of it or fewer points; the rest goes back to the member's lots.
+
+    A partner key only, for its own holds. A held reward is captured whole. Captured once: a second capture is 409
+    `hold_captured`.
+    """
     partner = principal().partner
     return idempotent_write(lambda session: holds.capture(session, partner, redemption_id, points=args.get("points"),
                                                           now=now()))
@@ -32,7 +36,10 @@ def capture(args, redemption_id):
 @blp.response(200, HoldResult)
 @answers("unknown_redemption", "hold_captured", "hold_voided", "hold_expired")
 def void(redemption_id):
-    """Void a hold: every held point goes back to the lots it came from."""
+    """Void a hold: every held point goes back to the lots it came from.
+
+    A partner key only, for its own holds. A held reward goes back to stock.
+    """
     partner = principal().partner
     return idempotent_write(lambda session: holds.void(session, partner, redemption_id, now=now()), status=200)
 
@@ -42,6 +49,9 @@ def void(redemption_id):
 @blp.response(200, HoldOut)
 @answers("unknown_redemption")
 def show(redemption_id):
-    """A hold of this partner; one past `expires_at` shows as expired even before any write released it."""
+    """A hold of this partner; one past `expires_at` shows as expired even before any write released it.
+
+    A partner key only: a partner sees its own holds.
+    """
     partner = principal().partner
     return read(lambda session: holds.show(session, partner, redemption_id, now()))

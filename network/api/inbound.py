@@ -31,7 +31,11 @@ blp = Blueprint("inbound", __name__, description="Signed webhooks from shop plat
 @blp.response(201, TransactionResult)
 @answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "unknown_partner", "no_inbound_endpoint", "bad_request")
 def inbound(slug):
-    """Book a platform's webhook for this partner, once its signature holds."""
+    """Book a platform's webhook for this partner, once its signature holds.
+
+    No bearer token: the platform signs the body with the partner's webhook secret. A webhook for an order booked
+    already answers 200 with `"duplicate": true`, never a 409, since platforms retry anything else for days.
+    """
     partner = read(lambda session: get_partner(session, slug))
     adapter, config = hub().adapter(partner)
     if not getattr(adapter, "signed", False):

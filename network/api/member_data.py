@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, principal, read, requires
-from network.api.document import card_path
+from network.api.document import card_in_path
 from network.api.schemas import (
     CardBlock,
     CardIssue,
@@ -30,7 +30,7 @@ def master_key() -> MasterKey:
 
 
 @blp.route("/cards/<card_number>/block", methods=["POST"])
-@blp.doc(parameters=[card_path()])
+@card_in_path
 @requires(OPERATOR, PARTNER)
 @writes
 @blp.arguments(CardBlock)
@@ -74,7 +74,11 @@ def issue(args, member_id):
 @blp.response(200, MergeResult)
 @answers("unknown_member", "member_merged", "member_deleted", "member_has_holds", "same_member")
 def merge_member(args, member_id):
-    """Merge another member into this one: its cards, points and lots (issuer and expiry kept) move here."""
+    """Merge another member into this one: its cards, points and lots (issuer and expiry kept) move here.
+
+    Operator only. The merged member is closed (410 `member_merged`, naming `merged_into`); its debts
+    move too. Refused while either member has held points.
+    """
     return idempotent_write(lambda session: merge.merge(session, member_id, args["member_id"], now=now()), status=200)
 
 
@@ -83,7 +87,10 @@ def merge_member(args, member_id):
 @blp.response(200, MemberExport)
 @answers("unknown_member", "member_merged", "member_deleted", "master_key_error")
 def export_member(member_id):
-    """Everything held about the member: profile, cards, balances, lots, entries, orders, referrals."""
+    """Everything held about the member: profile, cards, balances, lots, entries, orders, referrals.
+
+    Operator only: the answer to a member's access request, personal data decrypted.
+    """
     return read(lambda session: export.export(session, master_key(), member_id))
 
 
@@ -93,5 +100,9 @@ def export_member(member_id):
 @blp.response(200, MemberDeleted)
 @answers("unknown_member", "member_merged", "member_deleted", "member_has_holds")
 def delete_member(member_id):
-    """Forget the member: points forfeited as breakage, cards blocked, personal data crypto-shredded; the ledger stays."""
+    """Forget the member: points forfeited as breakage, cards blocked, personal data crypto-shredded; the ledger stays.
+
+    Operator only, at the member's request. Holds must be captured or voided first (`member_has_holds`); a second
+    delete answers 410 `member_deleted`.
+    """
     return idempotent_write(lambda session: erasure.delete_member(session, member_id, now=now()), status=200)

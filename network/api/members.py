@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, ladder, now, principal, read, requires, tier_window
-from network.api.document import card_path
+from network.api.document import card_in_path
 from network.api.member_data import master_key
 from network.api.schemas import (
     AdjustmentCreate,
@@ -103,7 +103,11 @@ def show(member_id):
 @blp.response(201, AdjustmentResult)
 @answers("unknown_member", "member_merged", "member_deleted", "insufficient_points")
 def adjust(args, member_id):
-    """Credit or debit a member's points by hand, with a reason; funded by the network."""
+    """Credit or debit a member's points by hand, with a reason; funded by the network.
+
+    Operator only. A debit takes the member's oldest-expiring points first and never goes below zero
+    (`insufficient_points`).
+    """
     days = timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"])
 
     def work(session):
@@ -119,7 +123,10 @@ def adjust(args, member_id):
 @blp.response(200, HistoryPage)
 @answers("unknown_member", "member_merged", "member_deleted")
 def member_history(query, member_id):
-    """Entries newest first; a partner sees only the entries it created."""
+    """Entries newest first; a partner sees only the entries it created.
+
+    Paged by entry id: pass `next_before` as `?before=` for the next page. The operator sees every entry.
+    """
     partner = principal().partner
 
     def work(session):
@@ -132,12 +139,16 @@ def member_history(query, member_id):
 
 
 @blp.route("/cards/<card_number>/balance", methods=["GET"])
-@blp.doc(parameters=[card_path()])
+@card_in_path
 @requires(OPERATOR, PARTNER)
 @blp.response(200, CardBalance)
 @answers("unknown_card", "invalid_card", "card_blocked")
 def balance(card_number):
-    """What a till shows before a redemption: the balances, the next points to expire, and the member's tier."""
+    """What a till shows before a redemption: the balances, the next points to expire, and the member's tier.
+
+    Any partner may read any card (the card number is what a till holds). `held` counts authorised holds; points of
+    an expired hold show as available at once.
+    """
     at, window, known = now(), tier_window(), ladder()
 
     def work(session):

@@ -22,7 +22,10 @@ def _view(ladder: list[tiers.Tier]) -> dict:
 @blp.response(200, TiersOut)
 @answers()
 def get_tiers():
-    """The tier ladder, lowest first, and which sales qualify."""
+    """The tier ladder, lowest first, and which sales qualify.
+
+    Any caller: tills show a member's tier and what the next one needs.
+    """
     return read(lambda session: _view(tiers.ladder(session)))
 
 
@@ -33,7 +36,11 @@ def get_tiers():
 @blp.response(200, TiersOut)
 @answers()
 def put_tiers(args):
-    """Replace the whole ladder. Members keep their tier's position; they move up at their next sale."""
+    """Replace the whole ladder. Members keep their tier's position; they move up at their next sale.
+
+    Operator only. The first threshold is 0 (every member is in a tier); thresholds and multipliers rise from one
+    tier to the next.
+    """
     answer = idempotent_write(lambda session: _view(tiers.set_ladder(session, args["tiers"], now=now())), status=200)
     hub().forget("ladder")
     return answer

@@ -105,6 +105,10 @@ def create(args):
 @blp.response(200, PartnerOut)
 @answers("unknown_partner", "wrong_partner")
 def show(slug):
+    """A partner's settings: adapter (secrets masked), earning rules, return window, points rate.
+
+    The operator reads any partner; a partner only itself (403 `wrong_partner` otherwise).
+    """
     only_itself(slug)
     return read(lambda session: _view(get_partner(session, slug)))
 
@@ -116,7 +120,10 @@ def show(slug):
 @blp.response(200, PartnerOut)
 @answers("unknown_partner")
 def patch(args, slug):
-    """Change a partner's name, time zone or return window (`pending_days`, for sales booked from now on)."""
+    """Change a partner's name, time zone or return window (`pending_days`, for sales booked from now on).
+
+    Operator only. Fields left out keep their value.
+    """
     return _changed(lambda session: amend(session, slug, args))
 
 
@@ -127,7 +134,11 @@ def patch(args, slug):
 @blp.response(200, PartnerOut)
 @answers("unknown_partner")
 def put_adapter(args, slug):
-    """Choose the partner's adapter and its settings (a webhook secret, a CSV column map)."""
+    """Choose the partner's adapter and its settings (a webhook secret, a CSV column map).
+
+    Operator only. The settings are checked by the adapter's own schema, so a bad setting is a 422 naming
+    `adapter_config.<field>`, never a failure at the first sale.
+    """
     config = _adapter_and_config(args["adapter"], args["adapter_config"])
     return _changed(lambda session: set_adapter(session, slug, args["adapter"], config))
 
@@ -147,7 +158,11 @@ def put_adapter(args, slug):
 @blp.response(200, PartnerOut)
 @answers("unknown_partner", "invalid_rules", "unreadable_body", "body_too_deep", "payload_too_large")
 def put_rules(slug):
-    """Replace the partner's earning rules; each is validated by its plugin's own schema."""
+    """Replace the partner's earning rules; each is validated by its plugin's own schema.
+
+    Operator only. The body is the whole list: rules not in it are dropped. A rule whose plugin is not installed is
+    refused (`invalid_rules`, naming `<index>.rule`).
+    """
     try:
         body = json.loads(request.get_data())
     except (ValueError, RecursionError):
@@ -163,7 +178,11 @@ def put_rules(slug):
 @blp.response(201, ContractsOut)
 @answers("unknown_partner", "contract_version_exists")
 def put_contract(args, slug):
-    """Add a contract version (rates are money per point, in the network's settlement currency); earlier versions stay."""
+    """Add a contract version (rates are money per point, in the network's settlement currency); earlier versions stay.
+
+    Operator only. A version applies to points booked from its `effective_from`; settlement values each point under
+    the version in force when it was booked, so a new version never reprices the past.
+    """
     currency = current_app.config["COALITION_SETTLEMENT_CURRENCY"]
 
     def work(session):
@@ -180,7 +199,10 @@ def put_contract(args, slug):
 @blp.response(200, ContractsOut)
 @answers("unknown_partner", "wrong_partner")
 def get_contract(slug):
-    """Every version of the partner's contract, oldest first."""
+    """Every version of the partner's contract, oldest first.
+
+    The operator reads any partner's; a partner only its own.
+    """
     only_itself(slug)
     return read(lambda session: _contracts_view(session, get_partner(session, slug)))
 

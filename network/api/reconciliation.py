@@ -60,13 +60,17 @@ class Reconciliation(Schema):
         " (type: sale, refund or redemption; refunds and redemptions may be negative, as the hub reports them, or "
         "positive: the type gives the sign).",
         "required": True,
-        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "content": {"text/csv": {"schema": {"type": "string"}, "example": "order_id,type,points\nA-1001,sale,12\nB-2001,redemption,-100\n"}},
     }
 )
 @blp.response(200, Reconciliation)
 @answers("bad_header", "unknown_statement", "unknown_partner", "unsupported_media_type", "wrong_partner", "payload_too_large", "unreadable_body")
 def post_reconciliation(args, sequence):
-    """Compare the partner's records with its orders booked in the period: matched, missing on either side, mismatched."""
+    """Compare the partner's records with its orders booked in the period: matched, missing on either side, mismatched.
+
+    A partner reconciles its own records; the operator names the partner with `?partner=`. Not run under an
+    Idempotency-Key: it books nothing.
+    """
     caller = principal()
     slug = args.get("partner")
     if caller.partner is not None:
@@ -95,7 +99,10 @@ def _csv(sequence: int, name: str, header: list[str], rows: list[list[str]]) -> 
 @blp.response(200, content_type="text/csv", description="columns from,to,amount,currency")
 @answers("unknown_statement")
 def obligations_csv(sequence):
-    """The statement's gross bilateral obligations (who would owe whom without netting), as CSV."""
+    """The statement's gross bilateral obligations (who would owe whom without netting), as CSV.
+
+    Operator only, for finance teams; the amounts are those of the signed statement.
+    """
     statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]
     currency = statement["currency"]
     return _csv(sequence, "obligations", ["from", "to", "amount", "currency"],
@@ -107,7 +114,10 @@ def obligations_csv(sequence):
 @blp.response(200, content_type="text/csv", description="columns partner,direction,amount,currency")
 @answers("unknown_statement")
 def transfers_csv(sequence):
-    """The statement's net transfers through the network (each partner pays or receives its net), as CSV."""
+    """The statement's net transfers through the network (each partner pays or receives its net), as CSV.
+
+    Operator only, for finance teams; the amounts are those of the signed statement.
+    """
     statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]
     currency = statement["currency"]
     return _csv(sequence, "transfers", ["partner", "direction", "amount", "currency"],

@@ -32,7 +32,11 @@ blp = Blueprint("rewards", __name__, description="Reward catalogues, paying with
 @blp.response(201, RewardOut)
 @answers("unknown_partner", "wrong_partner", "reward_exists")
 def add_reward(args, slug):
-    """Add a reward to the partner's catalogue (the partner itself, or the operator)."""
+    """Add a reward to the partner's catalogue (the partner itself, or the operator).
+
+    The sku is unique in the partner's catalogue (409 `reward_exists`). Members redeem it with `POST
+    /v1/redemptions` and `sku`.
+    """
     only_itself(slug, "A partner keeps only its own catalogue")
     answer = idempotent_write(lambda session: rewards.add(session, get_partner(session, slug).id, now=now(), **args))
     hub().forget("offers")
@@ -45,7 +49,10 @@ def add_reward(args, slug):
 @blp.response(200, Catalogue)
 @answers("unknown_partner")
 def catalogue(query, slug):
-    """A partner's active rewards, by sku; any partner may read any catalogue (tills show them)."""
+    """A partner's active rewards, by sku; any partner may read any catalogue (tills show them).
+
+    With `?retired=true` retired rewards are listed too.
+    """
     return read(lambda session: {"partner": slug, "rewards": rewards.catalogue(
         session, get_partner(session, slug).id, retired=query["retired"])})
 
@@ -57,7 +64,11 @@ def catalogue(query, slug):
 @blp.response(200, RewardOut)
 @answers("unknown_partner", "unknown_reward", "wrong_partner")
 def change_reward(args, slug, sku):
-    """Change a reward's name, points, stock or limit, or retire it with `"active": false`."""
+    """Change a reward's name, points, stock or limit, or retire it with `"active": false`.
+
+    The partner itself, or the operator. Fields left out keep their value; a retired reward stays in members'
+    histories.
+    """
     only_itself(slug, "A partner keeps only its own catalogue")
     answer = idempotent_write(lambda session: rewards.change(session, get_partner(session, slug).id, sku, args), status=200)
     hub().forget("offers")
@@ -71,7 +82,10 @@ def change_reward(args, slug, sku):
 @blp.response(200, PartnerOut)
 @answers("unknown_partner", "wrong_partner")
 def put_points_rate(args, slug):
-    """Set how many points one unit of the partner's currency costs when a member pays an amount with points."""
+    """Set how many points one unit of the partner's currency costs when a member pays an amount with points.
+
+    The partner itself, or the operator. Without a rate a partner takes points, not amounts (`no_points_rate`).
+    """
     only_itself(slug)
 
     def work(session):
@@ -89,6 +103,10 @@ def put_points_rate(args, slug):
 @blp.response(201, DonationResult)
 @answers("unknown_card", "invalid_card", "card_blocked", "unknown_partner", "not_a_charity", "insufficient_points")
 def donate(args):
-    """Give a member's points to a charity partner: a redemption there, billed to each point's issuer."""
+    """Give a member's points to a charity partner: a redemption there, billed to each point's issuer.
+
+    The operator or any partner. The charity is a partner of kind `charity`; the donation is booked as a redemption
+    there, so settlement bills each point's issuer as for any redemption.
+    """
     donor = principal().partner
     return idempotent_write(lambda session: redemptions.donate(session, donor=donor, now=now(), **args))

@@ -431,7 +431,8 @@ class CardIssued(Schema):
 
 class MergeCreate(Strict):
     member_id = fields.String(required=True, validate=validate.Length(min=1, max=32),
-                              metadata={"description": "the member merged into this one (it is then closed)"})
+                              metadata={"description": "the member merged into this one (it is then closed)",
+                                        "example": "5f0c9a3e2b7d4c1e8a6f0b9d3c2e1a47"})
 
 
 class MergeResult(Schema):
@@ -539,7 +540,9 @@ class TierIn(Strict):
 
 class TiersSet(Strict):
     tiers = fields.List(fields.Nested(TierIn), required=True, validate=validate.Length(min=1, max=MAX_TIERS),
-                        metadata={"description": "lowest first; the first threshold is 0"})
+                        metadata={"description": "lowest first; the first threshold is 0; thresholds and multipliers rise",
+                                  "example": [{"name": "Member", "threshold": 0, "multiplier": "1"},
+                                              {"name": "Silver", "threshold": 1000, "multiplier": "1.25"}]})
 
     @validates_schema
     def _ladder(self, data, **kwargs):
@@ -563,7 +566,8 @@ class TiersOut(Schema):
 class WebhookSet(Strict):
     url = fields.String(required=True, metadata={"example": "https://hooks.brew-bar.example/coalition"})
     secret = fields.String(required=True, load_only=True,
-                           metadata={"description": "16 to 200 characters; signs every delivery; never shown back"})
+                           metadata={"description": "16 to 200 characters; signs every delivery; never shown back",
+                                     "example": "a-long-shared-secret-0042"})
 
 
 class WebhookOut(Schema):

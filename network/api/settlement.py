@@ -29,12 +29,15 @@ class SignedStatement(Schema):
 
 
 class PublicKeySet(Strict):
-    public_key = fields.String(required=True, metadata={"description": "Ed25519, 32 bytes raw, base64url without padding"})
+    public_key = fields.String(required=True, metadata={"description": "Ed25519, 32 bytes raw, base64url without padding",
+                                                        "example": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})
 
 
 class AcknowledgementCreate(Strict):
-    statement_hash = fields.String(required=True, metadata={"description": "SHA-256 hex of the statement's canonical bytes"})
-    signature = fields.String(required=True, metadata={"description": "base64url Ed25519 signature of statement_hash's ASCII bytes"})
+    statement_hash = fields.String(required=True, metadata={"description": "SHA-256 hex of the statement's canonical bytes",
+                                                            "example": "9f2c" * 16})
+    signature = fields.String(required=True, metadata={"description": "base64url Ed25519 signature of statement_hash's ASCII bytes",
+                                                       "example": "q2X0" * 21 + "q2"})
 
 
 class AcknowledgementOut(Schema):
@@ -65,7 +68,11 @@ class PartnerSection(Schema):
 @blp.response(201, SignedStatement)
 @answers("period_not_over", "period_closed")
 def run(args):
-    """Close the period from the last statement's end to `end`: the figures, signed."""
+    """Close the period from the last statement's end to `end`: the figures, signed.
+
+    Operator only. `end` must lie in the past by the grace time (`period_not_over`), after the last statement's end
+    (`period_closed`). The statement names the hash of the one before.
+    """
     config = current_app.config
     signing = hub().signing
     signing.ensure_key()
@@ -85,7 +92,11 @@ def run(args):
 @blp.response(200, SignedStatement)
 @answers("unknown_statement")
 def statement(sequence):
-    """The whole statement and the hub's signature over its canonical (RFC 8785) bytes."""
+    """The whole statement and the hub's signature over its canonical (RFC 8785) bytes.
+
+    Operator only. Partners read their own section, with its proof, at
+    `/v1/settlement/statements/{sequence}/partners/{slug}`.
+    """
     return read(lambda session: {**runs.signed_statement(session, sequence),
                                  "acknowledgements": acknowledgements.listed(session, sequence)})
 
@@ -95,7 +106,11 @@ def statement(sequence):
 @blp.response(200, PartnerSection)
 @answers("unknown_statement", "unknown_partner", "wrong_partner")
 def section(sequence, slug):
-    """One partner's section with its inclusion proof against the signed Merkle root."""
+    """One partner's section with its inclusion proof against the signed Merkle root.
+
+    The operator reads any section; a partner only its own. The proof lets the partner verify its section offline
+    against the signed root, without seeing other partners' figures.
+    """
     only_itself(slug, "A partner sees only its own section")
     return read(lambda session: runs.partner_section(session, sequence, slug))
 
@@ -107,7 +122,10 @@ def section(sequence, slug):
 @blp.response(200, PublicKeySet)
 @answers("unknown_partner", "wrong_partner", "invalid_public_key")
 def put_public_key(args, slug):
-    """Register the partner's Ed25519 public key, with which it countersigns statements."""
+    """Register the partner's Ed25519 public key, with which it countersigns statements.
+
+    The partner itself, or the operator. A new key replaces the old one.
+    """
     only_itself(slug, "A partner registers only its own key")
 
     def work(session):
@@ -124,7 +142,11 @@ def put_public_key(args, slug):
 @blp.response(201, AcknowledgementOut)
 @answers("already_acknowledged", "hash_mismatch", "no_public_key", "bad_countersignature", "unknown_statement")
 def acknowledge(args, sequence):
-    """Countersign the statement's hash with the partner's registered key."""
+    """Countersign the statement's hash with the partner's registered key.
+
+    A partner key only. The signature is checked against the partner's registered key; one acknowledgement per
+    partner and statement.
+    """
     partner = principal().partner
     return idempotent_write(lambda session: acknowledgements.acknowledge(session, partner, sequence, now=now(), **args))
 
@@ -134,5 +156,8 @@ def acknowledge(args, sequence):
 @blp.response(200, JwkSet)
 @answers()
 def keys():
-    """The hub's statement-signing public keys as a JWK set (RFC 8037): anyone may verify offline."""
+    """The hub's statement-signing public keys as a JWK set (RFC 8037): anyone may verify offline.
+
+    No token needed: old keys stay listed, so statements signed before a key rotation still verify.
+    """
     return hub().signing.jwks()

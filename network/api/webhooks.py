@@ -22,7 +22,11 @@ blp = Blueprint("webhooks", __name__, description="Partners' webhooks: events si
 @blp.response(200, WebhookOut)
 @answers("wrong_partner", "unknown_partner", "invalid_webhook")
 def put_webhook(args, slug):
-    """Register or replace where the partner's events are POSTed and the secret they are signed with."""
+    """Register or replace where the partner's events are POSTed and the secret they are signed with.
+
+    The partner itself, or the operator. The URL must be http(s) and outside the hub's own networks; deliveries are
+    signed with the secret and retried with backoff.
+    """
     only_itself(slug, "A partner sets only its own webhook")
     private_networks = bool(current_app.config.get("COALITION_WEBHOOK_PRIVATE_NETWORKS", False))
 
@@ -40,7 +44,10 @@ def put_webhook(args, slug):
 @blp.response(200, WebhookOut)
 @answers("wrong_partner", "unknown_partner", "no_webhook")
 def delete_webhook(slug):
-    """Stop sending: the secret is forgotten and deliveries still pending are cancelled."""
+    """Stop sending: the secret is forgotten and deliveries still pending are cancelled.
+
+    The partner itself, or the operator. 404 `no_webhook` when none is set.
+    """
     only_itself(slug, "A partner removes only its own webhook")
 
     def work(session):
@@ -55,7 +62,10 @@ def delete_webhook(slug):
 @blp.response(200, WebhookOut)
 @answers("wrong_partner", "unknown_partner")
 def get_webhook(slug):
-    """The URL and whether a secret is set (never the secret)."""
+    """The URL and whether a secret is set (never the secret).
+
+    The partner itself, or the operator.
+    """
     only_itself(slug)
     return read(lambda session: webhooks.show(session, get_partner(session, slug).id).view(slug))
 
@@ -66,6 +76,9 @@ def get_webhook(slug):
 @blp.response(200, DeliveriesPage)
 @answers("wrong_partner", "unknown_partner")
 def list_deliveries(args, slug):
-    """The webhook's deliveries, newest first, each with every attempt (time, HTTP status or error, duration)."""
+    """The webhook's deliveries, newest first, each with every attempt (time, HTTP status or error, duration).
+
+    The partner itself, or the operator. Paged by delivery id: pass `next_before` as `?before=`; `?status=` filters.
+    """
     only_itself(slug)
     return read(lambda session: webhooks.deliveries(session, get_partner(session, slug).id, **args))
