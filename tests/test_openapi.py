@@ -90,3 +90,14 @@ def test_every_write_declares_the_idempotency_key_it_honours(app):
     assert enrol["requestBody"]["required"] is False  # a partner may enrol a member with no body
     member = spec["components"]["schemas"]["MemberOut"]["properties"]
     assert member["email"]["nullable"] and member["name"]["nullable"]
+
+
+def test_a_body_the_document_calls_optional_may_be_left_out(hub, world):
+    """Enrolling, blocking a card and issuing another need no body at all, as the document says."""
+    enrolled = hub.client.post("/v1/members", headers=hub.bearer(world.coffee))
+    assert enrolled.status_code == 201, enrolled.json
+    issued = hub.client.post(f"/v1/members/{enrolled.json['member_id']}/cards", headers=hub.bearer(world.coffee))
+    assert issued.status_code == 201, issued.json
+    blocked = hub.client.post(f"/v1/cards/{issued.json['card_number']}/block", headers=hub.bearer(world.coffee))
+    assert blocked.status_code == 200, blocked.json
+    assert blocked.json["status"] == "blocked" and blocked.json["block_reason"] is None

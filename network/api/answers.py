@@ -24,8 +24,9 @@ CODES = "_coalition_codes"
 EVERY_CALL = ("internal_error", "unavailable")
 #: A call with a bearer token.
 AUTHENTICATED = ("missing_token", "invalid_token")
-#: A path parameter, query string or JSON field holding a control character (network/api/gate.py).
-TEXT_GATE = ("validation_error",)
+#: What the gate (network/api/gate.py) answers before any view: a control character in a path parameter, query
+#: string or JSON field; a JSON body nested too deep or too large, whether or not the operation reads one.
+TEXT_GATE = ("validation_error", "body_too_deep", "payload_too_large")
 #: A call that reads a JSON body.
 JSON_BODY = ("bad_request", "body_too_deep", "payload_too_large", "validation_error")
 #: A write under an Idempotency-Key (network/api/idempotency.py).

@@ -16,7 +16,7 @@ blp = Blueprint("holds", __name__, description="Two-phase redemptions: capture o
 @blp.route("/redemptions/<int:redemption_id>/capture", methods=["POST"])
 @requires(PARTNER)
 @writes
-@blp.arguments(HoldCapture)
+@blp.arguments(HoldCapture, required=False, description="optional: without it the whole hold is captured")
 @blp.response(201, HoldResult)
 @answers("unknown_redemption", "hold_captured", "hold_voided", "hold_expired", "duplicate_order", "capture_exceeds_hold", "partial_reward_capture", "insufficient_points")
 def capture(args, redemption_id):

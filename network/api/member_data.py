@@ -33,7 +33,7 @@ def master_key() -> MasterKey:
 @card_in_path
 @requires(OPERATOR, PARTNER)
 @writes
-@blp.arguments(CardBlock)
+@blp.arguments(CardBlock, required=False, description="optional: a reason, kept with the card")
 @blp.response(200, CardOut)
 @answers("unknown_card", "invalid_card")
 def block(args, card_number):
@@ -54,7 +54,7 @@ def block(args, card_number):
 @blp.route("/members/<member_id>/cards", methods=["POST"])
 @requires(OPERATOR, PARTNER)
 @writes
-@blp.arguments(CardIssue)
+@blp.arguments(CardIssue, required=False, description="optional: the card this one replaces")
 @blp.response(201, CardIssued)
 @answers("unknown_member", "member_merged", "member_deleted", "card_mismatch", "unknown_card", "invalid_card")
 def issue(args, member_id):

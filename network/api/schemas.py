@@ -185,7 +185,7 @@ class AdjustmentCreate(Strict):
         required=True, strict=True,
         validate=[validate.Range(min=-10**15, max=10**15, error="is too large"),
                   validate.NoneOf([0], error="must not be zero")],
-        metadata={"example": 500, "description": "positive credits the member, negative takes points back"},
+        metadata={"example": 500, "description": "positive credits the member, negative takes points back", "not": {"enum": [0]}},
     )
     reason = fields.String(
         required=True, validate=validate.Length(min=1, max=500),

@@ -34,14 +34,14 @@ MALFORMED = {"bad_request", "unreadable_body", "body_too_deep", "validation_erro
 
 #: What a document cannot say, by operation: a refusal naming only these fields is a refusal on the merits.
 #: Plugins' own settings and rules (a schema per adapter and rule), the adapters installed, "exactly one of
-#: points, sku or amount", a sale's card and a refund's original order, a currency's decimals, and the
-#: operator's `?partner=` on a reconciliation (a partner needs none), a ladder's order (thresholds and
-#: multipliers rising), and how far back a sale may be dated (relative to the hub's clock).
+#: points, sku or amount" (and hold_seconds only with capture false), a sale's card and a refund's original
+#: order, a currency's decimals, the operator's `?partner=` on a reconciliation (a partner needs none), a
+#: ladder's order (thresholds and multipliers rising), and how far back a sale may be dated (the hub's clock).
 UNSAYABLE = {
     "POST /v1/partners": ("adapter", "rules", "earn_rate"),
     "PUT /v1/partners/{slug}/adapter": ("adapter", "adapter_config"),
     "PUT /v1/partners/{slug}/rules": ("",),
-    "POST /v1/redemptions": ("points", "sku", "amount", "quantity"),
+    "POST /v1/redemptions": ("points", "sku", "amount", "quantity", "hold_seconds"),
     "POST /v1/transactions": ("card_number", "original_order_id", "total", "items.", "occurred_at"),
     "PUT /v1/network/tiers": ("tiers.",),
     "POST /v1/settlement/statements/{sequence}/reconciliation": ("partner",),
