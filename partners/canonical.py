@@ -17,6 +17,8 @@ from partners.money import MAX_MINOR, Money, MoneyError
 from partners.transactions import LineItem, Refund, Sale, Transaction
 
 _ORDER_ID = validate.Length(min=1, max=64)
+#: What `Money.parse` reads in any currency (more decimals than the currency has are refused by it, not by this).
+AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,3})?$"
 _AMOUNT = f"decimal string, major unit; at most {MAX_MINOR} minor units"
 
 
@@ -27,7 +29,7 @@ class LineItemSchema(Schema):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
     category = fields.String(load_default=None, validate=validate.Length(max=64))
     quantity = Quantity(required=True, metadata={"example": 2})
-    unit_price = fields.String(required=True, metadata={"example": "3.20", "description": _AMOUNT})
+    unit_price = fields.String(required=True, metadata={"example": "3.20", "description": _AMOUNT, "pattern": AMOUNT_PATTERN})
 
 
 class CanonicalTransactionSchema(Schema):
@@ -42,7 +44,7 @@ class CanonicalTransactionSchema(Schema):
     card_number = CardNumber(metadata={"example": "7000000000000008", "description": "required for sales"})
     occurred_at = fields.AwareDateTime(required=True, metadata={"example": "2026-11-22T09:30:00+01:00"})
     currency = Currency(required=True, metadata={"example": "EUR"})
-    total = fields.String(required=True, metadata={"example": "12.50", "description": _AMOUNT})
+    total = fields.String(required=True, metadata={"example": "12.50", "description": _AMOUNT, "pattern": AMOUNT_PATTERN})
     items = fields.List(fields.Nested(LineItemSchema), load_default=list, validate=validate.Length(max=500))
 
     @validates_schema

@@ -41,8 +41,38 @@ class Points(fields.Integer):
         return value
 
 
+def decimal_pattern(bounds: validate.Range | None) -> str:
+    """The decimals `_DECIMAL` reads that `bounds` admits, as one expression, for the OpenAPI document.
+
+    Exact for bounds 0 (inclusive or not) to a power of ten; without bounds, `_DECIMAL` itself.
+    Above zero, a fraction below 1 is written with at most 18 digits either side of its first nonzero one.
+    """
+    if bounds is None or bounds.max is None:
+        return _DECIMAL.pattern
+    digits = len(str(int(bounds.max))) - 1
+    if Decimal(bounds.max) != 10**digits or (bounds.min not in (None, 0, 1)) or not bounds.max_inclusive:
+        return _DECIMAL.pattern
+    fraction = r"(\.[0-9]{1,18})?"
+    below = f"[1-9][0-9]{{0,{digits - 1}}}{fraction}" if digits else ""
+    at_max = "1" + "0" * digits + r"(\.0{1,18})?"
+    if bounds.min == 1 and bounds.min_inclusive:
+        zero = ""
+    elif bounds.min == 0 and not bounds.min_inclusive:
+        zero = r"0\.[0-9]{0,8}[1-9][0-9]{0,8}"
+    else:
+        zero = f"0{fraction}"
+    return "^(" + "|".join(part for part in (zero, below, at_max) if part) + ")$"
+
+
 class DecimalString(fields.String):
-    """A non-negative decimal written as a string ("1.5"), returned as Decimal."""
+    """A non-negative decimal written as a string ("1.5"), returned as Decimal; the document gets its pattern."""
+
+    def __init__(self, **kwargs):
+        checks = kwargs.get("validate")
+        checks = checks if isinstance(checks, (list, tuple)) else [checks]
+        bounds = next((check for check in checks if isinstance(check, validate.Range)), None)
+        kwargs.setdefault("metadata", {}).setdefault("pattern", decimal_pattern(bounds))
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
@@ -77,6 +107,12 @@ class Quantity(fields.Field):
 
 
 class Currency(fields.String):
+    """An ISO 4217 code the hub knows the minor units of; the document lists them."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", validate.OneOf(sorted(CURRENCY_DECIMALS)))
+        super().__init__(**kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         code = super()._deserialize(value, attr, data, **kwargs)
         if code not in CURRENCY_DECIMALS:

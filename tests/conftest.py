@@ -30,6 +30,7 @@ from network.ledger.invariants import violations
 from network.models import Base
 from network.schema import upgrade
 from tests.support.cli import HubRunner
+from tests.support.declared import watch
 from tests.support.hub import ADMIN_TOKEN, HubClient, World
 
 PG_URL = os.environ.get("COALITION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -125,9 +126,13 @@ def clock():
 
 @pytest.fixture
 def app(database, clock, tmp_path):
-    return create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock,
-                       "COALITION_SIGNING_KEYS_DIR": str(tmp_path / "settlement-keys"),
-                       "COALITION_MASTER_KEY_FILE": str(tmp_path / "master.key")})
+    """The hub, each error it answers held to the codes its operation declares (tests/support/declared.py)."""
+    app = create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock,
+                      "COALITION_SIGNING_KEYS_DIR": str(tmp_path / "settlement-keys"),
+                      "COALITION_MASTER_KEY_FILE": str(tmp_path / "master.key")})
+    undeclared = watch(app)
+    yield app
+    assert not undeclared, f"errors the OpenAPI document does not declare: {sorted(set(undeclared))}"
 
 
 @pytest.fixture

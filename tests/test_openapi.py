@@ -45,3 +45,59 @@ def test_the_openapi_document_is_the_one_recorded(client):
     if os.environ.get("COALITION_RECORD_OPENAPI") == "1":
         RECORDED.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
     assert document == json.loads(RECORDED.read_text())
+
+
+def test_every_error_answer_is_the_error_shape_with_its_registered_codes(client):
+    """No generic default error: each status an operation declares lists its codes, each registered with that status."""
+    from network.error_codes import CODES
+
+    spec = client.get("/v1/openapi.json").json
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            assert "default" not in operation["responses"], (method, path)
+            for status, response in operation["responses"].items():
+                if int(status) < 400:
+                    continue
+                schema = response["content"]["application/json"]["schema"]
+                error = schema["properties"]["error"]
+                assert error["required"] == ["code", "message", "details"]
+                for code in error["properties"]["code"]["enum"]:
+                    assert CODES[code].status == int(status), (method, path, code)
+                    assert f"`{code}`" in response["description"]
+
+
+def test_every_write_declares_the_idempotency_key_it_honours(app):
+    """Each view that runs `idempotent_write` shows the header and its codes; no other view does."""
+    import inspect
+
+    spec = app.test_client().get("/v1/openapi.json").json
+    writes = {(path, method) for path, operations in spec["paths"].items() for method, operation in operations.items()
+              if method != "parameters" and any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", []))}
+    honoured = set()
+    for rule in app.url_map.iter_rules():
+        source = inspect.getsource(inspect.unwrap(app.view_functions[rule.endpoint]))
+        if "idempotent_write(" in source or "_changed(" in source:
+            path = rule.rule.replace("<int:", "<").replace("<", "{").replace(">", "}")
+            honoured |= {(path, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert writes == honoured
+    for path, method in writes:
+        codes = spec["paths"][path][method]["responses"]["422"]["content"]["application/json"]["schema"]
+        assert "idempotency_key_reused" in codes["properties"]["error"]["properties"]["code"]["enum"]
+    assert ("/v1/transactions/batch", "post") not in writes  # a batch is idempotent by its order ids, not a key
+    enrol = spec["paths"]["/v1/members"]["post"]
+    assert enrol["requestBody"]["required"] is False  # a partner may enrol a member with no body
+    member = spec["components"]["schemas"]["MemberOut"]["properties"]
+    assert member["email"]["nullable"] and member["name"]["nullable"]
+
+
+def test_a_body_the_document_calls_optional_may_be_left_out(hub, world):
+    """Enrolling, blocking a card and issuing another need no body at all, as the document says."""
+    enrolled = hub.client.post("/v1/members", headers=hub.bearer(world.coffee))
+    assert enrolled.status_code == 201, enrolled.json
+    issued = hub.client.post(f"/v1/members/{enrolled.json['member_id']}/cards", headers=hub.bearer(world.coffee))
+    assert issued.status_code == 201, issued.json
+    blocked = hub.client.post(f"/v1/cards/{issued.json['card_number']}/block", headers=hub.bearer(world.coffee))
+    assert blocked.status_code == 200, blocked.json
+    assert blocked.json["status"] == "blocked" and blocked.json["block_reason"] is None

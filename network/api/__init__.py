@@ -6,6 +6,7 @@ from flask import Flask
 
 from network.api import (
     docs,
+    document,
     gate,
     holds,
     inbound,
@@ -24,7 +25,8 @@ from network.errors import DomainError
 
 
 def register(app: Flask) -> None:
-    api = CoalitionApi(app)
+    api = CoalitionApi(app, spec_kwargs={"extra_plugins": [document.Examples()]})
+    document.register(api)
     for module in (partners, members, member_data, transactions, holds, rewards, inbound, settlement, reconciliation, network,
                    webhooks):
         api.register_blueprint(module.blp, url_prefix="/v1")

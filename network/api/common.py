@@ -14,7 +14,7 @@ from flask import Response, current_app, g, request
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from network.api import gate, idempotency
+from network.api import answers, gate, idempotency
 from network.db import Database
 from network.earning.terms import Terms
 from network.errors import Forbidden, Invalid, Unavailable, UnsupportedMediaType
@@ -127,7 +127,7 @@ def requires(*roles: str):
             gate.check_request()
             return view(*args, **kwargs)
 
-        return gate.after_authentication(wrapper)
+        return gate.after_authentication(answers.authenticated(wrapper, roles))
 
     return decorate
 

@@ -37,7 +37,13 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
 
 
 class CoalitionApi(Api):
-    """flask-smorest's Api, answering errors in the network's JSON shape."""
+    """flask-smorest's Api, answering errors in the network's JSON shape.
+
+    No generic default error in the document: each operation lists the statuses
+    and codes it answers (`network/api/answers.py`), in the shape it answers them.
+    """
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, principal, read, requires
-from network.api.schemas import ErrorOut, HoldCapture, HoldOut, HoldResult
+from network.api.schemas import HoldCapture, HoldOut, HoldResult
 from network.parties.auth import PARTNER
 from network.spending import holds
 
@@ -14,13 +15,16 @@ blp = Blueprint("holds", __name__, description="Two-phase redemptions: capture o
 
 @blp.route("/redemptions/<int:redemption_id>/capture", methods=["POST"])
 @requires(PARTNER)
-@blp.arguments(HoldCapture)
+@writes
+@blp.arguments(HoldCapture, required=False, description="optional: without it the whole hold is captured")
 @blp.response(201, HoldResult)
-@blp.alt_response(404, schema=ErrorOut, description="unknown_redemption: no hold of this partner")
-@blp.alt_response(409, schema=ErrorOut, description="hold_captured, hold_voided, hold_expired, duplicate_order")
-@blp.alt_response(422, schema=ErrorOut, description="capture_exceeds_hold, partial_reward_capture")
+@answers("unknown_redemption", "hold_captured", "hold_voided", "hold_expired", "duplicate_order", "capture_exceeds_hold", "partial_reward_capture", "insufficient_points")
 def capture(args, redemption_id):
-    """Capture a hold, all of it or fewer points; the rest goes back to the member's lots."""
+    """Capture a hold, all of it or fewer points; the rest goes back to the member's lots.
+
+    A partner key only, for its own holds. A held reward is captured whole. Captured once: a second capture is 409
+    `hold_captured`.
+    """
     partner = principal().partner
     return idempotent_write(lambda session: holds.capture(session, partner, redemption_id, points=args.get("points"),
                                                           now=now()))
@@ -28,11 +32,14 @@ def capture(args, redemption_id):
 
 @blp.route("/redemptions/<int:redemption_id>/void", methods=["POST"])
 @requires(PARTNER)
+@writes
 @blp.response(200, HoldResult)
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(409, schema=ErrorOut, description="hold_captured, hold_voided, hold_expired")
+@answers("unknown_redemption", "hold_captured", "hold_voided", "hold_expired")
 def void(redemption_id):
-    """Void a hold: every held point goes back to the lots it came from."""
+    """Void a hold: every held point goes back to the lots it came from.
+
+    A partner key only, for its own holds. A held reward goes back to stock.
+    """
     partner = principal().partner
     return idempotent_write(lambda session: holds.void(session, partner, redemption_id, now=now()), status=200)
 
@@ -40,8 +47,11 @@ def void(redemption_id):
 @blp.route("/redemptions/<int:redemption_id>", methods=["GET"])
 @requires(PARTNER)
 @blp.response(200, HoldOut)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_redemption")
 def show(redemption_id):
-    """A hold of this partner; one past `expires_at` shows as expired even before any write released it."""
+    """A hold of this partner; one past `expires_at` shows as expired even before any write released it.
+
+    A partner key only: a partner sees its own holds.
+    """
     partner = principal().partner
     return read(lambda session: holds.show(session, partner, redemption_id, now()))

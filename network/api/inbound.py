@@ -11,10 +11,11 @@ from __future__ import annotations
 from flask import Response
 from flask_smorest import Blueprint
 
+from network.api.answers import answers
 from network.api.common import hub, now, read, terms
 from network.api.gate import reads_raw_body
 from network.api.idempotency import to_json
-from network.api.schemas import ErrorOut, TransactionResult
+from network.api.schemas import TransactionResult
 from network.api.transactions import parse, payload
 from network.earning import intake
 from network.errors import Conflict, NotFound, Unauthenticated
@@ -28,10 +29,13 @@ blp = Blueprint("inbound", __name__, description="Signed webhooks from shop plat
 @blp.doc(security=[], requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}},
                                     "description": "the platform's own webhook body (Shopify, Square), signed"})
 @blp.response(201, TransactionResult)
-@blp.alt_response(401, schema=ErrorOut, description="signature missing or wrong")
-@blp.alt_response(404, schema=ErrorOut, description="no such partner, or its adapter takes no signed webhooks")
+@answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "unknown_partner", "no_inbound_endpoint", "bad_request")
 def inbound(slug):
-    """Book a platform's webhook for this partner, once its signature holds."""
+    """Book a platform's webhook for this partner, once its signature holds.
+
+    No bearer token: the platform signs the body with the partner's webhook secret. A webhook for an order booked
+    already answers 200 with `"duplicate": true`, never a 409, since platforms retry anything else for days.
+    """
     partner = read(lambda session: get_partner(session, slug))
     adapter, config = hub().adapter(partner)
     if not getattr(adapter, "signed", False):

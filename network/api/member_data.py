@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
+from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, principal, read, requires
+from network.api.document import card_in_path
 from network.api.schemas import (
     CardBlock,
     CardIssue,
     CardIssued,
     CardOut,
-    ErrorOut,
     MemberDeleted,
     MemberExport,
     MergeCreate,
@@ -29,10 +30,12 @@ def master_key() -> MasterKey:
 
 
 @blp.route("/cards/<card_number>/block", methods=["POST"])
+@card_in_path
 @requires(OPERATOR, PARTNER)
-@blp.arguments(CardBlock)
+@writes
+@blp.arguments(CardBlock, required=False, description="optional: a reason, kept with the card")
 @blp.response(200, CardOut)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_card", "invalid_card")
 def block(args, card_number):
     """Block a lost or stolen card: tills refuse it (card_blocked); the member's balance is untouched.
 
@@ -50,11 +53,10 @@ def block(args, card_number):
 
 @blp.route("/members/<member_id>/cards", methods=["POST"])
 @requires(OPERATOR, PARTNER)
-@blp.arguments(CardIssue)
+@writes
+@blp.arguments(CardIssue, required=False, description="optional: the card this one replaces")
 @blp.response(201, CardIssued)
-@blp.alt_response(404, schema=ErrorOut, description="unknown_member: no such member, or another partner enrolled it")
-@blp.alt_response(410, schema=ErrorOut)
-@blp.alt_response(422, schema=ErrorOut, description="card_mismatch: `replaces` is not this member's card")
+@answers("unknown_member", "member_merged", "member_deleted", "card_mismatch", "unknown_card", "invalid_card")
 def issue(args, member_id):
     """Issue the member another card on the same balance; `replaces` blocks the old one in the same transaction.
 
@@ -67,32 +69,41 @@ def issue(args, member_id):
 
 @blp.route("/members/<member_id>/merge", methods=["POST"])
 @requires(OPERATOR)
+@writes
 @blp.arguments(MergeCreate)
 @blp.response(200, MergeResult)
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(409, schema=ErrorOut, description="member_has_holds")
-@blp.alt_response(410, schema=ErrorOut)
+@answers("unknown_member", "member_merged", "member_deleted", "member_has_holds", "same_member")
 def merge_member(args, member_id):
-    """Merge another member into this one: its cards, points and lots (issuer and expiry kept) move here."""
+    """Merge another member into this one: its cards, points and lots (issuer and expiry kept) move here.
+
+    Operator only. The merged member is closed (410 `member_merged`, naming `merged_into`); its debts
+    move too. Refused while either member has held points.
+    """
     return idempotent_write(lambda session: merge.merge(session, member_id, args["member_id"], now=now()), status=200)
 
 
 @blp.route("/members/<member_id>/export", methods=["GET"])
 @requires(OPERATOR)
 @blp.response(200, MemberExport)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_member", "member_merged", "member_deleted", "master_key_error")
 def export_member(member_id):
-    """Everything held about the member: profile, cards, balances, lots, entries, orders, referrals."""
+    """Everything held about the member: profile, cards, balances, lots, entries, orders, referrals.
+
+    Operator only: the answer to a member's access request, personal data decrypted.
+    """
     at = now()
     return read(lambda session: export.export(session, master_key(), member_id, now=at))
 
 
 @blp.route("/members/<member_id>", methods=["DELETE"])
 @requires(OPERATOR)
+@writes
 @blp.response(200, MemberDeleted)
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(409, schema=ErrorOut, description="member_has_holds")
-@blp.alt_response(410, schema=ErrorOut, description="member_deleted: deleted already")
+@answers("unknown_member", "member_merged", "member_deleted", "member_has_holds")
 def delete_member(member_id):
-    """Forget the member: points forfeited as breakage, cards blocked, personal data crypto-shredded; the ledger stays."""
+    """Forget the member: points forfeited as breakage, cards blocked, personal data crypto-shredded; the ledger stays.
+
+    Operator only, at the member's request. Holds must be captured or voided first (`member_has_holds`); a second
+    delete answers 410 `member_deleted`.
+    """
     return idempotent_write(lambda session: erasure.delete_member(session, member_id, now=now()), status=200)

@@ -7,13 +7,14 @@ from datetime import timedelta
 from flask import current_app
 from flask_smorest import Blueprint
 
+from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, ladder, now, principal, read, requires, tier_window
+from network.api.document import card_in_path
 from network.api.member_data import master_key
 from network.api.schemas import (
     AdjustmentCreate,
     AdjustmentResult,
     CardBalance,
-    ErrorOut,
     HistoryPage,
     HistoryQuery,
     MemberCreate,
@@ -31,8 +32,10 @@ blp = Blueprint("members", __name__, description="Members and cards")
 
 @blp.route("/members", methods=["POST"])
 @requires(OPERATOR, PARTNER)
-@blp.arguments(MemberCreate)
+@writes
+@blp.arguments(MemberCreate, required=False, description="every field is optional: a partner may enrol a member with no body")
 @blp.response(201, MemberCreated)
+@answers("unknown_card", "invalid_card", "card_blocked", "rules_unavailable", "master_key_error")
 def enrol(args):
     """Enrol a member and issue their first card.
 
@@ -65,8 +68,7 @@ def enrol(args):
 @blp.route("/members/<member_id>", methods=["GET"])
 @requires(OPERATOR, PARTNER)
 @blp.response(200, MemberOut)
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(410, schema=ErrorOut, description="member_deleted, or member_merged (details name merged_into)")
+@answers("unknown_member", "member_merged", "member_deleted", "master_key_error")
 def show(member_id):
     """A member's cards (with their status), balance and tier; e-mail and name (decrypted) only for the operator.
 
@@ -96,12 +98,16 @@ def show(member_id):
 
 @blp.route("/members/<member_id>/adjustments", methods=["POST"])
 @requires(OPERATOR)
+@writes
 @blp.arguments(AdjustmentCreate)
 @blp.response(201, AdjustmentResult)
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(422, schema=ErrorOut, description="insufficient_points for a debit, or invalid fields")
+@answers("unknown_member", "member_merged", "member_deleted", "insufficient_points")
 def adjust(args, member_id):
-    """Credit or debit a member's points by hand, with a reason; funded by the network."""
+    """Credit or debit a member's points by hand, with a reason; funded by the network.
+
+    Operator only. A debit takes the member's oldest-expiring points first and never goes below zero
+    (`insufficient_points`).
+    """
     days = timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"])
 
     def work(session):
@@ -115,9 +121,12 @@ def adjust(args, member_id):
 @requires(OPERATOR, PARTNER)
 @blp.arguments(HistoryQuery, location="query")
 @blp.response(200, HistoryPage)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_member", "member_merged", "member_deleted")
 def member_history(query, member_id):
-    """Entries newest first; a partner sees only the entries it created."""
+    """Entries newest first; a partner sees only the entries it created.
+
+    Paged by entry id: pass `next_before` as `?before=` for the next page. The operator sees every entry.
+    """
     partner = principal().partner
 
     def work(session):
@@ -130,11 +139,16 @@ def member_history(query, member_id):
 
 
 @blp.route("/cards/<card_number>/balance", methods=["GET"])
+@card_in_path
 @requires(OPERATOR, PARTNER)
 @blp.response(200, CardBalance)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_card", "invalid_card", "card_blocked")
 def balance(card_number):
-    """What a till shows before a redemption: the balances, the next points to expire, and the member's tier."""
+    """What a till shows before a redemption: the balances, the next points to expire, and the member's tier.
+
+    Any partner may read any card (the card number is what a till holds). `held` counts authorised holds; points of
+    an expired hold show as available at once.
+    """
     at, window, known = now(), tier_window(), ladder()
 
     def work(session):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, now, read, requires, tier_window
-from network.api.schemas import ErrorOut, TiersOut, TiersSet
+from network.api.schemas import TiersOut, TiersSet
 from network.lifecycle import tiers
 from network.parties.auth import OPERATOR, PARTNER
 
@@ -19,18 +20,27 @@ def _view(ladder: list[tiers.Tier]) -> dict:
 @blp.route("/network/tiers", methods=["GET"])
 @requires(OPERATOR, PARTNER)
 @blp.response(200, TiersOut)
+@answers()
 def get_tiers():
-    """The tier ladder, lowest first, and which sales qualify."""
+    """The tier ladder, lowest first, and which sales qualify.
+
+    Any caller: tills show a member's tier and what the next one needs.
+    """
     return read(lambda session: _view(tiers.ladder(session)))
 
 
 @blp.route("/network/tiers", methods=["PUT"])
 @requires(OPERATOR)
+@writes
 @blp.arguments(TiersSet)
 @blp.response(200, TiersOut)
-@blp.alt_response(422, schema=ErrorOut, description="invalid ladder, naming the field as tiers.<i>.<field>")
+@answers()
 def put_tiers(args):
-    """Replace the whole ladder. Members keep their tier's position; they move up at their next sale."""
+    """Replace the whole ladder. Members keep their tier's position; they move up at their next sale.
+
+    Operator only. The first threshold is 0 (every member is in a tier); thresholds and multipliers rise from one
+    tier to the next.
+    """
     answer = idempotent_write(lambda session: _view(tiers.set_ladder(session, args["tiers"], now=now())), status=200)
     hub().forget("ladder")
     return answer

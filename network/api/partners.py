@@ -7,13 +7,13 @@ import json
 from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
+from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, load_adapter_config, now, only_itself, read, requires
 from network.api.idempotency import ShownOnce
 from network.api.schemas import (
     AdapterSet,
     ContractSet,
     ContractsOut,
-    ErrorOut,
     PartnerAmend,
     PartnerCreate,
     PartnerCreated,
@@ -77,9 +77,10 @@ def _checked_rules(raw) -> list:
 
 @blp.route("/partners", methods=["POST"])
 @requires(OPERATOR)
+@writes
 @blp.arguments(PartnerCreate)
 @blp.response(201, PartnerCreated)
-@blp.alt_response(409, schema=ErrorOut, description="slug taken")
+@answers("partner_exists", "invalid_rules")
 def create(args):
     """Add a partner; the answer carries its API key, shown this once.
 
@@ -102,36 +103,49 @@ def create(args):
 @blp.route("/partners/<slug>", methods=["GET"])
 @requires(OPERATOR, PARTNER)
 @blp.response(200, PartnerOut)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_partner", "wrong_partner")
 def show(slug):
+    """A partner's settings: adapter (secrets masked), earning rules, return window, points rate.
+
+    The operator reads any partner; a partner only itself (403 `wrong_partner` otherwise).
+    """
     only_itself(slug)
     return read(lambda session: _view(get_partner(session, slug)))
 
 
 @blp.route("/partners/<slug>", methods=["PATCH"])
 @requires(OPERATOR)
+@writes
 @blp.arguments(PartnerAmend)
 @blp.response(200, PartnerOut)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_partner")
 def patch(args, slug):
-    """Change a partner's name, time zone or return window (`pending_days`, for sales booked from now on)."""
+    """Change a partner's name, time zone or return window (`pending_days`, for sales booked from now on).
+
+    Operator only. Fields left out keep their value.
+    """
     return _changed(lambda session: amend(session, slug, args))
 
 
 @blp.route("/partners/<slug>/adapter", methods=["PUT"])
 @requires(OPERATOR)
+@writes
 @blp.arguments(AdapterSet)
 @blp.response(200, PartnerOut)
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(422, schema=ErrorOut, description="unknown adapter or invalid settings, named by field")
+@answers("unknown_partner")
 def put_adapter(args, slug):
-    """Choose the partner's adapter and its settings (a webhook secret, a CSV column map)."""
+    """Choose the partner's adapter and its settings (a webhook secret, a CSV column map).
+
+    Operator only. The settings are checked by the adapter's own schema, so a bad setting is a 422 naming
+    `adapter_config.<field>`, never a failure at the first sale.
+    """
     config = _adapter_and_config(args["adapter"], args["adapter_config"])
     return _changed(lambda session: set_adapter(session, slug, args["adapter"], config))
 
 
 @blp.route("/partners/<slug>/rules", methods=["PUT"])
 @requires(OPERATOR)
+@writes
 @blp.doc(
     requestBody={
         "required": True,
@@ -142,10 +156,13 @@ def put_adapter(args, slug):
     }
 )
 @blp.response(200, PartnerOut)
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(422, schema=ErrorOut, description="unknown rule or bad field, named rules.<index>.<field>")
+@answers("unknown_partner", "invalid_rules", "unreadable_body", "body_too_deep", "payload_too_large")
 def put_rules(slug):
-    """Replace the partner's earning rules; each is validated by its plugin's own schema."""
+    """Replace the partner's earning rules; each is validated by its plugin's own schema.
+
+    Operator only. The body is the whole list: rules not in it are dropped. A rule whose plugin is not installed is
+    refused (`invalid_rules`, naming `<index>.rule`).
+    """
     try:
         body = json.loads(request.get_data())
     except (ValueError, RecursionError):
@@ -156,12 +173,16 @@ def put_rules(slug):
 
 @blp.route("/partners/<slug>/contract", methods=["PUT"])
 @requires(OPERATOR)
+@writes
 @blp.arguments(ContractSet)
 @blp.response(201, ContractsOut)
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(409, schema=ErrorOut, description="a version already starts at that instant")
+@answers("unknown_partner", "contract_version_exists")
 def put_contract(args, slug):
-    """Add a contract version (rates are money per point, in the network's settlement currency); earlier versions stay."""
+    """Add a contract version (rates are money per point, in the network's settlement currency); earlier versions stay.
+
+    Operator only. A version applies to points booked from its `effective_from`; settlement values each point under
+    the version in force when it was booked, so a new version never reprices the past.
+    """
     currency = current_app.config["COALITION_SETTLEMENT_CURRENCY"]
 
     def work(session):
@@ -176,9 +197,12 @@ def put_contract(args, slug):
 @blp.route("/partners/<slug>/contract", methods=["GET"])
 @requires(OPERATOR, PARTNER)
 @blp.response(200, ContractsOut)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_partner", "wrong_partner")
 def get_contract(slug):
-    """Every version of the partner's contract, oldest first."""
+    """Every version of the partner's contract, oldest first.
+
+    The operator reads any partner's; a partner only its own.
+    """
     only_itself(slug)
     return read(lambda session: _contracts_view(session, get_partner(session, slug)))
 

@@ -9,8 +9,9 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from network.api.answers import answers
 from network.api.common import hub, media_type, principal, read, requires
-from network.api.schemas import ErrorOut, Strict
+from network.api.schemas import Strict
 from network.errors import Forbidden, Invalid
 from network.parties.auth import OPERATOR, PARTNER
 from settlement import reconcile, runs
@@ -59,15 +60,17 @@ class Reconciliation(Schema):
         " (type: sale, refund or redemption; refunds and redemptions may be negative, as the hub reports them, or "
         "positive: the type gives the sign).",
         "required": True,
-        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "content": {"text/csv": {"schema": {"type": "string"}, "example": "order_id,type,points\nA-1001,sale,12\nB-2001,redemption,-100\n"}},
     }
 )
 @blp.response(200, Reconciliation)
-@blp.alt_response(400, schema=ErrorOut, description="bad_header: the file has no header with the three columns")
-@blp.alt_response(404, schema=ErrorOut, description="unknown_statement, unknown_partner")
-@blp.alt_response(415, schema=ErrorOut, description="the body is not text/csv")
+@answers("bad_header", "unknown_statement", "unknown_partner", "unsupported_media_type", "wrong_partner", "payload_too_large", "unreadable_body")
 def post_reconciliation(args, sequence):
-    """Compare the partner's records with its orders booked in the period: matched, missing on either side, mismatched."""
+    """Compare the partner's records with its orders booked in the period: matched, missing on either side, mismatched.
+
+    A partner reconciles its own records; the operator names the partner with `?partner=`. Not run under an
+    Idempotency-Key: it books nothing.
+    """
     caller = principal()
     slug = args.get("partner")
     if caller.partner is not None:
@@ -94,9 +97,12 @@ def _csv(sequence: int, name: str, header: list[str], rows: list[list[str]]) -> 
 @blp.route("/settlement/statements/<int:sequence>/obligations.csv", methods=["GET"])
 @requires(OPERATOR)
 @blp.response(200, content_type="text/csv", description="columns from,to,amount,currency")
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_statement")
 def obligations_csv(sequence):
-    """The statement's gross bilateral obligations (who would owe whom without netting), as CSV."""
+    """The statement's gross bilateral obligations (who would owe whom without netting), as CSV.
+
+    Operator only, for finance teams; the amounts are those of the signed statement.
+    """
     statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]
     currency = statement["currency"]
     return _csv(sequence, "obligations", ["from", "to", "amount", "currency"],
@@ -106,9 +112,12 @@ def obligations_csv(sequence):
 @blp.route("/settlement/statements/<int:sequence>/transfers.csv", methods=["GET"])
 @requires(OPERATOR)
 @blp.response(200, content_type="text/csv", description="columns partner,direction,amount,currency")
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_statement")
 def transfers_csv(sequence):
-    """The statement's net transfers through the network (each partner pays or receives its net), as CSV."""
+    """The statement's net transfers through the network (each partner pays or receives its net), as CSV.
+
+    Operator only, for finance teams; the amounts are those of the signed statement.
+    """
     statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]
     currency = statement["currency"]
     return _csv(sequence, "transfers", ["partner", "direction", "amount", "currency"],

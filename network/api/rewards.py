@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, now, only_itself, principal, read, requires
 from network.api.partners import _view as partner_view
 from network.api.schemas import (
@@ -11,7 +12,6 @@ from network.api.schemas import (
     CatalogueQuery,
     DonationCreate,
     DonationResult,
-    ErrorOut,
     PartnerOut,
     PointsRateSet,
     RewardChange,
@@ -27,12 +27,16 @@ blp = Blueprint("rewards", __name__, description="Reward catalogues, paying with
 
 @blp.route("/partners/<slug>/rewards", methods=["POST"])
 @requires(OPERATOR, PARTNER)
+@writes
 @blp.arguments(RewardCreate)
 @blp.response(201, RewardOut)
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(409, schema=ErrorOut, description="reward_exists: the sku is taken at this partner")
+@answers("unknown_partner", "wrong_partner", "reward_exists")
 def add_reward(args, slug):
-    """Add a reward to the partner's catalogue (the partner itself, or the operator)."""
+    """Add a reward to the partner's catalogue (the partner itself, or the operator).
+
+    The sku is unique in the partner's catalogue (409 `reward_exists`). Members redeem it with `POST
+    /v1/redemptions` and `sku`.
+    """
     only_itself(slug, "A partner keeps only its own catalogue")
     answer = idempotent_write(lambda session: rewards.add(session, get_partner(session, slug).id, now=now(), **args))
     hub().forget("offers")
@@ -43,20 +47,28 @@ def add_reward(args, slug):
 @requires(OPERATOR, PARTNER)
 @blp.arguments(CatalogueQuery, location="query")
 @blp.response(200, Catalogue)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_partner")
 def catalogue(query, slug):
-    """A partner's active rewards, by sku; any partner may read any catalogue (tills show them)."""
+    """A partner's active rewards, by sku; any partner may read any catalogue (tills show them).
+
+    With `?retired=true` retired rewards are listed too.
+    """
     return read(lambda session: {"partner": slug, "rewards": rewards.catalogue(
         session, get_partner(session, slug).id, retired=query["retired"])})
 
 
 @blp.route("/partners/<slug>/rewards/<sku>", methods=["PATCH"])
 @requires(OPERATOR, PARTNER)
+@writes
 @blp.arguments(RewardChange)
 @blp.response(200, RewardOut)
-@blp.alt_response(404, schema=ErrorOut, description="unknown_partner, unknown_reward")
+@answers("unknown_partner", "unknown_reward", "wrong_partner")
 def change_reward(args, slug, sku):
-    """Change a reward's name, points, stock or limit, or retire it with `"active": false`."""
+    """Change a reward's name, points, stock or limit, or retire it with `"active": false`.
+
+    The partner itself, or the operator. Fields left out keep their value; a retired reward stays in members'
+    histories.
+    """
     only_itself(slug, "A partner keeps only its own catalogue")
     answer = idempotent_write(lambda session: rewards.change(session, get_partner(session, slug).id, sku, args), status=200)
     hub().forget("offers")
@@ -65,11 +77,15 @@ def change_reward(args, slug, sku):
 
 @blp.route("/partners/<slug>/points-rate", methods=["PUT"])
 @requires(OPERATOR, PARTNER)
+@writes
 @blp.arguments(PointsRateSet)
 @blp.response(200, PartnerOut)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_partner", "wrong_partner")
 def put_points_rate(args, slug):
-    """Set how many points one unit of the partner's currency costs when a member pays an amount with points."""
+    """Set how many points one unit of the partner's currency costs when a member pays an amount with points.
+
+    The partner itself, or the operator. Without a rate a partner takes points, not amounts (`no_points_rate`).
+    """
     only_itself(slug)
 
     def work(session):
@@ -82,11 +98,15 @@ def put_points_rate(args, slug):
 
 @blp.route("/donations", methods=["POST"])
 @requires(OPERATOR, PARTNER)
+@writes
 @blp.arguments(DonationCreate)
 @blp.response(201, DonationResult)
-@blp.alt_response(404, schema=ErrorOut, description="unknown_card, unknown_partner")
-@blp.alt_response(422, schema=ErrorOut, description="not_a_charity, insufficient_points")
+@answers("unknown_card", "invalid_card", "card_blocked", "unknown_partner", "not_a_charity", "insufficient_points")
 def donate(args):
-    """Give a member's points to a charity partner: a redemption there, billed to each point's issuer."""
+    """Give a member's points to a charity partner: a redemption there, billed to each point's issuer.
+
+    The operator or any partner. The charity is a partner of kind `charity`; the donation is booked as a redemption
+    there, so settlement bills each point's issuer as for any redemption.
+    """
     donor = principal().partner
     return idempotent_write(lambda session: redemptions.donate(session, donor=donor, now=now(), **args))

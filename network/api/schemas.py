@@ -10,11 +10,18 @@ from network.events.kinds import DeliveryStatus
 from network.ledger.kinds import PartnerKind
 from network.lifecycle.tiers import MAX_TIERS, ladder_errors
 from partners.fields import CardNumber, Currency, DecimalString, Points
+from partners.text import CONTROL
 
 
 class Strict(Schema):
     class Meta:
         unknown = RAISE
+
+
+def TimeZone(**kwargs):
+    """An IANA time zone name; `format: iana-time-zone`, since the list is the host's tz database."""
+    kwargs.setdefault("metadata", {}).update(format="iana-time-zone", example="Europe/Paris")
+    return fields.String(validate=_timezone, **kwargs)
 
 
 def _timezone(value: str) -> None:
@@ -39,7 +46,7 @@ class PartnerCreate(Strict):
         metadata={"example": "brew-bar"},
     )
     name = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"example": "Brew Bar"})
-    timezone = fields.String(required=True, validate=_timezone, metadata={"example": "Europe/Paris"})
+    timezone = TimeZone(required=True)
     currency = Currency(required=True, metadata={"example": "EUR"})
     adapter = fields.String(load_default="canonical", metadata={"example": "canonical"})
     adapter_config = fields.Dict(
@@ -60,7 +67,7 @@ class PartnerCreate(Strict):
 
 class PartnerAmend(Strict):
     name = fields.String(validate=validate.Length(min=1, max=200))
-    timezone = fields.String(validate=_timezone)
+    timezone = TimeZone()
     pending_days = PendingDays()
 
 
@@ -165,8 +172,8 @@ class CardOut(Schema):
 
 class MemberOut(TierStanding):
     member_id = fields.String()
-    email = fields.String(metadata={"description": "operator only"})
-    name = fields.String(metadata={"description": "operator only"})
+    email = fields.String(allow_none=True, metadata={"description": "operator only; null when not given or erased"})
+    name = fields.String(allow_none=True, metadata={"description": "operator only; null when not given or erased"})
     created_at = fields.DateTime()
     cards = fields.List(fields.Nested(CardOut))
     balance = fields.Nested(BalanceOut)
@@ -178,7 +185,7 @@ class AdjustmentCreate(Strict):
         required=True, strict=True,
         validate=[validate.Range(min=-10**15, max=10**15, error="is too large"),
                   validate.NoneOf([0], error="must not be zero")],
-        metadata={"example": 500, "description": "positive credits the member, negative takes points back"},
+        metadata={"example": 500, "description": "positive credits the member, negative takes points back", "not": {"enum": [0]}},
     )
     reason = fields.String(
         required=True, validate=validate.Length(min=1, max=500),
@@ -424,7 +431,8 @@ class CardIssued(Schema):
 
 class MergeCreate(Strict):
     member_id = fields.String(required=True, validate=validate.Length(min=1, max=32),
-                              metadata={"description": "the member merged into this one (it is then closed)"})
+                              metadata={"description": "the member merged into this one (it is then closed)",
+                                        "example": "5f0c9a3e2b7d4c1e8a6f0b9d3c2e1a47"})
 
 
 class MergeResult(Schema):
@@ -517,18 +525,24 @@ class MemberExport(Schema):
     referrals = fields.List(fields.Nested(ExportReferral))
 
 
+#: 1-40 characters, not starting or ending with a space, none of them a control character (the gate's).
+TIER_NAME = r"^[^\s" + CONTROL.pattern[1:-1] + r"]([^\n" + CONTROL.pattern[1:-1] + r"]{0,38}[^\s" + CONTROL.pattern[1:-1] + r"])?$"
+
+
 class TierIn(Strict):
-    name = fields.String(required=True, validate=validate.Regexp(r"^\S(.{0,38}\S)?$", error="must be 1-40 characters, "
+    name = fields.String(required=True, validate=validate.Regexp(TIER_NAME, error="must be 1-40 characters, "
                          "not starting or ending with a space"), metadata={"example": "Silver"})
     threshold = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**15),
                                metadata={"example": 1000, "description": "qualifying points that reach this tier"})
-    multiplier = DecimalString(required=True, validate=validate.Range(max=100), metadata={
+    multiplier = DecimalString(required=True, validate=validate.Range(min=1, max=100), metadata={
         "example": "1.25", "description": "what a sale earns, times"})
 
 
 class TiersSet(Strict):
     tiers = fields.List(fields.Nested(TierIn), required=True, validate=validate.Length(min=1, max=MAX_TIERS),
-                        metadata={"description": "lowest first; the first threshold is 0"})
+                        metadata={"description": "lowest first; the first threshold is 0; thresholds and multipliers rise",
+                                  "example": [{"name": "Member", "threshold": 0, "multiplier": "1"},
+                                              {"name": "Silver", "threshold": 1000, "multiplier": "1.25"}]})
 
     @validates_schema
     def _ladder(self, data, **kwargs):
@@ -552,7 +566,8 @@ class TiersOut(Schema):
 class WebhookSet(Strict):
     url = fields.String(required=True, metadata={"example": "https://hooks.brew-bar.example/coalition"})
     secret = fields.String(required=True, load_only=True,
-                           metadata={"description": "16 to 200 characters; signs every delivery; never shown back"})
+                           metadata={"description": "16 to 200 characters; signs every delivery; never shown back",
+                                     "example": "a-long-shared-secret-0042"})
 
 
 class WebhookOut(Schema):

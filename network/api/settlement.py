@@ -8,8 +8,9 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, now, only_itself, principal, read, requires
-from network.api.schemas import ErrorOut, Strict
+from network.api.schemas import Strict
 from network.parties.auth import OPERATOR, PARTNER
 from network.parties.registry import get_partner
 from settlement import acknowledgements, runs
@@ -28,12 +29,15 @@ class SignedStatement(Schema):
 
 
 class PublicKeySet(Strict):
-    public_key = fields.String(required=True, metadata={"description": "Ed25519, 32 bytes raw, base64url without padding"})
+    public_key = fields.String(required=True, metadata={"description": "Ed25519, 32 bytes raw, base64url without padding",
+                                                        "example": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})
 
 
 class AcknowledgementCreate(Strict):
-    statement_hash = fields.String(required=True, metadata={"description": "SHA-256 hex of the statement's canonical bytes"})
-    signature = fields.String(required=True, metadata={"description": "base64url Ed25519 signature of statement_hash's ASCII bytes"})
+    statement_hash = fields.String(required=True, metadata={"description": "SHA-256 hex of the statement's canonical bytes",
+                                                            "example": "9f2c" * 16})
+    signature = fields.String(required=True, metadata={"description": "base64url Ed25519 signature of statement_hash's ASCII bytes",
+                                                       "example": "q2X0" * 21 + "q2"})
 
 
 class AcknowledgementOut(Schema):
@@ -59,11 +63,16 @@ class PartnerSection(Schema):
 
 @blp.route("/settlement/runs", methods=["POST"])
 @requires(OPERATOR)
+@writes
 @blp.arguments(RunCreate)
 @blp.response(201, SignedStatement)
-@blp.alt_response(422, schema=ErrorOut, description="period_not_over (end too recent) or period_closed")
+@answers("period_not_over", "period_closed")
 def run(args):
-    """Close the period from the last statement's end to `end`: the figures, signed."""
+    """Close the period from the last statement's end to `end`: the figures, signed.
+
+    Operator only. `end` must lie in the past by the grace time (`period_not_over`), after the last statement's end
+    (`period_closed`). The statement names the hash of the one before.
+    """
     config = current_app.config
     signing = hub().signing
     signing.ensure_key()
@@ -81,9 +90,13 @@ def run(args):
 @blp.route("/settlement/statements/<int:sequence>", methods=["GET"])
 @requires(OPERATOR)
 @blp.response(200, SignedStatement)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_statement")
 def statement(sequence):
-    """The whole statement and the hub's signature over its canonical (RFC 8785) bytes."""
+    """The whole statement and the hub's signature over its canonical (RFC 8785) bytes.
+
+    Operator only. Partners read their own section, with its proof, at
+    `/v1/settlement/statements/{sequence}/partners/{slug}`.
+    """
     return read(lambda session: {**runs.signed_statement(session, sequence),
                                  "acknowledgements": acknowledgements.listed(session, sequence)})
 
@@ -91,20 +104,28 @@ def statement(sequence):
 @blp.route("/settlement/statements/<int:sequence>/partners/<slug>", methods=["GET"])
 @requires(OPERATOR, PARTNER)
 @blp.response(200, PartnerSection)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("unknown_statement", "unknown_partner", "wrong_partner")
 def section(sequence, slug):
-    """One partner's section with its inclusion proof against the signed Merkle root."""
+    """One partner's section with its inclusion proof against the signed Merkle root.
+
+    The operator reads any section; a partner only its own. The proof lets the partner verify its section offline
+    against the signed root, without seeing other partners' figures.
+    """
     only_itself(slug, "A partner sees only its own section")
     return read(lambda session: runs.partner_section(session, sequence, slug))
 
 
 @blp.route("/partners/<slug>/public-key", methods=["PUT"])
 @requires(OPERATOR, PARTNER)
+@writes
 @blp.arguments(PublicKeySet)
 @blp.response(200, PublicKeySet)
-@blp.alt_response(422, schema=ErrorOut)
+@answers("unknown_partner", "wrong_partner", "invalid_public_key")
 def put_public_key(args, slug):
-    """Register the partner's Ed25519 public key, with which it countersigns statements."""
+    """Register the partner's Ed25519 public key, with which it countersigns statements.
+
+    The partner itself, or the operator. A new key replaces the old one.
+    """
     only_itself(slug, "A partner registers only its own key")
 
     def work(session):
@@ -116,12 +137,16 @@ def put_public_key(args, slug):
 
 @blp.route("/settlement/statements/<int:sequence>/acknowledgements", methods=["POST"])
 @requires(PARTNER)
+@writes
 @blp.arguments(AcknowledgementCreate)
 @blp.response(201, AcknowledgementOut)
-@blp.alt_response(409, schema=ErrorOut, description="already acknowledged")
-@blp.alt_response(422, schema=ErrorOut, description="hash_mismatch, no_public_key, bad_countersignature")
+@answers("already_acknowledged", "hash_mismatch", "no_public_key", "bad_countersignature", "unknown_statement")
 def acknowledge(args, sequence):
-    """Countersign the statement's hash with the partner's registered key."""
+    """Countersign the statement's hash with the partner's registered key.
+
+    A partner key only. The signature is checked against the partner's registered key; one acknowledgement per
+    partner and statement.
+    """
     partner = principal().partner
     return idempotent_write(lambda session: acknowledgements.acknowledge(session, partner, sequence, now=now(), **args))
 
@@ -129,6 +154,10 @@ def acknowledge(args, sequence):
 @blp.route("/settlement/keys", methods=["GET"])
 @blp.doc(security=[])
 @blp.response(200, JwkSet)
+@answers()
 def keys():
-    """The hub's statement-signing public keys as a JWK set (RFC 8037): anyone may verify offline."""
+    """The hub's statement-signing public keys as a JWK set (RFC 8037): anyone may verify offline.
+
+    No token needed: old keys stay listed, so statements signed before a key rotation still verify.
+    """
     return hub().signing.jwks()

@@ -7,12 +7,12 @@ from datetime import timedelta
 from flask import current_app, request
 from flask_smorest import Blueprint
 
+from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, media_type, now, principal, requires, terms
 from network.api.gate import reads_raw_body, too_deep
 from network.api.schemas import (
     ActionCreate,
     BatchResult,
-    ErrorOut,
     RedemptionCreate,
     RedemptionResult,
     ReversalResult,
@@ -53,6 +53,7 @@ def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
 @blp.route("/transactions", methods=["POST"])
 @reads_raw_body
 @requires(PARTNER)
+@writes
 @blp.doc(
     requestBody={
         "description": "The partner's own payload, read by its adapter (JSON, CSV or XML); shown here: the canonical "
@@ -63,12 +64,14 @@ def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
     }
 )
 @blp.response(201, TransactionResult)
-@blp.alt_response(401, schema=ErrorOut, description="a signed format whose signature is missing or wrong")
-@blp.alt_response(409, schema=ErrorOut, description="order id already booked by this partner")
-@blp.alt_response(415, schema=ErrorOut, description="a media type the partner's adapter does not read")
-@blp.alt_response(422, schema=ErrorOut, description="invalid transaction, naming the field or row")
+@answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "duplicate_order")
 def post_transaction():
-    """Book sales (they earn points) and refunds (they claw back their share) in the partner's format."""
+    """Book sales (they earn points) and refunds (they claw back their share) in the partner's format.
+
+    A partner key only. The body is read by the partner's adapter; signed formats (Shopify, Square) check their
+    signature first. An order id is booked once per partner and type: a resent sale is 409 `duplicate_order` (or,
+    with the same Idempotency-Key, the first answer replayed).
+    """
     partner = principal().partner
     adapter, config = hub().adapter(partner)
     body = payload(partner, adapter)
@@ -92,13 +95,18 @@ def post_transaction():
         "description": "An end-of-day export (text/csv for the csv adapter), streamed: any size. Rows are booked in "
         "chunks as they arrive; a re-sent file books nothing twice (order ids count as duplicates).",
         "required": True,
-        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "content": {"text/csv": {"schema": {"type": "string"}, "example": "order_id,type,card_number,occurred_at,currency,total\n"
+                                 "A-1001,sale,7000000000000008,2026-03-14T10:30:00+01:00,EUR,12.50\n"}},
     }
 )
 @blp.response(200, BatchResult)
-@blp.alt_response(415, schema=ErrorOut, description="the adapter reads no batch files, or not this media type")
+@answers("batch_not_supported", "unsupported_media_type", "unreadable_body", "body_too_deep", "payload_too_large", "adapter_unavailable", "rules_unavailable")
 def post_batch():
-    """Book a file of transactions: good rows post, bad rows are listed with their row number and reason."""
+    """Book a file of transactions: good rows post, bad rows are listed with their row number and reason.
+
+    A partner key only, for adapters that read files (the csv adapter). Not run under an Idempotency-Key: re-sending
+    a file books nothing twice, as its rows count as duplicates.
+    """
     partner = principal().partner
     adapter, config = hub().adapter(partner)
     if not isinstance(adapter, BatchAdapter):
@@ -118,12 +126,16 @@ def post_batch():
 
 @blp.route("/actions", methods=["POST"])
 @requires(PARTNER)
+@writes
 @blp.arguments(ActionCreate)
 @blp.response(201, TransactionResult)
-@blp.alt_response(409, schema=ErrorOut, description="this reference was already booked")
-@blp.alt_response(422, schema=ErrorOut, description="unknown_action, or action_limit_reached for today")
+@answers("unknown_card", "invalid_card", "card_blocked", "duplicate_order", "unknown_action", "action_limit_reached", "rules_unavailable")
 def post_action(args):
-    """Reward a non-purchase action (a review, a social post) by the partner's `action` rule."""
+    """Reward a non-purchase action (a review, a social post) by the partner's `action` rule.
+
+    A partner key only. The partner's `action` rule names the actions it rewards, their points and their daily
+    limit; `reference` is the action's own id, booked once.
+    """
     partner = principal().partner
     rules, days = hub().ruleset(partner), terms().lifetime
     return idempotent_write(
@@ -133,12 +145,10 @@ def post_action(args):
 
 @blp.route("/redemptions", methods=["POST"])
 @requires(PARTNER)
-@blp.arguments(RedemptionCreate)
+@writes
+@blp.arguments(RedemptionCreate, example={"card_number": "7000000000000008", "points": 100, "order_id": "B-2001"})
 @blp.response(201, RedemptionResult)
-@blp.alt_response(404, schema=ErrorOut, description="unknown_card, unknown_reward")
-@blp.alt_response(409, schema=ErrorOut, description="duplicate_order, out_of_stock")
-@blp.alt_response(422, schema=ErrorOut, description="insufficient_points, reward_limit_reached, reward_retired, "
-                  "no_points_rate, or invalid fields")
+@answers("unknown_card", "invalid_card", "card_blocked", "unknown_reward", "duplicate_order", "out_of_stock", "insufficient_points", "reward_limit_reached", "reward_retired", "no_points_rate")
 def redeem(args):
     """Spend points at this partner: so many `points`, a reward by `sku`, or an `amount` at the partner's rate.
 
@@ -161,10 +171,14 @@ def redeem(args):
 
 @blp.route("/redemptions/<int:redemption_id>/reversal", methods=["POST"])
 @requires(PARTNER)
+@writes
 @blp.response(201, ReversalResult)
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(409, schema=ErrorOut, description="already reversed")
+@answers("unknown_redemption", "already_reversed")
 def reverse(redemption_id):
-    """Cancel a redemption made by this partner; the points return to the lots they came from."""
+    """Cancel a redemption made by this partner; the points return to the lots they came from.
+
+    A partner key only, for its own redemptions. The member gets the points back with their issuer and expiry, so
+    settlement bills nobody for them.
+    """
     partner = principal().partner
     return idempotent_write(lambda session: redemptions.reverse(session, partner, redemption_id, now=now()))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
+from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, only_itself, read, requires
-from network.api.schemas import DeliveriesPage, DeliveriesQuery, ErrorOut, WebhookOut, WebhookSet
+from network.api.schemas import DeliveriesPage, DeliveriesQuery, WebhookOut, WebhookSet
 from network.events import webhooks
 from network.parties.auth import OPERATOR, PARTNER
 from network.parties.registry import get_partner
@@ -16,14 +17,16 @@ blp = Blueprint("webhooks", __name__, description="Partners' webhooks: events si
 
 @blp.route("/partners/<slug>/webhook", methods=["PUT"])
 @requires(OPERATOR, PARTNER)
+@writes
 @blp.arguments(WebhookSet)
 @blp.response(200, WebhookOut)
-@blp.alt_response(403, schema=ErrorOut, description="another partner's webhook")
-@blp.alt_response(404, schema=ErrorOut)
-@blp.alt_response(422, schema=ErrorOut, description="url not http(s), with user info or a backslash, or at a private "
-                  "address; secret shorter than 16 characters")
+@answers("wrong_partner", "unknown_partner", "invalid_webhook")
 def put_webhook(args, slug):
-    """Register or replace where the partner's events are POSTed and the secret they are signed with."""
+    """Register or replace where the partner's events are POSTed and the secret they are signed with.
+
+    The partner itself, or the operator. The URL must be http(s) and outside the hub's own networks; deliveries are
+    signed with the secret and retried with backoff.
+    """
     only_itself(slug, "A partner sets only its own webhook")
     private_networks = bool(current_app.config.get("COALITION_WEBHOOK_PRIVATE_NETWORKS", False))
 
@@ -37,10 +40,14 @@ def put_webhook(args, slug):
 
 @blp.route("/partners/<slug>/webhook", methods=["DELETE"])
 @requires(OPERATOR, PARTNER)
+@writes
 @blp.response(200, WebhookOut)
-@blp.alt_response(404, schema=ErrorOut, description="no such partner, or it has no webhook")
+@answers("wrong_partner", "unknown_partner", "no_webhook")
 def delete_webhook(slug):
-    """Stop sending: the secret is forgotten and deliveries still pending are cancelled."""
+    """Stop sending: the secret is forgotten and deliveries still pending are cancelled.
+
+    The partner itself, or the operator. 404 `no_webhook` when none is set.
+    """
     only_itself(slug, "A partner removes only its own webhook")
 
     def work(session):
@@ -53,9 +60,12 @@ def delete_webhook(slug):
 @blp.route("/partners/<slug>/webhook", methods=["GET"])
 @requires(OPERATOR, PARTNER)
 @blp.response(200, WebhookOut)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("wrong_partner", "unknown_partner")
 def get_webhook(slug):
-    """The URL and whether a secret is set (never the secret)."""
+    """The URL and whether a secret is set (never the secret).
+
+    The partner itself, or the operator.
+    """
     only_itself(slug)
     return read(lambda session: webhooks.show(session, get_partner(session, slug).id).view(slug))
 
@@ -64,8 +74,11 @@ def get_webhook(slug):
 @requires(OPERATOR, PARTNER)
 @blp.arguments(DeliveriesQuery, location="query")
 @blp.response(200, DeliveriesPage)
-@blp.alt_response(404, schema=ErrorOut)
+@answers("wrong_partner", "unknown_partner")
 def list_deliveries(args, slug):
-    """The webhook's deliveries, newest first, each with every attempt (time, HTTP status or error, duration)."""
+    """The webhook's deliveries, newest first, each with every attempt (time, HTTP status or error, duration).
+
+    The partner itself, or the operator. Paged by delivery id: pass `next_before` as `?before=`; `?status=` filters.
+    """
     only_itself(slug)
     return read(lambda session: webhooks.deliveries(session, get_partner(session, slug).id, **args))
