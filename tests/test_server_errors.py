@@ -66,15 +66,16 @@ def test_a_malformed_header_is_400_malformed_header(server):
 
 
 def test_a_malformed_chunked_body_is_400_malformed_body(server):
-    request = (b"POST /v1/partners HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
+    """From a known caller: the body is read once the token is checked (a stranger is answered 401 first)."""
+    request = (b"POST /v1/partners HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\n"
                b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
     refused(server, request, 400, "malformed_body", "body")
 
 
 def test_a_body_over_the_limit_is_the_apps_413_payload_too_large(server):
-    """Flask's own refusal (MAX_CONTENT_LENGTH) through gunicorn: JSON as well, before the caller is even asked for."""
+    """Flask's own refusal (MAX_CONTENT_LENGTH) through gunicorn: JSON as well (a stranger's is answered 401 unread)."""
     body = b"[" + b"0," * (1024 * 1024 // 2) + b"0]"
-    request = (b"POST /v1/partners HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
+    request = (b"POST /v1/partners HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\n"
                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)) + body
     status, headers, error = answer(raw_exchange(server, request))
     assert (status, error["error"]["code"]) == (413, "payload_too_large")
