@@ -99,6 +99,16 @@ def _retryable(exc: DBAPIError, attempt: int) -> bool:
     return "database is locked" in str(exc.orig)
 
 
+class Retry(Exception):
+    """Work that found, once it held its locks, a change it would book wrongly: run it again from the start.
+
+    A batch of sales writes its rows before it locks its members (so two
+    chunks of an import write at once); if a merge absorbed one of them
+    meanwhile, the rows name the closed member, and the chunk is booked
+    again, now reading the survivor's card.
+    """
+
+
 class Database:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -143,6 +153,10 @@ class Database:
                     result = work(session)
                     session.commit()
                     return result
+                except Retry as exc:
+                    session.rollback()
+                    if attempt == attempts:
+                        raise Unavailable("The ledger is busy; retry the request") from exc
                 except DBAPIError as exc:
                     session.rollback()
                     if not _retryable(exc, attempt):

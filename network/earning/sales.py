@@ -22,6 +22,7 @@ from typing import NamedTuple
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from network.db import Retry
 from network.earning import bonuses
 from network.earning import clawback as clawbacks
 from network.earning.terms import Terms
@@ -164,12 +165,12 @@ def book_sales(
     sale, or `DUPLICATE`. Every refusal is decided before anything is
     written, so the transaction holds exactly the accepted sales.
 
-    The members are locked late, once the order ids are claimed and just
-    before anything is written for them, so two imports booking at once
-    hold the locks only for their final statements; a single sale
-    (`lock_first`) locks its member as it reads the card, in the same
-    statement, which saves one. Either way a member a merge absorbed while
-    this waited for the lock has its sales booked on the survivor.
+    The members are locked last, just before their balances move, so two
+    chunks of an import (or two imports) write their rows at once and hold
+    the locks only for their final statements; a single sale (`lock_first`)
+    locks its member as it reads the card, in the same statement, which
+    saves one. Either way a member a merge absorbed while this waited for
+    the lock has its sales booked on the survivor (a batch is run again).
     """
     outcomes: list[dict | DomainError | str | None] = [None] * len(sales)
     priced = _priced(sales, outcomes, now=now, terms=terms)
@@ -240,10 +241,10 @@ def _claim_orders(session: Session, partner: PartnerRef, claims: list[Claim], ou
 def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals: set[str], outcomes: list, *,
           now: datetime, terms: Terms, lock_first: bool) -> None:
     """Write the booked sales, move their members' balances, and what follows an earn: referrals, tiers, events."""
-    if not lock_first:
-        booked = _lock_holders(session, booked, referrals)
     earning = [b for b in booked if b.awards]  # a sale that earns nothing writes no entry and releases no referral
     entries = _write_earnings(session, partner, earning, now=now, lifetime=terms.lifetime)
+    if not lock_first:
+        _lock_holders(session, booked)
     for holder in {id(b.holder): b.holder for b in booked}.values():  # an expired hold ends before the write,
         hold_release.release_expired(session, holder, now)  # so the answer's balance shows it released
     _credit(session, partner, booked)
@@ -265,19 +266,16 @@ def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals
         "balance": outcomes[b.index]["balance"]}) for b in earning], now=now)
 
 
-def _lock_holders(session: Session, booked: list[Booked], referrals: set[str]) -> list[Booked]:
-    """Lock the batch's members (read unlocked so far) before anything is written for them.
+def _lock_holders(session: Session, booked: list[Booked]) -> None:
+    """Lock the batch's members (read unlocked so far), after their rows are written and before their balances move.
 
-    A member a merge absorbed since its card was read has its sales booked on
-    the survivor, as a till's sale waiting for that merge is; the order keeps
-    naming the member whose card made it, and the sale keeps the tier award
-    that member's tier gave it.
+    Locked last, two chunks of an import write their rows at once and queue
+    only for their final statements. A member a merge absorbed while this
+    waited has rows naming the closed member: the chunk is run again
+    (`Retry`), and then reads the survivor's card.
     """
-    survivors = locks.lock_members(session, list({id(b.holder): b.holder for b in booked}.values()))
-    if not survivors:
-        return booked
-    referrals.update(survivor.member_id for survivor in survivors.values())
-    return [b._replace(holder=survivors.get(b.holder.member_id, b.holder)) for b in booked]
+    if locks.lock_members(session, list({id(b.holder): b.holder for b in booked}.values())):
+        raise Retry("A member of the batch was merged while it waited for the lock")
 
 
 def _credit(session: Session, partner: PartnerRef, booked: list[Booked]) -> None:
