@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from tests.support.hub import ADMIN_TOKEN
-from tests.support.model import Driver
+from tests.support.model_driver import Driver
 
 STEPS = int(os.environ.get("COALITION_MODEL_STEPS", "0"))
 STEP_COUNT = 30

@@ -8,13 +8,13 @@ from flask_smorest import Blueprint
 from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, principal, read, requires
 from network.api.document import card_in_path
+from network.api.export_schemas import MemberExport
 from network.api.schemas import (
     CardBlock,
     CardIssue,
     CardIssued,
     CardOut,
     MemberDeleted,
-    MemberExport,
     MergeCreate,
     MergeResult,
 )
