@@ -77,7 +77,7 @@ def main(backend: str, postgres_url: str, op_name: str, ops: int, top: int, sort
 def _app_op(db: Database, scene: world.World, kind: str):
     from network import create_app
 
-    app = create_app({"DATABASE": db, "COALITION_ADMIN_TOKEN": "profile-token"})
+    app = create_app({"DATABASE": db, "COALITION_ADMIN_TOKEN": "profile-token", **web.RATE_LIMITS})  # counted, never refused
     client = app.test_client()
     partner = scene.partners[0]
     card = scene.hot.card if kind == "redeem" else scene.members[0].card  # the hot member has points to spare

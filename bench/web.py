@@ -23,6 +23,9 @@ from bench.world import REDEEM_POINTS, World
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "bench-operator-token"
+#: Rate limits on, so the bench pays for counting every request, but far above what its clients send (a one-second
+#: window keeps each counter as short as a production one: a few thousand entries at most).
+RATE_LIMITS = {"COALITION_RATE_LIMIT": "1000000/second", "COALITION_RATE_LIMIT_ANONYMOUS": "1000000/second"}
 SALE_BODY = {"type": "sale", "occurred_at": "2026-03-14T10:30:00+01:00", "currency": "EUR", "total": "12.50"}
 
 
@@ -148,7 +151,7 @@ class Server:
 
 
 def hub_server(database_url: str, port: int, log: Path, workers: int = 2, threads: int = 4) -> Server:
-    env = {**os.environ, "DATABASE_URL": database_url, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN}
+    env = {**os.environ, "DATABASE_URL": database_url, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, **RATE_LIMITS}
     argv = [*coalition_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
             "--threads", str(threads)]
     return Server(argv, env, log, "coalition serve")

@@ -39,6 +39,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
 
     _check_policies(app.config)
+    if app.config["COALITION_PROXY_HOPS"]:  # the client's address, as rate limits and logs need it, behind proxies
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["COALITION_PROXY_HOPS"], x_proto=0, x_host=0, x_port=0,
+                                x_prefix=0)
 
     from network.api import register
     from network.api.common import Hub

@@ -6,10 +6,14 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+#: Settings no plugin sees: the operator's token, and the Redis URL (it may hold a password).
+SECRET = ("TOKEN", "REDIS_URL")
+
 
 def plugin_settings(config: Mapping) -> dict:
-    """The hub's COALITION_ settings as plugins see them: never a token, the operator's secret is not theirs."""
-    return {key: value for key, value in config.items() if key.startswith("COALITION_") and "TOKEN" not in key}
+    """The hub's COALITION_ settings as plugins see them: never a secret, the operator's secrets are not theirs."""
+    return {key: value for key, value in config.items()
+            if key.startswith("COALITION_") and not any(marker in key for marker in SECRET)}
 
 
 def from_environment(instance_path: str) -> dict:
@@ -68,6 +72,19 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_WEBHOOK_BACKOFF_MAX_SECONDS": int(os.environ.get("COALITION_WEBHOOK_BACKOFF_MAX_SECONDS", "21600")),
         # ... and after this many attempts the delivery is failed for good.
         "COALITION_WEBHOOK_MAX_ATTEMPTS": int(os.environ.get("COALITION_WEBHOOK_MAX_ATTEMPTS", "10")),
+        # Requests per credential in a moving window, each partner key and staff token its own budget (network/api/limits.py),
+        # in Flask-Limiter's notation ("3000/minute": a busy partner's 50 a second; "50/second;3000/minute"); "off": none.
+        "COALITION_RATE_LIMIT": os.environ.get("COALITION_RATE_LIMIT", "3000/minute"),
+        # Requests per client address without a bearer token, or with one that was refused; "off": none.
+        "COALITION_RATE_LIMIT_ANONYMOUS": os.environ.get("COALITION_RATE_LIMIT_ANONYMOUS", "600/minute"),
+        # Where the counters live, shared by every worker and host (redis://127.0.0.1:6379/0); unset: each worker's
+        # memory, so each worker allows the whole limit. Redis unreachable: each worker counts in memory meanwhile.
+        "COALITION_REDIS_URL": os.environ.get("COALITION_REDIS_URL") or None,
+        # The start of every counter's key: hubs sharing one Redis each give their own.
+        "COALITION_RATE_LIMIT_PREFIX": os.environ.get("COALITION_RATE_LIMIT_PREFIX", "coalition"),
+        # How many proxies in front of the hub append to X-Forwarded-For: the client's address is read that many
+        # hops back (0: the connection's own address, as it must be when nothing trusted sets the header).
+        "COALITION_PROXY_HOPS": int(os.environ.get("COALITION_PROXY_HOPS", "0")),
         # A till posts one transaction; anything past 1 MiB is a mistake or an attack.
         "MAX_CONTENT_LENGTH": int(os.environ.get("COALITION_MAX_BODY_BYTES", str(1024 * 1024))),
         # A batch file streams through in chunks; this only bounds a runaway upload.

@@ -66,6 +66,8 @@ REGISTRY: tuple[Code, ...] = (
     Code("unsupported_media_type", 415, "not a content type the partner's adapter (or the endpoint) reads"),
     Code("request_line_too_long", 414, "a request line (method, path and query) over the web server's 4094 bytes"),
     Code("expectation_failed", 417, "an `Expect` header the web server does not meet"),
+    Code("rate_limited", 429, "over the caller's budget (its token's, or without one its address's): retry after "
+                              "`Retry-After` seconds; `details.budget` says which, nothing was booked"),
     Code("headers_too_large", 431, "more than 100 headers, or one over 8190 bytes"),
     Code("batch_not_supported", 415, "the partner's adapter reads no batch files"),
     Code("invalid_request", 422, "the request is refused (the generic code behind the others)"),

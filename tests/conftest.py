@@ -10,7 +10,14 @@ checked.
 PostgreSQL comes from COALITION_TEST_POSTGRES_URL (default: the local
 server, database `test`, used only to create and drop our own database). If
 it does not answer the PostgreSQL runs are skipped, unless
-COALITION_REQUIRE_POSTGRES=1 (CI), which makes that a failure.
+COALITION_REQUIRE_POSTGRES=1 (CI), which makes that a failure. Redis, for
+the tests that ask for `redis_limits`, the same way: COALITION_TEST_REDIS_URL
+(default the local server), COALITION_REQUIRE_REDIS=1.
+
+The test app counts every request against rate limits far above what any
+test sends (`LIMITS`), in its own memory: the limiter runs on every request
+of the suite without refusing one. A test that needs other settings overrides
+`app_config`, or makes more hubs with `make_app`.
 """
 
 from __future__ import annotations
@@ -35,6 +42,10 @@ from tests.support.hub import ADMIN_TOKEN, HubClient, World
 
 PG_URL = os.environ.get("COALITION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("COALITION_REQUIRE_POSTGRES") == "1"
+REDIS_URL = os.environ.get("COALITION_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_REDIS = os.environ.get("COALITION_REQUIRE_REDIS") == "1"
+#: On, in memory, and out of reach of the suite's own traffic (the fuzz, the isolation matrix).
+LIMITS = {"COALITION_RATE_LIMIT": "1000000/hour", "COALITION_RATE_LIMIT_ANONYMOUS": "1000000/hour", "COALITION_REDIS_URL": None}
 
 
 class Clock:
@@ -125,14 +136,54 @@ def clock():
 
 
 @pytest.fixture
-def app(database, clock, tmp_path):
-    """The hub, each error it answers held to the codes its operation declares (tests/support/declared.py)."""
-    app = create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock,
-                      "COALITION_SIGNING_KEYS_DIR": str(tmp_path / "settlement-keys"),
-                      "COALITION_MASTER_KEY_FILE": str(tmp_path / "master.key")})
-    undeclared = watch(app)
-    yield app
+def app_config():
+    """Settings this test's `app` is made with, beyond the suite's: a module overrides the fixture."""
+    return {}
+
+
+@pytest.fixture
+def make_app(database, clock, tmp_path):
+    """Make a hub on this test's database (two of them are two workers); each error it answers is held to the codes
+    its operation declares (tests/support/declared.py)."""
+    watched: list[list[str]] = []
+
+    def make(**settings):
+        app = create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock,
+                          "COALITION_SIGNING_KEYS_DIR": str(tmp_path / "settlement-keys"),
+                          "COALITION_MASTER_KEY_FILE": str(tmp_path / "master.key"), **LIMITS, **settings})
+        watched.append(watch(app))
+        return app
+
+    yield make
+    undeclared = [entry for found in watched for entry in found]
     assert not undeclared, f"errors the OpenAPI document does not declare: {sorted(set(undeclared))}"
+
+
+@pytest.fixture
+def app(make_app, app_config):
+    """The hub."""
+    return make_app(**app_config)
+
+
+@pytest.fixture
+def redis_limits():
+    """Settings that keep this test's rate-limit counters in the real Redis, under a prefix of its own, deleted after."""
+    import redis
+
+    server = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        server.ping()
+    except redis.RedisError as exc:
+        server.close()
+        message = f"Redis is not reachable at {REDIS_URL}: {exc}"
+        if REQUIRE_REDIS:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    prefix = f"coalition-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex[:12]}"
+    yield {"COALITION_REDIS_URL": REDIS_URL, "COALITION_RATE_LIMIT_PREFIX": prefix}
+    for key in server.scan_iter(match=f"*{prefix}*", count=1000):
+        server.delete(key)
+    server.close()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from network.api import (
     gate,
     holds,
     inbound,
+    limits,
     member_data,
     members,
     network,
@@ -32,4 +33,5 @@ def register(app: Flask) -> None:
         api.register_blueprint(module.blp, url_prefix="/v1")
     app.register_blueprint(docs.blp)  # beside the API, not in its document: the page that renders it
     app.register_error_handler(DomainError, handle_domain_error)
+    limits.init(app)  # before the gate: a request over its budget costs no parsing
     gate.register(app)

@@ -20,8 +20,12 @@ from network.error_codes import CODES as REGISTERED
 #: The attribute of a view holding the codes it declares.
 CODES = "_coalition_codes"
 
-#: Any call the hub answers may fail in the hub itself, or find the ledger busy past every retry.
-EVERY_CALL = ("internal_error", "unavailable")
+#: Any call the hub answers may fail in the hub itself, find the ledger busy past every retry, or be over its caller's
+#: rate limit (network/api/limits.py).
+EVERY_CALL = ("internal_error", "unavailable", "rate_limited")
+#: What a 429 says in its headers (network/api/limits.py).
+RETRY_AFTER = {"Retry-After": {"description": "seconds until the budget has room again",
+                               "schema": {"type": "integer", "minimum": 1}}}
 #: A call with a bearer token.
 AUTHENTICATED = ("missing_token", "invalid_token")
 #: What the gate (network/api/gate.py) answers before any view: a control character in a path parameter, query
@@ -110,6 +114,7 @@ def _response(codes: list[str]) -> dict:
     first = REGISTERED[codes[0]]
     return {
         "description": description,
+        **({"headers": RETRY_AFTER} if first.status == 429 else {}),
         "content": {"application/json": {
             "schema": error_schema(codes),
             "example": {"error": {"code": first.code, "message": first.meaning, "details": {}}},

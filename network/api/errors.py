@@ -20,6 +20,7 @@ CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    429: "rate_limited",
     500: "internal_error",
 }
 LOCATIONS = {"json", "query", "headers", "view_args", "form", "files"}

@@ -77,7 +77,9 @@ def _hub(path: Path):
     app = create_app({"DATABASE_URL": f"sqlite:///{path}", "COALITION_ADMIN_TOKEN": secrets.token_urlsafe(24),
                       "COALITION_MASTER_KEY_FILE": str(path.parent / "master.key"),
                       "COALITION_SIGNING_KEYS_DIR": str(path.parent / "settlement-keys"),
-                      "COALITION_SETTLEMENT_GRACE_SECONDS": 0, "CLOCK": DemoClock()})
+                      "COALITION_SETTLEMENT_GRACE_SECONDS": 0, "CLOCK": DemoClock(),
+                      # A month of a network's traffic in seconds, on its own clock: no real-time budget applies.
+                      "COALITION_RATE_LIMIT": "off", "COALITION_RATE_LIMIT_ANONYMOUS": "off", "COALITION_REDIS_URL": None})
     upgrade(app.extensions["coalition"].db.engine)
     return app
 
