@@ -183,7 +183,7 @@ def test_a_view_can_limit_attempts_per_account_and_per_address(make_app):
     assert client.post("/test/sign-in", json={"email": "cy@example.com"}, environ_base=there).status_code == 401
     assert len(attempts) == 5                                            # no refused attempt reached the view
 
-    stored = " ".join(app.extensions[EXTENSION].limiter.storage.events)
+    stored = " ".join(app.extensions[EXTENSION].counters.store.events)
     assert "COALITION_TEST_SIGN_IN_LIMIT" in stored
     assert "example.com" not in stored and "ann" not in stored.lower()
 
@@ -194,6 +194,24 @@ def test_a_views_budget_turns_off_with_its_setting(make_app):
     assert [client.post("/test/sign-in", json={"email": "ann@example.com"}).status_code for _ in range(6)] == [401] * 6
 
 
+def test_a_misspelt_view_limit_stops_the_hub_at_start():
+    from flask import Blueprint, Flask
+
+    from network.api import limits
+
+    blueprint = Blueprint("sign_in", __name__)
+    blueprint.add_url_rule("/sign-in", "sign_in", limited("COALITION_TEST_SIGN_IN_LIMIT")(lambda: "no"), methods=["POST"])
+    app = Flask(__name__)
+    app.config.update(COALITION_RATE_LIMIT="off", COALITION_RATE_LIMIT_ANONYMOUS="off", COALITION_REDIS_URL=None,
+                      COALITION_RATE_LIMIT_PREFIX="test", COALITION_TEST_SIGN_IN_LIMIT="5 a minute")
+    app.register_blueprint(blueprint)
+    with pytest.raises(ValueError, match="COALITION_TEST_SIGN_IN_LIMIT"):
+        limits.init(app)
+    del app.config["COALITION_TEST_SIGN_IN_LIMIT"]
+    with pytest.raises(ValueError, match="COALITION_TEST_SIGN_IN_LIMIT is not a setting"):
+        limits.init(app)
+
+
 # ---------------------------------------------------------------- what is stored, and where
 
 
@@ -201,7 +219,7 @@ def test_a_views_budget_turns_off_with_its_setting(make_app):
 def test_counters_are_keyed_by_a_digest_never_the_token(app, hub):
     key = hub.create_partner("brew-bar")
     hub.call("GET", "/v1/network/tiers", key)
-    stored = " ".join(app.extensions[EXTENSION].limiter.storage.events)
+    stored = " ".join(app.extensions[EXTENSION].counters.store.events)
     assert "credential" in stored
     for secret in (key, ADMIN_TOKEN, key.removeprefix("ck_")):
         assert secret not in stored
@@ -241,7 +259,7 @@ def test_a_hub_whose_redis_does_not_answer_counts_in_memory_and_says_so(make_app
 
     app = make_app(COALITION_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", COALITION_RATE_LIMIT="3/hour")
     hub = HubClient(app.test_client(), ADMIN_TOKEN)
-    with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+    with caplog.at_level(logging.WARNING, logger="network.api.rate_counters"):
         key = hub.create_partner("brew-bar")                             # taken: the ledger keeps working
     assert "Rate limit storage unreachable" in caplog.text
     for _ in range(3):
@@ -270,11 +288,11 @@ def test_redis_going_down_fails_open_and_its_return_is_used_again(make_app, data
     assert any("credential" in name for name in own_redis.keys())
 
     own_redis.stop()
-    with caplog.at_level(logging.INFO, logger="flask-limiter"):
+    with caplog.at_level(logging.INFO, logger="network.api.rate_counters"):
         assert hub.sale(world.coffee, world.card, "10.00").status_code == 201  # booked while Redis is down
         assert "Rate limit storage unreachable" in caplog.text
         own_redis.start()                                                # empty: it kept nothing on disk
-        deadline = time.monotonic() + 10                                 # Flask-Limiter looks again after 1 s, then 2 s ...
+        deadline = time.monotonic() + 10                                 # asked again after 1 s, then 2 s ...
         while not own_redis.keys() and time.monotonic() < deadline:
             assert hub.points(world.card, world.coffee)["available"] == 10
             time.sleep(0.2)
