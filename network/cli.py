@@ -482,3 +482,6 @@ def demo_command(database: str | None, member_count: int, sale_count: int, seed:
     from network.demo import run_demo
 
     sys.exit(run_demo(database, member_count=member_count, sale_count=sale_count, seed=seed))
+
+
+from network import cli_staff  # noqa: E402, F401  (registers `coalition staff`; it imports this module)

@@ -109,6 +109,7 @@ def database(backend, request, tmp_path):
         db = Database(make_engine(request.getfixturevalue("postgres_server_url"), pool_size=25, max_overflow=10))
         with db.engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            connection.execute(text("INSERT INTO settings_version (id, version) VALUES (1, 0)"))  # as the migration seeds
     yield db
     with db.session() as session:
         broken = violations(session)
@@ -129,7 +130,7 @@ def app(database, clock, tmp_path):
     """The hub, each error it answers held to the codes its operation declares (tests/support/declared.py)."""
     app = create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock,
                       "COALITION_SIGNING_KEYS_DIR": str(tmp_path / "settlement-keys"),
-                      "COALITION_MASTER_KEY_FILE": str(tmp_path / "master.key")})
+                      "COALITION_MASTER_KEY_FILE": str(tmp_path / "master.key"), "COALITION_PASSWORD_HASH": "CHEAPEST"})
     undeclared = watch(app)
     yield app
     assert not undeclared, f"errors the OpenAPI document does not declare: {sorted(set(undeclared))}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask
 
 from network.api import (
+    access,
+    audit_events,
     docs,
     document,
     gate,
@@ -13,6 +15,7 @@ from network.api import (
     member_data,
     members,
     network,
+    partner_access,
     partners,
     reconciliation,
     rewards,
@@ -27,7 +30,7 @@ from network.errors import DomainError
 def register(app: Flask) -> None:
     api = CoalitionApi(app, spec_kwargs={"extra_plugins": [document.Examples()]})
     document.register(api)
-    for module in (partners, members, member_data, transactions, holds, rewards, inbound, settlement, reconciliation, network,
+    for module in (access, partners, partner_access, audit_events, members, member_data, transactions, holds, rewards, inbound, settlement, reconciliation, network,
                    webhooks):
         api.register_blueprint(module.blp, url_prefix="/v1")
     app.register_blueprint(docs.blp)  # beside the API, not in its document: the page that renders it

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,14 +13,16 @@ from flask import Response, current_app, g, request
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from network.api import answers, gate, idempotency
+from network.api import answers, audit_trail, gate, idempotency
 from network.db import Database
 from network.earning.terms import Terms
 from network.errors import Forbidden, Invalid, Unavailable, UnsupportedMediaType
 from network.events import notices
 from network.lifecycle import tiers
-from network.parties.auth import KeyCache, Principal, authenticate
+from network.parties import auth
+from network.parties.auth import Principal, authenticate
 from network.parties.registry import PartnerRef
+from network.parties.roles import ALL_ROLES
 from partners.adapters import Adapter
 from partners.earning import InvalidRules, RuleSet, compile_rules
 from partners.errors import flatten_errors
@@ -37,30 +38,25 @@ class Hub:
     plugins: pluggy.PluginManager
     adapters: dict[str, Adapter]
     rules: dict[str, EarningRule]
-    keys: KeyCache
     signing: KeyRing
 
-    #: How long a worker keeps a network-wide setting it read (the tier ladder, the reward catalogues).
-    recent_seconds: float = 5.0
-
     _compiled: dict[tuple[str, str], object] = field(default_factory=dict)
-    _recent: dict[str, tuple[float, object]] = field(default_factory=dict)
+    _recent: dict[str, tuple[int, object]] = field(default_factory=dict)
 
-    def recently(self, name: str, load):
-        """A network-wide setting read at most once every `recent_seconds` per worker, not once per sale.
+    def recently(self, name: str, load, version: int):
+        """A network-wide setting read once per change, not once per sale.
 
-        The worker that changes it forgets it at once (`forget`); the others
-        see the change within `recent_seconds`, as with partner keys.
+        `version` is the network's settings version as this request read it
+        with its credential (`auth.settings_version`); every change of such a
+        setting raises it in its own transaction, so every worker reads the
+        new value from its next request on, and no worker keeps an old one.
         """
         found = self._recent.get(name)
-        if found is not None and time.monotonic() - found[0] < self.recent_seconds:
+        if found is not None and found[0] == version:
             return found[1]
         value = load()
-        self._recent[name] = (time.monotonic(), value)
+        self._recent[name] = (version, value)
         return value
-
-    def forget(self, name: str) -> None:
-        self._recent.pop(name, None)
 
     def ruleset(self, partner: PartnerRef) -> RuleSet:
         """The partner's rules, compiled once per distinct list (they were validated when set)."""
@@ -108,18 +104,23 @@ def now() -> datetime:
     return current_app.config["CLOCK"]()
 
 
-def requires(*roles: str):
+def requires(*allowed: str | tuple[str, ...]):
     """Authenticate and check the caller's role before the body is even parsed.
 
     Placed under `@blp.route` and above `@blp.arguments`, so a stranger
-    learns nothing from validation errors.
+    learns nothing from validation errors. Takes roles and groups of them
+    (`roles.STAFF_ROLES`); the README's role table is printed from these.
     """
+    roles = tuple(dict.fromkeys(role for item in allowed for role in ((item,) if isinstance(item, str) else item)))
+    unknown = set(roles) - set(ALL_ROLES)
+    if unknown:
+        raise ValueError(f"No such roles: {sorted(unknown)}")
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             principal = authenticate(
-                hub().db, request.headers.get("Authorization"), current_app.config["COALITION_ADMIN_TOKEN"], hub().keys
+                hub().db, request.headers.get("Authorization"), current_app.config["COALITION_ADMIN_TOKEN"], now()
             )
             if principal.role not in roles:
                 raise Forbidden(f"This needs the {' or '.join(roles)} role", code="wrong_role")
@@ -127,6 +128,7 @@ def requires(*roles: str):
             gate.check_request()
             return view(*args, **kwargs)
 
+        wrapper.roles = roles
         return gate.after_authentication(answers.authenticated(wrapper, roles))
 
     return decorate
@@ -135,15 +137,24 @@ def requires(*roles: str):
 def terms() -> Terms:
     """The network's booking policies as this request sees the settings, the ladder and the catalogues."""
     state = hub()
-    return Terms.from_config(
-        current_app.config, ladder=ladder(), offers=state.recently("offers", lambda: state.db.read(notices.offers))
-    )
+    return Terms.from_config(current_app.config, ladder=ladder(),
+                             offers=state.recently("offers", lambda: state.db.read(notices.offers), settings_version()))
 
 
 def ladder() -> list[tiers.Tier]:
     """The tier ladder as this worker last read it (a balance read needs no catalogue)."""
     state = hub()
-    return state.recently("ladder", lambda: state.db.read(tiers.ladder))
+    return state.recently("ladder", lambda: state.db.read(tiers.ladder), settings_version())
+
+
+def settings_version() -> int:
+    """The settings version this request read with its credential; a request without one reads it itself."""
+    caller = g.get("principal")
+    if caller is not None and caller.settings_version is not None:
+        return caller.settings_version
+    if "settings_version" not in g:
+        g.settings_version = hub().db.read(auth.settings_version)
+    return g.settings_version
 
 
 def tier_window() -> tiers.Window:
@@ -156,7 +167,7 @@ def principal() -> Principal:
 
 
 def only_itself(slug: str, message: str = "A partner sees only itself") -> None:
-    """The operator may act for any partner; a partner only for itself (403 otherwise)."""
+    """The operator's staff may act for any partner; a partner's keys and people only for it (403 otherwise)."""
     caller = principal()
     if caller.partner is not None and caller.partner.slug != slug:
         raise Forbidden(message, code="wrong_partner")
@@ -181,7 +192,7 @@ def idempotent_write(work: Callable[[Session], dict], status: int = 201) -> Resp
     idempotency.validate_key(key)
     outcome = idempotency.run(
         hub().db,
-        lambda session: (status, work(session)),
+        lambda session: (status, audit_trail.recorded(session, work)),
         principal=g.principal.key,
         key=key,
         request_hash=idempotency.fingerprint(request.method, request.path, request.get_data()),

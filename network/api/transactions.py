@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import current_app, request
 from flask_smorest import Blueprint
 
+from network.api import audit_trail
 from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, media_type, now, principal, requires, terms
 from network.api.gate import reads_raw_body, too_deep
@@ -20,8 +21,8 @@ from network.api.schemas import (
 )
 from network.earning import bonuses, intake
 from network.errors import BadRequest, Invalid, UnsupportedMediaType
-from network.parties.auth import PARTNER
 from network.parties.registry import PartnerRef
+from network.parties.roles import PARTNER_ADMIN, PARTNER_KEY
 from network.spending import redemptions
 from partners.adapters import Adapter, BatchAdapter, Payload
 from partners.canonical import CanonicalTransactionSchema
@@ -52,7 +53,7 @@ def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
 
 @blp.route("/transactions", methods=["POST"])
 @reads_raw_body
-@requires(PARTNER)
+@requires(PARTNER_KEY)
 @writes
 @blp.doc(
     requestBody={
@@ -89,7 +90,7 @@ def post_transaction():
 
 @blp.route("/transactions/batch", methods=["POST"])
 @reads_raw_body
-@requires(PARTNER)
+@requires(PARTNER_KEY, PARTNER_ADMIN)
 @blp.doc(
     requestBody={
         "description": "An end-of-day export (text/csv for the csv adapter), streamed: any size. Rows are booked in "
@@ -116,7 +117,7 @@ def post_batch():
     try:
         rows = adapter.read_rows(request.stream, config, partner.timezone)
         outcome = intake.import_rows(hub().db, partner, hub().ruleset(partner), rows, clock=current_app.config["CLOCK"],
-                                      terms=terms())
+                                      terms=terms(), audit=audit_trail.for_batch())
     except TooDeep:
         raise too_deep() from None
     except UnreadablePayload as exc:
@@ -125,7 +126,7 @@ def post_batch():
 
 
 @blp.route("/actions", methods=["POST"])
-@requires(PARTNER)
+@requires(PARTNER_KEY)
 @writes
 @blp.arguments(ActionCreate)
 @blp.response(201, TransactionResult)
@@ -144,7 +145,7 @@ def post_action(args):
 
 
 @blp.route("/redemptions", methods=["POST"])
-@requires(PARTNER)
+@requires(PARTNER_KEY)
 @writes
 @blp.arguments(RedemptionCreate, example={"card_number": "7000000000000008", "points": 100, "order_id": "B-2001"})
 @blp.response(201, RedemptionResult)
@@ -170,7 +171,7 @@ def redeem(args):
 
 
 @blp.route("/redemptions/<int:redemption_id>/reversal", methods=["POST"])
-@requires(PARTNER)
+@requires(PARTNER_KEY)
 @writes
 @blp.response(201, ReversalResult)
 @answers("unknown_redemption", "already_reversed")

@@ -45,6 +45,8 @@ UNSAYABLE = {
     "POST /v1/transactions": ("card_number", "original_order_id", "total", "items.", "occurred_at"),
     "PUT /v1/network/tiers": ("tiers.",),
     "POST /v1/settlement/statements/{sequence}/reconciliation": ("partner",),
+    "POST /v1/partners/{slug}/api-keys": ("expires_at",),  # in the future: a schema cannot say "after now"
+    "GET /v1/audit-events": ("cursor",),  # one this list handed out: any other string is refused
 }
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -108,6 +110,9 @@ def fuzz(app, token: str, *, examples: int = 10, skip: set[str] = frozenset(), p
                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
         def run(case):
             report.cases += 1
+            # A client percent-encodes a path's "%": schemathesis sends it bare, and "%02d" would reach the hub as \x02.
+            case.path_parameters = {name: value.replace("%", "%25") if isinstance(value, str) else value
+                                    for name, value in (case.path_parameters or {}).items()}
             response = case.call(headers=headers)
             try:
                 case.validate_response(response, checks=CHECKS, headers=headers)
