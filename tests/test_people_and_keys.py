@@ -227,3 +227,30 @@ def test_a_revoked_key_is_refused_by_both_workers_at_the_next_request(server):
     sale = {"type": "sale", "order_id": order_id("K"), "card_number": card, "occurred_at": "2026-03-14T10:00:00Z",
             "currency": "EUR", "total": "5.00"}
     assert http(server, "POST", "/v1/transactions", key, sale)[0] == 401
+
+
+def test_a_worker_that_read_a_key_before_still_books_under_the_settings_of_now(world, database, app):
+    """A write may start from the principal this worker read before; its audit INSERT proves it still holds."""
+    from network import create_app
+    from tests.support.hub import ADMIN_TOKEN, HubClient
+
+    other = create_app({**{k: v for k, v in app.config.items() if k.startswith("COALITION_") or k in ("CLOCK",)},
+                        "TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN})
+    first, second = HubClient(app.test_client(), ADMIN_TOKEN), HubClient(other.test_client(), ADMIN_TOKEN)
+    assert second.sale(world.coffee, world.card, "10.00").json["points"] == 10  # read, and kept by this worker
+    doubled = {"tiers": [{"name": "Everyone", "threshold": 0, "multiplier": "2"}]}
+    assert first.call("PUT", "/v1/network/tiers", json=doubled).status_code == 200
+    assert second.sale(world.coffee, world.card, "10.00").json["points"] == 20
+    assert first.call("PUT", "/v1/partners/brew-bar/rules", json=[{"rule": "base_rate", "rate": "3"}]).status_code == 200
+    assert second.sale(world.coffee, world.card, "10.00").json["points"] == 60
+
+
+def test_a_revoked_key_learns_nothing_even_from_a_refusal(hub, world, database):
+    assert hub.sale(world.coffee, world.card, "10.00").status_code == 201  # this worker now knows the key
+    key_id = hub.call("GET", "/v1/partners/brew-bar/api-keys").json["items"][0]["id"]
+    assert hub.call("DELETE", f"/v1/partners/brew-bar/api-keys/{key_id}").status_code == 200
+    before = snapshot(database)
+    for body in ({"card_number": world.card, "points": 10**9, "order_id": order_id("X")}, {"points": "many"}):
+        refused = hub.call("POST", "/v1/redemptions", world.coffee, json=body)
+        assert (refused.status_code, refused.json["error"]["code"]) == (401, "invalid_token")
+    assert snapshot(database) == before

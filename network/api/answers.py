@@ -57,8 +57,17 @@ def answers(*codes: str):
     return decorate
 
 
+#: The attribute marking a view whose write runs through `idempotent_write` (and so through the audit trail).
+WRITE = "_coalition_write"
+
+
+def is_write(view) -> bool:
+    return bool(getattr(view, WRITE, False))
+
+
 def writes(view):
     """Mark a write run by `idempotent_write`: it takes an Idempotency-Key, and may answer what one brings."""
+    setattr(view, WRITE, True)
     doc = _apidoc(view)
     parameters = doc.setdefault("arguments", {}).setdefault("parameters", [])
     if IDEMPOTENCY_HEADER not in parameters:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -41,7 +42,11 @@ def _text(value) -> str:
 
 
 def recorded(session: Session, work: Callable[[Session], dict]) -> dict:
-    """Run a write and insert its audit event in the same transaction (a retry starts both again)."""
+    """Run a write and insert its audit event in the same transaction (a retry starts both again).
+
+    A refusal by an unchecked principal is answered only once the principal is checked (`common.requires`): a
+    revoked key learns nothing from a business refusal either.
+    """
     g.pop(_CHANGE, None)
     result = work(session)
     record(session)
@@ -53,6 +58,7 @@ def record(session: Session, *, action: str | None = None, target: str | None = 
     audit.record(session, current_app.config["CLOCK"](), actor(), action or f"{request.method} {request.url_rule.rule}",
                  target or made or request.path, where=audit.Where(request.remote_addr, request.headers.get("User-Agent")),
                  partner_id=partner_id, before=before, after=after)
+    g.principal = replace(g.principal, verified=True)  # the INSERT proved it (or raised Stale)
 
 
 def for_batch() -> Callable[[Session, dict], None]:
@@ -69,4 +75,5 @@ def for_batch() -> Callable[[Session, dict], None]:
 
 def actor() -> audit.Actor:
     caller = g.principal
-    return audit.Actor(caller.actor, caller.role, caller.partner.id if caller.partner else None, caller.credential_id)
+    return audit.Actor(caller.actor, caller.role, caller.partner.id if caller.partner else None, caller.credential_id,
+                       unchecked=not caller.verified, settings_version=caller.settings_version)

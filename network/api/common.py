@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import pluggy
@@ -39,6 +39,8 @@ class Hub:
     adapters: dict[str, Adapter]
     rules: dict[str, EarningRule]
     signing: KeyRing
+    #: The principals this worker read, for writes that check them themselves.
+    callers: auth.CallerCache = field(default_factory=auth.CallerCache)
 
     _compiled: dict[tuple[str, str], object] = field(default_factory=dict)
     _recent: dict[str, tuple[int, object]] = field(default_factory=dict)
@@ -117,16 +119,45 @@ def requires(*allowed: str | tuple[str, ...]):
         raise ValueError(f"No such roles: {sorted(unknown)}")
 
     def decorate(view):
+        # A write run by idempotent_write proves its caller in its audit INSERT, a read in its first statement; any
+        # other write (a streamed batch, a reconciliation) proves it before it starts, as it cannot run twice.
+        proves_itself = answers.is_write(view)
+
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            principal = authenticate(
-                hub().db, request.headers.get("Authorization"), current_app.config["COALITION_ADMIN_TOKEN"], now()
-            )
+            g.principal = _caller()
+            if request.method != "GET" and not proves_itself and not hub().db.read(lambda s: _prove(s.connection())):
+                _checked_again()
+            try:
+                answer = view(*args, **kwargs)
+            except auth.Stale:
+                return _again(args, kwargs)
+            except Exception:
+                # A refusal (a 422, a business refusal) goes only to a proven principal: a revoked key learns
+                # nothing from it. Refusals are rare, so this costs the hot path nothing.
+                if not g.principal.verified:
+                    _checked_again()
+                raise
+            if not g.principal.verified and not hub().db.read(lambda session: _prove(session.connection())):
+                return _again(args, kwargs)
+            return answer
+
+        def _caller():
+            principal = authenticate(hub().db, request.headers.get("Authorization"),
+                                     current_app.config["COALITION_ADMIN_TOKEN"], now(), hub().callers)
             if principal.role not in roles:
                 raise Forbidden(f"This needs the {' or '.join(roles)} role", code="wrong_role")
-            g.principal = principal
             gate.check_request()
+            return principal
+
+        def _again(args, kwargs):
+            _checked_again()
             return view(*args, **kwargs)
+
+        def _checked_again():
+            """The unchecked principal did not hold: forget it, and read it afresh (a 401 if it is gone)."""
+            hub().callers.drop(auth.hash_api_key(auth.bearer(request.headers.get("Authorization"))))
+            g.principal = _caller()
 
         wrapper.roles = roles
         return gate.after_authentication(answers.authenticated(wrapper, roles))
@@ -183,7 +214,26 @@ def media_type(reads: Sequence[str], reader: str) -> str:
 
 
 def read(work: Callable[[Session], object]):
-    return hub().db.read(work)
+    """A read; its first statement proves the caller read before still holds (on the same connection), else the
+    view runs again on a fresh reading of the caller."""
+
+    def proven(session: Session):
+        if not _prove(session.connection()):
+            raise auth.Stale
+        return work(session)
+
+    return hub().db.read(proven)
+
+
+def _prove(connection) -> bool:
+    """Prove an unchecked principal once per request; a proven one (or the bootstrap token) costs nothing."""
+    caller = g.get("principal")
+    if caller is None or caller.verified:  # a signed webhook's request has no bearer caller
+        return True
+    if not auth.still_good(connection, caller, now()):
+        return False
+    g.principal = replace(caller, verified=True)
+    return True
 
 
 def idempotent_write(work: Callable[[Session], dict], status: int = 201) -> Response:

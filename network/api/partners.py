@@ -22,6 +22,7 @@ from network.api.schemas import (
 )
 from network.errors import BadRequest, Invalid
 from network.parties import contracts
+from network.parties.auth import bump_settings_version
 from network.parties.registry import NewPartner, PartnerRef, amend, create_partner, get_partner, set_adapter, set_rules
 from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_KEY, PARTNER_ROLES, STAFF_ROLES
 from partners.earning import InvalidRules, compile_rules, earn_rate_rules
@@ -224,6 +225,7 @@ def _changed(slug: str, change):
     def work(session):
         partner = get_partner(session, slug)
         after = _view(change(session))
+        bump_settings_version(session)  # every worker's cached principals of this partner carry the old settings
         audit_trail.change(_view(partner), after, partner_id=partner.id)
         return after
 

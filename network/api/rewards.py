@@ -106,6 +106,7 @@ def put_points_rate(args, slug):
     def work(session):
         before = get_partner(session, slug)
         after = partner_view(set_points_rate(session, slug, args["points_per_unit"]))
+        bump_settings_version(session)
         audit_trail.change(partner_view(before), after, partner_id=before.id)
         return after
 

@@ -11,20 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
-from network.models import AuditEvent
+from network.models import AuditEvent, Credential, User
+from network.parties.auth import VERSION, Stale
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who wrote, as the trail names them."""
+    """Who wrote, as the trail names them; `unchecked`: the principal was not read by this request (see `auth`)."""
 
     name: str
     role: str
     partner_id: int | None = None
     credential_id: int | None = None
+    unchecked: bool = False
+    settings_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,17 +40,33 @@ def record(session: Session, at: datetime, actor: Actor, action: str, target: st
            partner_id: int | None = None, before=None, after=None) -> None:
     """`partner_id`: whose thing changed, if not the actor's own partner (an operator changing a partner's rules).
 
-    One prepared Core INSERT on the write's connection: every sale writes one of these.
+    One prepared Core INSERT on the write's connection: every sale writes one of these. For an unchecked actor
+    the INSERT takes its row from the credential, so it writes nothing unless the credential is still good and
+    the settings version the request used is still the network's: then `Stale` rolls the write back.
     """
-    session.connection().execute(_INSERT, {
+    statement = _CHECKED if actor.unchecked else _INSERT
+    written = session.connection().execute(statement, {
         "at": at, "actor": actor.name[:300], "role": actor.role,
         "partner_id": partner_id if partner_id is not None else actor.partner_id, "credential_id": actor.credential_id,
         "action": action[:80], "target": target[:300], "address": (where.address or None) and where.address[:64],
         "user_agent": (where.user_agent or None) and where.user_agent[:300], "before": before, "after": after,
+        **({"now": at, "version": actor.settings_version} if actor.unchecked else {}),
     })
+    if actor.unchecked and written.first() is None:  # RETURNING: psycopg reports no rowcount for INSERT ... SELECT
+        raise Stale
 
 
 _INSERT = insert(AuditEvent.__table__)
+_COLUMNS = ("at", "actor", "role", "partner_id", "credential_id", "action", "target", "address", "user_agent", "before",
+            "after")
+_CHECKED = insert(AuditEvent.__table__).from_select(_COLUMNS, select(
+    *(bindparam(name, type_=AuditEvent.__table__.c[name].type) for name in _COLUMNS)
+).select_from(Credential.__table__.outerjoin(User.__table__, User.id == Credential.user_id)).where(
+    Credential.id == bindparam("credential_id"), Credential.revoked_at.is_(None),
+    or_(Credential.expires_at.is_(None), Credential.expires_at > bindparam("now", type_=Credential.__table__.c.expires_at.type)),
+    User.disabled_at.is_(None),
+    VERSION == bindparam("version"),
+)).returning(AuditEvent.id)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,24 @@
 """Who is calling: a bearer secret turned into a principal (its role, its partner, its name in the audit trail).
 
-Every request with a token makes exactly one query, which reads the
-credential, its person, its partner with the partner's hot accounts, and
-the network's settings version together. Nothing about a caller is kept
-between requests: a revoked or expired key, a disabled person or a changed
-partner is seen by every worker from its very next request.
+A read makes exactly one query for it, which reads the credential, its
+person, its partner with the partner's hot accounts, and the network's
+settings version together. A write may start from the principal this
+worker read before (`CallerCache`), unchecked: the write's own audit event
+is inserted only if the credential is still good and the settings version
+unchanged (`audit.record`, one statement the write makes anyway), and
+otherwise the write is rolled back and run again on a fresh reading. So a
+revoked or expired key, a disabled person, a changed partner or ladder is
+seen by every worker from its very next request, reads and writes alike,
+and the hot path pays no query of its own for it.
 """
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from network.db import Database
@@ -41,6 +46,9 @@ class Principal:
     #: The network's settings version as this request read it (see `Hub.recently`); None: not read yet (the
     #: bootstrap token needs no query, so a request that reads no setting makes none).
     settings_version: int | None = None
+    #: False for a principal this worker read earlier: its write proves it still holds (`audit.record`).
+    verified: bool = True
+    expires_at: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -65,14 +73,15 @@ _PARTNERS = (
     .join(_redemption, and_(_redemption.partner_id == Partner.id, _redemption.kind == REDEMPTION))
 )
 _VERSION_ROW = select(SettingsVersion.version).where(SettingsVersion.id == 1)
-_VERSION = _VERSION_ROW.scalar_subquery()
+#: No row reads as version 0 (a database made without the migrations' seed row still works, just as one made by them).
+VERSION = func.coalesce(_VERSION_ROW.scalar_subquery(), 0)
 _CALLER = (
     select(
         Credential.id.label("credential_id"), Credential.kind.label("credential_kind"), Credential.name.label("credential_name"),
         Credential.expires_at, Credential.revoked_at, Credential.last_used_at,
         User.id.label("user_id"), User.email, User.role.label("user_role"), User.disabled_at,
         *PARTNER_COLUMNS, _issuance.id.label(ISSUANCE), _redemption.id.label(REDEMPTION),
-        _VERSION.label("settings_version"),
+        VERSION.label("settings_version"),
     )
     .select_from(Credential)
     .outerjoin(User, User.id == Credential.user_id)
@@ -96,15 +105,75 @@ def bump_settings_version(session: Session) -> None:
         session.execute(insert(SettingsVersion).values(id=1, version=1))
 
 
-def authenticate(db: Database, authorization: str | None, admin_token: str | None, now: datetime) -> Principal:
+class Stale(Exception):
+    """A write's unchecked principal no longer holds (revoked, expired, disabled, or the settings moved on)."""
+
+
+class CallerCache:
+    """The principals this worker read, by their secret's hash: a write starts from one without a query.
+
+    Never trusted on its own: see the module's docstring. Bounded, and
+    emptied whole when full (a worker serves a few thousand keys at most).
+    """
+
+    def __init__(self, size: int = 10_000):
+        self.size = size
+        self._found: dict[str, Principal] = {}
+
+    def get(self, key_hash: str, now: datetime) -> Principal | None:
+        found = self._found.get(key_hash)
+        if found is None or (found.expires_at is not None and found.expires_at <= now):
+            return None
+        return replace(found, verified=False)
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if len(self._found) >= self.size:
+            self._found.clear()
+        self._found[key_hash] = principal
+
+    def drop(self, key_hash: str) -> None:
+        self._found.pop(key_hash, None)
+
+
+def bearer(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("Send Authorization: Bearer <token>", code="missing_token")
+    return token
+
+
+#: Whether a principal read before still holds: a one-column answer, far cheaper to read than the caller's row.
+_STILL_GOOD = (
+    select(Credential.id)
+    .select_from(Credential)
+    .outerjoin(User, User.id == Credential.user_id)
+    .where(Credential.id == bindparam("credential_id"), Credential.revoked_at.is_(None),
+           or_(Credential.expires_at.is_(None), Credential.expires_at > bindparam("now", type_=Credential.expires_at.type)),
+           User.disabled_at.is_(None), VERSION == bindparam("version"))
+)
+
+
+def still_good(connection, principal: Principal, now: datetime) -> bool:
+    """Whether a principal read before still holds, asked on the caller's own connection (no checkout of its own)."""
+    return connection.execute(_STILL_GOOD, {"credential_id": principal.credential_id, "now": now,
+                                            "version": principal.settings_version}).first() is not None
+
+
+def authenticate(db: Database, authorization: str | None, admin_token: str | None, now: datetime,
+                 cache: CallerCache | None = None) -> Principal:
+    """The caller; with `cache`, possibly one this worker read before, unchecked: the request must prove it
+    (`still_good`, or a write's audit INSERT) before it answers."""
+    token = bearer(authorization)
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal(roles.ADMIN)
-    row = db.row(_CALLER, {"key_hash": hash_api_key(token)})
+    key_hash = hash_api_key(token)
+    if cache is not None and (found := cache.get(key_hash, now)) is not None:
+        return found
+    row = db.row(_CALLER, {"key_hash": key_hash})
     principal = _principal(row, now)
+    if cache is not None:
+        cache.put(key_hash, principal)
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
         db.transact(lambda session: session.execute(
             update(Credential).where(Credential.id == row.credential_id).values(last_used_at=now)))
@@ -123,6 +192,6 @@ def _principal(row, now: datetime) -> Principal:
     partner = partner_ref(row) if row.id is not None else None
     if row.user_id is None:
         return Principal(roles.PARTNER_KEY, partner, actor=f"key {row.credential_id} ({row.credential_name})",
-                         credential_id=row.credential_id, settings_version=row.settings_version)
+                         credential_id=row.credential_id, settings_version=row.settings_version, expires_at=row.expires_at)
     return Principal(row.user_role, partner, actor=row.email, credential_id=row.credential_id, user_id=row.user_id,
-                     settings_version=row.settings_version)
+                     settings_version=row.settings_version, expires_at=row.expires_at)
