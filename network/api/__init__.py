@@ -10,6 +10,7 @@ from network.api import (
     gate,
     holds,
     inbound,
+    lists,
     member_data,
     members,
     network,
@@ -28,7 +29,7 @@ def register(app: Flask) -> None:
     api = CoalitionApi(app, spec_kwargs={"extra_plugins": [document.Examples()]})
     document.register(api)
     for module in (partners, members, member_data, transactions, holds, rewards, inbound, settlement, reconciliation, network,
-                   webhooks):
+                   webhooks, lists):
         api.register_blueprint(module.blp, url_prefix="/v1")
     app.register_blueprint(docs.blp)  # beside the API, not in its document: the page that renders it
     app.register_error_handler(DomainError, handle_domain_error)
