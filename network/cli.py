@@ -101,6 +101,7 @@ def members_group() -> None:
 def members_rewrap_keys() -> None:
     """Wrap every member's data key under a new master key.
 
+    Each e-mail's search hash is made again under the new key's search key.
     Put the new key first in COALITION_MASTER_KEY and keep the old one after
     it (comma-separated), run this, then drop the old key. Commits a page at a
     time; safe to rerun.

@@ -199,6 +199,7 @@ SHARED_CARD = "a coalition card earns and spends at every partner: B's till may 
 
 MATRIX: dict[tuple[str, str], Cell] = {
     # partners and their settings
+    ("/v1/partners", "GET"): Cell(200, 403, 403, why="the operator's staff"),
     ("/v1/partners", "POST"): Cell(201, 403, 403, why=OPERATOR_ONLY, body=lambda s, w: {"json": {
         "slug": unique("gamma"), "name": "Gamma", "timezone": "Europe/Paris", "currency": "EUR", "earn_rate": "1"}}),
     ("/v1/partners/<slug>", "GET"): Cell(200, 200, 403, why=OWN),
@@ -244,6 +245,7 @@ MATRIX: dict[tuple[str, str], Cell] = {
     # members and cards
     ("/v1/members", "POST"): Cell(201, 201, 201, why="each partner enrols its own members",
                                   body=lambda s, w: {"json": {"email": f"{unique('new')}@example.com"}}),
+    ("/v1/members", "GET"): Cell(200, 403, 403, why="finding members is admins' and support's", query="?email=ann.isolated%40example.com"),
     ("/v1/members/<member_id>", "GET"): Cell(200, 200, 200, why="partners see a member's cards masked, never e-mail or name"),
     ("/v1/members/<member_id>", "DELETE"): Cell(200, 403, 403, why=OPERATOR_ONLY,
                                                 params=fresh("member_id", lambda s: s.fresh_member()[0])),
@@ -282,6 +284,8 @@ MATRIX: dict[tuple[str, str], Cell] = {
     # settlement
     ("/v1/settlement/runs", "POST"): Cell(201, 403, 403, why="admins' and finance's", body=lambda s, w: {
         "json": {"end": (s.clock.advance(minutes=1) - timedelta(minutes=10)).isoformat()}}),
+    ("/v1/settlement/statements", "GET"): Cell(200, 200, 200, why="each partner lists the statements with its section, "
+                                                                "each linking to its own"),
     ("/v1/settlement/statements/<int:sequence>", "GET"): Cell(200, 403, 403, why="the whole statement is the operator's"),
     ("/v1/settlement/statements/<int:sequence>/partners/<slug>", "GET"): Cell(200, 200, 403, why=OWN),
     ("/v1/settlement/statements/<int:sequence>/acknowledgements", "POST"): Cell(
@@ -305,6 +309,9 @@ MATRIX: dict[tuple[str, str], Cell] = {
 ALL = "admin finance support | admin staff key"
 ROLES: dict[tuple[str, str], str] = {
     ("/v1/partners", "POST"): "admin |",
+    ("/v1/partners", "GET"): "admin finance support |",
+    ("/v1/members", "GET"): "admin support |",
+    ("/v1/settlement/statements", "GET"): "admin finance | admin staff key",
     ("/v1/partners/<slug>", "GET"): ALL,
     ("/v1/partners/<slug>", "PATCH"): "admin |",
     ("/v1/partners/<slug>/adapter", "PUT"): "admin | admin",

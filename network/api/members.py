@@ -159,7 +159,7 @@ def balance(card_number):
 
     def work(session):
         member_id, balance = cards.card_balances(session, card_number, at)
-        return {"card_number": card_number, **holds.as_of(balance, holds.expired_points(session, at, member_id=member_id,
+        return {"card_number": card_number, "member_id": member_id, **holds.as_of(balance, holds.expired_points(session, at, member_id=member_id,
                                                                                          held=balance["held"])),
                 "expiring": _expiring(session, member_id),
                 **tiers.member_view(session, member_id, now=at, window=window, known=known)}

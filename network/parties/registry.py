@@ -140,3 +140,14 @@ def provenance(session: Session, by_issuer: dict[int | None, int]) -> list[dict]
     """Points by issuing partner, as answers show them: [{"issuer": slug, "points": n}, ...] by slug."""
     names = slugs(session, set(by_issuer))
     return sorted(({"issuer": names[i], "points": n} for i, n in by_issuer.items()), key=lambda p: p["issuer"])
+
+
+#: What the partner list shows of each: never a key's hash, the adapter's settings or the public key.
+_LISTED = select(Partner.id, Partner.slug, Partner.name, Partner.kind, Partner.adapter, Partner.timezone, Partner.currency,
+                 Partner.created_at)
+
+
+def listed(session: Session, *, after: int | None, limit: int) -> list:
+    """Partners in id order (the order they joined), after the partner id `after`: rows of `_LISTED`'s columns."""
+    query = _LISTED if after is None else _LISTED.where(Partner.id > after)
+    return session.execute(query.order_by(Partner.id).limit(limit)).all()
