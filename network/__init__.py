@@ -43,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from network.api import register
     from network.api.common import Hub
     from network.members.privacy import MasterKey
+    from network.ops import access, health, logs
     from network.parties.auth import KeyCache
     from partners.plugins import adapters, make_plugin_manager, rules
     from settlement.signing import KeyRing
@@ -57,7 +58,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         signing=signing, recent_seconds=app.config["COALITION_SETTINGS_CACHE_SECONDS"],
     )
     app.extensions["coalition.master_key"] = MasterKey(app.config["COALITION_MASTER_KEY_FILE"], environ=os.environ)
+    logs.install()
+    access.register(app)  # before the API's hooks: a request the gate refuses has its id and its line too
     register(app)
+    health.register(app, db)
     return app
 
 

@@ -245,6 +245,10 @@ MATRIX: dict[tuple[str, str], Cell] = {
     ("/docs", "GET"): Cell(200, 200, 200, 200, why="public"),
     ("/docs/init.js", "GET"): Cell(200, 200, 200, 200, why="public"),
     (f"/docs/{VERSION}/<name>", "GET"): Cell(200, 200, 200, 200, why="public", params=lambda s, w: {"name": "swagger-ui.css"}),
+    # operations: for load balancers and monitors (/metrics asks for COALITION_METRICS_TOKEN once one is set; none is here)
+    ("/healthz", "GET"): Cell(200, 200, 200, 200, why="public: the process answers"),
+    ("/readyz", "GET"): Cell(200, 200, 200, 200, why="public: the database answers, at the code's migrations"),
+    ("/metrics", "GET"): Cell(200, 200, 200, 200, why="open by default: figures only, no personal data"),
 }
 
 #: Path values naming nothing: B's refusal of A's thing must read exactly as its refusal of these.

@@ -175,18 +175,31 @@ def read(work: Callable[[Session], object]):
     return hub().db.read(work)
 
 
-def idempotent_write(work: Callable[[Session], dict], status: int = 201) -> Response:
-    """Run a write under the request's Idempotency-Key (if any) and answer with its stored outcome."""
+def idempotent_write(work: Callable[[Session], dict], status: int = 201,
+                     booked: Callable[[dict], None] | None = None) -> Response:
+    """Run a write under the request's Idempotency-Key (if any) and answer with its stored outcome.
+
+    `booked` is handed the answer of a write that committed now (not a replay, not a refusal): the figures
+    of /metrics count what the ledger holds.
+    """
     key = request.headers.get("Idempotency-Key")
     idempotency.validate_key(key)
+    done: list[dict] = []
+
+    def unit(session: Session) -> tuple[int, dict]:
+        done[:] = [work(session)]  # the last attempt's: the one that committed, if any did
+        return status, done[0]
+
     outcome = idempotency.run(
         hub().db,
-        lambda session: (status, work(session)),
+        unit,
         principal=g.principal.key,
         key=key,
         request_hash=idempotency.fingerprint(request.method, request.path, request.get_data()),
         now=now(),
     )
+    if booked is not None and done and not outcome.replayed and outcome.status < 300:
+        booked(done[0])
     response = Response(outcome.body + "\n", status=outcome.status, mimetype="application/json")
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -18,6 +18,7 @@ from network.api.schemas import (
     RewardCreate,
     RewardOut,
 )
+from network.ops import metrics
 from network.parties.auth import OPERATOR, PARTNER
 from network.parties.registry import get_partner, set_points_rate
 from network.spending import redemptions, rewards
@@ -109,4 +110,5 @@ def donate(args):
     there, so settlement bills each point's issuer as for any redemption.
     """
     donor = principal().partner
-    return idempotent_write(lambda session: redemptions.donate(session, donor=donor, now=now(), **args))
+    return idempotent_write(lambda session: redemptions.donate(session, donor=donor, now=now(), **args),
+                            booked=lambda answer: metrics.redeemed("donations", answer["points"]))
