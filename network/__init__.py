@@ -43,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from network.api import register
     from network.api.common import Hub
     from network.members.privacy import MasterKey
+    from network.ops import access, health, logs
     from partners.plugins import adapters, make_plugin_manager, rules
     from settlement.signing import KeyRing
 
@@ -54,7 +55,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         db=db, plugins=plugins, adapters=adapters(plugins, settings), rules=rules(plugins, settings), signing=signing,
     )
     app.extensions["coalition.master_key"] = MasterKey(app.config["COALITION_MASTER_KEY_FILE"], environ=os.environ)
+    logs.install()
+    access.register(app)  # before the API's hooks: a request the gate refuses has its id and its line too
     register(app)
+    health.register(app, db)
     return app
 
 

@@ -124,8 +124,9 @@ def members_rewrap_keys() -> None:
 @click.option("--workers", default=lambda: os.cpu_count() or 2, type=int, show_default="one per CPU",
               help="gunicorn worker processes")
 @click.option("--threads", default=4, type=int, help="threads per worker")
-@click.option("--access-log", is_flag=True, help="log every request to standard output")
-def serve_command(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
+@click.option("--access-log/--no-access-log", default=None, show_default="COALITION_ACCESS_LOG, on",
+              help="a JSON line per request on standard error")
+def serve_command(host: str, port: int, workers: int, threads: int, access_log: bool | None) -> None:
     """Serve the API with gunicorn."""
     from network.serve import serve
 

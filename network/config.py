@@ -73,6 +73,10 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_WEBHOOK_BACKOFF_MAX_SECONDS": int(os.environ.get("COALITION_WEBHOOK_BACKOFF_MAX_SECONDS", "21600")),
         # ... and after this many attempts the delivery is failed for good.
         "COALITION_WEBHOOK_MAX_ATTEMPTS": int(os.environ.get("COALITION_WEBHOOK_MAX_ATTEMPTS", "10")),
+        # /metrics is open (figures only, no personal data) unless this is set: then it needs `Authorization: Bearer <it>`.
+        "COALITION_METRICS_TOKEN": os.environ.get("COALITION_METRICS_TOKEN") or None,
+        # One JSON line per request on standard error (0: none, where a load balancer logs requests already).
+        "COALITION_ACCESS_LOG": os.environ.get("COALITION_ACCESS_LOG", "1") != "0",
         # A till posts one transaction; anything past 1 MiB is a mistake or an attack.
         "MAX_CONTENT_LENGTH": int(os.environ.get("COALITION_MAX_BODY_BYTES", str(1024 * 1024))),
         # A batch file streams through in chunks; this only bounds a runaway upload.

@@ -108,6 +108,8 @@ REGISTRY: tuple[Code, ...] = (
     Code("unsupported_transfer_coding", 501, "a `Transfer-Encoding` the web server does not read (it reads `chunked`)"),
     Code("unavailable", 503, "the ledger stayed busy through every retry; safe to retry with the same key"),
     Code("adapter_unavailable", 503, "a plugin the partner's adapter needs is not installed on this hub"),
+    Code("not_ready", 503, "`/readyz`: the database does not answer, or its migrations are not the code's head (`details` "
+                           "names which, with both revisions)"),
     Code("rules_unavailable", 503, "a plugin the partner's earning rules need is not installed on this hub"),
 )
 

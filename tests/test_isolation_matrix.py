@@ -302,6 +302,10 @@ MATRIX: dict[tuple[str, str], Cell] = {
     ("/docs", "GET"): Cell(200, 200, 200, 200, why="public"),
     ("/docs/init.js", "GET"): Cell(200, 200, 200, 200, why="public"),
     (f"/docs/{VERSION}/<name>", "GET"): Cell(200, 200, 200, 200, why="public", params=lambda s, w: {"name": "swagger-ui.css"}),
+    # operations: for load balancers and monitors (/metrics asks for COALITION_METRICS_TOKEN once one is set; none is here)
+    ("/healthz", "GET"): Cell(200, 200, 200, 200, why="public: the process answers"),
+    ("/readyz", "GET"): Cell(200, 200, 200, 200, why="public: the database answers, at the code's migrations"),
+    ("/metrics", "GET"): Cell(200, 200, 200, 200, why="open by default: figures only, no personal data"),
 }
 
 #: Which roles may call each route, written out as the README's role table says (staff roles | partner A's
@@ -370,6 +374,9 @@ ROLES: dict[tuple[str, str], str] = {
     ("/docs", "GET"): "public",
     ("/docs/init.js", "GET"): "public",
     (f"/docs/{VERSION}/<name>", "GET"): "public",
+    ("/healthz", "GET"): "public",
+    ("/readyz", "GET"): "public",
+    ("/metrics", "GET"): "public",
 }
 
 #: Path values naming nothing: B's refusal of A's thing must read exactly as its refusal of these.

@@ -72,7 +72,7 @@ class ApiKeyList(Strict):
 
 
 class PartnerUserCreate(Strict):
-    email = fields.String(required=True, validate=validate.Length(min=3, max=254), metadata=_EMAIL)
+    email = fields.Email(required=True, validate=validate.Length(min=3, max=254), metadata=_EMAIL)
     role = fields.String(required=True, validate=validate.OneOf(PARTNER_USER_ROLES), metadata={"example": "partner_staff"})
 
 

@@ -134,10 +134,11 @@ def requires(*allowed: str | tuple[str, ...]):
                 return _again(args, kwargs)
             except Exception:
                 # A refusal (a 422, a business refusal) goes only to a proven principal: a revoked key learns
-                # nothing from it. Refusals are rare, so this costs the hot path nothing.
-                if not g.principal.verified:
-                    _checked_again()
-                raise
+                # nothing from it, and a refusal made on stale settings is made again on fresh ones. Refusals
+                # are rare, so this costs the hot path nothing.
+                if g.principal.verified or hub().db.read(lambda s: _prove(s.connection())):
+                    raise
+                return _again(args, kwargs)
             if not g.principal.verified and not hub().db.read(lambda session: _prove(session.connection())):
                 return _again(args, kwargs)
             return answer
@@ -225,6 +226,11 @@ def read(work: Callable[[Session], object]):
     return hub().db.read(proven)
 
 
+def _proven_or_stale(session: Session) -> None:
+    if not _prove(session.connection()):
+        raise auth.Stale
+
+
 def _prove(connection) -> bool:
     """Prove an unchecked principal once per request; a proven one (or the bootstrap token) costs nothing."""
     caller = g.get("principal")
@@ -236,18 +242,32 @@ def _prove(connection) -> bool:
     return True
 
 
-def idempotent_write(work: Callable[[Session], dict], status: int = 201) -> Response:
-    """Run a write under the request's Idempotency-Key (if any) and answer with its stored outcome."""
+def idempotent_write(work: Callable[[Session], dict], status: int = 201,
+                     booked: Callable[[dict], None] | None = None) -> Response:
+    """Run a write under the request's Idempotency-Key (if any) and answer with its stored outcome.
+
+    `booked` is handed the answer of a write that committed now (not a replay, not a refusal): the figures
+    of /metrics count what the ledger holds.
+    """
     key = request.headers.get("Idempotency-Key")
     idempotency.validate_key(key)
+    done: list[dict] = []
+
+    def unit(session: Session) -> tuple[int, dict]:
+        done[:] = [audit_trail.recorded(session, work)]  # the last attempt's: the one that committed, if any did
+        return status, done[0]
+
     outcome = idempotency.run(
         hub().db,
-        lambda session: (status, audit_trail.recorded(session, work)),
+        unit,
         principal=g.principal.key,
         key=key,
         request_hash=idempotency.fingerprint(request.method, request.path, request.get_data()),
         now=now(),
+        before_refusal=_proven_or_stale,
     )
+    if booked is not None and done and not outcome.replayed and outcome.status < 300:
+        booked(done[0])
     response = Response(outcome.body + "\n", status=outcome.status, mimetype="application/json")
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, principal, read, requires
 from network.api.schemas import HoldCapture, HoldOut, HoldResult
+from network.ops import metrics
 from network.parties.roles import PARTNER_KEY, PARTNER_ROLES
 from network.spending import holds
 
@@ -27,7 +28,8 @@ def capture(args, redemption_id):
     """
     partner = principal().partner
     return idempotent_write(lambda session: holds.capture(session, partner, redemption_id, points=args.get("points"),
-                                                          now=now()))
+                                                          now=now()),
+                            booked=lambda answer: metrics.redeemed("captures", answer["points"]))
 
 
 @blp.route("/redemptions/<int:redemption_id>/void", methods=["POST"])

@@ -19,6 +19,7 @@ from network.api.schemas import (
     RewardCreate,
     RewardOut,
 )
+from network.ops import metrics
 from network.parties.auth import bump_settings_version
 from network.parties.registry import get_partner, set_points_rate
 from network.parties.roles import ADMIN, ALL_ROLES, PARTNER_ADMIN, PARTNER_KEY, SUPPORT
@@ -126,4 +127,5 @@ def donate(args):
     there, so settlement bills each point's issuer as for any redemption.
     """
     donor = principal().partner
-    return idempotent_write(lambda session: redemptions.donate(session, donor=donor, now=now(), **args))
+    return idempotent_write(lambda session: redemptions.donate(session, donor=donor, now=now(), **args),
+                            booked=lambda answer: metrics.redeemed("donations", answer["points"]))

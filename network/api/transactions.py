@@ -21,6 +21,7 @@ from network.api.schemas import (
 )
 from network.earning import bonuses, intake
 from network.errors import BadRequest, Invalid, UnsupportedMediaType
+from network.ops import metrics
 from network.parties.registry import PartnerRef
 from network.parties.roles import PARTNER_ADMIN, PARTNER_KEY
 from network.spending import redemptions
@@ -28,7 +29,7 @@ from partners.adapters import Adapter, BatchAdapter, Payload
 from partners.canonical import CanonicalTransactionSchema
 from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.text import TooDeep
-from partners.transactions import Transaction
+from partners.transactions import Sale, Transaction
 
 blp = Blueprint("transactions", __name__, description="Earning, refunds, actions and redemptions")
 
@@ -38,6 +39,15 @@ def payload(partner: PartnerRef, adapter: Adapter) -> Payload:
     found = media_type(adapter.content_types, f"The {adapter.name} adapter")
     headers = {name.lower(): value for name, value in request.headers.items()}
     return Payload(request.get_data(), found, headers, partner.timezone)
+
+
+def count_sales(channel: str, transactions: list[Transaction], booked: list[dict]) -> None:
+    """The figures of the sales among `transactions` that `booked` (their answers, in order) committed."""
+    count = points = 0
+    for transaction, answer in zip(transactions, booked):
+        if isinstance(transaction, Sale) and "duplicate" not in answer:
+            count, points = count + 1, points + answer["points"]
+    metrics.earned(channel, count, points)
 
 
 def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
@@ -85,7 +95,8 @@ def post_transaction():
                   for t in transactions]
         return booked[0] if len(booked) == 1 else {"transactions": booked}
 
-    return idempotent_write(work, status=201 if transactions else 200)
+    return idempotent_write(work, status=201 if transactions else 200, booked=lambda answer: count_sales(
+        "transactions", transactions, answer["transactions"] if "transactions" in answer else [answer]))
 
 
 @blp.route("/transactions/batch", methods=["POST"])
@@ -122,6 +133,7 @@ def post_batch():
         raise too_deep() from None
     except UnreadablePayload as exc:
         raise BadRequest(str(exc), code="unreadable_body") from None
+    metrics.earned("batch", outcome.sales, outcome.points_earned)
     return outcome.view()
 
 
@@ -140,7 +152,8 @@ def post_action(args):
     partner = principal().partner
     rules, days = hub().ruleset(partner), terms().lifetime
     return idempotent_write(
-        lambda session: bonuses.record_action(session, partner, rules, now=now(), lifetime=days, **args)
+        lambda session: bonuses.record_action(session, partner, rules, now=now(), lifetime=days, **args),
+        booked=lambda answer: metrics.earned("actions", 1, answer["points"]),
     )
 
 
@@ -162,7 +175,8 @@ def redeem(args):
     args["price"] = redemptions.Price(**{name: args.pop(name) for name in ("points", "sku", "quantity", "amount")
                                          if name in args})
     if capture:
-        return idempotent_write(lambda session: redemptions.redeem(session, partner, now=now(), **args))
+        return idempotent_write(lambda session: redemptions.redeem(session, partner, now=now(), **args),
+                                booked=lambda answer: metrics.redeemed("redemptions", answer["points"]))
     longest = current_app.config["COALITION_HOLD_MAX_SECONDS"]
     if seconds is not None and seconds > longest:
         raise Invalid("The hold is too long", {"hold_seconds": [f"must be at most {longest}"]})

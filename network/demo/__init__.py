@@ -77,7 +77,8 @@ def _hub(path: Path):
     app = create_app({"DATABASE_URL": f"sqlite:///{path}", "COALITION_ADMIN_TOKEN": secrets.token_urlsafe(24),
                       "COALITION_MASTER_KEY_FILE": str(path.parent / "master.key"),
                       "COALITION_SIGNING_KEYS_DIR": str(path.parent / "settlement-keys"),
-                      "COALITION_SETTLEMENT_GRACE_SECONDS": 0, "CLOCK": DemoClock()})
+                      "COALITION_SETTLEMENT_GRACE_SECONDS": 0, "CLOCK": DemoClock(),
+                      "COALITION_ACCESS_LOG": False})  # an access line per request would drown the summary
     upgrade(app.extensions["coalition"].db.engine)
     return app
 

@@ -63,6 +63,9 @@ class BatchOutcome:
     duplicates: int = 0
     rejected_total: int = 0
     rejected: list[dict] = field(default_factory=list)
+    #: The accepted sales, and the points they awarded (the others were refunds): for /metrics, not the answer.
+    sales: int = 0
+    points_earned: int = 0
 
     def reject(self, row: int, code: str, message: str, errors: dict) -> None:
         self.rejected_total += 1
@@ -120,6 +123,9 @@ def import_rows(
                 outcome.refuse(row.number, result)
             else:
                 outcome.accepted += 1
+                if isinstance(row.transaction, Sale):
+                    outcome.sales += 1
+                    outcome.points_earned += result["points"]
         if on_progress:
             on_progress(chunk.size)
 
