@@ -48,21 +48,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     from network.api import register
     from network.api.common import Hub
     from network.members.privacy import MasterKey
-    from network.parties.auth import KeyCache
+    from network.ops import access, health, logs
     from partners.plugins import adapters, make_plugin_manager, rules
     from settlement.signing import KeyRing
 
     plugins = make_plugin_manager(extra=app.config.get("EXTRA_PLUGINS", ()))
     db = app.config.get("DATABASE") or Database(make_engine(app.config["DATABASE_URL"]))
-    keys = KeyCache(seconds=app.config["COALITION_AUTH_CACHE_SECONDS"])
     settings = MappingProxyType(config.plugin_settings(app.config))
     signing = KeyRing(app.config["COALITION_SIGNING_KEYS_DIR"], environ=os.environ)
     app.extensions["coalition"] = Hub(
-        db=db, plugins=plugins, adapters=adapters(plugins, settings), rules=rules(plugins, settings), keys=keys,
-        signing=signing, recent_seconds=app.config["COALITION_SETTINGS_CACHE_SECONDS"],
+        db=db, plugins=plugins, adapters=adapters(plugins, settings), rules=rules(plugins, settings), signing=signing,
     )
     app.extensions["coalition.master_key"] = MasterKey(app.config["COALITION_MASTER_KEY_FILE"], environ=os.environ)
+    logs.install()
+    access.register(app)  # before the API's hooks: a request the gate refuses has its id and its line too
     register(app)
+    health.register(app, db)
     return app
 
 

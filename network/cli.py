@@ -101,6 +101,7 @@ def members_group() -> None:
 def members_rewrap_keys() -> None:
     """Wrap every member's data key under a new master key.
 
+    Each e-mail's search hash is made again under the new key's search key.
     Put the new key first in COALITION_MASTER_KEY and keep the old one after
     it (comma-separated), run this, then drop the old key. Commits a page at a
     time; safe to rerun.
@@ -123,8 +124,9 @@ def members_rewrap_keys() -> None:
 @click.option("--workers", default=lambda: os.cpu_count() or 2, type=int, show_default="one per CPU",
               help="gunicorn worker processes")
 @click.option("--threads", default=4, type=int, help="threads per worker")
-@click.option("--access-log", is_flag=True, help="log every request to standard output")
-def serve_command(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
+@click.option("--access-log/--no-access-log", default=None, show_default="COALITION_ACCESS_LOG, on",
+              help="a JSON line per request on standard error")
+def serve_command(host: str, port: int, workers: int, threads: int, access_log: bool | None) -> None:
     """Serve the API with gunicorn."""
     from network.serve import serve
 
@@ -482,3 +484,6 @@ def demo_command(database: str | None, member_count: int, sale_count: int, seed:
     from network.demo import run_demo
 
     sys.exit(run_demo(database, member_count=member_count, sale_count=sale_count, seed=seed))
+
+
+from network import cli_staff  # noqa: E402, F401  (registers `coalition staff`; it imports this module)

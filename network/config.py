@@ -33,10 +33,15 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_NUDGE_GAP_POINTS": int(os.environ.get("COALITION_NUDGE_GAP_POINTS", "50")),
         # Webhooks may point into private, loopback or link-local networks only if this is set (a test rig, an intranet).
         "COALITION_WEBHOOK_PRIVATE_NETWORKS": os.environ.get("COALITION_WEBHOOK_PRIVATE_NETWORKS", "") == "1",
-        # How long a worker remembers an authenticated partner key (0: never).
-        "COALITION_AUTH_CACHE_SECONDS": float(os.environ.get("COALITION_AUTH_CACHE_SECONDS", "5")),
-        # How long a worker keeps the tier ladder and the reward catalogues it read (0: reads them for every sale).
-        "COALITION_SETTINGS_CACHE_SECONDS": float(os.environ.get("COALITION_SETTINGS_CACHE_SECONDS", "5")),
+        # Sign-in: this many wrong passwords in a row lock an account for COALITION_SIGN_IN_LOCK_SECONDS.
+        "COALITION_SIGN_IN_MAX_FAILURES": int(os.environ.get("COALITION_SIGN_IN_MAX_FAILURES", "5")),
+        "COALITION_SIGN_IN_LOCK_SECONDS": int(os.environ.get("COALITION_SIGN_IN_LOCK_SECONDS", "900")),
+        # How long the token a sign-in hands out lasts.
+        "COALITION_SESSION_HOURS": int(os.environ.get("COALITION_SESSION_HOURS", "12")),
+        # argon2-cffi's parameter profile for passwords: RFC_9106_LOW_MEMORY (CHEAPEST only for tests).
+        "COALITION_PASSWORD_HASH": os.environ.get("COALITION_PASSWORD_HASH", "RFC_9106_LOW_MEMORY"),
+        # The most points one adjustment by the support role may move, either way (admins have no limit).
+        "COALITION_SUPPORT_ADJUSTMENT_LIMIT": int(os.environ.get("COALITION_SUPPORT_ADJUSTMENT_LIMIT", "1000")),
         # The one currency the network settles in: contracts' rates and statements' money.
         "COALITION_SETTLEMENT_CURRENCY": os.environ.get("COALITION_SETTLEMENT_CURRENCY", "EUR"),
         # Where the hub's Ed25519 statement-signing keys live (one 0600 file each); or COALITION_SIGNING_KEY.
@@ -72,8 +77,12 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_WEBHOOK_BACKOFF_MAX_SECONDS": int(os.environ.get("COALITION_WEBHOOK_BACKOFF_MAX_SECONDS", "21600")),
         # ... and after this many attempts the delivery is failed for good.
         "COALITION_WEBHOOK_MAX_ATTEMPTS": int(os.environ.get("COALITION_WEBHOOK_MAX_ATTEMPTS", "10")),
+        # /metrics is open (figures only, no personal data) unless this is set: then it needs `Authorization: Bearer <it>`.
+        "COALITION_METRICS_TOKEN": os.environ.get("COALITION_METRICS_TOKEN") or None,
+        # One JSON line per request on standard error (0: none, where a load balancer logs requests already).
+        "COALITION_ACCESS_LOG": os.environ.get("COALITION_ACCESS_LOG", "1") != "0",
         # Requests per credential in a moving window, each partner key and staff token its own budget (network/api/limits.py),
-        # in Flask-Limiter's notation ("3000/minute": a busy partner's 50 a second; "50/second;3000/minute"); "off": none.
+        # in the `limits` notation ("3000/minute": a busy partner's 50 a second; "50/second;3000/minute"); "off": none.
         "COALITION_RATE_LIMIT": os.environ.get("COALITION_RATE_LIMIT", "3000/minute"),
         # Requests per client address without a bearer token, or with one that was refused; "off": none.
         "COALITION_RATE_LIMIT_ANONYMOUS": os.environ.get("COALITION_RATE_LIMIT_ANONYMOUS", "600/minute"),

@@ -116,9 +116,8 @@ class Database:
         self.is_sqlite = engine.dialect.name == "sqlite"
         # Reads on PostgreSQL run in autocommit: no BEGIN and ROLLBACK round
         # trips around a single SELECT (authentication, a balance).
-        self.readers = self.sessions if self.is_sqlite else sessionmaker(
-            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        self.reading = engine if self.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.readers = self.sessions if self.is_sqlite else sessionmaker(self.reading, expire_on_commit=False)
         # SQLite takes one writer at a time; threads of this process queue on
         # a lock instead of SQLite's busy handler, which sleeps and polls.
         self._writer = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
@@ -133,6 +132,17 @@ class Database:
             with self.readers() as session:
                 try:
                     return work(session)
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated or attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    def row(self, statement, parameters: dict):
+        """One row of one Core statement, without a Session: what every request's authentication costs."""
+        for attempt in (1, 2):
+            with self.reading.connect() as connection:
+                try:
+                    return connection.execute(statement, parameters).first()
                 except DBAPIError as exc:
                     if not exc.connection_invalidated or attempt == 2:
                         raise

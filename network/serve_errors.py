@@ -6,23 +6,24 @@ and writes an HTML page of its own. A till's client branches on
 `error.code` like everywhere else, so the worker below answers them as the
 app answers everything: `{"error": {"code", "message", "details"}}`, with
 `details` naming the part of the request at fault and codes registered in
-`network/error_codes.py`. Logging stays gunicorn's: a warning for a client's
-fault, the traceback for the server's.
+`network/error_codes.py`. gunicorn logs a warning for a client's fault and
+the traceback for the server's; the refusal also gets the app's access line
+and an `X-Request-Id`, a new one (the headers may be what could not be read).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import time
 from typing import NamedTuple
 
 from flask import Response as FlaskResponse
 from gunicorn import util
 from gunicorn.http import errors as http
-from gunicorn.http.wsgi import Response, default_environ
 from gunicorn.workers.gthread import ThreadWorker
 
 from network.api.errors import error_body
+from network.ops import access, metrics
 
 
 class Answer(NamedTuple):
@@ -75,12 +76,12 @@ def body_bytes(answer: Answer, exc: BaseException) -> bytes:
     return (json.dumps(error_body(answer.code, answer.message, details)) + "\n").encode()
 
 
-def response_bytes(exc: BaseException) -> tuple[Answer, bytes]:
+def response_bytes(exc: BaseException, request_id: str) -> tuple[Answer, bytes]:
     """The whole HTTP response: gunicorn closes the connection after it, and so says the response."""
     answer = answer_for(exc)
     body = body_bytes(answer, exc)
     head = (f"HTTP/1.1 {answer.status} {answer.reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+            f"Content-Length: {len(body)}\r\n{access.HEADER}: {request_id}\r\n\r\n").encode("latin-1")
     return answer, head + body
 
 
@@ -88,20 +89,18 @@ class JsonErrorsWorker(ThreadWorker):
     """gunicorn's threaded worker, with its `handle_error` writing JSON where gunicorn writes HTML."""
 
     def handle_error(self, req, client, addr, exc):
-        started = datetime.now()
+        started = time.perf_counter()
         addr = addr or ("", -1)  # a unix socket has no peer address
-        answer, raw = response_bytes(exc)
+        request_id = access.fresh()
+        answer, raw = response_bytes(exc, request_id)
         if answer.status < 500:
             self.log.warning("Invalid request from ip=%s: %s", addr[0], exc)
         else:
             self.log.exception("Error handling request %s", getattr(req, "uri", "(no URI read)"))
-        if req is not None:  # the access log names what was read of it, as gunicorn's own handler does
-            environ = default_environ(req, client, self.cfg)
-            environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = addr[0], str(addr[1])
-            response = Response(req, client, self.cfg)
-            response.status = f"{answer.status} {answer.reason}"
-            response.response_length = len(raw)
-            self.log.access(response, req, environ, datetime.now() - started)
+        method, path = getattr(req, "method", None) or "", getattr(req, "path", None) or ""  # what was read of it, if any
+        seconds = time.perf_counter() - started
+        metrics.observe_request(metrics.UNMATCHED, method, answer.status, seconds)
+        access.line(method, None, path, answer.status, seconds, request_id, addr[0] or None)
         try:
             util.write_nonblock(client, raw)
         except Exception:

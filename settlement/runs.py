@@ -98,3 +98,15 @@ def partner_section(session: Session, sequence: int, slug: str) -> dict:
         "signed_root": signed_root(statement, stored.hash),
         "signature": stored.signature["root"],
     }
+
+
+def listed(session: Session, *, after: int | None, limit: int, partner_since: datetime | None = None) -> list:
+    """Stored statements newest first (by sequence, below `after`); with `partner_since`, only those that have the
+    section of a partner created then: every partner that existed by a period's end has one
+    (settlement.figures.partners_contracts), and a partner's creation never moves."""
+    query = select(Statement.sequence, Statement.period_start, Statement.period_end, Statement.created_at, Statement.hash)
+    if after is not None:
+        query = query.where(Statement.sequence < after)
+    if partner_since is not None:
+        query = query.where(Statement.period_end > partner_since)
+    return session.execute(query.order_by(Statement.sequence.desc()).limit(limit)).all()

@@ -120,6 +120,7 @@ def database(backend, request, tmp_path):
         db = Database(make_engine(request.getfixturevalue("postgres_server_url"), pool_size=25, max_overflow=10))
         with db.engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            connection.execute(text("INSERT INTO settings_version (id, version) VALUES (1, 0)"))  # as the migration seeds
     yield db
     with db.session() as session:
         broken = violations(session)
@@ -150,7 +151,8 @@ def make_app(database, clock, tmp_path):
     def make(**settings):
         app = create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock,
                           "COALITION_SIGNING_KEYS_DIR": str(tmp_path / "settlement-keys"),
-                          "COALITION_MASTER_KEY_FILE": str(tmp_path / "master.key"), **LIMITS, **settings})
+                          "COALITION_MASTER_KEY_FILE": str(tmp_path / "master.key"), "COALITION_PASSWORD_HASH": "CHEAPEST",
+                          **LIMITS, **settings})
         watched.append(watch(app))
         return app
 

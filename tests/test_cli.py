@@ -17,7 +17,7 @@ from tests.support.ledger import snapshot
 
 COMMANDS = {
     "": ["db", "demo", "events", "expire", "holds", "import", "keys", "ledger", "members", "openapi", "plugins",
-         "serve", "settlement", "tiers"],
+         "serve", "settlement", "staff", "tiers"],
     "db": ["upgrade"],
     "events": ["deliver", "scan"],
     "holds": ["release"],
@@ -25,6 +25,7 @@ COMMANDS = {
     "ledger": ["check"],
     "members": ["rewrap-keys"],
     "settlement": ["reconcile", "verify"],
+    "staff": ["add", "disable", "list", "revoke", "token"],
     "tiers": ["review"],
 }
 

@@ -38,4 +38,4 @@ def test_every_method_a_path_does_not_take_is_405_with_allow_listing_those_it_do
 def test_a_405_is_answered_before_the_caller_is_asked_for(client):
     """Which methods a path takes is in the public document already: no token is needed to learn it."""
     response = client.delete("/v1/partners", headers={"Authorization": "Bearer nobody"})
-    assert (response.status_code, response.headers["Allow"]) == (405, "OPTIONS, POST")
+    assert (response.status_code, response.headers["Allow"]) == (405, "GET, HEAD, OPTIONS, POST")

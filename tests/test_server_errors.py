@@ -35,6 +35,7 @@ def refused(server, request: bytes, status: int, code: str, part: str) -> dict:
     got, headers, body = answer(raw_exchange(server, request))
     assert (got, body["error"]["code"]) == (status, code), body
     assert headers["content-type"] == "application/json"
+    assert len(headers["x-request-id"]) == 32  # a fresh one: gunicorn read no usable header, maybe none at all
     assert set(body["error"]) == {"code", "message", "details"}
     assert list(body["error"]["details"]) == [part]
     return body

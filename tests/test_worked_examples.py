@@ -31,7 +31,8 @@ def test_earn_at_a_redeem_at_b_refund_at_a(world, database):
 
     # All points expire together two years after the last earn or redemption (activity_extends).
     # No tiers are set: no tier, and no qualifying points read from the history.
-    assert hub.balance(world.card, world.grocer) == {"card_number": world.card, "available": 3, "pending": 0, "held": 0,
+    assert hub.balance(world.card, world.grocer) == {"card_number": world.card, "member_id": world.member_id,
+                                                     "available": 3, "pending": 0, "held": 0,
                                                      "expiring": {"points": 3, "at": "2028-03-13T09:30:00+00:00"},
                                                      "tier": None, "tier_since": None, "qualifying_points": None,
                                                      "next_tier": None, "points_to_next_tier": None}
@@ -72,7 +73,8 @@ def test_a_sale_too_small_to_earn_is_still_recorded_and_refundable(world):
     hub = world.hub
     small = hub.sale(world.coffee, world.card, "0.99", order="T-1")
     assert small.status_code == 201
-    assert small.json == {"journal_id": None, "points": 0, "awards": [], "balance": {"available": 0, "pending": 0, "held": 0}}
+    assert small.json == {"journal_id": None, "points": 0, "awards": [], "member_id": world.member_id,
+                          "balance": {"available": 0, "pending": 0, "held": 0}}
     assert hub.sale(world.coffee, world.card, "0.99", order="T-1").status_code == 409
     refund = hub.refund(world.coffee, "T-1", "0.99")
     assert refund.status_code == 201

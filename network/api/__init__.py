@@ -5,15 +5,19 @@ from __future__ import annotations
 from flask import Flask
 
 from network.api import (
+    access,
+    audit_events,
     docs,
     document,
     gate,
     holds,
     inbound,
     limits,
+    lists,
     member_data,
     members,
     network,
+    partner_access,
     partners,
     reconciliation,
     rewards,
@@ -28,8 +32,8 @@ from network.errors import DomainError
 def register(app: Flask) -> None:
     api = CoalitionApi(app, spec_kwargs={"extra_plugins": [document.Examples()]})
     document.register(api)
-    for module in (partners, members, member_data, transactions, holds, rewards, inbound, settlement, reconciliation, network,
-                   webhooks):
+    for module in (access, partners, partner_access, audit_events, members, member_data, transactions, holds, rewards, inbound,
+                   settlement, reconciliation, network, webhooks, lists):
         api.register_blueprint(module.blp, url_prefix="/v1")
     app.register_blueprint(docs.blp)  # beside the API, not in its document: the page that renders it
     app.register_error_handler(DomainError, handle_domain_error)

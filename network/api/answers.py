@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from network.api.idempotency import MAX_KEY_LENGTH
 from network.error_codes import CODES as REGISTERED
+from network.parties.roles import ALL_ROLES
 
 #: The attribute of a view holding the codes it declares.
 CODES = "_coalition_codes"
@@ -60,8 +61,17 @@ def answers(*codes: str):
     return decorate
 
 
+#: The attribute marking a view whose write runs through `idempotent_write` (and so through the audit trail).
+WRITE = "_coalition_write"
+
+
+def is_write(view) -> bool:
+    return bool(getattr(view, WRITE, False))
+
+
 def writes(view):
     """Mark a write run by `idempotent_write`: it takes an Idempotency-Key, and may answer what one brings."""
+    setattr(view, WRITE, True)
     doc = _apidoc(view)
     parameters = doc.setdefault("arguments", {}).setdefault("parameters", [])
     if IDEMPOTENCY_HEADER not in parameters:
@@ -70,11 +80,11 @@ def writes(view):
 
 
 def authenticated(view, roles: tuple[str, ...]):
-    """What `requires` adds: a missing or bad token, the wrong role when only one role may call, and what a JSON body may.
+    """What `requires` adds: a missing or bad token, the wrong role unless every role may call, and what a JSON body may.
 
     `requires` sits above `blp.arguments`, so it is the one that sees whether the operation reads a body.
     """
-    return _declare(view, AUTHENTICATED + EVERY_CALL + (("wrong_role",) if len(roles) == 1 else ())
+    return _declare(view, AUTHENTICATED + EVERY_CALL + (("wrong_role",) if set(roles) != set(ALL_ROLES) else ())
                     + (JSON_BODY if _reads_json(view) else ()))
 
 

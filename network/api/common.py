@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import pluggy
@@ -14,14 +13,16 @@ from flask import Response, current_app, g, request
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from network.api import answers, gate, idempotency
+from network.api import answers, audit_trail, gate, idempotency
 from network.db import Database
 from network.earning.terms import Terms
 from network.errors import Forbidden, Invalid, Unavailable, UnsupportedMediaType
 from network.events import notices
 from network.lifecycle import tiers
-from network.parties.auth import KeyCache, Principal, authenticate
+from network.parties import auth
+from network.parties.auth import Principal, authenticate
 from network.parties.registry import PartnerRef
+from network.parties.roles import ALL_ROLES
 from partners.adapters import Adapter
 from partners.earning import InvalidRules, RuleSet, compile_rules
 from partners.errors import flatten_errors
@@ -37,30 +38,27 @@ class Hub:
     plugins: pluggy.PluginManager
     adapters: dict[str, Adapter]
     rules: dict[str, EarningRule]
-    keys: KeyCache
     signing: KeyRing
-
-    #: How long a worker keeps a network-wide setting it read (the tier ladder, the reward catalogues).
-    recent_seconds: float = 5.0
+    #: The principals this worker read, for writes that check them themselves.
+    callers: auth.CallerCache = field(default_factory=auth.CallerCache)
 
     _compiled: dict[tuple[str, str], object] = field(default_factory=dict)
-    _recent: dict[str, tuple[float, object]] = field(default_factory=dict)
+    _recent: dict[str, tuple[int, object]] = field(default_factory=dict)
 
-    def recently(self, name: str, load):
-        """A network-wide setting read at most once every `recent_seconds` per worker, not once per sale.
+    def recently(self, name: str, load, version: int):
+        """A network-wide setting read once per change, not once per sale.
 
-        The worker that changes it forgets it at once (`forget`); the others
-        see the change within `recent_seconds`, as with partner keys.
+        `version` is the network's settings version as this request read it
+        with its credential (`auth.settings_version`); every change of such a
+        setting raises it in its own transaction, so every worker reads the
+        new value from its next request on, and no worker keeps an old one.
         """
         found = self._recent.get(name)
-        if found is not None and time.monotonic() - found[0] < self.recent_seconds:
+        if found is not None and found[0] == version:
             return found[1]
         value = load()
-        self._recent[name] = (time.monotonic(), value)
+        self._recent[name] = (version, value)
         return value
-
-    def forget(self, name: str) -> None:
-        self._recent.pop(name, None)
 
     def ruleset(self, partner: PartnerRef) -> RuleSet:
         """The partner's rules, compiled once per distinct list (they were validated when set)."""
@@ -108,25 +106,61 @@ def now() -> datetime:
     return current_app.config["CLOCK"]()
 
 
-def requires(*roles: str):
+def requires(*allowed: str | tuple[str, ...]):
     """Authenticate and check the caller's role before the body is even parsed.
 
     Placed under `@blp.route` and above `@blp.arguments`, so a stranger
-    learns nothing from validation errors.
+    learns nothing from validation errors. Takes roles and groups of them
+    (`roles.STAFF_ROLES`); the README's role table is printed from these.
     """
+    roles = tuple(dict.fromkeys(role for item in allowed for role in ((item,) if isinstance(item, str) else item)))
+    unknown = set(roles) - set(ALL_ROLES)
+    if unknown:
+        raise ValueError(f"No such roles: {sorted(unknown)}")
 
     def decorate(view):
+        # A write run by idempotent_write proves its caller in its audit INSERT, a read in its first statement; any
+        # other write (a streamed batch, a reconciliation) proves it before it starts, as it cannot run twice.
+        proves_itself = answers.is_write(view)
+
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            principal = authenticate(
-                hub().db, request.headers.get("Authorization"), current_app.config["COALITION_ADMIN_TOKEN"], hub().keys
-            )
+            g.principal = _caller()
+            if request.method != "GET" and not proves_itself and not hub().db.read(lambda s: _prove(s.connection())):
+                _checked_again()
+            try:
+                answer = view(*args, **kwargs)
+            except auth.Stale:
+                return _again(args, kwargs)
+            except Exception:
+                # A refusal (a 422, a business refusal) goes only to a proven principal: a revoked key learns
+                # nothing from it, and a refusal made on stale settings is made again on fresh ones. Refusals
+                # are rare, so this costs the hot path nothing.
+                if g.principal.verified or hub().db.read(lambda s: _prove(s.connection())):
+                    raise
+                return _again(args, kwargs)
+            if not g.principal.verified and not hub().db.read(lambda session: _prove(session.connection())):
+                return _again(args, kwargs)
+            return answer
+
+        def _caller():
+            principal = authenticate(hub().db, request.headers.get("Authorization"),
+                                     current_app.config["COALITION_ADMIN_TOKEN"], now(), hub().callers)
             if principal.role not in roles:
                 raise Forbidden(f"This needs the {' or '.join(roles)} role", code="wrong_role")
-            g.principal = principal
             gate.check_request()
+            return principal
+
+        def _again(args, kwargs):
+            _checked_again()
             return view(*args, **kwargs)
 
+        def _checked_again():
+            """The unchecked principal did not hold: forget it, and read it afresh (a 401 if it is gone)."""
+            hub().callers.drop(auth.hash_api_key(auth.bearer(request.headers.get("Authorization"))))
+            g.principal = _caller()
+
+        wrapper.roles = roles
         return gate.after_authentication(answers.authenticated(wrapper, roles))
 
     return decorate
@@ -135,15 +169,24 @@ def requires(*roles: str):
 def terms() -> Terms:
     """The network's booking policies as this request sees the settings, the ladder and the catalogues."""
     state = hub()
-    return Terms.from_config(
-        current_app.config, ladder=ladder(), offers=state.recently("offers", lambda: state.db.read(notices.offers))
-    )
+    return Terms.from_config(current_app.config, ladder=ladder(),
+                             offers=state.recently("offers", lambda: state.db.read(notices.offers), settings_version()))
 
 
 def ladder() -> list[tiers.Tier]:
     """The tier ladder as this worker last read it (a balance read needs no catalogue)."""
     state = hub()
-    return state.recently("ladder", lambda: state.db.read(tiers.ladder))
+    return state.recently("ladder", lambda: state.db.read(tiers.ladder), settings_version())
+
+
+def settings_version() -> int:
+    """The settings version this request read with its credential; a request without one reads it itself."""
+    caller = g.get("principal")
+    if caller is not None and caller.settings_version is not None:
+        return caller.settings_version
+    if "settings_version" not in g:
+        g.settings_version = hub().db.read(auth.settings_version)
+    return g.settings_version
 
 
 def tier_window() -> tiers.Window:
@@ -156,7 +199,7 @@ def principal() -> Principal:
 
 
 def only_itself(slug: str, message: str = "A partner sees only itself") -> None:
-    """The operator may act for any partner; a partner only for itself (403 otherwise)."""
+    """The operator's staff may act for any partner; a partner's keys and people only for it (403 otherwise)."""
     caller = principal()
     if caller.partner is not None and caller.partner.slug != slug:
         raise Forbidden(message, code="wrong_partner")
@@ -172,21 +215,59 @@ def media_type(reads: Sequence[str], reader: str) -> str:
 
 
 def read(work: Callable[[Session], object]):
-    return hub().db.read(work)
+    """A read; its first statement proves the caller read before still holds (on the same connection), else the
+    view runs again on a fresh reading of the caller."""
+
+    def proven(session: Session):
+        if not _prove(session.connection()):
+            raise auth.Stale
+        return work(session)
+
+    return hub().db.read(proven)
 
 
-def idempotent_write(work: Callable[[Session], dict], status: int = 201) -> Response:
-    """Run a write under the request's Idempotency-Key (if any) and answer with its stored outcome."""
+def _proven_or_stale(session: Session) -> None:
+    if not _prove(session.connection()):
+        raise auth.Stale
+
+
+def _prove(connection) -> bool:
+    """Prove an unchecked principal once per request; a proven one (or the bootstrap token) costs nothing."""
+    caller = g.get("principal")
+    if caller is None or caller.verified:  # a signed webhook's request has no bearer caller
+        return True
+    if not auth.still_good(connection, caller, now()):
+        return False
+    g.principal = replace(caller, verified=True)
+    return True
+
+
+def idempotent_write(work: Callable[[Session], dict], status: int = 201,
+                     booked: Callable[[dict], None] | None = None) -> Response:
+    """Run a write under the request's Idempotency-Key (if any) and answer with its stored outcome.
+
+    `booked` is handed the answer of a write that committed now (not a replay, not a refusal): the figures
+    of /metrics count what the ledger holds.
+    """
     key = request.headers.get("Idempotency-Key")
     idempotency.validate_key(key)
+    done: list[dict] = []
+
+    def unit(session: Session) -> tuple[int, dict]:
+        done[:] = [audit_trail.recorded(session, work)]  # the last attempt's: the one that committed, if any did
+        return status, done[0]
+
     outcome = idempotency.run(
         hub().db,
-        lambda session: (status, work(session)),
+        unit,
         principal=g.principal.key,
         key=key,
         request_hash=idempotency.fingerprint(request.method, request.path, request.get_data()),
         now=now(),
+        before_refusal=_proven_or_stale,
     )
+    if booked is not None and done and not outcome.replayed and outcome.status < 300:
+        booked(done[0])
     response = Response(outcome.body + "\n", status=outcome.status, mimetype="application/json")
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"

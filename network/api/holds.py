@@ -7,14 +7,15 @@ from flask_smorest import Blueprint
 from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, principal, read, requires
 from network.api.schemas import HoldCapture, HoldOut, HoldResult
-from network.parties.auth import PARTNER
+from network.ops import metrics
+from network.parties.roles import PARTNER_KEY, PARTNER_ROLES
 from network.spending import holds
 
 blp = Blueprint("holds", __name__, description="Two-phase redemptions: capture or void a hold")
 
 
 @blp.route("/redemptions/<int:redemption_id>/capture", methods=["POST"])
-@requires(PARTNER)
+@requires(PARTNER_KEY)
 @writes
 @blp.arguments(HoldCapture, required=False, description="optional: without it the whole hold is captured")
 @blp.response(201, HoldResult)
@@ -27,11 +28,12 @@ def capture(args, redemption_id):
     """
     partner = principal().partner
     return idempotent_write(lambda session: holds.capture(session, partner, redemption_id, points=args.get("points"),
-                                                          now=now()))
+                                                          now=now()),
+                            booked=lambda answer: metrics.redeemed("captures", answer["points"]))
 
 
 @blp.route("/redemptions/<int:redemption_id>/void", methods=["POST"])
-@requires(PARTNER)
+@requires(PARTNER_KEY)
 @writes
 @blp.response(200, HoldResult)
 @answers("unknown_redemption", "hold_captured", "hold_voided", "hold_expired")
@@ -45,7 +47,7 @@ def void(redemption_id):
 
 
 @blp.route("/redemptions/<int:redemption_id>", methods=["GET"])
-@requires(PARTNER)
+@requires(PARTNER_ROLES)
 @blp.response(200, HoldOut)
 @answers("unknown_redemption")
 def show(redemption_id):

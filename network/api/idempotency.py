@@ -129,6 +129,7 @@ def run(
     key: str | None,
     request_hash: str,
     now,
+    before_refusal: Callable[[Session], None] = lambda session: None,
 ) -> Outcome:
     """Run `work` once per key; `work` returns (status, body) or raises DomainError."""
 
@@ -168,6 +169,7 @@ def run(
         status, failure = refusal.status, to_json(refusal.body())
 
         def remember(session: Session) -> Outcome:
+            before_refusal(session)  # may find the caller no longer holds: nothing is stored for it then
             store(session, status, failure)
             return Outcome(status, failure)
 

@@ -16,7 +16,7 @@ from network.api.common import hub, now, read, terms
 from network.api.gate import reads_raw_body
 from network.api.idempotency import to_json
 from network.api.schemas import TransactionResult
-from network.api.transactions import parse, payload
+from network.api.transactions import count_sales, parse, payload
 from network.earning import intake
 from network.errors import Conflict, NotFound, Unauthenticated
 from network.parties.registry import get_partner
@@ -58,6 +58,7 @@ def inbound(slug):
         return booked
 
     booked = hub().db.transact(work)
+    count_sales("inbound", transactions, booked)
     status = 201 if any("duplicate" not in b for b in booked) else 200
     body_out = booked[0] if len(booked) == 1 else {"transactions": booked}
     return Response(to_json(body_out) + "\n", status=status, mimetype="application/json")

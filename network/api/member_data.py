@@ -20,7 +20,7 @@ from network.api.schemas import (
 )
 from network.members import cards, erasure, export, merge
 from network.members.privacy import MasterKey
-from network.parties.auth import OPERATOR, PARTNER
+from network.parties.roles import ADMIN, PARTNER_KEY, SUPPORT
 
 blp = Blueprint("member_data", __name__, description="Cards, merges, and members' personal data")
 
@@ -31,7 +31,7 @@ def master_key() -> MasterKey:
 
 @blp.route("/cards/<card_number>/block", methods=["POST"])
 @card_in_path
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, SUPPORT, PARTNER_KEY)
 @writes
 @blp.arguments(CardBlock, required=False, description="optional: a reason, kept with the card")
 @blp.response(200, CardOut)
@@ -42,7 +42,7 @@ def block(args, card_number):
     Blocking a blocked card changes nothing (200, as it stands). Any partner may block a card whose number
     it holds (the lost-card call at any till); its answer masks card numbers in the reason.
     """
-    masked = principal().partner is not None
+    masked = not principal().sees_personal_data
 
     def work(session):
         card = cards.block_card(session, card_number, reason=args["reason"], now=now())
@@ -52,7 +52,7 @@ def block(args, card_number):
 
 
 @blp.route("/members/<member_id>/cards", methods=["POST"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, SUPPORT, PARTNER_KEY)
 @writes
 @blp.arguments(CardIssue, required=False, description="optional: the card this one replaces")
 @blp.response(201, CardIssued)
@@ -60,7 +60,7 @@ def block(args, card_number):
 def issue(args, member_id):
     """Issue the member another card on the same balance; `replaces` blocks the old one in the same transaction.
 
-    Only the operator or the partner that enrolled the member: to any other partner the member is unknown (404).
+    Only admins, support, or the partner that enrolled the member: to any other partner the member is unknown (404).
     """
     partner = principal().partner
     return idempotent_write(lambda session: cards.issue_replacement(
@@ -68,7 +68,7 @@ def issue(args, member_id):
 
 
 @blp.route("/members/<member_id>/merge", methods=["POST"])
-@requires(OPERATOR)
+@requires(ADMIN, SUPPORT)
 @writes
 @blp.arguments(MergeCreate)
 @blp.response(200, MergeResult)
@@ -76,34 +76,34 @@ def issue(args, member_id):
 def merge_member(args, member_id):
     """Merge another member into this one: its cards, points and lots (issuer and expiry kept) move here.
 
-    Operator only. The merged member is closed (410 `member_merged`, naming `merged_into`); its debts
+    Admins and support. The merged member is closed (410 `member_merged`, naming `merged_into`); its debts
     move too. Refused while either member has held points.
     """
     return idempotent_write(lambda session: merge.merge(session, member_id, args["member_id"], now=now()), status=200)
 
 
 @blp.route("/members/<member_id>/export", methods=["GET"])
-@requires(OPERATOR)
+@requires(ADMIN, SUPPORT)
 @blp.response(200, MemberExport)
 @answers("unknown_member", "member_merged", "member_deleted", "master_key_error")
 def export_member(member_id):
     """Everything held about the member: profile, cards, balances, lots, entries, orders, referrals.
 
-    Operator only: the answer to a member's access request, personal data decrypted.
+    Admins and support: the answer to a member's access request, personal data decrypted.
     """
     at = now()
     return read(lambda session: export.export(session, master_key(), member_id, now=at))
 
 
 @blp.route("/members/<member_id>", methods=["DELETE"])
-@requires(OPERATOR)
+@requires(ADMIN, SUPPORT)
 @writes
 @blp.response(200, MemberDeleted)
 @answers("unknown_member", "member_merged", "member_deleted", "member_has_holds")
 def delete_member(member_id):
     """Forget the member: points forfeited as breakage, cards blocked, personal data crypto-shredded; the ledger stays.
 
-    Operator only, at the member's request. Holds must be captured or voided first (`member_has_holds`); a second
+    Admins and support, at the member's request. Holds must be captured or voided first (`member_has_holds`); a second
     delete answers 410 `member_deleted`.
     """
     return idempotent_write(lambda session: erasure.delete_member(session, member_id, now=now()), status=200)

@@ -22,16 +22,17 @@ from network.api.schemas import (
     MemberOut,
 )
 from network.earning import adjustments, bonuses
+from network.errors import Forbidden
 from network.lifecycle import expiry, tiers
 from network.members import cards, history, privacy
-from network.parties.auth import OPERATOR, PARTNER
+from network.parties.roles import ADMIN, ALL_ROLES, PARTNER_KEY, PARTNER_ROLES, STAFF_ROLES, SUPPORT
 from network.spending import holds
 
 blp = Blueprint("members", __name__, description="Members and cards")
 
 
 @blp.route("/members", methods=["POST"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, SUPPORT, PARTNER_KEY)
 @writes
 @blp.arguments(MemberCreate, required=False, description="every field is optional: a partner may enrol a member with no body")
 @blp.response(201, MemberCreated)
@@ -66,16 +67,17 @@ def enrol(args):
 
 
 @blp.route("/members/<member_id>", methods=["GET"])
-@requires(OPERATOR, PARTNER)
+@requires(ALL_ROLES)
 @blp.response(200, MemberOut)
 @answers("unknown_member", "member_merged", "member_deleted", "master_key_error")
 def show(member_id):
-    """A member's cards (with their status), balance and tier; e-mail and name (decrypted) only for the operator.
+    """A member's cards (with their status), balance and tier; e-mail and name (decrypted) for admins and support.
 
-    A partner sees each card's last four digits only: a member id reaches
-    partners in events, and a full card number is what spends points at a till.
+    A partner, and the operator's finance staff, see each card's last four
+    digits only: a member id reaches partners in events, and a full card
+    number is what spends points at a till.
     """
-    is_operator = principal().partner is None
+    is_operator = principal().sees_personal_data
     at, window, known = now(), tier_window(), ladder()
 
     def work(session):
@@ -97,17 +99,21 @@ def show(member_id):
 
 
 @blp.route("/members/<member_id>/adjustments", methods=["POST"])
-@requires(OPERATOR)
+@requires(ADMIN, SUPPORT)
 @writes
 @blp.arguments(AdjustmentCreate)
 @blp.response(201, AdjustmentResult)
-@answers("unknown_member", "member_merged", "member_deleted", "insufficient_points")
+@answers("unknown_member", "member_merged", "member_deleted", "insufficient_points", "wrong_role", "over_role_limit")
 def adjust(args, member_id):
     """Credit or debit a member's points by hand, with a reason; funded by the network.
 
-    Operator only. A debit takes the member's oldest-expiring points first and never goes below zero
-    (`insufficient_points`).
+    Admins, and support up to `COALITION_SUPPORT_ADJUSTMENT_LIMIT` points either way (403 `over_role_limit` above
+    it). A debit takes the member's oldest-expiring points first and never goes below zero (`insufficient_points`).
     """
+    limit = current_app.config["COALITION_SUPPORT_ADJUSTMENT_LIMIT"]
+    if principal().role == SUPPORT and abs(args["points"]) > limit:
+        raise Forbidden(f"Support adjusts at most {limit} points at once", {"points": [f"at most {limit} either way"]},
+                        code="over_role_limit")
     days = timedelta(days=current_app.config["COALITION_POINTS_LIFETIME_DAYS"])
 
     def work(session):
@@ -118,14 +124,14 @@ def adjust(args, member_id):
 
 
 @blp.route("/members/<member_id>/history", methods=["GET"])
-@requires(OPERATOR, PARTNER)
+@requires(STAFF_ROLES, PARTNER_ROLES)
 @blp.arguments(HistoryQuery, location="query")
 @blp.response(200, HistoryPage)
 @answers("unknown_member", "member_merged", "member_deleted")
 def member_history(query, member_id):
     """Entries newest first; a partner sees only the entries it created.
 
-    Paged by entry id: pass `next_before` as `?before=` for the next page. The operator sees every entry.
+    Paged by entry id: pass `next_before` as `?before=` for the next page. The operator's staff see every entry.
     """
     partner = principal().partner
 
@@ -140,7 +146,7 @@ def member_history(query, member_id):
 
 @blp.route("/cards/<card_number>/balance", methods=["GET"])
 @card_in_path
-@requires(OPERATOR, PARTNER)
+@requires(ALL_ROLES)
 @blp.response(200, CardBalance)
 @answers("unknown_card", "invalid_card", "card_blocked")
 def balance(card_number):
@@ -153,7 +159,7 @@ def balance(card_number):
 
     def work(session):
         member_id, balance = cards.card_balances(session, card_number, at)
-        return {"card_number": card_number, **holds.as_of(balance, holds.expired_points(session, at, member_id=member_id,
+        return {"card_number": card_number, "member_id": member_id, **holds.as_of(balance, holds.expired_points(session, at, member_id=member_id,
                                                                                          held=balance["held"])),
                 "expiring": _expiring(session, member_id),
                 **tiers.member_view(session, member_id, now=at, window=window, known=known)}

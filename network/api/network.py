@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from network.api import audit_trail
 from network.api.answers import answers, writes
-from network.api.common import hub, idempotent_write, now, read, requires, tier_window
+from network.api.common import idempotent_write, now, read, requires, tier_window
 from network.api.schemas import TiersOut, TiersSet
 from network.lifecycle import tiers
-from network.parties.auth import OPERATOR, PARTNER
+from network.parties.auth import bump_settings_version
+from network.parties.roles import ADMIN, ALL_ROLES
 
 blp = Blueprint("network", __name__, description="Network-wide settings")
 
@@ -18,7 +20,7 @@ def _view(ladder: list[tiers.Tier]) -> dict:
 
 
 @blp.route("/network/tiers", methods=["GET"])
-@requires(OPERATOR, PARTNER)
+@requires(ALL_ROLES)
 @blp.response(200, TiersOut)
 @answers()
 def get_tiers():
@@ -30,7 +32,7 @@ def get_tiers():
 
 
 @blp.route("/network/tiers", methods=["PUT"])
-@requires(OPERATOR)
+@requires(ADMIN)
 @writes
 @blp.arguments(TiersSet)
 @blp.response(200, TiersOut)
@@ -38,9 +40,15 @@ def get_tiers():
 def put_tiers(args):
     """Replace the whole ladder. Members keep their tier's position; they move up at their next sale.
 
-    Operator only. The first threshold is 0 (every member is in a tier); thresholds and multipliers rise from one
+    Admins only. The first threshold is 0 (every member is in a tier); thresholds and multipliers rise from one
     tier to the next.
     """
-    answer = idempotent_write(lambda session: _view(tiers.set_ladder(session, args["tiers"], now=now())), status=200)
-    hub().forget("ladder")
-    return answer
+
+    def work(session):
+        before = _view(tiers.ladder(session))
+        after = _view(tiers.set_ladder(session, args["tiers"], now=now()))
+        bump_settings_version(session)
+        audit_trail.change(before, after)
+        return after
+
+    return idempotent_write(work, status=200)

@@ -7,6 +7,7 @@ import json
 from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
+from network.api import audit_trail
 from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, load_adapter_config, now, only_itself, read, requires
 from network.api.idempotency import ShownOnce
@@ -21,8 +22,9 @@ from network.api.schemas import (
 )
 from network.errors import BadRequest, Invalid
 from network.parties import contracts
-from network.parties.auth import OPERATOR, PARTNER
+from network.parties.auth import bump_settings_version
 from network.parties.registry import NewPartner, PartnerRef, amend, create_partner, get_partner, set_adapter, set_rules
+from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_KEY, PARTNER_ROLES, STAFF_ROLES
 from partners.earning import InvalidRules, compile_rules, earn_rate_rules
 
 blp = Blueprint("partners", __name__, description="Partner retailers")
@@ -76,7 +78,7 @@ def _checked_rules(raw) -> list:
 
 
 @blp.route("/partners", methods=["POST"])
-@requires(OPERATOR)
+@requires(ADMIN)
 @writes
 @blp.arguments(PartnerCreate)
 @blp.response(201, PartnerCreated)
@@ -95,26 +97,28 @@ def create(args):
 
     def work(session):
         partner, key = create_partner(session, NewPartner(**args, rules=rules), now())
-        return {**_view(partner), "api_key": ShownOnce(key)}
+        view = _view(partner)
+        audit_trail.change(None, view, partner_id=partner.id, target=f"/v1/partners/{partner.slug}")
+        return {**view, "api_key": ShownOnce(key)}
 
     return idempotent_write(work)
 
 
 @blp.route("/partners/<slug>", methods=["GET"])
-@requires(OPERATOR, PARTNER)
+@requires(STAFF_ROLES, PARTNER_ROLES)
 @blp.response(200, PartnerOut)
 @answers("unknown_partner", "wrong_partner")
 def show(slug):
     """A partner's settings: adapter (secrets masked), earning rules, return window, points rate.
 
-    The operator reads any partner; a partner only itself (403 `wrong_partner` otherwise).
+    The operator's staff read any partner; a partner's keys and people only it (403 `wrong_partner` otherwise).
     """
     only_itself(slug)
     return read(lambda session: _view(get_partner(session, slug)))
 
 
 @blp.route("/partners/<slug>", methods=["PATCH"])
-@requires(OPERATOR)
+@requires(ADMIN)
 @writes
 @blp.arguments(PartnerAmend)
 @blp.response(200, PartnerOut)
@@ -122,29 +126,30 @@ def show(slug):
 def patch(args, slug):
     """Change a partner's name, time zone or return window (`pending_days`, for sales booked from now on).
 
-    Operator only. Fields left out keep their value.
+    Admins only. Fields left out keep their value.
     """
-    return _changed(lambda session: amend(session, slug, args))
+    return _changed(slug, lambda session: amend(session, slug, args))
 
 
 @blp.route("/partners/<slug>/adapter", methods=["PUT"])
-@requires(OPERATOR)
+@requires(ADMIN, PARTNER_ADMIN)
 @writes
 @blp.arguments(AdapterSet)
 @blp.response(200, PartnerOut)
-@answers("unknown_partner")
+@answers("unknown_partner", "wrong_partner")
 def put_adapter(args, slug):
     """Choose the partner's adapter and its settings (a webhook secret, a CSV column map).
 
-    Operator only. The settings are checked by the adapter's own schema, so a bad setting is a 422 naming
+    An admin, or the partner's own admin. The settings are checked by the adapter's own schema, so a bad setting is a 422 naming
     `adapter_config.<field>`, never a failure at the first sale.
     """
+    only_itself(slug)
     config = _adapter_and_config(args["adapter"], args["adapter_config"])
-    return _changed(lambda session: set_adapter(session, slug, args["adapter"], config))
+    return _changed(slug, lambda session: set_adapter(session, slug, args["adapter"], config))
 
 
 @blp.route("/partners/<slug>/rules", methods=["PUT"])
-@requires(OPERATOR)
+@requires(ADMIN)
 @writes
 @blp.doc(
     requestBody={
@@ -160,7 +165,7 @@ def put_adapter(args, slug):
 def put_rules(slug):
     """Replace the partner's earning rules; each is validated by its plugin's own schema.
 
-    Operator only. The body is the whole list: rules not in it are dropped. A rule whose plugin is not installed is
+    Admins only. The body is the whole list: rules not in it are dropped. A rule whose plugin is not installed is
     refused (`invalid_rules`, naming `<index>.rule`).
     """
     try:
@@ -168,11 +173,11 @@ def put_rules(slug):
     except (ValueError, RecursionError):
         raise BadRequest("Send the rules as a JSON list", code="unreadable_body") from None
     rules = _checked_rules(body)
-    return _changed(lambda session: set_rules(session, slug, rules))
+    return _changed(slug, lambda session: set_rules(session, slug, rules))
 
 
 @blp.route("/partners/<slug>/contract", methods=["PUT"])
-@requires(OPERATOR)
+@requires(ADMIN, FINANCE)
 @writes
 @blp.arguments(ContractSet)
 @blp.response(201, ContractsOut)
@@ -180,28 +185,31 @@ def put_rules(slug):
 def put_contract(args, slug):
     """Add a contract version (rates are money per point, in the network's settlement currency); earlier versions stay.
 
-    Operator only. A version applies to points booked from its `effective_from`; settlement values each point under
+    Admins and finance. A version applies to points booked from its `effective_from`; settlement values each point under
     the version in force when it was booked, so a new version never reprices the past.
     """
     currency = current_app.config["COALITION_SETTLEMENT_CURRENCY"]
 
     def work(session):
         partner = get_partner(session, slug)
+        before = _contracts_view(session, partner)
         contracts.add_version(session, partner, issue_fee=args["issue_fee"], redeem_rate=args["redeem_rate"],
                               currency=currency, effective_from=args["effective_from"] or now(), now=now())
-        return _contracts_view(session, partner)
+        after = _contracts_view(session, partner)
+        audit_trail.change(before, after, partner_id=partner.id)
+        return after
 
     return idempotent_write(work)
 
 
 @blp.route("/partners/<slug>/contract", methods=["GET"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_KEY)
 @blp.response(200, ContractsOut)
 @answers("unknown_partner", "wrong_partner")
 def get_contract(slug):
     """Every version of the partner's contract, oldest first.
 
-    The operator reads any partner's; a partner only its own.
+    Admins and finance read any partner's; a partner's admin and keys only its own.
     """
     only_itself(slug)
     return read(lambda session: _contracts_view(session, get_partner(session, slug)))
@@ -211,10 +219,14 @@ def _contracts_view(session, partner: PartnerRef) -> dict:
     return {"slug": partner.slug, "versions": [v.view() for v in contracts.versions(session, {partner.id})]}
 
 
-def _changed(change):
+def _changed(slug: str, change):
+    """A change of a partner's settings, with the partner's view before and after in the audit trail."""
+
     def work(session):
-        view = _view(change(session))
-        hub().keys.clear()
-        return view
+        partner = get_partner(session, slug)
+        after = _view(change(session))
+        bump_settings_version(session)  # every worker's cached principals of this partner carry the old settings
+        audit_trail.change(_view(partner), after, partner_id=partner.id)
+        return after
 
     return idempotent_write(work, status=200)

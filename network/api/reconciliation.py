@@ -13,7 +13,7 @@ from network.api.answers import answers
 from network.api.common import hub, media_type, principal, read, requires
 from network.api.schemas import Strict
 from network.errors import Forbidden, Invalid
-from network.parties.auth import OPERATOR, PARTNER
+from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_KEY
 from settlement import reconcile, runs
 
 blp = Blueprint("reconciliation", __name__, description="Reconciliation and finance exports")
@@ -52,7 +52,7 @@ class Reconciliation(Schema):
 
 
 @blp.route("/settlement/statements/<int:sequence>/reconciliation", methods=["POST"])
-@requires(PARTNER, OPERATOR)
+@requires(ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_KEY)
 @blp.arguments(PartnerQuery, location="query")
 @blp.doc(
     requestBody={
@@ -95,13 +95,13 @@ def _csv(sequence: int, name: str, header: list[str], rows: list[list[str]]) -> 
 
 
 @blp.route("/settlement/statements/<int:sequence>/obligations.csv", methods=["GET"])
-@requires(OPERATOR)
+@requires(ADMIN, FINANCE)
 @blp.response(200, content_type="text/csv", description="columns from,to,amount,currency")
 @answers("unknown_statement")
 def obligations_csv(sequence):
     """The statement's gross bilateral obligations (who would owe whom without netting), as CSV.
 
-    Operator only, for finance teams; the amounts are those of the signed statement.
+    Admins and finance; the amounts are those of the signed statement.
     """
     statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]
     currency = statement["currency"]
@@ -110,13 +110,13 @@ def obligations_csv(sequence):
 
 
 @blp.route("/settlement/statements/<int:sequence>/transfers.csv", methods=["GET"])
-@requires(OPERATOR)
+@requires(ADMIN, FINANCE)
 @blp.response(200, content_type="text/csv", description="columns partner,direction,amount,currency")
 @answers("unknown_statement")
 def transfers_csv(sequence):
     """The statement's net transfers through the network (each partner pays or receives its net), as CSV.
 
-    Operator only, for finance teams; the amounts are those of the signed statement.
+    Admins and finance; the amounts are those of the signed statement.
     """
     statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]
     currency = statement["currency"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from network.api import audit_trail
 from network.api.answers import answers, writes
-from network.api.common import hub, idempotent_write, now, only_itself, principal, read, requires
+from network.api.common import idempotent_write, now, only_itself, principal, read, requires
 from network.api.partners import _view as partner_view
 from network.api.schemas import (
     Catalogue,
@@ -18,33 +19,41 @@ from network.api.schemas import (
     RewardCreate,
     RewardOut,
 )
-from network.parties.auth import OPERATOR, PARTNER
+from network.ops import metrics
+from network.parties.auth import bump_settings_version
 from network.parties.registry import get_partner, set_points_rate
+from network.parties.roles import ADMIN, ALL_ROLES, PARTNER_ADMIN, PARTNER_KEY, SUPPORT
 from network.spending import redemptions, rewards
 
 blp = Blueprint("rewards", __name__, description="Reward catalogues, paying with points, donations")
 
 
 @blp.route("/partners/<slug>/rewards", methods=["POST"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, PARTNER_ADMIN, PARTNER_KEY)
 @writes
 @blp.arguments(RewardCreate)
 @blp.response(201, RewardOut)
 @answers("unknown_partner", "wrong_partner", "reward_exists")
 def add_reward(args, slug):
-    """Add a reward to the partner's catalogue (the partner itself, or the operator).
+    """Add a reward to the partner's catalogue (the partner's admin or keys, or an admin).
 
     The sku is unique in the partner's catalogue (409 `reward_exists`). Members redeem it with `POST
     /v1/redemptions` and `sku`.
     """
     only_itself(slug, "A partner keeps only its own catalogue")
-    answer = idempotent_write(lambda session: rewards.add(session, get_partner(session, slug).id, now=now(), **args))
-    hub().forget("offers")
-    return answer
+
+    def work(session):
+        partner = get_partner(session, slug)
+        added = rewards.add(session, partner.id, now=now(), **args)
+        bump_settings_version(session)
+        audit_trail.change(None, added, partner_id=partner.id)
+        return added
+
+    return idempotent_write(work)
 
 
 @blp.route("/partners/<slug>/rewards", methods=["GET"])
-@requires(OPERATOR, PARTNER)
+@requires(ALL_ROLES)
 @blp.arguments(CatalogueQuery, location="query")
 @blp.response(200, Catalogue)
 @answers("unknown_partner")
@@ -58,7 +67,7 @@ def catalogue(query, slug):
 
 
 @blp.route("/partners/<slug>/rewards/<sku>", methods=["PATCH"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, PARTNER_ADMIN, PARTNER_KEY)
 @writes
 @blp.arguments(RewardChange)
 @blp.response(200, RewardOut)
@@ -66,17 +75,24 @@ def catalogue(query, slug):
 def change_reward(args, slug, sku):
     """Change a reward's name, points, stock or limit, or retire it with `"active": false`.
 
-    The partner itself, or the operator. Fields left out keep their value; a retired reward stays in members'
+    The partner's admin or keys, or an admin. Fields left out keep their value; a retired reward stays in members'
     histories.
     """
     only_itself(slug, "A partner keeps only its own catalogue")
-    answer = idempotent_write(lambda session: rewards.change(session, get_partner(session, slug).id, sku, args), status=200)
-    hub().forget("offers")
-    return answer
+
+    def work(session):
+        partner = get_partner(session, slug)
+        before = rewards.one(session, partner.id, sku)
+        after = rewards.change(session, partner.id, sku, args)
+        bump_settings_version(session)
+        audit_trail.change(before, after, partner_id=partner.id)
+        return after
+
+    return idempotent_write(work, status=200)
 
 
 @blp.route("/partners/<slug>/points-rate", methods=["PUT"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, PARTNER_ADMIN, PARTNER_KEY)
 @writes
 @blp.arguments(PointsRateSet)
 @blp.response(200, PartnerOut)
@@ -89,15 +105,17 @@ def put_points_rate(args, slug):
     only_itself(slug)
 
     def work(session):
-        view = partner_view(set_points_rate(session, slug, args["points_per_unit"]))
-        hub().keys.clear()
-        return view
+        before = get_partner(session, slug)
+        after = partner_view(set_points_rate(session, slug, args["points_per_unit"]))
+        bump_settings_version(session)
+        audit_trail.change(partner_view(before), after, partner_id=before.id)
+        return after
 
     return idempotent_write(work, status=200)
 
 
 @blp.route("/donations", methods=["POST"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, SUPPORT, PARTNER_KEY)
 @writes
 @blp.arguments(DonationCreate)
 @blp.response(201, DonationResult)
@@ -105,8 +123,9 @@ def put_points_rate(args, slug):
 def donate(args):
     """Give a member's points to a charity partner: a redemption there, billed to each point's issuer.
 
-    The operator or any partner. The charity is a partner of kind `charity`; the donation is booked as a redemption
+    An admin, support, or any partner's key. The charity is a partner of kind `charity`; the donation is booked as a redemption
     there, so settlement bills each point's issuer as for any redemption.
     """
     donor = principal().partner
-    return idempotent_write(lambda session: redemptions.donate(session, donor=donor, now=now(), **args))
+    return idempotent_write(lambda session: redemptions.donate(session, donor=donor, now=now(), **args),
+                            booked=lambda answer: metrics.redeemed("donations", answer["points"]))

@@ -136,6 +136,13 @@ class MemberCreated(Schema):
     balance = fields.Nested(lambda: BalanceOut())
 
 
+def BalanceHolder():
+    """`member_id` beside a balance: a till that did not enrol the member reaches its history with it."""
+    return fields.String(metadata={"description": "the member whose balance this is (a merged member's survivor): "
+                                                  "its history is at /v1/members/{member_id}/history",
+                                   "example": "8f14e45fceea167a5a36dedd4bea2543"})
+
+
 class BalanceOut(Schema):
     available = fields.Integer()
     pending = fields.Integer()
@@ -159,6 +166,7 @@ class TierStanding(Schema):
 
 class CardBalance(BalanceOut, TierStanding):
     card_number = fields.String()
+    member_id = BalanceHolder()
     expiring = fields.Nested(ExpiringOut, allow_none=True, metadata={"description": "the next points to expire; null: none"})
 
 
@@ -197,6 +205,7 @@ class AdjustmentResult(Schema):
     adjustment_id = fields.Integer()
     points = fields.Integer()
     reason = fields.String()
+    member_id = BalanceHolder()
     balance = fields.Nested(BalanceOut)
 
 
@@ -209,6 +218,7 @@ class TransactionResult(Schema):
     journal_id = fields.Integer(allow_none=True, metadata={"description": "null when the sale earned no point"})
     points = fields.Integer(metadata={"description": "signed: positive for a sale, negative for a refund"})
     awards = fields.List(fields.Nested(AwardOut), metadata={"description": "the points by rule (negative for a refund)"})
+    member_id = BalanceHolder()
     balance = fields.Nested(BalanceOut)
     uncollected_points = fields.Integer(metadata={"description": "refund only: points the balance could not cover"})
 
@@ -278,6 +288,7 @@ class RewardTaken(Schema):
 class RedemptionResult(Schema):
     redemption_id = fields.Integer(metadata={"description": "for a hold: the id to capture or void"})
     points = fields.Integer()
+    member_id = BalanceHolder()
     balance = fields.Nested(BalanceOut)
     provenance = fields.List(fields.Nested(Provenance))
     status = fields.String(metadata={"description": "holds only: authorized"})
@@ -291,6 +302,7 @@ class ReversalResult(Schema):
     reversal_id = fields.Integer()
     redemption_id = fields.Integer()
     points = fields.Integer()
+    member_id = BalanceHolder()
     balance = fields.Nested(BalanceOut)
     provenance = fields.List(fields.Nested(Provenance))
 
@@ -341,6 +353,7 @@ class HoldResult(Schema):
     held = fields.Integer()
     released = fields.Integer(metadata={"description": "points given back to the member"})
     capture_id = fields.Integer(metadata={"description": "the redemption entry a capture booked"})
+    member_id = BalanceHolder()
     balance = fields.Nested(BalanceOut)
     provenance = fields.List(fields.Nested(Provenance))
 
@@ -408,6 +421,7 @@ class DonationResult(Schema):
     donation_id = fields.Integer()
     charity = fields.String()
     points = fields.Integer()
+    member_id = BalanceHolder()
     balance = fields.Nested(BalanceOut)
     provenance = fields.List(fields.Nested(Provenance))
 

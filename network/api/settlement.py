@@ -11,8 +11,8 @@ from marshmallow import Schema, fields
 from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, now, only_itself, principal, read, requires
 from network.api.schemas import Strict
-from network.parties.auth import OPERATOR, PARTNER
 from network.parties.registry import get_partner
+from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_KEY, PARTNER_ROLES
 from settlement import acknowledgements, runs
 
 blp = Blueprint("settlement", __name__, description="Settlement statements")
@@ -62,7 +62,7 @@ class PartnerSection(Schema):
 
 
 @blp.route("/settlement/runs", methods=["POST"])
-@requires(OPERATOR)
+@requires(ADMIN, FINANCE)
 @writes
 @blp.arguments(RunCreate)
 @blp.response(201, SignedStatement)
@@ -70,7 +70,7 @@ class PartnerSection(Schema):
 def run(args):
     """Close the period from the last statement's end to `end`: the figures, signed.
 
-    Operator only. `end` must lie in the past by the grace time (`period_not_over`), after the last statement's end
+    Admins and finance. `end` must lie in the past by the grace time (`period_not_over`), after the last statement's end
     (`period_closed`). The statement names the hash of the one before.
     """
     config = current_app.config
@@ -88,13 +88,13 @@ def run(args):
 
 
 @blp.route("/settlement/statements/<int:sequence>", methods=["GET"])
-@requires(OPERATOR)
+@requires(ADMIN, FINANCE)
 @blp.response(200, SignedStatement)
 @answers("unknown_statement")
 def statement(sequence):
     """The whole statement and the hub's signature over its canonical (RFC 8785) bytes.
 
-    Operator only. Partners read their own section, with its proof, at
+    Admins and finance. Partners read their own section, with its proof, at
     `/v1/settlement/statements/{sequence}/partners/{slug}`.
     """
     return read(lambda session: {**runs.signed_statement(session, sequence),
@@ -102,13 +102,13 @@ def statement(sequence):
 
 
 @blp.route("/settlement/statements/<int:sequence>/partners/<slug>", methods=["GET"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, FINANCE, PARTNER_ROLES)
 @blp.response(200, PartnerSection)
 @answers("unknown_statement", "unknown_partner", "wrong_partner")
 def section(sequence, slug):
     """One partner's section with its inclusion proof against the signed Merkle root.
 
-    The operator reads any section; a partner only its own. The proof lets the partner verify its section offline
+    Admins and finance read any section; a partner's keys and people only its own. The proof lets the partner verify its section offline
     against the signed root, without seeing other partners' figures.
     """
     only_itself(slug, "A partner sees only its own section")
@@ -116,7 +116,7 @@ def section(sequence, slug):
 
 
 @blp.route("/partners/<slug>/public-key", methods=["PUT"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, PARTNER_ADMIN, PARTNER_KEY)
 @writes
 @blp.arguments(PublicKeySet)
 @blp.response(200, PublicKeySet)
@@ -124,7 +124,7 @@ def section(sequence, slug):
 def put_public_key(args, slug):
     """Register the partner's Ed25519 public key, with which it countersigns statements.
 
-    The partner itself, or the operator. A new key replaces the old one.
+    The partner's admin or keys, or an admin. A new key replaces the old one.
     """
     only_itself(slug, "A partner registers only its own key")
 
@@ -136,7 +136,7 @@ def put_public_key(args, slug):
 
 
 @blp.route("/settlement/statements/<int:sequence>/acknowledgements", methods=["POST"])
-@requires(PARTNER)
+@requires(PARTNER_ADMIN, PARTNER_KEY)
 @writes
 @blp.arguments(AcknowledgementCreate)
 @blp.response(201, AcknowledgementOut)
@@ -144,7 +144,7 @@ def put_public_key(args, slug):
 def acknowledge(args, sequence):
     """Countersign the statement's hash with the partner's registered key.
 
-    A partner key only. The signature is checked against the partner's registered key; one acknowledgement per
+    A partner's admin or keys. The signature is checked against the partner's registered key; one acknowledgement per
     partner and statement.
     """
     partner = principal().partner

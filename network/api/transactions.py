@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import current_app, request
 from flask_smorest import Blueprint
 
+from network.api import audit_trail
 from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, media_type, now, principal, requires, terms
 from network.api.gate import reads_raw_body, too_deep
@@ -20,14 +21,15 @@ from network.api.schemas import (
 )
 from network.earning import bonuses, intake
 from network.errors import BadRequest, Invalid, UnsupportedMediaType
-from network.parties.auth import PARTNER
+from network.ops import metrics
 from network.parties.registry import PartnerRef
+from network.parties.roles import PARTNER_ADMIN, PARTNER_KEY
 from network.spending import redemptions
 from partners.adapters import Adapter, BatchAdapter, Payload
 from partners.canonical import CanonicalTransactionSchema
 from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.text import TooDeep
-from partners.transactions import Transaction
+from partners.transactions import Sale, Transaction
 
 blp = Blueprint("transactions", __name__, description="Earning, refunds, actions and redemptions")
 
@@ -37,6 +39,15 @@ def payload(partner: PartnerRef, adapter: Adapter) -> Payload:
     found = media_type(adapter.content_types, f"The {adapter.name} adapter")
     headers = {name.lower(): value for name, value in request.headers.items()}
     return Payload(request.get_data(), found, headers, partner.timezone)
+
+
+def count_sales(channel: str, transactions: list[Transaction], booked: list[dict]) -> None:
+    """The figures of the sales among `transactions` that `booked` (their answers, in order) committed."""
+    count = points = 0
+    for transaction, answer in zip(transactions, booked):
+        if isinstance(transaction, Sale) and "duplicate" not in answer:
+            count, points = count + 1, points + answer["points"]
+    metrics.earned(channel, count, points)
 
 
 def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
@@ -52,7 +63,7 @@ def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
 
 @blp.route("/transactions", methods=["POST"])
 @reads_raw_body
-@requires(PARTNER)
+@requires(PARTNER_KEY)
 @writes
 @blp.doc(
     requestBody={
@@ -84,12 +95,13 @@ def post_transaction():
                   for t in transactions]
         return booked[0] if len(booked) == 1 else {"transactions": booked}
 
-    return idempotent_write(work, status=201 if transactions else 200)
+    return idempotent_write(work, status=201 if transactions else 200, booked=lambda answer: count_sales(
+        "transactions", transactions, answer["transactions"] if "transactions" in answer else [answer]))
 
 
 @blp.route("/transactions/batch", methods=["POST"])
 @reads_raw_body
-@requires(PARTNER)
+@requires(PARTNER_KEY, PARTNER_ADMIN)
 @blp.doc(
     requestBody={
         "description": "An end-of-day export (text/csv for the csv adapter), streamed: any size. Rows are booked in "
@@ -116,16 +128,17 @@ def post_batch():
     try:
         rows = adapter.read_rows(request.stream, config, partner.timezone)
         outcome = intake.import_rows(hub().db, partner, hub().ruleset(partner), rows, clock=current_app.config["CLOCK"],
-                                      terms=terms())
+                                      terms=terms(), audit=audit_trail.for_batch())
     except TooDeep:
         raise too_deep() from None
     except UnreadablePayload as exc:
         raise BadRequest(str(exc), code="unreadable_body") from None
+    metrics.earned("batch", outcome.sales, outcome.points_earned)
     return outcome.view()
 
 
 @blp.route("/actions", methods=["POST"])
-@requires(PARTNER)
+@requires(PARTNER_KEY)
 @writes
 @blp.arguments(ActionCreate)
 @blp.response(201, TransactionResult)
@@ -139,12 +152,13 @@ def post_action(args):
     partner = principal().partner
     rules, days = hub().ruleset(partner), terms().lifetime
     return idempotent_write(
-        lambda session: bonuses.record_action(session, partner, rules, now=now(), lifetime=days, **args)
+        lambda session: bonuses.record_action(session, partner, rules, now=now(), lifetime=days, **args),
+        booked=lambda answer: metrics.earned("actions", 1, answer["points"]),
     )
 
 
 @blp.route("/redemptions", methods=["POST"])
-@requires(PARTNER)
+@requires(PARTNER_KEY)
 @writes
 @blp.arguments(RedemptionCreate, example={"card_number": "7000000000000008", "points": 100, "order_id": "B-2001"})
 @blp.response(201, RedemptionResult)
@@ -161,7 +175,8 @@ def redeem(args):
     args["price"] = redemptions.Price(**{name: args.pop(name) for name in ("points", "sku", "quantity", "amount")
                                          if name in args})
     if capture:
-        return idempotent_write(lambda session: redemptions.redeem(session, partner, now=now(), **args))
+        return idempotent_write(lambda session: redemptions.redeem(session, partner, now=now(), **args),
+                                booked=lambda answer: metrics.redeemed("redemptions", answer["points"]))
     longest = current_app.config["COALITION_HOLD_MAX_SECONDS"]
     if seconds is not None and seconds > longest:
         raise Invalid("The hold is too long", {"hold_seconds": [f"must be at most {longest}"]})
@@ -170,7 +185,7 @@ def redeem(args):
 
 
 @blp.route("/redemptions/<int:redemption_id>/reversal", methods=["POST"])
-@requires(PARTNER)
+@requires(PARTNER_KEY)
 @writes
 @blp.response(201, ReversalResult)
 @answers("unknown_redemption", "already_reversed")

@@ -5,18 +5,19 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
+from network.api import audit_trail
 from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, only_itself, read, requires
 from network.api.schemas import DeliveriesPage, DeliveriesQuery, WebhookOut, WebhookSet
 from network.events import webhooks
-from network.parties.auth import OPERATOR, PARTNER
 from network.parties.registry import get_partner
+from network.parties.roles import ADMIN, PARTNER_ADMIN, PARTNER_KEY
 
 blp = Blueprint("webhooks", __name__, description="Partners' webhooks: events signed and sent at least once")
 
 
 @blp.route("/partners/<slug>/webhook", methods=["PUT"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, PARTNER_ADMIN, PARTNER_KEY)
 @writes
 @blp.arguments(WebhookSet)
 @blp.response(200, WebhookOut)
@@ -24,7 +25,7 @@ blp = Blueprint("webhooks", __name__, description="Partners' webhooks: events si
 def put_webhook(args, slug):
     """Register or replace where the partner's events are POSTed and the secret they are signed with.
 
-    The partner itself, or the operator. The URL must be http(s) and outside the hub's own networks; deliveries are
+    The partner's admin or keys, or an admin. The URL must be http(s) and outside the hub's own networks; deliveries are
     signed with the secret and retried with backoff.
     """
     only_itself(slug, "A partner sets only its own webhook")
@@ -32,53 +33,59 @@ def put_webhook(args, slug):
 
     def work(session):
         partner = get_partner(session, slug)
-        return webhooks.put(session, partner.id, url=args["url"], secret=args["secret"], now=now(),
-                            private_networks=private_networks).view(slug)
+        before = webhooks.show(session, partner.id).view(slug)
+        after = webhooks.put(session, partner.id, url=args["url"], secret=args["secret"], now=now(),
+                             private_networks=private_networks).view(slug)
+        audit_trail.change(before, after, partner_id=partner.id)
+        return after
 
     return idempotent_write(work, status=200)
 
 
 @blp.route("/partners/<slug>/webhook", methods=["DELETE"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, PARTNER_ADMIN, PARTNER_KEY)
 @writes
 @blp.response(200, WebhookOut)
 @answers("wrong_partner", "unknown_partner", "no_webhook")
 def delete_webhook(slug):
     """Stop sending: the secret is forgotten and deliveries still pending are cancelled.
 
-    The partner itself, or the operator. 404 `no_webhook` when none is set.
+    The partner's admin or keys, or an admin. 404 `no_webhook` when none is set.
     """
     only_itself(slug, "A partner removes only its own webhook")
 
     def work(session):
         partner = get_partner(session, slug)
-        return webhooks.remove(session, partner.id, now=now()).view(slug)
+        before = webhooks.show(session, partner.id).view(slug)
+        after = webhooks.remove(session, partner.id, now=now()).view(slug)
+        audit_trail.change(before, after, partner_id=partner.id)
+        return after
 
     return idempotent_write(work, status=200)
 
 
 @blp.route("/partners/<slug>/webhook", methods=["GET"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, PARTNER_ADMIN, PARTNER_KEY)
 @blp.response(200, WebhookOut)
 @answers("wrong_partner", "unknown_partner")
 def get_webhook(slug):
     """The URL and whether a secret is set (never the secret).
 
-    The partner itself, or the operator.
+    The partner's admin or keys, or an admin.
     """
     only_itself(slug)
     return read(lambda session: webhooks.show(session, get_partner(session, slug).id).view(slug))
 
 
 @blp.route("/partners/<slug>/webhook/deliveries", methods=["GET"])
-@requires(OPERATOR, PARTNER)
+@requires(ADMIN, PARTNER_ADMIN, PARTNER_KEY)
 @blp.arguments(DeliveriesQuery, location="query")
 @blp.response(200, DeliveriesPage)
 @answers("wrong_partner", "unknown_partner")
 def list_deliveries(args, slug):
     """The webhook's deliveries, newest first, each with every attempt (time, HTTP status or error, duration).
 
-    The partner itself, or the operator. Paged by delivery id: pass `next_before` as `?before=`; `?status=` filters.
+    The partner's admin or keys, or an admin. Paged by delivery id: pass `next_before` as `?before=`; `?status=` filters.
     """
     only_itself(slug)
     return read(lambda session: webhooks.deliveries(session, get_partner(session, slug).id, **args))

@@ -78,6 +78,7 @@ def _hub(path: Path):
                       "COALITION_MASTER_KEY_FILE": str(path.parent / "master.key"),
                       "COALITION_SIGNING_KEYS_DIR": str(path.parent / "settlement-keys"),
                       "COALITION_SETTLEMENT_GRACE_SECONDS": 0, "CLOCK": DemoClock(),
+                      "COALITION_ACCESS_LOG": False,  # an access line per request would drown the summary
                       # A month of a network's traffic in seconds, on its own clock: no real-time budget applies.
                       "COALITION_RATE_LIMIT": "off", "COALITION_RATE_LIMIT_ANONYMOUS": "off", "COALITION_REDIS_URL": None})
     upgrade(app.extensions["coalition"].db.engine)

@@ -44,4 +44,5 @@ def adjust(session, member_id: str, *, points: int, reason: str, now: datetime, 
                        expires_at=now + lifetime)
     else:
         journal.consume_lots(session, member, -points, entry_id)
-    return {"adjustment_id": entry_id, "points": points, "reason": reason, "balance": member.balance_view()}
+    return {"adjustment_id": entry_id, "points": points, "reason": reason, "member_id": member.member_id,
+            "balance": member.balance_view()}

@@ -155,4 +155,4 @@ def record_action(
     entry_id = credit(session, member, partner_id=partner.id, issuance_account=partner.account_id(ISSUANCE), award=award,
                       reason=f"{action} at {partner.name} ({reference})", now=now, lifetime=lifetime, order_id=order)
     return {"journal_id": entry_id, "points": award.points, "awards": [{"rule": "action", "points": award.points,
-            "detail": action}], "balance": member.balance_view()}
+            "detail": action}], "member_id": member.member_id, "balance": member.balance_view()}

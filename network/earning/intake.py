@@ -63,6 +63,9 @@ class BatchOutcome:
     duplicates: int = 0
     rejected_total: int = 0
     rejected: list[dict] = field(default_factory=list)
+    #: The accepted sales, and the points they awarded (the others were refunds): for /metrics, not the answer.
+    sales: int = 0
+    points_earned: int = 0
 
     def reject(self, row: int, code: str, message: str, errors: dict) -> None:
         self.rejected_total += 1
@@ -87,6 +90,7 @@ def import_rows(
     clock: Callable[[], datetime],
     terms: Terms,
     on_progress: Callable[[int], None] | None = None,
+    audit: Callable[[Session, dict], None] | None = None,
 ) -> BatchOutcome:
     """Book a stream of rows, a chunk per transaction.
 
@@ -97,7 +101,9 @@ def import_rows(
     lock their members all at once, in account id order, so they do not
     deadlock on each other (a referral paid on a first sale locks its
     referrer afterwards; a deadlock there is detected and the chunk retried).
+    `audit` writes a chunk's event in the chunk's own transaction.
     """
+    audit = audit or (lambda session, what: None)
     outcome = BatchOutcome()
     workers = 2 if db.engine.dialect.name == "postgresql" else 1
     in_flight: deque[tuple[_Prepared, Future]] = deque()
@@ -106,7 +112,8 @@ def import_rows(
         chunk, sold = in_flight.popleft()
         booked = sold.result()
         if chunk.refunds:
-            booked += db.transact(lambda session: chunk.book_refunds(session, partner, now=clock(), terms=terms))
+            booked += db.transact(lambda session: _audited(audit, session, {"refund_rows": len(chunk.refunds)},
+                                                           chunk.book_refunds(session, partner, now=clock(), terms=terms)))
         for row in chunk.invalid:
             outcome.reject(row.number, "invalid_row", "The row is invalid", dict(row.errors))
         for row, result in sorted(booked, key=lambda booking: booking[0].number):
@@ -116,14 +123,17 @@ def import_rows(
                 outcome.refuse(row.number, result)
             else:
                 outcome.accepted += 1
+                if isinstance(row.transaction, Sale):
+                    outcome.sales += 1
+                    outcome.points_earned += result["points"]
         if on_progress:
             on_progress(chunk.size)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="coalition-import") as pool:
         for rows_read in _chunks(iter(rows), CHUNK_ROWS):
             chunk = _Prepared.of(rows_read, partner, rules, now=clock(), terms=terms)
-            sold = pool.submit(db.transact, lambda session, chunk=chunk: chunk.book_sales(
-                session, partner, now=clock(), terms=terms))
+            sold = pool.submit(db.transact, lambda session, chunk=chunk: _audited(
+                audit, session, {"rows": chunk.size}, chunk.book_sales(session, partner, now=clock(), terms=terms)))
             in_flight.append((chunk, sold))
             if len(in_flight) >= workers:
                 settle()
@@ -164,6 +174,13 @@ class _Prepared:
             except DomainError as refusal:
                 results.append((row, refusal))
         return results
+
+
+def _audited(audit: Callable[[Session, dict], None], session: Session, what: dict, booked: list) -> list:
+    """The chunk's audit event, if it wrote anything: a file sent again books nothing and leaves nothing."""
+    if any(result is not sales.DUPLICATE and not isinstance(result, DomainError) for _, result in booked):
+        audit(session, what)
+    return booked
 
 
 def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:

@@ -260,7 +260,8 @@ def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals
                                      known=terms.offers)
     for b in booked:  # each answer shows the balance after the whole batch
         outcomes[b.index] = {"journal_id": entries.get(b.order_id), "points": b.points,
-                             "awards": awards_view(b.awards), "balance": b.holder.balance_view()}
+                             "awards": awards_view(b.awards), "member_id": b.holder.member_id,
+                             "balance": b.holder.balance_view()}
     outbox.emit_many(session, EventKind.POINTS_EARNED, [outbox.NewEvent(b.holder.member_id, partner.id, {
         "member_id": b.holder.member_id, "partner": partner.slug, "points": b.points, "order_id": b.sale.order_id,
         "balance": outcomes[b.index]["balance"]}) for b in earning], now=now)
@@ -402,7 +403,7 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
     )
     entry_id = _book_refund(session, partner, refund, sale, member, earned, back, order, now) if back.share.total else None
     result = {"journal_id": entry_id, "points": -back.share.total, "awards": awards_view(back.taken, sign=-1),
-              "balance": member.balance_view()}
+              "member_id": member.member_id, "balance": member.balance_view()}
     if back.uncollected > 0:
         result["uncollected_points"] = back.uncollected
     return result

@@ -42,6 +42,7 @@ from network.events.kinds import DeliveryStatus
 from network.events.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from network.ledger import bulk
 from network.models import Delivery, DeliveryAttempt, Event, Partner, Webhook
+from network.ops import metrics
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +268,8 @@ def offer(call: Callable | None, job: Job, settings: Mapping[str, Any]) -> Outco
 
 #: What `record` answers when another deliverer recorded this delivery first (this one's lease ran out mid-send).
 SUPERSEDED = "superseded"
+#: A failed attempt's figure (/metrics) by what became of its delivery.
+FAILURE_OUTCOMES = {DeliveryStatus.PENDING: "retrying", DeliveryStatus.FAILED: "failed", SUPERSEDED: "superseded"}
 
 
 def record(session: Session, job: Job, attempted_at: datetime, outcome: Outcome, policy: Policy) -> str:
@@ -316,6 +319,9 @@ def deliver(db, pm: pluggy.PluginManager, settings: Mapping[str, Any], clock: Ca
                 else:
                     outcome = offer(plugins.get(job.plugin), job, settings)
                 status = db.transact(lambda session: record(session, job, attempted_at, outcome, policy))
+                if not outcome.ok:
+                    channel = "webhook" if job.plugin is None else "plugin"
+                    metrics.webhook_failed(channel, FAILURE_OUTCOMES.get(status, str(status)))
                 done.attempts += 1
                 done.delivered += status == DeliveryStatus.DELIVERED
                 done.retrying += status == DeliveryStatus.PENDING

@@ -9,6 +9,7 @@ Alembic history, holds every table.
 
 from __future__ import annotations
 
+from network.models.access import AuditEvent, Credential, SettingsVersion, User
 from network.models.base import Base, DecimalText, Id, UtcDateTime, int_sum
 from network.models.events import Delivery, DeliveryAttempt, Event, Webhook
 from network.models.ledger import Account, Award, Debt, JournalEntry, Lot, LotMovement, Order, Posting
@@ -19,4 +20,4 @@ from network.models.settlement import Acknowledgement, Statement
 from network.models.spending import Hold, Reward, RewardRedemption
 from network.models.tiers import Tier
 
-__all__ = ["Base", "DecimalText", "Id", "UtcDateTime", "int_sum", "Contract", "Partner", "Card", "Member", "MemberKey", "Referral", "Account", "Award", "Debt", "JournalEntry", "Lot", "LotMovement", "Order", "Posting", "Hold", "Reward", "RewardRedemption", "Tier", "Delivery", "DeliveryAttempt", "Event", "Webhook", "Acknowledgement", "Statement", "IdempotencyRecord"]
+__all__ = ["AuditEvent", "Credential", "SettingsVersion", "User", "Base", "DecimalText", "Id", "UtcDateTime", "int_sum", "Contract", "Partner", "Card", "Member", "MemberKey", "Referral", "Account", "Award", "Debt", "JournalEntry", "Lot", "LotMovement", "Order", "Posting", "Hold", "Reward", "RewardRedemption", "Tier", "Delivery", "DeliveryAttempt", "Event", "Webhook", "Acknowledgement", "Statement", "IdempotencyRecord"]

@@ -24,12 +24,18 @@ class Member(Base):
     __table_args__ = (
         Index("ix_members_merged_into", "merged_into", postgresql_where=text("merged_into IS NOT NULL"),
               sqlite_where=text("merged_into IS NOT NULL")),
+        # Finding members by e-mail (network.members.search) without decrypting anyone else's.
+        Index("ix_members_email_hash", "email_hash", postgresql_where=text("email_hash IS NOT NULL"),
+              sqlite_where=text("email_hash IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     # Fernet ciphertext under the member's own key (MemberKey), never plaintext; NULL once the member is deleted.
     email: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(Text)
+    # HMAC-SHA256 (hex) of the normalised e-mail under a key derived from the master key (network.members.privacy):
+    # what a search by e-mail looks up. NULL without an e-mail, and once the member is deleted.
+    email_hash: Mapped[str | None] = mapped_column(String(64))
     enrolled_by: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     created_at: Mapped[datetime]
     # The last earn or redemption: with `activity_extends` expiry, every lot lives until this plus the lifetime.

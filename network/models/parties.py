@@ -30,7 +30,6 @@ class Partner(Base):
     adapter_config: Mapped[dict] = mapped_column(JSON, default=dict)
     # The earning rules as the operator sent them: [{"rule": "base_rate", "rate": "1"}, ...].
     rules: Mapped[list] = mapped_column(JSON, default=list)
-    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     # The partner's Ed25519 public key (base64url, 32 bytes raw), for countersigning statements.
     public_key: Mapped[str | None] = mapped_column(String(64))

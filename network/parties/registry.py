@@ -7,14 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from network.errors import Conflict, NotFound
 from network.ledger.journal import ISSUANCE, REDEMPTION
 from network.ledger.kinds import PARTNER_ACCOUNTS, PartnerKind
 from network.models import Account, Partner
-from partners.credentials import hash_api_key, new_api_key
+from network.parties import credentials
 
 
 @dataclass(frozen=True)
@@ -51,29 +51,30 @@ class PartnerRef(NewPartner):
         return self.accounts[kind]
 
 
+#: A partner's columns as `PartnerRef` takes them (the caller's query in `auth` reads them too).
+PARTNER_COLUMNS = (
+    Partner.id, Partner.slug, Partner.name, Partner.timezone, Partner.currency, Partner.adapter, Partner.adapter_config,
+    Partner.rules, Partner.pending_days, Partner.kind, Partner.points_per_unit, Partner.created_at,
+)
+_FIELDS = tuple(column.key for column in PARTNER_COLUMNS)
 _issuance, _redemption = aliased(Account), aliased(Account)
 _PARTNER = (
-    select(
-        Partner.id, Partner.slug, Partner.name, Partner.timezone, Partner.currency, Partner.adapter,
-        Partner.adapter_config, Partner.rules, Partner.pending_days, Partner.kind, Partner.points_per_unit, Partner.created_at,
-        _issuance.id.label(ISSUANCE), _redemption.id.label(REDEMPTION),
-    )
+    select(*PARTNER_COLUMNS, _issuance.id.label(ISSUANCE), _redemption.id.label(REDEMPTION))
     .join(_issuance, and_(_issuance.partner_id == Partner.id, _issuance.kind == ISSUANCE))
     .join(_redemption, and_(_redemption.partner_id == Partner.id, _redemption.kind == REDEMPTION))
 )
 
 
-def _ref(row) -> PartnerRef:
-    fields = row._asdict()
-    accounts = {kind: fields.pop(kind) for kind in PARTNER_ACCOUNTS}
-    return PartnerRef(**fields, accounts=accounts)
+def partner_ref(row) -> PartnerRef:
+    """A `PartnerRef` from a row holding the partner's columns and its accounts' ids (among others)."""
+    fields = row._mapping
+    return PartnerRef(**{name: fields[name] for name in _FIELDS}, accounts={kind: fields[kind] for kind in PARTNER_ACCOUNTS})
 
 
 def create_partner(session: Session, spec: NewPartner, now: datetime) -> tuple[PartnerRef, str]:
-    """Returns the partner and its API key, which is never stored or shown again."""
+    """Returns the partner and its first API key, which is never stored or shown again."""
     if session.scalar(select(Partner.id).where(Partner.slug == spec.slug)) is not None:
         raise Conflict(f"A partner with slug {spec.slug!r} exists", {"slug": [spec.slug]}, code="partner_exists")
-    key = new_api_key()
     partner_id = session.execute(
         insert(Partner).values(
             slug=spec.slug,
@@ -86,11 +87,11 @@ def create_partner(session: Session, spec: NewPartner, now: datetime) -> tuple[P
             pending_days=spec.pending_days,
             kind=spec.kind,
             points_per_unit=spec.points_per_unit,
-            api_key_hash=hash_api_key(key),
             created_at=now,
         ).returning(Partner.id)
     ).scalar_one()
     session.execute(insert(Account), [{"kind": kind, "partner_id": partner_id} for kind in PARTNER_ACCOUNTS])
+    key, _ = credentials.issue(session, now, kind=credentials.PARTNER_KEY, name="first key", partner_id=partner_id)
     return get_partner(session, spec.slug), key
 
 
@@ -98,7 +99,7 @@ def get_partner(session: Session, slug: str) -> PartnerRef:
     row = session.execute(_PARTNER.where(Partner.slug == slug)).first()
     if row is None:
         raise NotFound(f"No partner {slug!r}", code="unknown_partner")
-    return _ref(row)
+    return partner_ref(row)
 
 
 def set_adapter(session: Session, slug: str, adapter: str, config: dict[str, Any]) -> PartnerRef:
@@ -128,14 +129,6 @@ def _update(session: Session, slug: str, **values) -> None:
         raise NotFound(f"No partner {slug!r}", code="unknown_partner")
 
 
-_BY_KEY = _PARTNER.where(Partner.api_key_hash == bindparam("key_hash"))
-
-
-def partner_by_key(session: Session, key: str) -> PartnerRef | None:
-    row = session.execute(_BY_KEY, {"key_hash": hash_api_key(key)}).first()
-    return None if row is None else _ref(row)
-
-
 def slugs(session: Session, ids: set[int | None]) -> dict[int | None, str]:
     """Partner slugs by id; the network itself (NULL issuer) reads as "network"."""
     found = {pid: slug for pid, slug in session.execute(select(Partner.id, Partner.slug).where(Partner.id.in_(ids - {None})))}
@@ -147,3 +140,14 @@ def provenance(session: Session, by_issuer: dict[int | None, int]) -> list[dict]
     """Points by issuing partner, as answers show them: [{"issuer": slug, "points": n}, ...] by slug."""
     names = slugs(session, set(by_issuer))
     return sorted(({"issuer": names[i], "points": n} for i, n in by_issuer.items()), key=lambda p: p["issuer"])
+
+
+#: What the partner list shows of each: never a key's hash, the adapter's settings or the public key.
+_LISTED = select(Partner.id, Partner.slug, Partner.name, Partner.kind, Partner.adapter, Partner.timezone, Partner.currency,
+                 Partner.created_at)
+
+
+def listed(session: Session, *, after: int | None, limit: int) -> list:
+    """Partners in id order (the order they joined), after the partner id `after`: rows of `_LISTED`'s columns."""
+    query = _LISTED if after is None else _LISTED.where(Partner.id > after)
+    return session.execute(query.order_by(Partner.id).limit(limit)).all()

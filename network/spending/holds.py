@@ -73,7 +73,7 @@ def place(session: Session, partner: PartnerRef, member: MemberAccounts, *, poin
         amount_minor=amount_minor,
     ))
     return {"redemption_id": entry_id, "status": HoldStatus.AUTHORIZED, "points": points, "expires_at": expires_at,
-            "balance": member.balance_view(), "provenance": provenance(session, by_issuer)}
+            "member_id": member.member_id, "balance": member.balance_view(), "provenance": provenance(session, by_issuer)}
 
 
 def capture(session: Session, partner: PartnerRef, hold_id: int, *, points: int | None, now: datetime) -> dict:
@@ -104,7 +104,7 @@ def capture(session: Session, partner: PartnerRef, hold_id: int, *, points: int 
     cards.touch(session, [member.member_id], now)
     outbox.points_redeemed(session, member, partner, points=captured, order_id=order_text, redemption_id=entry_id, now=now)
     return {"redemption_id": hold.hold_entry_id, "status": HoldStatus.CAPTURED, "points": captured, "held": hold.points,
-            "released": hold.points - captured, "capture_id": entry_id, "balance": member.balance_view(),
+            "released": hold.points - captured, "capture_id": entry_id, "member_id": member.member_id, "balance": member.balance_view(),
             "provenance": provenance(session, by_issuer)}
 
 
@@ -116,7 +116,7 @@ def void(session: Session, partner: PartnerRef, hold_id: int, *, now: datetime) 
     for _, issuer, held in lots:
         by_issuer[issuer] = by_issuer.get(issuer, 0) + held
     return {"redemption_id": hold.hold_entry_id, "status": HoldStatus.VOIDED, "points": hold.points, "released": hold.points,
-            "balance": member.balance_view(), "provenance": provenance(session, by_issuer)}
+            "member_id": member.member_id, "balance": member.balance_view(), "provenance": provenance(session, by_issuer)}
 
 
 def release_all_expired(transact, read, clock: Callable[[], datetime], *, page: int = 500) -> int:

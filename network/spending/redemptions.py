@@ -75,7 +75,7 @@ def redeem(session: Session, partner: PartnerRef, *, card_number: str, order_id:
     return {
         "redemption_id": entry_id,
         "points": cost.points,
-        "balance": member.balance_view(),
+        "member_id": member.member_id, "balance": member.balance_view(),
         "provenance": provenance(session, by_issuer),
         **cost.shown,
     }
@@ -120,7 +120,7 @@ def donate(session: Session, *, card_number: str, charity: str, points: int, don
         "donation_id": entry_id,
         "charity": recipient.slug,
         "points": points,
-        "balance": member.balance_view(),
+        "member_id": member.member_id, "balance": member.balance_view(),
         "provenance": provenance(session, by_issuer),
     }
 
@@ -203,7 +203,7 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
         "reversal_id": reversal_id,
         "redemption_id": entry.id,
         "points": points,
-        "balance": member.balance_view(),
+        "member_id": member.member_id, "balance": member.balance_view(),
         "provenance": provenance(session, by_issuer),
     }
 

@@ -72,6 +72,13 @@ def change(session: Session, partner_id: int, sku: str, changes: dict) -> dict:
     return _view(_find(session, partner_id, sku))
 
 
+def one(session: Session, partner_id: int, sku: str) -> dict:
+    found = _find(session, partner_id, sku)
+    if found is None:
+        raise NotFound(f"No reward {sku!r} at this partner", {"sku": [sku]}, code="unknown_reward")
+    return _view(found)
+
+
 def catalogue(session: Session, partner_id: int, *, retired: bool = False) -> list[dict]:
     query = select(_rewards).where(_rewards.c.partner_id == partner_id).order_by(_rewards.c.sku)
     if not retired:

@@ -1,0 +1,130 @@
+"""The hub's figures, in Prometheus' text format through prometheus-client.
+
+Under `coalition serve` they are kept in prometheus-client's multi-process
+mode (see `metrics_dir`), so that /metrics adds every worker up; in a process
+of its own (tests, `flask run`, a command) in the ordinary registry, in memory.
+The figures are module globals because prometheus-client's are: one set per
+process, whichever apps it builds (a test sees the figures grow, never reset).
+
+Every label is bounded, since each value a label takes is a series kept
+forever: a route is the URL rule (`/v1/cards/<card_number>/balance`), never
+the raw path, so no id or card number reaches a label; a method the caller
+made up is `other`; a status is a number. Bookings are counted by the API
+after their transaction committed and not for a replayed answer, so a figure
+counts what the ledger holds.
+
+The outbox's backlog is a figure of the database, not of a process: it is
+read when /metrics is scraped (`Backlog`), by whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+
+from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics, generate_latest, values
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.multiprocess import MultiProcessCollector
+
+#: The text format every Prometheus reads (0.0.4).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: The route of a request no URL rule matched (404, 405): the path itself would be the caller's to choose.
+UNMATCHED = "unmatched"
+
+REQUESTS = Counter("coalition_http_requests", "HTTP requests answered, by route (the URL rule), method and status",
+                   ["route", "method", "status"])
+LATENCY = Histogram("coalition_http_request_duration_seconds", "Time to answer a request, by route and method",
+                    ["route", "method"])
+EARNS = Counter("coalition_earns", "Sales and rewarded actions booked, by channel (transactions, inbound, batch, actions)",
+                ["channel"])
+POINTS_EARNED = Counter("coalition_points_earned", "Points those sales and actions awarded, by channel", ["channel"])
+REDEMPTIONS = Counter("coalition_redemptions", "Redemptions booked, by channel (redemptions, captures, donations)",
+                      ["channel"])
+POINTS_REDEEMED = Counter("coalition_points_redeemed", "Points those redemptions spent, by channel", ["channel"])
+WEBHOOK_FAILURES = Counter("coalition_webhook_failures", "Failed delivery attempts, by channel (webhook, plugin) and what "
+                           "became of the delivery (retrying, failed for good, superseded)", ["channel", "outcome"])
+
+_requests: dict[tuple[str, str, int], tuple] = {}
+
+# A `_created` timestamp beside every series doubles what a scrape reads for what no dashboard uses.
+disable_created_metrics()
+
+
+def multiprocess() -> bool:
+    """Whether this process counts into the shared directory (prometheus-client chose so when first imported)."""
+    return bool(getattr(values.ValueClass, "_multiprocess", False))
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    """One answered request. The label children are kept per process: `labels()` on every request would cost more."""
+    key = (route, method, status)
+    found = _requests.get(key)
+    if found is None:
+        label = method if method in METHODS else "other"
+        found = _requests[key] = (REQUESTS.labels(route, label, str(status)), LATENCY.labels(route, label))
+    found[0].inc()
+    found[1].observe(seconds)
+
+
+def earned(channel: str, bookings: int, points: int) -> None:
+    if bookings:
+        count, total = _children(EARNS, POINTS_EARNED, channel)
+        count.inc(bookings)
+        total.inc(points)
+
+
+def redeemed(channel: str, points: int) -> None:
+    count, total = _children(REDEMPTIONS, POINTS_REDEEMED, channel)
+    count.inc()
+    total.inc(points)
+
+
+def webhook_failed(channel: str, outcome: str) -> None:
+    WEBHOOK_FAILURES.labels(channel, outcome).inc()
+
+
+_pairs: dict[tuple, tuple] = {}
+
+
+def _children(count: Counter, total: Counter, channel: str) -> tuple:
+    """A booking's two counters for its channel, their label children kept as `observe_request` keeps its own."""
+    key = (count, channel)
+    found = _pairs.get(key)
+    if found is None:
+        found = _pairs[key] = (count.labels(channel), total.labels(channel))
+    return found
+
+
+class Backlog:
+    """The outbox's backlog, read from the database at scrape time; nothing when the database does not answer."""
+
+    def __init__(self, read: Callable[[], dict[str, int] | None]):
+        self.read = read
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        found = self.read()
+        if found is None:
+            return
+        yield GaugeMetricFamily("coalition_outbox_events_not_fanned_out", "Events written but not yet turned into "
+                                "deliveries (coalition events deliver does that)", value=found["events"])
+        yield GaugeMetricFamily("coalition_outbox_pending_deliveries", "Deliveries waiting to be sent or retried",
+                                value=found["deliveries"])
+
+
+class _Scrape:
+    """What one scrape reads: the processes' figures and the database's."""
+
+    def __init__(self, *collectors):
+        self.collectors = collectors
+
+    def collect(self):
+        for collector in self.collectors:
+            yield from collector.collect()
+
+
+def render(backlog: Backlog) -> bytes:
+    counted = MultiProcessCollector(None, os.environ["PROMETHEUS_MULTIPROC_DIR"]) if multiprocess() else REGISTRY
+    return generate_latest(_Scrape(counted, backlog))
