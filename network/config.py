@@ -36,6 +36,10 @@ def from_environment(instance_path: str) -> dict:
         # Sign-in: this many wrong passwords in a row lock an account for COALITION_SIGN_IN_LOCK_SECONDS.
         "COALITION_SIGN_IN_MAX_FAILURES": int(os.environ.get("COALITION_SIGN_IN_MAX_FAILURES", "5")),
         "COALITION_SIGN_IN_LOCK_SECONDS": int(os.environ.get("COALITION_SIGN_IN_LOCK_SECONDS", "900")),
+        # Sign-in and password-change attempts, good or bad, per account (its e-mail) and per client address
+        # (network/api/limits.py): each checks an argon2 hash, so a flood would cost the hub's CPU; "off": none.
+        "COALITION_SIGN_IN_LIMIT": os.environ.get("COALITION_SIGN_IN_LIMIT", "10/minute;50/hour"),
+        "COALITION_SIGN_IN_LIMIT_PER_ADDRESS": os.environ.get("COALITION_SIGN_IN_LIMIT_PER_ADDRESS", "30/minute;300/hour"),
         # How long the token a sign-in hands out lasts.
         "COALITION_SESSION_HOURS": int(os.environ.get("COALITION_SESSION_HOURS", "12")),
         # argon2-cffi's parameter profile for passwords: RFC_9106_LOW_MEMORY (CHEAPEST only for tests).

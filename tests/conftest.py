@@ -45,7 +45,8 @@ REQUIRE_PG = os.environ.get("COALITION_REQUIRE_POSTGRES") == "1"
 REDIS_URL = os.environ.get("COALITION_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_REDIS = os.environ.get("COALITION_REQUIRE_REDIS") == "1"
 #: On, in memory, and out of reach of the suite's own traffic (the fuzz, the isolation matrix).
-LIMITS = {"COALITION_RATE_LIMIT": "1000000/hour", "COALITION_RATE_LIMIT_ANONYMOUS": "1000000/hour", "COALITION_REDIS_URL": None}
+LIMITS = {"COALITION_RATE_LIMIT": "1000000/hour", "COALITION_RATE_LIMIT_ANONYMOUS": "1000000/hour", "COALITION_REDIS_URL": None,
+          "COALITION_SIGN_IN_LIMIT": "1000000/hour", "COALITION_SIGN_IN_LIMIT_PER_ADDRESS": "1000000/hour"}
 
 
 class Clock:

@@ -212,6 +212,23 @@ def test_a_misspelt_view_limit_stops_the_hub_at_start():
         limits.init(app)
 
 
+@pytest.mark.parametrize("app_config", [{"COALITION_SIGN_IN_LIMIT": "2/hour", "COALITION_SIGN_IN_LIMIT_PER_ADDRESS": "3/hour"}])
+def test_sign_in_attempts_are_limited_per_account_and_per_address(client, database):
+    def attempt(email, address="192.0.2.1"):
+        return client.post("/v1/auth/sign-in", json={"email": email, "password": "guess"}, environ_base={"REMOTE_ADDR": address})
+
+    assert [attempt("ann@example.com").status_code for _ in range(2)] == [401, 401]
+    before = snapshot(database)
+    refused(attempt("ANN@example.com"), "COALITION_SIGN_IN_LIMIT", "2 per 1 hour")
+    assert snapshot(database) == before                                  # not checked, not counted, not audited
+    assert attempt("bob@example.com").status_code == 401                 # the address's 3rd
+    refused(attempt("cy@example.com"), "COALITION_SIGN_IN_LIMIT_PER_ADDRESS", "3 per 1 hour")
+    assert attempt("cy@example.com", "192.0.2.7").status_code == 401
+    refused(client.post("/v1/auth/password", json={"email": "ann@example.com", "password": "guess",
+                                                   "new_password": "a long new passphrase"},
+                        environ_base={"REMOTE_ADDR": "192.0.2.7"}), "COALITION_SIGN_IN_LIMIT", "2 per 1 hour")
+
+
 # ---------------------------------------------------------------- what is stored, and where
 
 

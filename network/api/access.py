@@ -17,6 +17,7 @@ from network.api.access_schemas import PasswordChange, PasswordChanged, SignedIn
 from network.api.answers import answers
 from network.api.common import hub, now
 from network.api.idempotency import ShownOnce, to_json
+from network.api.limits import json_field, limited
 from network.parties import audit, credentials, people
 from network.parties.registry import slugs
 
@@ -28,6 +29,8 @@ def policy() -> people.Policy:
 
 
 @blp.route("/auth/sign-in", methods=["POST"])
+@limited("COALITION_SIGN_IN_LIMIT", json_field("email"))  # per account, before its password is checked
+@limited("COALITION_SIGN_IN_LIMIT_PER_ADDRESS")
 @blp.doc(security=[])
 @blp.arguments(SignIn)
 @blp.response(201, SignedIn)
@@ -55,6 +58,8 @@ def sign_in(args):
 
 
 @blp.route("/auth/password", methods=["POST"])
+@limited("COALITION_SIGN_IN_LIMIT", json_field("email"))  # per account, before its password is checked
+@limited("COALITION_SIGN_IN_LIMIT_PER_ADDRESS")
 @blp.doc(security=[])
 @blp.arguments(PasswordChange)
 @blp.response(200, PasswordChanged)

@@ -115,6 +115,9 @@ def limited(setting: str, key: Callable[[], str] = client_address):
     The setting is read from the app's config (add it to network/config.py;
     "off" turns it off); `key` says whose budget a request spends, and its value
     is hashed before it is stored or logged (an e-mail is personal data).
+    Budgets are spent top down: an attempt refused by the first is not counted
+    by the second. Views naming one setting share its budget (sign-in and the
+    password change: both check a password).
     """
 
     def decorate(view):
@@ -202,11 +205,15 @@ class Limits:
         return response
 
     def spend(self, marks: list[tuple[str, Callable[[], str]]]) -> None:
-        """Spend a view's own budgets (`limited`), each under its key's digest, counted per view."""
-        for setting, key in marks:
+        """Spend a view's own budgets (`limited`) in the order they are written, each under its key's digest.
+
+        `marks` holds them innermost first; the first budget found spent refuses the request, and those after it
+        are not spent.
+        """
+        for setting, key in reversed(marks):
             items = limit_of(current_app.config, setting)
             if items:
-                self._spend(items, _key_digest(key), f"{setting}@{request.endpoint}", setting)
+                self._spend(items, _key_digest(key), setting)
 
     def _spend(self, items: list[RateLimitItem], key: str, scope: str, budget: str | None = None) -> None:
         if items:
