@@ -254,3 +254,22 @@ def test_a_revoked_key_learns_nothing_even_from_a_refusal(hub, world, database):
         refused = hub.call("POST", "/v1/redemptions", world.coffee, json=body)
         assert (refused.status_code, refused.json["error"]["code"]) == (401, "invalid_token")
     assert snapshot(database) == before
+
+
+def test_an_expired_key_is_refused_by_both_workers_from_its_time(server):
+    import time
+    from datetime import datetime, timezone
+
+    status, made = http(server, "POST", "/v1/partners", "e2e-admin", {"slug": "stall", "name": "Stall", "timezone": "UTC",
+                                                                      "currency": "EUR", "earn_rate": "1"})
+    assert status == 201
+    card = http(server, "POST", "/v1/members", made["api_key"], {})[1]["card_number"]
+    ends = datetime.now(timezone.utc) + timedelta(seconds=3)
+    status, short = http(server, "POST", "/v1/partners/stall/api-keys", "e2e-admin", {"name": "pop-up", "expires_at": ends.isoformat()})
+    assert status == 201
+    for _ in range(8):  # both workers read the key while it is good
+        assert http(server, "GET", f"/v1/cards/{card}/balance", short["key"])[0] == 200
+    time.sleep(max(0.0, (ends - datetime.now(timezone.utc)).total_seconds()) + 0.2)
+    answers = [http(server, "GET", f"/v1/cards/{card}/balance", short["key"]) for _ in range(8)]
+    assert all(status == 401 and body["error"]["code"] == "invalid_token" for status, body in answers), answers
+    assert http(server, "GET", f"/v1/cards/{card}/balance", made["api_key"])[0] == 200  # the partner's other key works
