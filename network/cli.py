@@ -124,7 +124,7 @@ def members_rewrap_keys() -> None:
 @click.option("--workers", default=lambda: os.cpu_count() or 2, type=int, show_default="one per CPU",
               help="gunicorn worker processes")
 @click.option("--threads", default=4, type=int, help="threads per worker")
-@click.option("--access-log/--no-access-log", default=None, show_default="COALITION_ACCESS_LOG, on",
+@click.option("--access-log/--no-access-log", default=None, show_default="COALITION_ACCESS_LOG, off",
               help="a JSON line per request on standard error")
 def serve_command(host: str, port: int, workers: int, threads: int, access_log: bool | None) -> None:
     """Serve the API with gunicorn."""

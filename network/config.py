@@ -83,8 +83,9 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_WEBHOOK_MAX_ATTEMPTS": int(os.environ.get("COALITION_WEBHOOK_MAX_ATTEMPTS", "10")),
         # /metrics is open (figures only, no personal data) unless this is set: then it needs `Authorization: Bearer <it>`.
         "COALITION_METRICS_TOKEN": os.environ.get("COALITION_METRICS_TOKEN") or None,
-        # One JSON line per request on standard error (0: none, where a load balancer logs requests already).
-        "COALITION_ACCESS_LOG": os.environ.get("COALITION_ACCESS_LOG", "1") != "0",
+        # 1: one JSON line per request on standard error. Off by default, as gunicorn's access log was: a load
+        # balancer logs requests already, and the line costs every request (bench/RESULTS.md, issue 12).
+        "COALITION_ACCESS_LOG": os.environ.get("COALITION_ACCESS_LOG", "0") == "1",
         # Requests per credential in a moving window, each partner key and staff token its own budget (network/api/limits.py),
         # in the `limits` notation ("3000/minute": a busy partner's 50 a second; "50/second;3000/minute"); "off": none.
         "COALITION_RATE_LIMIT": os.environ.get("COALITION_RATE_LIMIT", "3000/minute"),

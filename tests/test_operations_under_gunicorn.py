@@ -24,7 +24,8 @@ from tests.support.server import raw_exchange, running_hub
 def server(tmp_path_factory, sqlite_template):
     workdir = tmp_path_factory.mktemp("operations")
     shutil.copy(sqlite_template, workdir / "hub.db")
-    with running_hub(f"sqlite:///{workdir / 'hub.db'}", workdir, env={"COALITION_ADMIN_TOKEN": "t"}, workers=2) as base:
+    with running_hub(f"sqlite:///{workdir / 'hub.db'}", workdir, env={"COALITION_ADMIN_TOKEN": "t", "COALITION_ACCESS_LOG": "1"},
+                     workers=2) as base:
         yield base, workdir / "server.log"
 
 

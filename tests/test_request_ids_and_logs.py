@@ -20,6 +20,11 @@ ACCESS_FIELDS = {"time", "level", "logger", "message", "pid", "method", "route",
 
 
 @pytest.fixture
+def app_config():
+    return {"COALITION_ACCESS_LOG": True}  # off by default; these tests read its lines
+
+
+@pytest.fixture
 def faulty(app):
     """The hub with one route that fails as a bug would: its 500 is answered, not raised into the test."""
     app.config["PROPAGATE_EXCEPTIONS"] = False
