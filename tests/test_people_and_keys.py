@@ -273,3 +273,12 @@ def test_an_expired_key_is_refused_by_both_workers_from_its_time(server):
     answers = [http(server, "GET", f"/v1/cards/{card}/balance", short["key"]) for _ in range(8)]
     assert all(status == 401 and body["error"]["code"] == "invalid_token" for status, body in answers), answers
     assert http(server, "GET", f"/v1/cards/{card}/balance", made["api_key"])[0] == 200  # the partner's other key works
+
+
+def test_a_revoked_key_read_before_is_refused_before_its_role_is_told(hub, world):
+    assert hub.sale(world.coffee, world.card, "10.00").status_code == 201  # this worker now knows the key
+    key_id = hub.call("GET", "/v1/partners/brew-bar/api-keys").json["items"][0]["id"]
+    assert hub.call("DELETE", f"/v1/partners/brew-bar/api-keys/{key_id}").status_code == 200
+    for method, path in (("PUT", "/v1/network/tiers"), ("POST", "/v1/settlement/runs")):  # the key's role may not
+        refused = hub.call(method, path, world.coffee, json={})
+        assert (refused.status_code, refused.json["error"]["code"]) == (401, "invalid_token")
