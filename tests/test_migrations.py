@@ -59,3 +59,28 @@ def test_a_database_upgrades_one_revision_at_a_time_and_back(empty_engine, tmp_p
     with empty_engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_a_partners_one_key_moves_into_credentials_and_keeps_working(empty_engine, tmp_path):
+    """0011 moved each partner's `api_key_hash` into `credentials`: a till deployed before keeps its key."""
+    from datetime import datetime, timezone
+
+    from network.db import Database
+    from network.parties.auth import authenticate
+    from partners.credentials import hash_api_key
+
+    upgrade(empty_engine, "0010", master_key_file=str(tmp_path / "master.key"))
+    key, at = "ck_a-key-made-before-keys-were-many", datetime(2026, 3, 1, tzinfo=timezone.utc)
+    with empty_engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO partners (id, slug, name, timezone, currency, adapter, adapter_config, rules, api_key_hash, "
+            "created_at, pending_days, kind) VALUES (7, 'old-till', 'Old Till', 'UTC', 'EUR', 'canonical', '{}', '[]', "
+            ":hash, :at, 0, 'retailer')"), {"hash": hash_api_key(key), "at": at})
+        connection.execute(text("INSERT INTO accounts (kind, partner_id) VALUES ('issuance', 7), "
+                                "('redemption', 7)"))
+    upgrade(empty_engine, "head", master_key_file=str(tmp_path / "master.key"))
+    with empty_engine.connect() as connection:
+        moved = connection.execute(text("SELECT name, kind, hint, partner_id, revoked_at FROM credentials")).all()
+    assert [tuple(row) for row in moved] == [("first key", "partner_key", "ck_", 7, None)]
+    caller = authenticate(Database(empty_engine), f"Bearer {key}", None, at)
+    assert (caller.role, caller.partner.slug, caller.actor) == ("partner_key", "old-till", "key 1 (first key)")

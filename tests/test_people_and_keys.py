@@ -8,9 +8,9 @@ import urllib.request
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from network.models import AuditEvent, Credential, Partner
+from network.models import AuditEvent, Credential
 from tests.support.hub import order_id
 from tests.support.ledger import snapshot
 from tests.support.people import token_for
@@ -186,14 +186,6 @@ def test_a_new_ladder_reaches_every_worker_from_its_next_request(world, database
     assert second.call("GET", f"/v1/cards/{world.card}/balance", world.grocer).json["tier"] == "Base"
 
 
-def test_the_first_key_of_a_partner_made_before_keys_were_many_still_works(hub, world, database):
-    """The migration moved each partner's one key into credentials: its hash, so the till keeps its key."""
-    with database.engine.connect() as connection:
-        count = connection.execute(select(func.count()).select_from(Credential).join(
-            Partner, Partner.id == Credential.partner_id).where(Partner.slug == "brew-bar")).scalar_one()
-    assert count == 1 and hub.sale(world.coffee, world.card, "5.00").status_code == 201
-
-
 @pytest.fixture
 def server(database, tmp_path):
     with running_hub(database.engine.url.render_as_string(hide_password=False), tmp_path,
@@ -282,3 +274,18 @@ def test_a_revoked_key_read_before_is_refused_before_its_role_is_told(hub, world
     for method, path in (("PUT", "/v1/network/tiers"), ("POST", "/v1/settlement/runs")):  # the key's role may not
         refused = hub.call(method, path, world.coffee, json={})
         assert (refused.status_code, refused.json["error"]["code"]) == (401, "invalid_token")
+
+
+def test_a_key_this_worker_knows_still_records_its_use_once_a_minute(hub, world, app):
+    def last_used():
+        (key,) = hub.call("GET", "/v1/partners/brew-bar/api-keys").json["items"]
+        return key["last_used_at"]
+
+    assert hub.sale(world.coffee, world.card, "1.00").status_code == 201
+    first = last_used()
+    app.config["CLOCK"].advance(seconds=30)
+    assert hub.sale(world.coffee, world.card, "1.00").status_code == 201
+    assert last_used() == first  # within the minute: not written again
+    app.config["CLOCK"].advance(seconds=31)
+    assert hub.sale(world.coffee, world.card, "1.00").status_code == 201
+    assert last_used() == app.config["CLOCK"].now.isoformat()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from network.api.paging import Listing, page_schema, query_schema
 from network.api.schemas import Strict
 from network.parties.people import MAX_PASSWORD
 from network.parties.roles import PARTNER_USER_ROLES
@@ -98,15 +99,17 @@ class UserList(Strict):
     next = fields.String(allow_none=True)
 
 
-class AuditQuery(Strict):
+#: The audit trail as a list of the API (network/api/paging.py): newest first, by event id.
+AUDIT = Listing("audit-events", int, bound=2**63 - 1, newest_first=True, example_key=1234)
+
+
+class AuditQuery(query_schema(AUDIT, "by event id")):
     actor = fields.String(validate=validate.Length(max=300), metadata={"example": "ines@brew-bar.example"})
     target = fields.String(validate=validate.Length(max=300), metadata={"description": "a path, and everything below it",
                                                                        "example": "/v1/partners/brew-bar"})
     action = fields.String(validate=validate.Length(max=80), metadata={"example": "PUT /v1/partners/<slug>/contract"})
     since = fields.AwareDateTime(data_key="from", metadata={"description": "from this instant on"})
     until = fields.AwareDateTime(data_key="to", metadata={"description": "before this instant"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(validate=validate.Length(max=100), metadata={"description": "the `next` link's, as it is"})
 
 
 class AuditEventOut(Strict):
@@ -122,6 +125,4 @@ class AuditEventOut(Strict):
     after = fields.Raw(allow_none=True, metadata={"description": "a configuration change: the value it left"})
 
 
-class AuditPage(Strict):
-    items = fields.List(fields.Nested(AuditEventOut))
-    next = fields.String(allow_none=True, metadata={"description": "the next page's link, or null on the last"})
+AuditPage = page_schema(AuditEventOut, "AuditPage", AUDIT, "/v1/audit-events")

@@ -126,7 +126,7 @@ def requires(*allowed: str | tuple[str, ...]):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             g.principal = _caller()
-            if request.method != "GET" and not proves_itself and not hub().db.read(lambda s: _prove(s.connection())):
+            if request.method != "GET" and not proves_itself and not _proven():
                 _checked_again()
             try:
                 answer = view(*args, **kwargs)
@@ -136,10 +136,10 @@ def requires(*allowed: str | tuple[str, ...]):
                 # A refusal (a 422, a business refusal) goes only to a proven principal: a revoked key learns
                 # nothing from it, and a refusal made on stale settings is made again on fresh ones. Refusals
                 # are rare, so this costs the hot path nothing.
-                if g.principal.verified or hub().db.read(lambda s: _prove(s.connection())):
+                if _proven():
                     raise
                 return _again(args, kwargs)
-            if not g.principal.verified and not hub().db.read(lambda session: _prove(session.connection())):
+            if not _proven():
                 return _again(args, kwargs)
             return answer
 
@@ -151,9 +151,9 @@ def requires(*allowed: str | tuple[str, ...]):
                     raise Forbidden(f"This needs the {' or '.join(roles)} role", code="wrong_role")
                 gate.check_request()
             except Exception:
-                if principal.verified or hub().db.read(lambda s: _prove(s.connection())):
+                if _proven():
                     raise
-                hub().callers.drop(auth.hash_api_key(auth.bearer(request.headers.get("Authorization"))))
+                _forget_caller()
                 return _caller()  # read afresh: a 401 if it is gone, else this refusal again
             return principal
 
@@ -163,7 +163,7 @@ def requires(*allowed: str | tuple[str, ...]):
 
         def _checked_again():
             """The unchecked principal did not hold: forget it, and read it afresh (a 401 if it is gone)."""
-            hub().callers.drop(auth.hash_api_key(auth.bearer(request.headers.get("Authorization"))))
+            _forget_caller()
             g.principal = _caller()
 
         wrapper.roles = roles
@@ -230,6 +230,15 @@ def read(work: Callable[[Session], object]):
         return work(session)
 
     return hub().db.read(proven)
+
+
+def _proven() -> bool:
+    """Whether this request's caller holds: at once if it was read or proven by this request, else one query."""
+    return g.principal.verified or hub().db.read(lambda session: _prove(session.connection()))
+
+
+def _forget_caller() -> None:
+    hub().callers.drop(auth.hash_api_key(auth.bearer(request.headers.get("Authorization"))))
 
 
 def _proven_or_stale(session: Session) -> None:

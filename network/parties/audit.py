@@ -80,11 +80,11 @@ class Filter:
     partner_id: int | None = None
 
 
-def page(session: Session, found: Filter, *, after_id: int | None, limit: int) -> list[dict]:
-    """Events newest first, `limit` of them below `after_id` (the cursor is the last id of the page before)."""
+def page(session: Session, found: Filter, *, before_id: int | None, limit: int) -> list[dict]:
+    """Events newest first, `limit` of them below `before_id` (the last id of the page before)."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-    if after_id is not None:
-        query = query.where(AuditEvent.id < after_id)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
     if found.actor:
         query = query.where(AuditEvent.actor == found.actor)
     if found.target:

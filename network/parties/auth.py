@@ -59,10 +59,6 @@ class Principal:
         return "operator" if self.user_id is None else f"user:{self.user_id}"
 
     @property
-    def is_staff(self) -> bool:
-        return self.role in roles.STAFF_ROLES
-
-    @property
     def sees_personal_data(self) -> bool:
         return self.role in roles.SEES_PERSONAL_DATA
 
@@ -119,6 +115,8 @@ class CallerCache:
     def __init__(self, size: int = 10_000):
         self.size = size
         self._found: dict[str, Principal] = {}
+        #: When this worker last wrote each credential's `last_used_at`.
+        self._used: dict[str, datetime] = {}
 
     def get(self, key_hash: str, now: datetime) -> Principal | None:
         found = self._found.get(key_hash)
@@ -126,10 +124,21 @@ class CallerCache:
             return None
         return replace(found, verified=False)
 
-    def put(self, key_hash: str, principal: Principal) -> None:
+    def put(self, key_hash: str, principal: Principal, used_at: datetime | None) -> None:
         if len(self._found) >= self.size:
             self._found.clear()
+            self._used.clear()
         self._found[key_hash] = principal
+        if used_at is not None:
+            self._used[key_hash] = used_at
+
+    def use_due(self, key_hash: str, now: datetime) -> bool:
+        """Whether this use is to be written: once a minute per credential and worker, not on every request."""
+        last = self._used.get(key_hash)
+        if last is not None and now - last < LAST_USED_EVERY:
+            return False
+        self._used[key_hash] = now
+        return True
 
     def drop(self, key_hash: str) -> None:
         self._found.pop(key_hash, None)
@@ -169,15 +178,22 @@ def authenticate(db: Database, authorization: str | None, admin_token: str | Non
         return Principal(roles.ADMIN)
     key_hash = hash_api_key(token)
     if cache is not None and (found := cache.get(key_hash, now)) is not None:
+        if cache.use_due(key_hash, now):
+            _used(db, found.credential_id, now)
         return found
     row = db.row(_CALLER, {"key_hash": key_hash})
     principal = _principal(row, now)
+    due = row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY
     if cache is not None:
-        cache.put(key_hash, principal)
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
-        db.transact(lambda session: session.execute(
-            update(Credential).where(Credential.id == row.credential_id).values(last_used_at=now)))
+        cache.put(key_hash, principal, now if due else row.last_used_at)
+    if due:
+        _used(db, row.credential_id, now)
     return principal
+
+
+def _used(db: Database, credential_id: int, now: datetime) -> None:
+    db.transact(lambda session: session.execute(
+        update(Credential).where(Credential.id == credential_id).values(last_used_at=now)))
 
 
 def _principal(row, now: datetime) -> Principal:

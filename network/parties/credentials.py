@@ -81,7 +81,3 @@ def revoke(session: Session, credential_id: int, now: datetime) -> None:
     session.execute(update(Credential).where(Credential.id == credential_id, Credential.revoked_at.is_(None))
                     .values(revoked_at=now))
 
-
-def revoke_all_of_user(session: Session, user_id: int, now: datetime) -> None:
-    session.execute(update(Credential).where(Credential.user_id == user_id, Credential.revoked_at.is_(None))
-                    .values(revoked_at=now))

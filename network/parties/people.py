@@ -130,7 +130,15 @@ class Attempt:
     refusal: Exception | None = None
 
 
-_DUMMY = PasswordHasher.from_parameters(profiles.CHEAPEST).hash("not a password of anyone")
+_DUMMIES: dict[tuple, str] = {}
+
+
+def _dummy(hasher: PasswordHasher) -> str:
+    """A hash made with the hasher's own parameters: an unknown address costs what a known one does."""
+    key = (hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len, hasher.type)
+    if key not in _DUMMIES:
+        _DUMMIES[key] = hasher.hash("not a password of anyone")
+    return _DUMMIES[key]
 
 
 def check_password(session: Session, policy: Policy, now: datetime, email: str, password: str, *,
@@ -139,7 +147,7 @@ def check_password(session: Session, policy: Policy, now: datetime, email: str, 
     row = session.execute(select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
     wrong = Unauthenticated("The e-mail address or the password is wrong", code="invalid_credentials")
     if row is None or row.disabled_at is not None:
-        _verify(policy.hasher, _DUMMY, password)  # the same work whether or not the address is known
+        _verify(policy.hasher, _dummy(policy.hasher), password)  # the same work whether or not the address is known
         return Attempt(None, wrong)
     if row.locked_until is not None and row.locked_until > now:
         return Attempt(None, Forbidden("Too many failed sign-ins: the account is locked for a while",

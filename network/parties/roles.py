@@ -18,18 +18,6 @@ PARTNER_USER_ROLES = (PARTNER_ADMIN, PARTNER_STAFF)
 PARTNER_ROLES = (PARTNER_ADMIN, PARTNER_STAFF, PARTNER_KEY)
 ALL_ROLES = STAFF_ROLES + PARTNER_ROLES
 
-#: What each role is for, as the README's table says it.
-PURPOSE = {
-    ADMIN: "the operator's administrators: everything",
-    FINANCE: "settlement runs and statements, contracts, reconciliation, reports, the partner list; members without "
-             "personal data",
-    SUPPORT: "finding members, their history and personal data, cards, adjustments (within a limit), exports; nothing "
-             "of settlement, tiers, rules or contracts",
-    PARTNER_ADMIN: "a partner's administrator: its keys, webhook, adapter settings, rewards and users",
-    PARTNER_STAFF: "a partner's staff: reads its transactions, members and statements",
-    PARTNER_KEY: "a partner's API key: its tills and shops booking sales, refunds and redemptions",
-}
-
 #: Roles that see members' personal data (e-mail, name, full card numbers).
 SEES_PERSONAL_DATA = frozenset({ADMIN, SUPPORT})
 
