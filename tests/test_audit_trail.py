@@ -95,3 +95,33 @@ def test_the_trail_cannot_be_changed_by_the_api_nor_by_sql(hub, world, app, data
     with database.engine.connect() as connection:
         assert connection.execute(select(AuditEvent.id, AuditEvent.actor).order_by(AuditEvent.id)).all() == before
         assert connection.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == len(before)
+
+
+def test_a_write_with_an_idempotency_key_keeps_one_event_and_its_replay_none(hub, world, app, database):
+    """The outcome and the event are written together (one statement on PostgreSQL): one of each, or neither."""
+    sale = {"type": "sale", "order_id": "IDEM-1", "card_number": world.card, "occurred_at": "2026-03-14T10:30:00Z",
+            "currency": "EUR", "total": "7.00"}
+    first = hub.call("POST", "/v1/transactions", world.coffee, json=sale, headers={"Idempotency-Key": "till-7"})
+    again = hub.call("POST", "/v1/transactions", world.coffee, json=sale, headers={"Idempotency-Key": "till-7"})
+    assert (first.status_code, again.status_code, again.headers["Idempotent-Replayed"]) == (201, 201, "true")
+    assert again.json == first.json and first.json["points"] == 7
+    (event,) = events(hub, action="POST /v1/transactions")["items"]
+    assert event["actor"].startswith("key ") and event["target"] == "/v1/transactions"
+    with database.session() as session:
+        assert session.scalar(text("SELECT count(*) FROM idempotency_records WHERE key = 'till-7'")) == 1
+
+
+def test_a_revoked_key_read_before_writes_nothing_under_an_idempotency_key(hub, world, database):
+    assert hub.sale(world.coffee, world.card, "10.00").status_code == 201  # this worker now knows the key
+    key_id = hub.call("GET", "/v1/partners/brew-bar/api-keys").json["items"][0]["id"]
+    assert hub.call("DELETE", f"/v1/partners/brew-bar/api-keys/{key_id}").status_code == 200
+    with database.session() as session:
+        counted = session.scalar(text("SELECT (SELECT count(*) FROM audit_events) + (SELECT count(*) FROM idempotency_records)"
+                                      " + (SELECT count(*) FROM journal_entries)"))
+    sale = {"type": "sale", "order_id": "IDEM-2", "card_number": world.card, "occurred_at": "2026-03-14T10:30:00Z",
+            "currency": "EUR", "total": "7.00"}
+    refused = hub.call("POST", "/v1/transactions", world.coffee, json=sale, headers={"Idempotency-Key": "till-8"})
+    assert (refused.status_code, refused.json["error"]["code"]) == (401, "invalid_token")
+    with database.session() as session:
+        assert session.scalar(text("SELECT (SELECT count(*) FROM audit_events) + (SELECT count(*) FROM idempotency_records)"
+                                   " + (SELECT count(*) FROM journal_entries)")) == counted

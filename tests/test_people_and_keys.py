@@ -235,6 +235,13 @@ def test_a_worker_that_read_a_key_before_still_books_under_the_settings_of_now(w
     assert second.sale(world.coffee, world.card, "10.00").json["points"] == 20
     assert first.call("PUT", "/v1/partners/brew-bar/rules", json=[{"rule": "base_rate", "rate": "3"}]).status_code == 200
     assert second.sale(world.coffee, world.card, "10.00").json["points"] == 60
+    # With an Idempotency-Key, the proof rides in the statement that stores the outcome (on PostgreSQL).
+    single = {"tiers": [{"name": "Everyone", "threshold": 0, "multiplier": "1"}]}
+    assert first.call("PUT", "/v1/network/tiers", json=single).status_code == 200
+    sale = {"type": "sale", "order_id": order_id("I"), "card_number": world.card, "occurred_at": "2026-03-14T10:30:00Z",
+            "currency": "EUR", "total": "10.00"}
+    keyed = second.call("POST", "/v1/transactions", world.coffee, json=sale, headers={"Idempotency-Key": "after-tiers"})
+    assert (keyed.status_code, keyed.json["points"]) == (201, 30)
 
 
 def test_a_revoked_key_learns_nothing_even_from_a_refusal(hub, world, database):

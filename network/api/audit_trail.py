@@ -1,7 +1,7 @@
 """Where HTTP meets the audit trail: each write's event, written by the write's transaction.
 
-`idempotent_write` runs every write through `recorded`, so a write route
-cannot forget its event; a view that changes configuration says what it
+`idempotent_write` writes every write's `event`, so a write route cannot
+forget it; a view that changes configuration says what it
 was and what it became with `change`, read in the same transaction.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -41,24 +40,21 @@ def _text(value) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def recorded(session: Session, work: Callable[[Session], dict]) -> dict:
-    """Run a write and insert its audit event in the same transaction (a retry starts both again).
-
-    A refusal by an unchecked principal is answered only once the principal is checked (`common.requires`): a
-    revoked key learns nothing from a business refusal either.
-    """
+def begin() -> None:
+    """Start a write's attempt: a retry starts with no change said yet."""
     g.pop(_CHANGE, None)
-    result = work(session)
-    record(session)
-    return result
 
 
-def record(session: Session, *, action: str | None = None, target: str | None = None) -> None:
+def event(*, action: str | None = None, target: str | None = None) -> audit.Event:
+    """The event of the write this request made, with the change its view said (`change`).
+
+    `common.idempotent_write` has it written in the write's transaction, with its outcome; the INSERT proves an
+    unchecked caller still holds, or raises `Stale` (see `network.parties.auth`).
+    """
     before, after, partner_id, made = g.pop(_CHANGE, (None, None, None, None))
-    audit.record(session, current_app.config["CLOCK"](), actor(), action or f"{request.method} {request.url_rule.rule}",
-                 target or made or request.path, where=audit.Where(request.remote_addr, request.headers.get("User-Agent")),
-                 partner_id=partner_id, before=before, after=after)
-    g.principal = replace(g.principal, verified=True)  # the INSERT proved it (or raised Stale)
+    return audit.Event(current_app.config["CLOCK"](), actor(), action or f"{request.method} {request.url_rule.rule}",
+                       target or made or request.path, audit.Where(request.remote_addr, request.headers.get("User-Agent")),
+                       partner_id, before, after)
 
 
 def for_batch() -> Callable[[Session, dict], None]:

@@ -269,7 +269,8 @@ def idempotent_write(work: Callable[[Session], dict], status: int = 201,
     done: list[dict] = []
 
     def unit(session: Session) -> tuple[int, dict]:
-        done[:] = [audit_trail.recorded(session, work)]  # the last attempt's: the one that committed, if any did
+        audit_trail.begin()
+        done[:] = [work(session)]  # the last attempt's: the one that committed, if any did
         return status, done[0]
 
     outcome = idempotency.run(
@@ -280,7 +281,11 @@ def idempotent_write(work: Callable[[Session], dict], status: int = 201,
         request_hash=idempotency.fingerprint(request.method, request.path, request.get_data()),
         now=now(),
         before_refusal=_proven_or_stale,
+        event=audit_trail.event,
     )
+    # Every way out of `run` but an exception proved the caller: the event's INSERT, or `before_refusal`.
+    if not g.principal.verified:
+        g.principal = replace(g.principal, verified=True)
     if booked is not None and done and not outcome.replayed and outcome.status < 300:
         booked(done[0])
     response = Response(outcome.body + "\n", status=outcome.status, mimetype="application/json")

@@ -33,11 +33,13 @@ from decimal import Decimal
 from uuid import UUID
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from network.db import Database, insert_unless_taken
 from network.errors import Conflict, DomainError, Invalid
 from network.models import IdempotencyRecord
+from network.parties import audit
 
 MAX_KEY_LENGTH = 255
 
@@ -111,6 +113,12 @@ _STORED = select(_records.c.key, _records.c.request_hash, _records.c.status, _re
     _records.c.principal == bindparam("principal"), _records.c.key == bindparam("key")
 )
 _STORE = insert_unless_taken(_records, ["principal", "key"])
+_OUTCOME = ("principal", "key", "request_hash", "status", "body", "created_at")
+#: On PostgreSQL the outcome and the write's audit event go in one statement, the write's last.
+_STORE_WITH_EVENT = audit.along(
+    postgresql.insert(_records).values({name: bindparam(name, type_=_records.c[name].type) for name in _OUTCOME})
+    .on_conflict_do_nothing(index_elements=["principal", "key"]).returning(_records.c.id)
+)
 
 
 class _KeyTaken(Exception):
@@ -130,16 +138,25 @@ def run(
     request_hash: str,
     now,
     before_refusal: Callable[[Session], None] = lambda session: None,
+    event: Callable[[], audit.Event] | None = None,
 ) -> Outcome:
-    """Run `work` once per key; `work` returns (status, body) or raises DomainError."""
+    """Run `work` once per key; `work` returns (status, body) or raises DomainError.
 
-    def store(session: Session, status: int, body: str) -> None:
-        """Insert the outcome, unless the key is taken (then the work is rolled back)."""
-        row = session.connection().execute(
-            _STORE[session.get_bind().dialect.name],
-            {"principal": principal, "key": key, "request_hash": request_hash, "status": status, "body": body, "created_at": now},
-        ).first()
-        if row is None:
+    `event`: the audit event of a write that `work` made, asked for once it is done and written with its outcome.
+    """
+
+    def store(session: Session, status: int, body: str, made: audit.Event | None = None) -> None:
+        """Insert the outcome (and the event), unless the key is taken (then the work is rolled back)."""
+        params = {"principal": principal, "key": key, "request_hash": request_hash, "status": status, "body": body,
+                  "created_at": now}
+        dialect = session.get_bind().dialect.name
+        if made is not None and dialect == "postgresql":
+            stored = audit.write_along(session, made, _STORE_WITH_EVENT, params)
+        else:
+            if made is not None:
+                audit.write(session, made)
+            stored = session.connection().execute(_STORE[dialect], params).first() is not None
+        if not stored:
             raise _KeyTaken
 
     def unit(session: Session) -> Outcome:
@@ -148,9 +165,12 @@ def run(
         # key taken when it stores, and is rolled back either way.
         status, body = work(session)
         text = to_json(body)
+        made = None if event is None else event()
         if key is not None:
             kept = redacted(body)
-            store(session, status, text if kept is body else to_json(kept))
+            store(session, status, text if kept is body else to_json(kept), made)
+        elif made is not None:
+            audit.write(session, made)
         return Outcome(status, text)
 
     def replay(session: Session) -> Outcome:

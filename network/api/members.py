@@ -158,16 +158,18 @@ def balance(card_number):
     at, window, known = now(), tier_window(), ladder()
 
     def work(session):
-        member_id, balance = cards.card_balances(session, card_number, at)
+        holder = cards.card_holder(session, card_number, at)
+        member_id, balance = holder.member_id, holder.balances
         return {"card_number": card_number, "member_id": member_id, **holds.as_of(balance, holds.expired_points(session, at, member_id=member_id,
                                                                                          held=balance["held"])),
-                "expiring": _expiring(session, member_id),
+                "expiring": _expiring(session, member_id, holder),
                 **tiers.member_view(session, member_id, now=at, window=window, known=known)}
 
     return read(work)
 
 
-def _expiring(session, member_id: str) -> dict | None:
+def _expiring(session, member_id: str, holder: cards.Holder | None = None) -> dict | None:
     """The next points to expire and when, so a member can spend them in time."""
-    soon = expiry.next_expiring(session, member_id, expiry.Policy.from_config(current_app.config))
+    known = {} if holder is None else {"open_accounts": holder.open_accounts, "last_active": holder.last_active}
+    soon = expiry.next_expiring(session, member_id, expiry.Policy.from_config(current_app.config), **known)
     return None if soon is None else {"points": soon.points, "at": soon.at}

@@ -56,7 +56,8 @@ def _last_activity(member_id=None):
     return last if member_id is None else select(last).where(Member.id == member_id)
 
 
-def next_expiring(session: Session, member_id: str, policy: Policy) -> Expiring | None:
+def next_expiring(session: Session, member_id: str, policy: Policy, *, open_accounts: list[tuple[int, int]] | None = None,
+                  last_active: datetime | None = None) -> Expiring | None:
     """The member's next points to expire, and when.
 
     `fixed`: the earliest lot's. `activity_extends`: every lot past its own
@@ -67,17 +68,21 @@ def next_expiring(session: Session, member_id: str, policy: Policy) -> Expiring 
     A balance read calls this, so it reads a few index entries, never the
     member's whole history: the earliest expiry per account (the open-lots
     index is ordered by it), and under `activity_extends` only the lots
-    that outlive the dormancy date, taken from the balance.
+    that outlive the dormancy date, taken from the balance. A caller that
+    read the member's available and pending accounts (`open_accounts`: id and
+    balance) and last activity already (a till's balance read) hands them in.
     """
-    accounts = session.execute(
+    accounts = open_accounts if open_accounts is not None else session.execute(
         select(Account.id, Account.balance).where(Account.member_id == member_id, Account.kind.in_((AVAILABLE, PENDING)))
     ).all()
-    ids = [account.id for account in accounts]
+    ids = [account_id for account_id, _ in accounts]
     open_lots = (Lot.member_id == member_id, Lot.account_id.in_(ids), Lot.remaining > 0)
     if policy.rule == ACTIVITY_EXTENDS:
-        dormant_from = session.execute(_last_activity(member_id)).scalar_one() + policy.lifetime
+        if last_active is None:
+            last_active = session.execute(_last_activity(member_id)).scalar_one()
+        dormant_from = last_active + policy.lifetime
         later = session.scalar(select(int_sum(Lot.remaining)).where(*open_lots, Lot.expires_at > dormant_from))
-        points = sum(account.balance for account in accounts) - later
+        points = sum(balance for _, balance in accounts) - later
         if points > 0:
             return Expiring(points, dormant_from)
     firsts = [

@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from network.errors import Gone, Invalid, NotFound
@@ -173,12 +174,31 @@ def balances(session: Session, member_id: str, now: datetime) -> dict[str, int]:
     return _as_of(session, member_id, session.connection().execute(_BALANCES, {"member": member_id}).all(), now)
 
 
-def card_balances(session: Session, number: str, now: datetime) -> tuple[str, dict[str, int]]:
-    """What a till shows: the holder of an active card and their balances, in one statement (two with pending points)."""
+@dataclass(frozen=True)
+class Holder:
+    """An active card's holder as one statement read it: what a till shows, and what the next expiry is worked out from."""
+
+    member_id: str
+    balances: dict[str, int]
+    #: (account id, balance as booked) of the available and pending accounts.
+    open_accounts: list[tuple[int, int]]
+    last_active: datetime
+
+
+def card_holder(session: Session, number: str, now: datetime) -> Holder:
+    """The holder of an active card, their balances and last activity, in one statement (two with pending points)."""
     check_number(number)
-    rows = session.connection().execute(CARD_ACCOUNTS, {"number": number}).all()
+    rows = session.connection().execute(_CARD_HOLDER, {"number": number}).all()
     check_card(number, rows[0].status if rows else None)
-    return rows[0].member_id, _as_of(session, rows[0].member_id, rows, now)
+    member_id = rows[0].member_id
+    return Holder(member_id, _as_of(session, member_id, rows, now),
+                  [(row.id, row.balance) for row in rows if row.kind in (AVAILABLE, PENDING)], rows[0].last_active)
+
+
+def card_balances(session: Session, number: str, now: datetime) -> tuple[str, dict[str, int]]:
+    """What a till shows: the holder of an active card and their balances."""
+    holder = card_holder(session, number, now)
+    return holder.member_id, holder.balances
 
 
 def _as_of(session: Session, member_id: str, rows, now: datetime) -> dict[str, int]:
@@ -191,4 +211,8 @@ def _as_of(session: Session, member_id: str, rows, now: datetime) -> dict[str, i
     return balance_view(kinds)
 
 
+_CARD_HOLDER = (
+    CARD_ACCOUNTS.add_columns(func.coalesce(_members.c.last_activity_at, _members.c.created_at).label("last_active"))
+    .join(_members, _members.c.id == _accounts.c.member_id)
+)
 _BALANCES = select(_accounts.c.id, _accounts.c.kind, _accounts.c.balance).where(_accounts.c.member_id == bindparam("member"))

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from network.models import AuditEvent, Credential, User
@@ -36,32 +37,79 @@ class Where:
     user_agent: str | None = None
 
 
+@dataclass(frozen=True)
+class Event:
+    """One write as the trail keeps it. `partner_id`: whose thing changed, if not the actor's own partner (an operator
+    changing a partner's rules)."""
+
+    at: datetime
+    actor: Actor
+    action: str
+    target: str
+    where: Where = Where()
+    partner_id: int | None = None
+    before: object = None
+    after: object = None
+
+    def params(self) -> dict:
+        actor, where = self.actor, self.where
+        return {
+            "at": self.at, "actor": actor.name[:300], "role": actor.role,
+            "partner_id": self.partner_id if self.partner_id is not None else actor.partner_id,
+            "credential_id": actor.credential_id, "action": self.action[:80], "target": self.target[:300],
+            "address": (where.address or None) and where.address[:64],
+            "user_agent": (where.user_agent or None) and where.user_agent[:300], "before": self.before, "after": self.after,
+            **({"now": self.at, "version": actor.settings_version} if actor.unchecked else {}),
+        }
+
+
 def record(session: Session, at: datetime, actor: Actor, action: str, target: str, *, where: Where = Where(),
            partner_id: int | None = None, before=None, after=None) -> None:
-    """`partner_id`: whose thing changed, if not the actor's own partner (an operator changing a partner's rules).
+    write(session, Event(at, actor, action, target, where, partner_id, before, after))
 
-    One prepared Core INSERT on the write's connection: every sale writes one of these. For an unchecked actor
-    the INSERT takes its row from the credential, so it writes nothing unless the credential is still good and
-    the settings version the request used is still the network's: then `Stale` rolls the write back.
+
+def write(session: Session, event: Event) -> None:
+    """One prepared Core INSERT on the write's connection: every sale writes one of these.
+
+    For an unchecked actor the INSERT takes its row from the credential, so it writes nothing unless the
+    credential is still good and the settings version the request used is still the network's: then `Stale`
+    rolls the write back.
     """
-    statement = _CHECKED if actor.unchecked else _INSERT
-    written = session.connection().execute(statement, {
-        "at": at, "actor": actor.name[:300], "role": actor.role,
-        "partner_id": partner_id if partner_id is not None else actor.partner_id, "credential_id": actor.credential_id,
-        "action": action[:80], "target": target[:300], "address": (where.address or None) and where.address[:64],
-        "user_agent": (where.user_agent or None) and where.user_agent[:300], "before": before, "after": after,
-        **({"now": at, "version": actor.settings_version} if actor.unchecked else {}),
-    })
-    if actor.unchecked and written.first() is None:  # RETURNING: psycopg reports no rowcount for INSERT ... SELECT
+    written = session.connection().execute(_CHECKED if event.actor.unchecked else _INSERT, event.params())
+    if event.actor.unchecked and written.first() is None:  # RETURNING: psycopg reports no rowcount for INSERT ... SELECT
         raise Stale
+
+
+def along(statement) -> dict[bool, object]:
+    """`statement` (a PostgreSQL INSERT ... RETURNING with its own bound names) and an event's INSERT, made one
+    statement: the write's last round trip carries its event (`write_along`). By whether the actor is unchecked."""
+    clash = set(statement.compile(dialect=postgresql.dialect()).binds) & {*_COLUMNS, "now", "version"}
+    if clash:
+        raise ValueError(f"{sorted(clash)} are an audit event's bound names")
+    made = {}
+    for unchecked, event in ((False, _VALUES), (True, _CHECKED)):
+        events, rows = event.cte("event"), statement.cte("outcome")
+        made[unchecked] = select(select(func.count()).select_from(events).scalar_subquery().label("events"),
+                                 select(func.count()).select_from(rows).scalar_subquery().label("rows"))
+    return made
+
+
+def write_along(session: Session, event: Event, combined: dict[bool, object], params: dict) -> bool:
+    """Run a statement made by `along` (PostgreSQL only): whether the other INSERT wrote its row; `Stale` as `write`."""
+    found = session.connection().execute(combined[event.actor.unchecked], {**event.params(), **params}).one()
+    if found.events == 0:
+        raise Stale
+    return found.rows > 0
 
 
 _INSERT = insert(AuditEvent.__table__)
 _COLUMNS = ("at", "actor", "role", "partner_id", "credential_id", "action", "target", "address", "user_agent", "before",
             "after")
-_CHECKED = insert(AuditEvent.__table__).from_select(_COLUMNS, select(
-    *(bindparam(name, type_=AuditEvent.__table__.c[name].type) for name in _COLUMNS)
-).select_from(Credential.__table__.outerjoin(User.__table__, User.id == Credential.user_id)).where(
+_BOUND = tuple(bindparam(name, type_=AuditEvent.__table__.c[name].type) for name in _COLUMNS)
+_VALUES = insert(AuditEvent.__table__).values(dict(zip(_COLUMNS, _BOUND))).returning(AuditEvent.id)
+_CHECKED = insert(AuditEvent.__table__).from_select(_COLUMNS, select(*_BOUND).select_from(
+    Credential.__table__.outerjoin(User.__table__, User.id == Credential.user_id)
+).where(
     Credential.id == bindparam("credential_id"), Credential.revoked_at.is_(None),
     or_(Credential.expires_at.is_(None), Credential.expires_at > bindparam("now", type_=Credential.__table__.c.expires_at.type)),
     User.disabled_at.is_(None),

@@ -5,7 +5,8 @@ person, its partner with the partner's hot accounts, and the network's
 settings version together. A write may start from the principal this
 worker read before (`CallerCache`), unchecked: the write's own audit event
 is inserted only if the credential is still good and the settings version
-unchanged (`audit.record`, one statement the write makes anyway), and
+unchanged (`audit.write`; on PostgreSQL in the statement that stores the
+write's idempotent outcome, `audit.write_along`), and
 otherwise the write is rolled back and run again on a fresh reading. So a
 revoked or expired key, a disabled person, a changed partner or ladder is
 seen by every worker from its very next request, reads and writes alike,
@@ -46,7 +47,7 @@ class Principal:
     #: The network's settings version as this request read it (see `Hub.recently`); None: not read yet (the
     #: bootstrap token needs no query, so a request that reads no setting makes none).
     settings_version: int | None = None
-    #: False for a principal this worker read earlier: its write proves it still holds (`audit.record`).
+    #: False for a principal this worker read earlier: its write proves it still holds (`audit.write`).
     verified: bool = True
     expires_at: datetime | None = None
 
@@ -122,13 +123,13 @@ class CallerCache:
         found = self._found.get(key_hash)
         if found is None or (found.expires_at is not None and found.expires_at <= now):
             return None
-        return replace(found, verified=False)
+        return found
 
     def put(self, key_hash: str, principal: Principal, used_at: datetime | None) -> None:
         if len(self._found) >= self.size:
             self._found.clear()
             self._used.clear()
-        self._found[key_hash] = principal
+        self._found[key_hash] = replace(principal, verified=False)  # kept unchecked: a later request proves it
         if used_at is not None:
             self._used[key_hash] = used_at
 
