@@ -17,7 +17,7 @@ from network.db import Database, make_engine
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True, static_folder=None)  # no static files: /docs serves its own
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)  # the pages' assets are their blueprint's
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(config.from_environment(app.instance_path))
     app.config.update(
@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["COALITION_PROXY_HOPS"], x_proto=0, x_host=0, x_port=0,
                                 x_prefix=0)
 
+    from network import pages
     from network.api import register
     from network.api.common import Hub
     from network.members.privacy import MasterKey
@@ -63,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     logs.install()
     access.register(app)  # before the API's hooks: a request the gate refuses has its id and its line too
     register(app)
+    pages.register(app)
     health.register(app, db)
     return app
 

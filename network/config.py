@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-#: Settings no plugin sees: the operator's token, and the Redis URL (it may hold a password).
-SECRET = ("TOKEN", "REDIS_URL")
+#: Settings no plugin sees: the operator's token, the Redis and SMTP URLs (they may hold passwords), the session key's file.
+SECRET = ("TOKEN", "REDIS_URL", "SECRET_KEY", "SMTP_URL")
 
 
 def plugin_settings(config: Mapping) -> dict:
@@ -70,6 +70,15 @@ def from_environment(instance_path: str) -> dict:
         # Where partners' platforms reach the hub (https://hub.example.com): the origin of the addresses the hub
         # hands out (a partner's inbound_url). Unset, those are paths: the request's Host header is the caller's word.
         "COALITION_PUBLIC_URL": (os.environ.get("COALITION_PUBLIC_URL") or "").rstrip("/") or None,
+        # Where the key that signs the pages' session cookies is kept (made on first use, mode 0600) when
+        # COALITION_SECRET_KEY is not set; every worker and host of one hub must share it.
+        "COALITION_SECRET_KEY_FILE": os.environ.get("COALITION_SECRET_KEY_FILE", str(Path(instance_path) / "session.key")),
+        # A page session ends after this many minutes without a request, and COALITION_SESSION_HOURS after it began.
+        "COALITION_SESSION_IDLE_MINUTES": int(os.environ.get("COALITION_SESSION_IDLE_MINUTES", "30")),
+        # Where the hub sends its own mail (a member's sign-in link): smtp://host:port, smtps://user:pass@host:port or
+        # smtp+starttls://...; unset, no mail is sent (and the log says so).
+        "COALITION_SMTP_URL": os.environ.get("COALITION_SMTP_URL") or None,
+        "COALITION_MAIL_FROM": os.environ.get("COALITION_MAIL_FROM", "loyalty@localhost"),
         # points_expiring: warn a member this many days before its next points expire.
         "COALITION_EXPIRY_WARNING_DAYS": int(os.environ.get("COALITION_EXPIRY_WARNING_DAYS", "30")),
         # dormant_member: points unspent and no earn or redemption for this many days.

@@ -153,6 +153,7 @@ def make_app(database, clock, tmp_path):
         app = create_app({"TESTING": True, "DATABASE": database, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": clock,
                           "COALITION_SIGNING_KEYS_DIR": str(tmp_path / "settlement-keys"),
                           "COALITION_MASTER_KEY_FILE": str(tmp_path / "master.key"), "COALITION_PASSWORD_HASH": "CHEAPEST",
+                          "COALITION_SECRET_KEY_FILE": str(tmp_path / "session.key"),
                           **LIMITS, **settings})
         watched.append(watch(app))
         return app
@@ -209,3 +210,26 @@ def hub(client):
 def world(hub):
     """Two partners of different trades and one enrolled member: the usual scene."""
     return World.build(hub)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser download cannot work here); without one the test skips,
+    unless COALITION_REQUIRE_BROWSER=1 (CI), which makes that a failure."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if CHROMIUM is None or sync_playwright is None:
+        message = "no Chromium or no Playwright: " + (CHROMIUM or "apt-get install chromium")
+        if os.environ.get("COALITION_REQUIRE_BROWSER") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield launched
+        launched.close()

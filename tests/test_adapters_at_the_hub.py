@@ -107,7 +107,7 @@ def test_shopify_webhooks_book_on_the_subtotal_and_claw_back_their_share(hub, da
     assert clawed.status_code == 201, clawed.json
     assert clawed.json["points"] == -16  # 61 x 16.20 / 61.65 = 16.03
     assert hub.balance(card)["available"] == 45
-    assert [e["order_id"] for e in hub.history(member_id)["entries"]] == ["1032881062210", "5864920318274"]
+    assert [e["order_id"] for e in hub.history(member_id)["items"]] == ["1032881062210", "5864920318274"]
 
 
 def test_a_shopify_webhook_with_a_missing_or_wrong_signature_is_401_and_posts_nothing(hub, database):

@@ -32,7 +32,7 @@ def test_every_balance_answer_names_its_member(hub, world):
     adjusted = hub.call("POST", f"/v1/members/{world.member_id}/adjustments", json={"points": 5, "reason": "goodwill"})
     assert adjusted.status_code == 201 and adjusted.json["member_id"] == world.member_id
     history = hub.history(world.member_id, grocer)  # the grocer's own entries, by the id it was shown
-    assert {entry["order_id"] for entry in history["entries"] if entry["kind"] == "earn"} == {"G-1"}
+    assert {entry["order_id"] for entry in history["items"] if entry["kind"] == "earn"} == {"G-1"}
 
 
 def test_a_card_merged_into_another_member_shows_the_survivor(hub, world):

@@ -29,7 +29,7 @@ def test_concurrent_earns_from_several_partners_lose_no_update(hub, database):
     responses = race(24, lambda i: hub.sale(keys[i % 4], card, f"{i + 1}.00", order=f"EARN-{i}"))
     assert [r.status_code for r in responses] == [201] * 24
     assert hub.balance(card)["available"] == sum(range(1, 25))
-    assert len(hub.history(member_id, limit=50)["entries"]) == 24
+    assert len(hub.history(member_id, limit=50)["items"]) == 24
 
 
 def test_one_request_sent_concurrently_with_one_key_posts_once(world, database):

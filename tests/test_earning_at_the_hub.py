@@ -77,13 +77,13 @@ def test_history_shows_each_award_with_its_rule(hub):
     key = hub.create_partner("tokyo-beans", timezone="Asia/Tokyo", rules=COFFEE_RULES)
     member_id, card = hub.enrol(key)
     coffee_sale(hub, key, card, "2026-03-14T10:00:00+09:00")
-    (entry,) = hub.history(member_id)["entries"]
+    (entry,) = hub.history(member_id)["items"]
     assert entry["kind"] == "earn"
     assert entry["points"] == 26
     assert [(a["rule"], a["points"]) for a in entry["awards"]] == [
         ("base_rate", 10), ("category_multiplier", 6), ("day_of_week", 10)
     ]
-    assert hub.history(member_id, key)["entries"][0]["awards"] == entry["awards"]
+    assert hub.history(member_id, key)["items"][0]["awards"] == entry["awards"]
 
 
 def test_a_partial_refund_claws_back_rule_by_rule_and_the_rest_gives_back_exactly_the_sale(hub):
@@ -102,7 +102,7 @@ def test_a_partial_refund_claws_back_rule_by_rule_and_the_rest_gives_back_exactl
         ("base_rate", -7), ("category_multiplier", -4), ("day_of_week", -7)
     ]
     assert hub.balance(card)["available"] == 0
-    kinds = [(e["kind"], e["points"]) for e in hub.history(member_id)["entries"]]
+    kinds = [(e["kind"], e["points"]) for e in hub.history(member_id)["items"]]
     assert kinds == [("refund", -18), ("refund", -8), ("earn", 26)]
 
 
@@ -131,7 +131,7 @@ def test_welcome_bonus_on_enrolment_by_the_partner(hub, database):
     assert enrolled.json["welcome_bonus"] == 50
     card = enrolled.json["card_number"]
     assert hub.balance(card)["available"] == 50
-    (entry,) = hub.history(enrolled.json["member_id"])["entries"]
+    (entry,) = hub.history(enrolled.json["member_id"])["items"]
     assert entry["kind"] == "bonus" and entry["partner"] == "brew-bar"
     assert entry["awards"] == [{"rule": "welcome_bonus", "points": 50, "detail": "welcome to Brew Bar"}]
     assert entry["provenance"] == [{"issuer": "brew-bar", "points": 50}]
@@ -158,7 +158,7 @@ def test_a_referral_pays_both_members_after_the_first_sale_once(hub):
     hub.sale(key, card, "5.00")
     assert hub.balance(card)["available"] == 50
     assert hub.balance(referrer_card)["available"] == 100
-    referrer_entry = hub.history(referrer_id)["entries"][0]
+    referrer_entry = hub.history(referrer_id)["items"][0]
     assert referrer_entry["awards"] == [{"rule": "referral", "points": 100, "detail": "referred a new member"}]
     assert referrer_entry["provenance"] == [{"issuer": "brew-bar", "points": 100}]
 

@@ -125,7 +125,7 @@ def test_a_pump_log_books_each_card_fill_with_its_awards_and_the_refund_claws_ba
     assert hub.balance(ann, key)["available"] == 155 + 70 - 35
     assert hub.balance(bob, key)["available"] == 93
 
-    entries = hub.history(ann_id, key)["entries"]
+    entries = hub.history(ann_id, key)["items"]
     assert [(e["kind"], e["order_id"], e["points"]) for e in entries] == [
         ("refund", "FR-LYON-0042:000191", -35), ("earn", "FR-LYON-0042:000189", 70), ("earn", "FR-LYON-0042:000187", 155),
     ]

@@ -63,7 +63,7 @@ def test_a_hold_counts_at_once_and_a_partial_capture_gives_the_rest_back(fifty, 
 
     shown = hub.call("GET", f"/v1/redemptions/{placed.json['redemption_id']}", fifty.grocer).json
     assert (shown["status"], shown["points"], shown["captured"], shown["order_id"]) == ("captured", 40, 25, "G-7")
-    history = hub.history(fifty.member_id)["entries"]
+    history = hub.history(fifty.member_id)["items"]
     assert [(e["kind"], e["points"]) for e in history[:3]] == [("redemption", -25), ("hold_release", 0), ("hold", 0)]
 
     # Capturing again is refused and changes nothing.

@@ -60,7 +60,7 @@ def test_a_member_earns_at_one_store_and_spends_at_another_over_http(server):
     assert {name: balance[name] for name in ("tier", "tier_since", "qualifying_points", "next_tier", "points_to_next_tier")} \
         == {"tier": None, "tier_since": None, "qualifying_points": None, "next_tier": None, "points_to_next_tier": None}
     status, page = call(server, "GET", f"/v1/members/{member['member_id']}/history")
-    assert [e["kind"] for e in page["entries"]] == ["redemption", "earn"]
+    assert [e["kind"] for e in page["items"]] == ["redemption", "earn"]
 
     assert call(server, "POST", "/v1/redemptions", fuel["api_key"], b"{oops")[0] == 400
     assert call(server, "GET", "/v1/partners/brew-bar", "wrong")[0] == 401

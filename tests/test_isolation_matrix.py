@@ -302,6 +302,21 @@ MATRIX: dict[tuple[str, str], Cell] = {
     ("/docs", "GET"): Cell(200, 200, 200, 200, why="public"),
     ("/docs/init.js", "GET"): Cell(200, 200, 200, 200, why="public"),
     (f"/docs/{VERSION}/<name>", "GET"): Cell(200, 200, 200, 200, why="public", params=lambda s, w: {"name": "swagger-ui.css"}),
+    ("/v1/members/<member_id>/wallet-links", "POST"): Cell(201, 201, 404, why="the enrolling partner's: a link opens the "
+                                                                             "member's personal data (unknown_member to others)"),
+    # the pages: a session cookie, never a bearer token, so every caller here is a visitor with no session
+    ("/", "GET"): Cell(200, 200, 200, 200, why="public"),
+    ("/assets/<path:filename>", "GET"): Cell(200, 200, 200, 200, why="public", params=lambda s, w: {"filename": "site.css"}),
+    ("/wallet", "GET"): Cell(302, 302, 302, 302, why="no session: to the sign-in page"),
+    ("/wallet/open/<token>", "GET"): Cell(410, 410, 410, 410, why="a link the hub never gave",
+                                          params=lambda s, w: {"token": "not-a-link"}),
+    ("/wallet/sign-in", "GET"): Cell(200, 200, 200, 200, why="public"),
+    ("/wallet/sign-in", "POST"): Cell(400, 400, 400, 400, why="a form without its CSRF token"),
+    ("/wallet/card/replace", "POST"): Cell(400, 400, 400, 400, why="a form without its CSRF token"),
+    ("/wallet/export", "GET"): Cell(302, 302, 302, 302, why="no session: to the sign-in page"),
+    ("/wallet/delete", "GET"): Cell(302, 302, 302, 302, why="no session: to the sign-in page"),
+    ("/wallet/delete", "POST"): Cell(400, 400, 400, 400, why="a form without its CSRF token"),
+    ("/wallet/sign-out", "POST"): Cell(400, 400, 400, 400, why="a form without its CSRF token"),
     # operations: for load balancers and monitors (/metrics asks for COALITION_METRICS_TOKEN once one is set; none is here)
     ("/healthz", "GET"): Cell(200, 200, 200, 200, why="public: the process answers"),
     ("/readyz", "GET"): Cell(200, 200, 200, 200, why="public: the database answers, at the code's migrations"),
@@ -374,6 +389,18 @@ ROLES: dict[tuple[str, str], str] = {
     ("/docs", "GET"): "public",
     ("/docs/init.js", "GET"): "public",
     (f"/docs/{VERSION}/<name>", "GET"): "public",
+    ("/v1/members/<member_id>/wallet-links", "POST"): "admin support | key",
+    ("/", "GET"): "public",
+    ("/assets/<path:filename>", "GET"): "public",
+    ("/wallet", "GET"): "public",
+    ("/wallet/open/<token>", "GET"): "public",
+    ("/wallet/sign-in", "GET"): "public",
+    ("/wallet/sign-in", "POST"): "public",
+    ("/wallet/card/replace", "POST"): "public",
+    ("/wallet/export", "GET"): "public",
+    ("/wallet/delete", "GET"): "public",
+    ("/wallet/delete", "POST"): "public",
+    ("/wallet/sign-out", "POST"): "public",
     ("/healthz", "GET"): "public",
     ("/readyz", "GET"): "public",
     ("/metrics", "GET"): "public",
@@ -487,5 +514,5 @@ def check_nothing_of_a_leaks(scene: Scene, rule: str, method: str, who: str, res
     if response.status_code >= 400 and response.mimetype == "application/json":
         assert set(response.json) == {"error"}, (method, rule, who)
     if rule == "/v1/members/<member_id>/history" and response.status_code == 200:
-        found += [entry for entry in response.json["entries"] if entry["partner"] != "beta"]
+        found += [entry for entry in response.json["items"] if entry["partner"] != "beta"]
     return [(method, rule, who, item) for item in found]

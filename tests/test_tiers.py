@@ -111,7 +111,7 @@ def test_a_member_moves_up_at_the_crossing_and_earns_the_multiplier_from_the_nex
     # The tier award does not qualify: 1009 + 10.
     assert standing(hub, world.card) == ("Silver", 1019, "Gold", 3981)
 
-    (entry, *_) = hub.history(world.member_id)["entries"]
+    (entry, *_) = hub.history(world.member_id)["items"]
     assert (entry["kind"], entry["partner"], entry["order_id"], entry["points"]) == ("earn", "brew-bar", "S-silver", 12)
     assert entry["awards"] == [{"rule": "base_rate", "points": 10, "detail": "1 point per unit spent"},
                                {"rule": "tier", "points": 2, "detail": "Silver x1.25"}]
@@ -214,7 +214,7 @@ def test_a_csv_batch_earns_exactly_what_the_same_sales_earn_one_by_one(hub, runn
     assert json.loads(result.output[result.output.index("{"):])["accepted"] == len(totals)
 
     for member_id in (bob_id, cara_id):
-        entries = list(reversed(hub.history(member_id)["entries"]))
+        entries = list(reversed(hub.history(member_id)["items"]))
         assert [[(a["rule"], a["points"]) for a in e["awards"]] for e in entries] == [e for e in expected if e]
     for card in (ann, bob, cara):
         assert standing(hub, card) == ("Gold", 5108, None, None)

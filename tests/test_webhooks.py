@@ -77,7 +77,7 @@ def test_a_webhook_that_fails_then_times_out_then_recovers_gets_the_event_once_i
     # The partner reads the same story from the API.
     listed = hub.call("GET", "/v1/partners/brew-bar/webhook/deliveries", world.coffee)
     assert listed.status_code == 200
-    (shown,) = listed.json["deliveries"]
+    (shown,) = listed.json["items"]
     assert (shown["event_id"], shown["type"], shown["status"], shown["delivered_at"]) == (
         event.public_id, "points_earned", "delivered", (t0 + timedelta(seconds=90)).isoformat())
     assert [(a["at"], a["status_code"], a["error"]) for a in shown["attempts"]] == [
@@ -85,7 +85,7 @@ def test_a_webhook_that_fails_then_times_out_then_recovers_gets_the_event_once_i
         ((t0 + timedelta(seconds=90)).isoformat(), 200, None)]
     assert hub.call("GET", "/v1/partners/brew-bar/webhook/deliveries", world.grocer).status_code == 403
     assert hub.call("GET", "/v1/partners/brew-bar/webhook/deliveries", query_string={"status": "failed"}).json == {
-        "deliveries": [], "next_before": None}
+        "items": [], "next": None}
     bad = hub.call("GET", "/v1/partners/brew-bar/webhook/deliveries", query_string={"status": "lost"})
     assert bad.status_code == 422 and "status" in bad.json["error"]["details"]
 

@@ -37,7 +37,7 @@ def test_earn_at_a_redeem_at_b_refund_at_a(world, database):
                                                      "tier": None, "tier_since": None, "qualifying_points": None,
                                                      "next_tier": None, "points_to_next_tier": None}
 
-    history = hub.history(world.member_id)["entries"]
+    history = hub.history(world.member_id)["items"]
     assert [(e["kind"], e["partner"], e["points"], e["order_id"]) for e in history] == [
         ("refund", "green-grocer", -39, "G-1-R"),
         ("redemption", "brew-bar", -50, "A-R1"),
@@ -79,7 +79,7 @@ def test_a_sale_too_small_to_earn_is_still_recorded_and_refundable(world):
     refund = hub.refund(world.coffee, "T-1", "0.99")
     assert refund.status_code == 201
     assert refund.json["points"] == 0
-    assert hub.history(world.member_id)["entries"] == []
+    assert hub.history(world.member_id)["items"] == []
 
 
 def test_a_refund_after_the_points_were_spent_takes_only_what_is_left(world):
@@ -140,15 +140,18 @@ def test_history_pages_newest_first_and_a_partner_sees_only_its_own_entries(worl
         hub.sale(world.coffee, world.card, "1.00")
         hub.sale(world.grocer, world.card, "1.00")
     page = hub.history(world.member_id, limit=4)
-    assert len(page["entries"]) == 4
-    ids = [e["id"] for e in page["entries"]]
+    assert len(page["items"]) == 4
+    ids = [e["id"] for e in page["items"]]
     assert ids == sorted(ids, reverse=True)
-    rest = hub.history(world.member_id, limit=10, before=page["next_before"])
-    assert rest["next_before"] is None
-    assert len(rest["entries"]) == 6
-    assert {e["id"] for e in rest["entries"]}.isdisjoint(ids)
+    second = hub.call("GET", page["next"]).json  # the link as given: same filters, the cursor, limit 4
+    rest = hub.history(world.member_id, limit=10, cursor=second["next"].split("cursor=")[1].split("&")[0])
+    assert rest["next"] is None
+    assert [e["id"] for e in second["items"]] == sorted({e["id"] for e in second["items"]}, reverse=True)
+    assert len(second["items"]) == 4 and len(rest["items"]) == 2
+    assert not {e["id"] for e in second["items"] + rest["items"]} & set(ids) and max(e["id"] for e in second["items"]) < min(ids)
+    assert hub.call("GET", f"/v1/members/{world.member_id}/history", query_string={"before": 5}).status_code == 422
 
-    own = hub.history(world.member_id, world.grocer)["entries"]
+    own = hub.history(world.member_id, world.grocer)["items"]
     assert len(own) == 5
     assert {e["partner"] for e in own} == {"green-grocer"}
 

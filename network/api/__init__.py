@@ -23,6 +23,7 @@ from network.api import (
     rewards,
     settlement,
     transactions,
+    wallet_links,
     webhooks,
 )
 from network.api.errors import CoalitionApi, handle_domain_error
@@ -33,7 +34,7 @@ def register(app: Flask) -> None:
     api = CoalitionApi(app, spec_kwargs={"extra_plugins": [document.Examples()]})
     document.register(api)
     for module in (access, partners, partner_access, audit_events, members, member_data, transactions, holds, rewards, inbound,
-                   settlement, reconciliation, network, webhooks, lists):
+                   settlement, reconciliation, network, webhooks, lists, wallet_links):
         api.register_blueprint(module.blp, url_prefix="/v1")
     app.register_blueprint(docs.blp)  # beside the API, not in its document: the page that renders it
     app.register_error_handler(DomainError, handle_domain_error)

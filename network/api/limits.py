@@ -100,6 +100,16 @@ def json_field(name: str) -> Callable[[], str]:
     return key
 
 
+def form_field(name: str) -> Callable[[], str]:
+    """`json_field` for a page's form: a key from a field of the posted form, trimmed and lower-cased."""
+
+    def key() -> str:
+        value = request.form.get(name) or ""
+        return value.strip().lower() or "-"
+
+    return key
+
+
 def limited(setting: str, key: Callable[[], str] = client_address):
     """Give a view a budget of its own, besides the caller's: `setting` names the app setting that holds the limit.
 

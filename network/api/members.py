@@ -11,12 +11,12 @@ from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, ladder, now, principal, read, requires, tier_window
 from network.api.document import card_in_path
 from network.api.member_data import master_key
+from network.api.paging import QUERY, Listing, page, page_schema, query_schema
 from network.api.schemas import (
     AdjustmentCreate,
     AdjustmentResult,
     CardBalance,
-    HistoryPage,
-    HistoryQuery,
+    HistoryEntry,
     MemberCreate,
     MemberCreated,
     MemberOut,
@@ -123,23 +123,27 @@ def adjust(args, member_id):
     return idempotent_write(work)
 
 
+#: A member's history as a list of the API (network/api/paging.py): newest first, by entry id.
+HISTORY = Listing("history", int, bound=2**63 - 1, newest_first=True, example_key=4711)
+
+
 @blp.route("/members/<member_id>/history", methods=["GET"])
 @requires(STAFF_ROLES, PARTNER_ROLES)
-@blp.arguments(HistoryQuery, location="query")
-@blp.response(200, HistoryPage)
+@blp.arguments(query_schema(HISTORY, "by entry id"), **QUERY)
+@blp.response(200, page_schema(HistoryEntry, "HistoryPage", HISTORY, "/v1/members/8f14e45fceea167a5a36dedd4bea2543/history"))
 @answers("unknown_member", "member_merged", "member_deleted")
 def member_history(query, member_id):
-    """Entries newest first; a partner sees only the entries it created.
+    """Entries newest first, a page at a time (follow `next`); a partner sees only the entries it created.
 
-    Paged by entry id: pass `next_before` as `?before=` for the next page. The operator's staff see every entry.
+    The operator's staff see every entry.
     """
     partner = principal().partner
 
     def work(session):
         cards.get_member(session, member_id)
-        return history.history(
-            session, member_id, partner_id=partner.id if partner else None, limit=query["limit"], before=query["before"]
-        )
+        return page(HISTORY, query, lambda after, count: history.history(
+            session, member_id, partner_id=partner.id if partner else None, count=count, below=after),
+            key=lambda entry: entry["id"])
 
     return read(work)
 

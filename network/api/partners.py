@@ -48,12 +48,12 @@ def _view(partner: PartnerRef) -> dict:
         "pending_days": partner.pending_days,
         "kind": partner.kind,
         "points_per_unit": None if partner.points_per_unit is None else str(partner.points_per_unit),
-        "inbound_url": _public_url(url_for("inbound.inbound", slug=partner.slug)) if getattr(adapter, "signed", False) else None,
+        "inbound_url": public_url(url_for("inbound.inbound", slug=partner.slug)) if getattr(adapter, "signed", False) else None,
         "created_at": partner.created_at,
     }
 
 
-def _public_url(path: str) -> str:
+def public_url(path: str) -> str:
     """The hub's address for `path`: COALITION_PUBLIC_URL's origin, never the request's Host (anyone can send one);
     without it the path alone, which is right whatever name the hub is reached by."""
     public = current_app.config.get("COALITION_PUBLIC_URL")

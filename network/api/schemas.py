@@ -6,7 +6,6 @@ import zoneinfo
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from network.events.kinds import DeliveryStatus
 from network.ledger.kinds import PartnerKind
 from network.lifecycle.tiers import MAX_TIERS, ladder_errors
 from partners.fields import CardNumber, Currency, DecimalString, Points
@@ -307,11 +306,6 @@ class ReversalResult(Schema):
     provenance = fields.List(fields.Nested(Provenance))
 
 
-class HistoryQuery(Strict):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**63 - 1))
-
-
 class HistoryEntry(Schema):
     id = fields.Integer()
     kind = fields.String(metadata={"description": "earn, refund, redemption, redemption_reversal, hold, hold_release"})
@@ -324,12 +318,6 @@ class HistoryEntry(Schema):
     occurred_at = fields.DateTime(allow_none=True)
     provenance = fields.List(fields.Nested(Provenance))
     awards = fields.List(fields.Nested(AwardOut))
-
-
-class HistoryPage(Schema):
-    member_id = fields.String()
-    entries = fields.List(fields.Nested(HistoryEntry))
-    next_before = fields.Integer(allow_none=True, metadata={"description": "pass as ?before= for the next page"})
 
 
 class ErrorDetail(Schema):
@@ -518,12 +506,6 @@ class WebhookOut(Schema):
     updated_at = fields.DateTime(allow_none=True)
 
 
-class DeliveriesQuery(Strict):
-    status = fields.String(load_default=None, validate=validate.OneOf(list(DeliveryStatus)))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**63 - 1))
-
-
 class AttemptOut(Schema):
     at = fields.DateTime()
     status_code = fields.Integer(allow_none=True, metadata={"description": "the HTTP status, or null: no answer"})
@@ -540,8 +522,3 @@ class DeliveryOut(Schema):
     attempts = fields.List(fields.Nested(AttemptOut))
     next_attempt_at = fields.DateTime(allow_none=True)
     delivered_at = fields.DateTime(allow_none=True)
-
-
-class DeliveriesPage(Schema):
-    deliveries = fields.List(fields.Nested(DeliveryOut), metadata={"description": "newest first"})
-    next_before = fields.Integer(allow_none=True, metadata={"description": "pass as ?before= for the next page"})

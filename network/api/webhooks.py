@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Blueprint
+from marshmallow import fields, validate
 
 from network.api import audit_trail
 from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, only_itself, read, requires
-from network.api.schemas import DeliveriesPage, DeliveriesQuery, WebhookOut, WebhookSet
+from network.api.paging import QUERY, Listing, page, page_schema, query_schema
+from network.api.schemas import DeliveryOut, WebhookOut, WebhookSet
 from network.events import webhooks
+from network.events.kinds import DeliveryStatus
 from network.parties.registry import get_partner
 from network.parties.roles import ADMIN, PARTNER_ADMIN, PARTNER_KEY
 
@@ -77,15 +80,30 @@ def get_webhook(slug):
     return read(lambda session: webhooks.show(session, get_partner(session, slug).id).view(slug))
 
 
+#: A webhook's deliveries as a list of the API (network/api/paging.py): newest first, by delivery id.
+DELIVERIES = Listing("deliveries", int, bound=2**63 - 1, newest_first=True, example_key=815)
+
+
+class DeliveriesQuery(query_schema(DELIVERIES, "by delivery id")):
+    status = fields.String(load_default=None, validate=validate.OneOf(list(DeliveryStatus)),
+                           metadata={"description": "only the deliveries in this state", "example": "failed"})
+
+
 @blp.route("/partners/<slug>/webhook/deliveries", methods=["GET"])
 @requires(ADMIN, PARTNER_ADMIN, PARTNER_KEY)
-@blp.arguments(DeliveriesQuery, location="query")
-@blp.response(200, DeliveriesPage)
+@blp.arguments(DeliveriesQuery, **QUERY)
+@blp.response(200, page_schema(DeliveryOut, "DeliveriesPage", DELIVERIES, "/v1/partners/brew-bar/webhook/deliveries"))
 @answers("wrong_partner", "unknown_partner")
 def list_deliveries(args, slug):
     """The webhook's deliveries, newest first, each with every attempt (time, HTTP status or error, duration).
 
-    The partner's admin or keys, or an admin. Paged by delivery id: pass `next_before` as `?before=`; `?status=` filters.
+    The partner's admin or keys, or an admin; a page at a time (follow `next`); `?status=` filters.
     """
     only_itself(slug)
-    return read(lambda session: webhooks.deliveries(session, get_partner(session, slug).id, **args))
+
+    def work(session):
+        partner_id = get_partner(session, slug).id
+        return page(DELIVERIES, args, lambda after, count: webhooks.deliveries(
+            session, partner_id, status=args["status"], count=count, below=after), key=lambda delivery: delivery["id"])
+
+    return read(work)

@@ -64,7 +64,7 @@ def run_demo(database: str | None, *, member_count: int, sale_count: int, seed: 
         app.extensions["coalition"].db.engine.dispose()  # closes the file (and checkpoints its WAL) before anyone opens it
     report(run, stage, people, summary, closed)
     top = max(people, key=lambda m: (m.available, -m.index))
-    next_steps(path, stage.keys[PARTNERS[0].slug], top.card, closed)
+    next_steps(path, stage.keys[PARTNERS[0].slug], top.card, (top.member_id, stage.keys[PARTNERS[top.home].slug]), closed)
     verified = all(v.status == 0 for v in closed.verifications)
     return 0 if verified and not any(summary.ledger.values()) and not stage.tally.mismatched_balances else 1
 

@@ -164,11 +164,9 @@ def read_back(stage: Stage, members: list[Member]) -> None:
 
 def history(stage: Stage, member_id: str) -> list[dict]:
     """A member's whole history as the operator reads it (GET /v1/members/<id>/history), every page, newest first."""
-    entries, before = [], None
-    while True:
-        path = f"/v1/members/{member_id}/history?limit=200" + (f"&before={before}" if before else "")
+    entries, path = [], f"/v1/members/{member_id}/history?limit=200"
+    while path is not None:
         page = expect(stage.client.call("GET", path, stage.admin), 200, f"history of {member_id}")
-        entries += page["entries"]
-        before = page["next_before"]
-        if before is None:
-            return entries
+        entries += page["items"]
+        path = page["next"]
+    return entries

@@ -288,7 +288,8 @@ def transfers(summary: Summary) -> None:
     click.echo(f"  the network keeps {decimal(kept.net)} {CURRENCY}: its fees, less what it pays for the points it funded.")
 
 
-def next_steps(database: Path, key: str, card: str, closed: Closed) -> None:
+def next_steps(database: Path, key: str, card: str, member: tuple[str, str], closed: Closed) -> None:
+    """`member`: a member's id and the key of the partner that enrolled them (who may open their wallet)."""
     url = f"sqlite:///{database}"
     heading("Next steps")
     click.echo("  Serve this demo database and call it as a till would (the keys are this demo's, shown once):")
@@ -297,6 +298,9 @@ def next_steps(database: Path, key: str, card: str, closed: Closed) -> None:
     click.echo("    make serve        # or: .venv/bin/coalition serve --port 8000")
     click.echo(f"    curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8000/v1/cards/{card}/balance")
     click.echo("    curl http://127.0.0.1:8000/v1/openapi.json")
+    click.echo("  Open that member's wallet in a browser: ask for a link (it works once, for 15 minutes) and open its url:")
+    click.echo(f"    curl -X POST -H 'Authorization: Bearer {member[1]}' http://127.0.0.1:8000/v1/members/{member[0]}/wallet-links")
+    click.echo("    # then http://127.0.0.1:8000/wallet/open/... in the browser")
     click.echo(f"  Audit the ledger again:   DATABASE_URL={url} .venv/bin/coalition ledger check")
     click.echo(f"  Verify the statement:     .venv/bin/coalition settlement verify {closed.files['statement']} "
                f"--keys {closed.files['keys']}")

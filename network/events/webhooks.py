@@ -101,18 +101,19 @@ def show(session: Session, partner_id: int) -> WebhookView:
     return WebhookView(found.url, bool(found.secret), found.updated_at)
 
 
-def deliveries(session: Session, partner_id: int, *, status: str | None, limit: int, before: int | None) -> dict:
-    """The partner's webhook deliveries, newest first, each with every attempt: what a partner debugging its endpoint reads."""
+def deliveries(session: Session, partner_id: int, *, status: str | None, count: int, below: int | None) -> list[dict]:
+    """Up to `count` of the partner's webhook deliveries with ids below `below`, newest first, each with every attempt:
+    what a partner debugging its endpoint reads."""
     query = (
         select(Delivery.id, Delivery.status, Delivery.attempts, Delivery.next_attempt_at, Delivery.delivered_at,
                Event.public_id, Event.kind, Event.created_at)
         .join(Webhook, Webhook.id == Delivery.webhook_id).join(Event, Event.id == Delivery.event_id)
-        .where(Webhook.partner_id == partner_id).order_by(Delivery.id.desc()).limit(limit)
+        .where(Webhook.partner_id == partner_id).order_by(Delivery.id.desc()).limit(count)
     )
     if status:
         query = query.where(Delivery.status == status)
-    if before:
-        query = query.where(Delivery.id < before)
+    if below is not None:
+        query = query.where(Delivery.id < below)
     rows = session.execute(query).all()
     tries: dict[int, list[dict]] = {row.id: [] for row in rows}
     for attempt in session.scalars(
@@ -120,12 +121,9 @@ def deliveries(session: Session, partner_id: int, *, status: str | None, limit: 
     ) if rows else ():
         tries[attempt.delivery_id].append({"at": attempt.attempted_at, "status_code": attempt.status_code,
                                            "error": attempt.error, "duration_ms": attempt.duration_ms})
-    return {
-        "deliveries": [{"id": row.id, "event_id": row.public_id, "type": row.kind, "created_at": row.created_at,
-                        "status": row.status, "attempts": tries[row.id], "next_attempt_at": row.next_attempt_at,
-                        "delivered_at": row.delivered_at} for row in rows],
-        "next_before": rows[-1].id if len(rows) == limit else None,
-    }
+    return [{"id": row.id, "event_id": row.public_id, "type": row.kind, "created_at": row.created_at, "status": row.status,
+             "attempts": tries[row.id], "next_attempt_at": row.next_attempt_at, "delivered_at": row.delivered_at}
+            for row in rows]
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:

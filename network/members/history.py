@@ -8,17 +8,12 @@ from sqlalchemy.orm import Session
 from network.models import Account, Award, JournalEntry, Lot, LotMovement, Order, Partner, Posting, int_sum
 from network.parties.registry import slugs
 
-MAX_PAGE = 200
-
 
 def history(
-    session: Session, member_id: str, *, partner_id: int | None = None, limit: int = 50, before: int | None = None
-) -> dict:
-    """A page of entries; `partner_id` restricts it to the entries that partner created.
-
-    Paginated by entry id (a keyset, stable while new entries arrive):
-    pass the returned `next_before` as `before` for the next page.
-    """
+    session: Session, member_id: str, *, partner_id: int | None = None, count: int = 50, below: int | None = None
+) -> list[dict]:
+    """Up to `count` entries, newest first, with ids below `below` (a keyset, stable while new entries arrive);
+    `partner_id` restricts them to the entries that partner created."""
     points = int_sum(Posting.amount).label("points")
     query = (
         select(
@@ -39,14 +34,13 @@ def history(
         .where(JournalEntry.member_id == member_id, Account.member_id == member_id)
         .group_by(JournalEntry.id, Partner.slug, Order.order_id)
         .order_by(JournalEntry.id.desc())
-        .limit(limit + 1)
+        .limit(count)
     )
     if partner_id is not None:
         query = query.where(JournalEntry.partner_id == partner_id)
-    if before is not None:
-        query = query.where(JournalEntry.id < before)
-    rows = session.execute(query).all()
-    page, more = rows[:limit], len(rows) > limit
+    if below is not None:
+        query = query.where(JournalEntry.id < below)
+    page = session.execute(query).all()
     ids = [row.id for row in page]
     provenance: dict[int, dict[int | None, int]] = {}
     for entry_id, issuer_id, moved in session.execute(
@@ -67,7 +61,7 @@ def history(
     ):
         awards.setdefault(entry_id, []).append({"rule": rule, "points": points, "detail": detail})
     names = slugs(session, {i for by_issuer in provenance.values() for i in by_issuer})
-    entries = [
+    return [
         {
             "id": row.id,
             "kind": row.kind,
@@ -86,4 +80,3 @@ def history(
         }
         for row in page
     ]
-    return {"member_id": member_id, "entries": entries, "next_before": page[-1].id if more else None}

@@ -84,8 +84,9 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(300), index=True)
     address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
-    before: Mapped[dict | list | None] = mapped_column(JSON)
-    after: Mapped[dict | list | None] = mapped_column(JSON)
+    #: SQL NULL (not JSON null) when there is nothing to say: every sale leaves an event, and none needs serialising.
+    before: Mapped[dict | list | None] = mapped_column(JSON(none_as_null=True))
+    after: Mapped[dict | list | None] = mapped_column(JSON(none_as_null=True))
 
 
 class SettingsVersion(Base):

@@ -95,3 +95,19 @@ class MemberKey(Base):
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
     wrapped_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class WalletLink(Base):
+    """A single-use link into a member's wallet, handed to a partner's signed-in customer or mailed to the member.
+
+    Only the token's SHA-256 is kept: a leaked table opens no wallet. Spent by
+    the first visit (`used_at`), and worthless after `expires_at`.
+    """
+
+    __tablename__ = "wallet_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -53,6 +53,8 @@ UNSAYABLE = {
     "GET /v1/partners": ("cursor",),
     "GET /v1/members": ("card", "email", "cursor"),
     "GET /v1/settlement/statements": ("cursor",),
+    "GET /v1/members/{member_id}/history": ("cursor",),
+    "GET /v1/partners/{slug}/webhook/deliveries": ("cursor",),
 }
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
