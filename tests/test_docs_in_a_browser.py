@@ -9,12 +9,10 @@ Chromium; without it the test skips, unless COALITION_REQUIRE_BROWSER=1).
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from network import create_app
+from tests.support.server import in_a_thread
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +22,8 @@ def served(tmp_path_factory):
     app = create_app({"DATABASE_URL": f"sqlite:///{folder / 'hub.db'}", "COALITION_ADMIN_TOKEN": "t",
                       "COALITION_SIGNING_KEYS_DIR": str(folder / "keys"), "COALITION_MASTER_KEY_FILE": str(folder / "master.key"),
                       "COALITION_SECRET_KEY_FILE": str(folder / "session.key")})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with in_a_thread(app) as base:
+        yield app, base
 
 
 def test_the_docs_page_renders_every_operation_with_nothing_from_another_host(browser, served):

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.support.hub import ADMIN_TOKEN, HubClient, World
+from tests.support.server import in_a_thread
 
 AXE = Path(__file__).parent / "support" / "vendor" / "axe.min.js"
 WIDTHS = {"desktop": (1280, 900), "phone": (375, 740)}
@@ -27,12 +26,8 @@ WIDTHS = {"desktop": (1280, 900), "phone": (375, 740)}
 @pytest.fixture
 def served(make_app):
     app = make_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with in_a_thread(app) as base:
+        yield app, base
 
 
 @pytest.fixture

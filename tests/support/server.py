@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -56,3 +57,18 @@ def raw_exchange(base: str, request: bytes, timeout: float = 10) -> bytes:
             while chunk := connection.recv(65536):
                 chunks.append(chunk)
     return b"".join(chunks)
+
+
+@contextlib.contextmanager
+def in_a_thread(app):
+    """`app` on a free port in this process (werkzeug's threaded server): a browser's hub, with the test's own clock."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
