@@ -78,7 +78,7 @@ def send_link():
 
     token = hub().db.transact(work)
     if token is not None:
-        mail.send(config.get("COALITION_SMTP_URL"), config["COALITION_MAIL_FROM"], email, "Your loyalty wallet",
+        mail.send_later(config.get("COALITION_SMTP_URL"), config["COALITION_MAIL_FROM"], email, "Your loyalty wallet",
                   f"Open your wallet (the link works once, for 15 minutes):\n\n{public}{link_path(token)}\n\n"
                   "If you did not ask for it, ignore this mail.")
     return render_template("wallet/sign_in.html", sent=email, error=None)
