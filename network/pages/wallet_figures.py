@@ -43,7 +43,6 @@ def wallet(session: Session, member_id: str, *, now: datetime, policy: expiry.Po
     entries = history.history(session, member_id, count=HISTORY_LINES)
     for entry in entries:
         entry["partner_name"] = names.get(entry["partner"], entry["partner"])
-    member_cards = cards.cards_of(session, member_id)
     return {
         "balance": balance,
         "releases": _releases(session, member_id, now),
@@ -52,8 +51,7 @@ def wallet(session: Session, member_id: str, *, now: datetime, policy: expiry.Po
         "history": entries,
         "sources": _sources(session, member_id),
         "rewards": _rewards(session, balance["available"]),
-        "card": next((card for card in member_cards if card.status == "active"), None),
-        "cards": member_cards,
+        "card": next((card for card in cards.cards_of(session, member_id) if card.status == "active"), None),
     }
 
 
