@@ -26,6 +26,7 @@ import os
 import shutil
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -233,3 +234,21 @@ def browser():
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def served(make_app):
+    """The hub on a free port of its own, for a browser: (app, base URL)."""
+    from tests.support.server import in_a_thread
+
+    app = make_app()
+    with in_a_thread(app) as base:
+        yield app, base
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where a browser test saves its screenshots: COALITION_SCREENSHOTS, or a folder of the test's own."""
+    folder = Path(os.environ.get("COALITION_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

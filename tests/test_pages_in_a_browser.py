@@ -10,46 +10,10 @@ folder of the test's own otherwise).
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
-import pytest
-
+from tests.support.browsing import confined, look, sign_in
 from tests.support.hub import ADMIN_TOKEN, HubClient, World
-from tests.support.server import in_a_thread
-
-AXE = Path(__file__).parent / "support" / "vendor" / "axe.min.js"
-WIDTHS = {"desktop": (1280, 900), "phone": (375, 740)}
-
-
-@pytest.fixture
-def served(make_app):
-    app = make_app()
-    with in_a_thread(app) as base:
-        yield app, base
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("COALITION_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def look(page, base: str, name: str, shots: Path, elsewhere: list[str]) -> list[dict]:
-    """Screenshots at both widths, and axe-core's serious and critical findings on the page as it stands."""
-    for width, (w, h) in WIDTHS.items():
-        page.set_viewport_size({"width": w, "height": h})
-        page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
-        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0, f"{name} scrolls sideways at {w} px"
-    page.evaluate(AXE.read_text() + "\n;true")  # evaluated by the driver: the page's own policy forbids inline scripts
-    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-                          ".filter(v => ['serious', 'critical'].includes(v.impact)).map(v => ({id: v.id, help: v.help,"
-                          " nodes: v.nodes.map(n => n.target.join(' '))}))")
-    assert elsewhere == [], elsewhere
-    return found
 
 
 def test_a_member_opens_the_wallet_link_and_sees_the_balance_the_api_shows(browser, served, shots):
@@ -67,11 +31,8 @@ def test_a_member_opens_the_wallet_link_and_sees_the_balance_the_api_shows(brows
     balance = hub.call("GET", f"/v1/cards/{world.card}/balance", world.coffee).json
     history = [entry["id"] for entry in hub.history(world.member_id)["items"]]
 
-    elsewhere: list[str] = []
     context = browser.new_context()
-    page = context.new_page()
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base + "/")
-               else (elsewhere.append(route.request.url), route.abort()))
+    page, elsewhere = confined(context, base)
     page.goto(base + url)
     assert page.url == base + "/wallet"
     assert page.locator("[data-figure=available]").inner_text() == str(balance["available"])
@@ -79,11 +40,34 @@ def test_a_member_opens_the_wallet_link_and_sees_the_balance_the_api_shows(brows
     assert [int(entry) for entry in page.locator("[data-entry]").evaluate_all("els => els.map(e => e.dataset.entry)")] == history
     assert page.get_by_text("points away from A fruit basket at Green Grocer").count() == 1
     assert page.locator(".code svg").count() == 1
-    assert look(page, base, "wallet", shots, elsewhere) == []
+    assert look(page, "wallet", shots, elsewhere) == []
 
     page.goto(base + url)  # the link again: spent
     assert re.search("used already", page.content())
-    assert look(page, base, "wallet-link-used", shots, elsewhere) == []
+    assert look(page, "wallet-link-used", shots, elsewhere) == []
     page.goto(base + "/wallet/sign-in")
-    assert look(page, base, "wallet-sign-in", shots, elsewhere) == []
+    assert look(page, "wallet-sign-in", shots, elsewhere) == []
+    context.close()
+
+
+def test_a_person_signs_in_with_the_password_they_were_given_and_chooses_their_own(browser, served, shots):
+    from tests.support.pages import PASSWORD, add_person
+
+    app, base = served
+    given = add_person(app, "fin@example.net", "finance", password=None)
+    context = browser.new_context()
+    page, elsewhere = confined(context, base)
+    page.goto(base + "/desk")
+    assert page.url == base + "/sign-in?next=/desk"
+    assert look(page, "sign-in", shots, elsewhere) == []
+    sign_in(page, base, "fin@example.net", given)
+    assert page.get_by_role("heading", name="Choose a password").count() == 1
+    page.get_by_label("Current or one-time password").fill(given)
+    page.get_by_label("New password (12 characters or more)").fill(PASSWORD)
+    page.get_by_label("The new password again").fill(PASSWORD)
+    assert look(page, "sign-in-password", shots, elsewhere) == []
+    page.get_by_role("button", name="Save and sign in").click()
+    assert page.url == base + "/desk"
+    page.get_by_role("button", name="Sign out").click()
+    assert page.url == base + "/sign-in"
     context.close()

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from network.models import AuditEvent, Card, WalletLink
 from tests.support.hub import ADMIN_TOKEN, HubClient
 from tests.support.ledger import snapshot
+from tests.support.pages import csrf
 
 
 def link(hub, member_id, key=None, **headers):
@@ -30,10 +31,6 @@ def link(hub, member_id, key=None, **headers):
 
 def figures(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-figure="(\w+)">([^<]*)<', html))
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def opened(client, url: str) -> str:

@@ -45,7 +45,7 @@ def sign_in(args):
 
     def work(session: Session):
         attempt = people.check_password(session, policy(), at, args["email"], args["password"])
-        _audit(session, attempt, "sign-in", args["email"])
+        audit_attempt(session, attempt, "sign-in", args["email"])
         if attempt.refusal is not None:
             return attempt.refusal
         person = attempt.person
@@ -76,13 +76,14 @@ def change_password(args):
         attempt = people.check_password(session, policy(), at, args["email"], args["password"], changing=True)
         if attempt.refusal is None:
             people.set_password(session, policy(), attempt.person, args["password"], args["new_password"])
-        _audit(session, attempt, "password change", args["email"])
+        audit_attempt(session, attempt, "password change", args["email"])
         return attempt.refusal or {"changed": True}
 
     return _answer(hub().db.transact(work), 200)
 
 
-def _audit(session: Session, attempt: people.Attempt, what: str, email: str) -> None:
+def audit_attempt(session: Session, attempt: people.Attempt, what: str, email: str) -> None:
+    """Every attempt in the trail, good or bad: the API's sign-in and the pages' alike."""
     person = attempt.person
     outcome = "" if attempt.refusal is None else f" refused ({attempt.refusal.code})"
     actor = (audit.Actor(person.email, person.role, person.partner_id) if person

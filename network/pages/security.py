@@ -15,9 +15,13 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import TooManyRequests
+
+from network.api.limits import EXTENSION
+from network.errors import DomainError
 
 #: Script, style, images and fonts only from the hub itself; no framing, no plugins, forms post only to the hub.
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -63,6 +67,23 @@ def guard(blueprint: Blueprint) -> Blueprint:
     def _protect():
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             csrf.protect()
+
+    @blueprint.errorhandler(DomainError)
+    def _refused(error: DomainError):
+        """A refusal the page did not word itself, said on a page (never the API's JSON) with the API's status."""
+        return render_template("message.html", title="That did not work", text=error.message, again=False), error.status
+
+    @blueprint.errorhandler(TooManyRequests)
+    def _too_many(error: TooManyRequests):
+        """The API's 429 and its headers, said on a page."""
+        answer = current_app.extensions[EXTENSION].refuse(error)
+        wait = answer.headers.get("Retry-After", "60")
+        page = Response(render_template("message.html", title="Too many tries",
+                                        text=f"Wait {wait} seconds, then try again.", again=False), 429)
+        for name in ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
+            if name in answer.headers:
+                page.headers[name] = answer.headers[name]
+        return page
 
     @blueprint.after_request
     def _policy(response: Response) -> Response:
