@@ -23,9 +23,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -n 2 -p no:cacheprovider
 
+# Serves DATABASE_URL; unset, the demo's database once `make demo` has made it (else instance/coalition.db).
+DEMO_DB := $(CURDIR)/instance/demo.db
 serve: $(STAMP)
-	$(BIN)/coalition db upgrade
-	$(BIN)/coalition serve --host $(HOST) --port $(PORT)
+	export DATABASE_URL="$${DATABASE_URL:-$$(test -f $(DEMO_DB) && echo sqlite:///$(DEMO_DB))}"; \
+	test -n "$$DATABASE_URL" || unset DATABASE_URL; \
+	$(BIN)/coalition db upgrade && $(BIN)/coalition serve --host $(HOST) --port $(PORT)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

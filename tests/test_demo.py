@@ -31,6 +31,7 @@ from network.ledger.invariants import CHECKS, check
 from settlement.verify import VerificationFailed
 from settlement.verify import check as verify
 from tests.support.hub import ADMIN_TOKEN
+from tests.support.pages import sign_in
 
 MEMBERS, SALES = 10, 60
 #: Sales of the member-life scenes, besides the tills' 60, Shopify's 4 and the bookshop's 34: one at the bike shop,
@@ -396,3 +397,22 @@ def test_demo_never_deletes_a_file_it_did_not_make(tmp_path, make):
     assert result.exit_code == 2
     assert "is not a demo database" in result.output
     assert path.read_bytes() == before
+
+
+def test_the_printed_people_and_wallet_link_open_the_pages_on_the_demos_database(demo):
+    """What the demo prints under "Next steps" works on a hub served on its database, as `make serve` serves it."""
+    printed = section(demo.output, "Next steps")
+    desk = re.search(r"the finance desk\s+http://127.0.0.1:8000/desk\s+(\S+)  password (\S+)", printed)
+    portal = re.search(r"brew-bar's portal\s+http://127.0.0.1:8000/portal\s+(\S+)  password (\S+)", printed)
+    wallet = re.search(r"a member's wallet\s+http://127.0.0.1:8000(/wallet/open/\S+)", printed)
+    assert desk and portal and wallet, printed
+    app = create_app({"DATABASE_URL": f"sqlite:///{demo.path}", "COALITION_MASTER_KEY_FILE": str(demo.path.parent / "master.key"),
+                      "COALITION_SECRET_KEY": "demo-test", "COALITION_PASSWORD_HASH": "CHEAPEST"})
+    client = app.test_client()
+    assert client.get(wallet.group(1)).headers["Location"] == "/wallet"
+    assert "data-figure=\"available\"" in client.get("/wallet").get_data(as_text=True)
+    for email, password in (desk.groups(), portal.groups()):
+        page = app.test_client()
+        answer = sign_in(page, email, password)
+        assert answer.status_code == 200 and "Choose your own password" in answer.get_data(as_text=True)
+    app.extensions["coalition"].db.engine.dispose()

@@ -10,7 +10,8 @@ would run them. The scenes, in the order they run:
 3. members enrol, earn and spend over four weeks (members), and the partner
    plugins do their work (plugins);
 4. today: tiers, a nudge, an adjustment and a hold (life);
-5. finance closes the period, saves the signed statement and verifies it offline (finance).
+5. finance closes the period, saves the signed statement and verifies it offline (finance);
+6. a finance user, a partner's manager and a member's wallet link for the pages (faces).
 
 The report (network.demo.report) then prints what partners, members and
 finance each see, from the database and the statement (network.demo.summary).
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from network.demo import finance, life, members, partners, plugins
+from network.demo import faces, finance, life, members, partners, plugins
 from network.demo.catalogue import PARTNERS, TIMEZONE
 from network.demo.client import DemoError, serving
 from network.demo.database import default_database, fresh_file
@@ -53,6 +54,8 @@ def run_demo(database: str | None, *, member_count: int, sale_count: int, seed: 
         with serving(app) as client:
             stage = Stage(client, app.config["COALITION_ADMIN_TOKEN"], app)
             closed = _scenes(stage, rng, people, events, path)
+            top = max(people, key=lambda m: (m.available, -m.index))
+            shown = faces.make(stage, path, PARTNERS[0].slug, (top.member_id, stage.keys[PARTNERS[top.home].slug]))
             url = f"http://127.0.0.1:{client.connection.port}/v1"
             run = Run(seed, path, url, client.requests, time.monotonic() - started)
         with stage.db.session() as session:
@@ -63,8 +66,7 @@ def run_demo(database: str | None, *, member_count: int, sale_count: int, seed: 
     finally:
         app.extensions["coalition"].db.engine.dispose()  # closes the file (and checkpoints its WAL) before anyone opens it
     report(run, stage, people, summary, closed)
-    top = max(people, key=lambda m: (m.available, -m.index))
-    next_steps(path, stage.keys[PARTNERS[0].slug], top.card, (top.member_id, stage.keys[PARTNERS[top.home].slug]), closed)
+    next_steps(path, stage.keys[PARTNERS[0].slug], top.card, shown, closed)
     verified = all(v.status == 0 for v in closed.verifications)
     return 0 if verified and not any(summary.ledger.values()) and not stage.tally.mismatched_balances else 1
 

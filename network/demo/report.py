@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from network.demo.catalogue import CURRENCY, SECTION_OF
+from network.demo.faces import Faces
 from network.demo.finance import Closed
 from network.demo.plan import Member
 from network.demo.stage import Stage, local
@@ -288,19 +289,20 @@ def transfers(summary: Summary) -> None:
     click.echo(f"  the network keeps {decimal(kept.net)} {CURRENCY}: its fees, less what it pays for the points it funded.")
 
 
-def next_steps(database: Path, key: str, card: str, member: tuple[str, str], closed: Closed) -> None:
-    """`member`: a member's id and the key of the partner that enrolled them (who may open their wallet)."""
+def next_steps(database: Path, key: str, card: str, shown: Faces, closed: Closed) -> None:
     url = f"sqlite:///{database}"
     heading("Next steps")
-    click.echo("  Serve this demo database and call it as a till would (the keys are this demo's, shown once):")
-    click.echo(f"    export DATABASE_URL={url}")
-    click.echo("    export COALITION_ADMIN_TOKEN=pick-a-secret")
-    click.echo("    make serve        # or: .venv/bin/coalition serve --port 8000")
+    click.echo("  Serve this demo database (make serve serves it when DATABASE_URL is unset):")
+    click.echo("    make serve        # or: DATABASE_URL=" + url + " .venv/bin/coalition serve --port 8000")
+    click.echo("  Then, in a browser (the passwords are one-time: each person chooses their own at the first sign-in):")
+    slug, email, password = shown.partner
+    for label, path, who in (("the finance desk", "/desk", f"{shown.staff[0]}  password {shown.staff[1]}"),
+                             (f"{slug}'s portal", "/portal", f"{email}  password {password}"),
+                             ("a member's wallet", shown.wallet, "(works once, for 15 minutes)")):
+        click.echo(f"    {label:<20} http://127.0.0.1:8000{path:<9} {who}")
+    click.echo("  Call it as a till would (the key is this demo's, shown once):")
     click.echo(f"    curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8000/v1/cards/{card}/balance")
     click.echo("    curl http://127.0.0.1:8000/v1/openapi.json")
-    click.echo("  Open that member's wallet in a browser: ask for a link (it works once, for 15 minutes) and open its url:")
-    click.echo(f"    curl -X POST -H 'Authorization: Bearer {member[1]}' http://127.0.0.1:8000/v1/members/{member[0]}/wallet-links")
-    click.echo("    # then http://127.0.0.1:8000/wallet/open/... in the browser")
     click.echo(f"  Audit the ledger again:   DATABASE_URL={url} .venv/bin/coalition ledger check")
     click.echo(f"  Verify the statement:     .venv/bin/coalition settlement verify {closed.files['statement']} "
                f"--keys {closed.files['keys']}")
