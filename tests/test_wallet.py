@@ -206,8 +206,12 @@ def test_a_member_signs_in_by_email_and_the_page_tells_no_one_who_is_a_member(wo
         time.sleep(0.05)
     ((to, mail),) = inbox.mails
     assert to == ["Ann@Example.com"]
-    (address,) = re.findall(r"https://hub\.example\.com(/wallet/open/[\w-]+)", mail)
-    assert client.get(address).headers["Location"] == "/wallet"
+    (address,) = re.findall(r"https://hub\.example\.com(/wallet/mail/[\w-]+)", mail)
+    scanned = app.test_client().get(address)  # a mail scanner fetches every link of a mail: it spends nothing
+    assert scanned.status_code == 200 and client.get("/wallet").headers["Location"] == "/wallet/sign-in"
+    page = client.get(address).get_data(as_text=True)
+    action = re.search(r'form method="post" action="(/wallet/open/[\w-]+)"', page).group(1)
+    assert client.post(action, data={"csrf_token": csrf(page)}).headers["Location"] == "/wallet"
     assert figures(client.get("/wallet").get_data(as_text=True))["card"] == world.card
     form = client.get("/wallet/sign-in").get_data(as_text=True)  # a new session: a new token
     bad = client.post("/wallet/sign-in", data={"csrf_token": csrf(form), "email": "not an address"})

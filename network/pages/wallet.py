@@ -48,8 +48,9 @@ def message(title: str, text: str, status: int = 200, *, again: bool = True) -> 
     return render_template("message.html", title=title, text=text, again=again), status
 
 
-def link_path(token: str) -> str:
-    return url_for("wallet.open_link", token=token)
+def mailed_path(token: str) -> str:
+    """A mailed link opens a page with a button, not the wallet: a mail scanner that fetches every link spends nothing."""
+    return url_for("wallet.confirm_link", token=token)
 
 
 @blp.route("/sign-in", methods=["GET"])
@@ -79,14 +80,23 @@ def send_link():
     token = hub().db.transact(work)
     if token is not None:
         mail.send_later(config.get("COALITION_SMTP_URL"), config["COALITION_MAIL_FROM"], email, "Your loyalty wallet",
-                  f"Open your wallet (the link works once, for 15 minutes):\n\n{public}{link_path(token)}\n\n"
+                  f"Open your wallet (the link works once, for 15 minutes):\n\n{public}{mailed_path(token)}\n\n"
                   "If you did not ask for it, ignore this mail.")
     return render_template("wallet/sign_in.html", sent=email, error=None)
 
 
-@blp.route("/open/<token>", methods=["GET"])
+@blp.route("/mail/<token>", methods=["GET"])
+def confirm_link(token: str):
+    """The mailed link's page: one button, whose POST spends the link (a GET here spends nothing)."""
+    return render_template("wallet/confirm.html", token=token[:100])
+
+
+@blp.route("/open/<token>", methods=["GET", "POST"])
 def open_link(token: str):
-    """Spend a link and start the member's session: the link is the key, once."""
+    """Spend a link and start the member's session: the link is the key, once.
+
+    A GET for a partner's app, which sends its signed-in customer straight here; a POST from the mailed link's page.
+    """
     if len(token) > 100:
         return message("This link does not open a wallet", "It is not one the network gave out. Ask for a new one.", 404)
     try:
