@@ -42,7 +42,15 @@ MAX_ID = 64
 
 
 def _strptime_format(value: str) -> None:
-    sample = datetime(2026, 11, 22, 9, 30, 15)
+    """A format is good if a time it writes reads back (with its offset, for %z).
+
+    %Z is refused: strptime reads a zone name but keeps none (the time comes
+    back without an offset), and names such as CST stand for several zones.
+    """
+    if "%Z" in value.replace("%%", ""):
+        raise ValidationError("%Z (a zone's name) is ambiguous and strptime keeps no offset for it: "
+                              "write the offset with %z (+0100) or leave the zone out (the partner's own applies)")
+    sample = datetime(2026, 11, 22, 9, 30, 15, tzinfo=UTC)
     try:
         datetime.strptime(sample.strftime(value), value)
     except ValueError:

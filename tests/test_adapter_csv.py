@@ -282,3 +282,17 @@ def test_fuzz_mutated_french_export(data, mutations):
     for _ in range(mutations):
         text = mutate(text.splitlines(), ";", data)
     stream_or_refuse(text.encode("utf-8", "surrogatepass"), french_config())
+
+
+@pytest.mark.parametrize("written", ["22/11/2026 09:30 +0100", "22/11/2026 08:30 Z", "22/11/2026 03:30 -05:00"])
+def test_a_date_format_with_its_own_offset_is_taken_and_read_at_that_offset(written):
+    config = CsvConfigSchema().load({"date_format": "%d/%m/%Y %H:%M %z"})  # refused as "not a strptime format" before
+    (row,) = rows((HEADER + f"A-1,sale,{CARD},{written},EUR,1.00,\n").encode(), config, tz="America/New_York")
+    assert row.errors is None and row.transaction.occurred_at == utc(2026, 11, 22, 8, 30)
+
+
+def test_a_zone_name_in_the_date_format_is_refused_with_the_offset_to_use_instead():
+    with pytest.raises(ValidationError) as caught:
+        CsvConfigSchema().load({"date_format": "%Y-%m-%d %H:%M %Z"})
+    assert "%z" in caught.value.messages["date_format"][0]
+    assert CsvConfigSchema().load({"date_format": "%d/%m/%Y 100%%Z"}) == {"date_format": "%d/%m/%Y 100%%Z"}
