@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -23,16 +24,17 @@ from settlement.merkle import inclusion_proof, merkle_root, section_index, secti
 from settlement.statement import build
 
 
-def close_period(
-    session: Session,
-    *,
-    end: datetime,
-    now: datetime,
-    grace: timedelta,
-    currency: str,
-    network: str,
-    sign: Callable[[bytes], dict],
-) -> dict:
+class Draft(NamedTuple):
+    start: datetime | None
+    statement: dict
+
+
+def draft(session: Session, *, end: datetime, now: datetime, grace: timedelta, currency: str, network: str) -> Draft:
+    """The statement closing [last end, end) would be, Merkle root included: neither signed nor stored.
+
+    What a closing shows before it is confirmed, built by the same steps
+    as the statement it stores, so the preview is the statement.
+    """
     if end > now - grace:
         raise Invalid(f"A period can end at the latest {int(grace.total_seconds())} s before now",
                       {"end": [f"must be at or before {(now - grace).isoformat()}"]}, code="period_not_over")
@@ -48,6 +50,21 @@ def close_period(
     statement = build(settle(session, Period(start, end), currency), sequence=sequence, network=network, slugs=slugs,
                       previous_hash=last.hash if last else None)
     statement["merkle_root"] = merkle_root(section_leaves(statement["partners"]))
+    return Draft(start, statement)
+
+
+def close_period(
+    session: Session,
+    *,
+    end: datetime,
+    now: datetime,
+    grace: timedelta,
+    currency: str,
+    network: str,
+    sign: Callable[[bytes], dict],
+) -> dict:
+    start, statement = draft(session, end=end, now=now, grace=grace, currency=currency, network=network)
+    sequence = statement["sequence"]
     data = canonical_bytes(statement)
     signatures = {"statement": sign(data), "root": sign(canonical_bytes(signed_root(statement, sha256_hex(statement))))}
     # The sequence is the primary key: two runs racing for one period cannot both store it.

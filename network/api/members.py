@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, ladder, now, principal, read, requires, tier_window
@@ -77,6 +79,11 @@ def show(member_id):
     digits only: a member id reaches partners in events, and a full card
     number is what spends points at a till.
     """
+    return read(member_view(member_id))
+
+
+def member_view(member_id: str) -> Callable[[Session], dict]:
+    """The reading of a member as the caller may see it: what this API's `show` and the desk's member page answer."""
     is_operator = principal().sees_personal_data
     at, window, known = now(), tier_window(), ladder()
 
@@ -95,7 +102,7 @@ def show(member_id):
             view.update(privacy.reveal(session, master_key(), member))
         return view
 
-    return read(work)
+    return work
 
 
 @blp.route("/members/<member_id>/adjustments", methods=["POST"])
@@ -110,6 +117,12 @@ def adjust(args, member_id):
     Admins, and support up to `COALITION_SUPPORT_ADJUSTMENT_LIMIT` points either way (403 `over_role_limit` above
     it). A debit takes the member's oldest-expiring points first and never goes below zero (`insufficient_points`).
     """
+    return idempotent_write(adjustment(member_id, args))
+
+
+def adjustment(member_id: str, args: dict) -> Callable[[Session], dict]:
+    """The work of the caller's adjustment (`AdjustmentCreate`'s fields), refused above support's limit before any
+    is done: what this API and the desk both commit."""
     limit = current_app.config["COALITION_SUPPORT_ADJUSTMENT_LIMIT"]
     if principal().role == SUPPORT and abs(args["points"]) > limit:
         raise Forbidden(f"Support adjusts at most {limit} points at once", {"points": [f"at most {limit} either way"]},
@@ -120,7 +133,7 @@ def adjust(args, member_id):
         cards.get_member(session, member_id)
         return adjustments.adjust(session, member_id, now=now(), lifetime=days, **args)
 
-    return idempotent_write(work)
+    return work
 
 
 #: A member's history as a list of the API (network/api/paging.py): newest first, by entry id.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from flask import current_app, request, url_for
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from network.api import audit_trail
 from network.api.answers import answers, writes
@@ -89,6 +91,12 @@ def create(args):
     The hub keeps only the key's hash: a replay with the same Idempotency-Key answers `"api_key": null,
     "api_key_shown": "once"`.
     """
+    return idempotent_write(new_partner(args))
+
+
+def new_partner(args: dict) -> Callable[[Session], dict]:
+    """The work of adding a partner from `PartnerCreate`'s fields, checked before any is done (rules, adapter), its
+    change said to the audit trail: what this API and the desk both commit. The answer holds the key, once."""
     if "earn_rate" in args and "rules" in args:
         raise Invalid("Give earn_rate or rules, not both", {"earn_rate": ["is shorthand for rules; drop one"]})
     rules = _checked_rules(args.pop("rules", None) or earn_rate_rules(args.pop("earn_rate", "1")))
@@ -101,7 +109,7 @@ def create(args):
         audit_trail.change(None, view, partner_id=partner.id, target=f"/v1/partners/{partner.slug}")
         return {**view, "api_key": ShownOnce(key)}
 
-    return idempotent_write(work)
+    return work
 
 
 @blp.route("/partners/<slug>", methods=["GET"])

@@ -103,6 +103,11 @@ def obligations_csv(sequence):
 
     Admins and finance; the amounts are those of the signed statement.
     """
+    return obligations_file(sequence)
+
+
+def obligations_file(sequence: int) -> Response:
+    """The obligations CSV of statement `sequence`, as this API and the desk hand it out."""
     statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]
     currency = statement["currency"]
     return _csv(sequence, "obligations", ["from", "to", "amount", "currency"],
@@ -118,6 +123,11 @@ def transfers_csv(sequence):
 
     Admins and finance; the amounts are those of the signed statement.
     """
+    return transfers_file(sequence)
+
+
+def transfers_file(sequence: int) -> Response:
+    """The transfers CSV of statement `sequence`, as this API and the desk hand it out."""
     statement = read(lambda session: runs.signed_statement(session, sequence))["statement"]
     currency = statement["currency"]
     return _csv(sequence, "transfers", ["partner", "direction", "amount", "currency"],

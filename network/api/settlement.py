@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from sqlalchemy.orm import Session
 
 from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, now, only_itself, principal, read, requires
@@ -73,18 +75,31 @@ def run(args):
     Admins and finance. `end` must lie in the past by the grace time (`period_not_over`), after the last statement's end
     (`period_closed`). The statement names the hash of the one before.
     """
+    return idempotent_write(closing(args["end"]))
+
+
+def terms() -> dict:
+    """The network's terms of a period's closing, from its configuration, at this moment."""
     config = current_app.config
+    return {"now": now(), "grace": timedelta(seconds=config["COALITION_SETTLEMENT_GRACE_SECONDS"]),
+            "currency": config["COALITION_SETTLEMENT_CURRENCY"], "network": config["COALITION_NETWORK_NAME"]}
+
+
+def closing(end: datetime) -> Callable[[Session], dict]:
+    """The work of closing the period up to `end`, signed: what this API's run and the desk's closing both commit."""
     signing = hub().signing
     signing.ensure_key()
+    return lambda session: runs.close_period(session, end=end, sign=signing.sign, **terms())
 
-    def work(session):
-        return runs.close_period(
-            session, end=args["end"], now=now(), grace=timedelta(seconds=config["COALITION_SETTLEMENT_GRACE_SECONDS"]),
-            currency=config["COALITION_SETTLEMENT_CURRENCY"], network=config["COALITION_NETWORK_NAME"],
-            sign=signing.sign,
-        )
 
-    return idempotent_write(work)
+def preview(session: Session, end: datetime) -> dict:
+    """The statement closing up to `end` would store, with the same refusals, neither signed nor stored."""
+    return runs.draft(session, end=end, **terms()).statement
+
+
+def signed_statement(session: Session, sequence: int) -> dict:
+    """A statement as GET /v1/settlement/statements/<sequence> answers it, before its schema renders it."""
+    return {**runs.signed_statement(session, sequence), "acknowledgements": acknowledgements.listed(session, sequence)}
 
 
 @blp.route("/settlement/statements/<int:sequence>", methods=["GET"])
@@ -97,8 +112,7 @@ def statement(sequence):
     Admins and finance. Partners read their own section, with its proof, at
     `/v1/settlement/statements/{sequence}/partners/{slug}`.
     """
-    return read(lambda session: {**runs.signed_statement(session, sequence),
-                                 "acknowledgements": acknowledgements.listed(session, sequence)})
+    return read(lambda session: signed_statement(session, sequence))
 
 
 @blp.route("/settlement/statements/<int:sequence>/partners/<slug>", methods=["GET"])
