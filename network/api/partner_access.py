@@ -6,6 +6,8 @@ the old one; every worker refuses a revoked key from its next request.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import current_app
 from flask_smorest import Blueprint
 
@@ -44,18 +46,23 @@ def add_key(args, slug):
     over, then revoking the old key.
     """
     only_itself(slug)
-    if args["expires_at"] is not None and args["expires_at"] <= now():
-        raise Invalid("A key must expire in the future", {"expires_at": [args["expires_at"].isoformat()]})
+    checked_expiry(args["expires_at"])
+    return idempotent_write(lambda session: issue_key(session, slug, args["name"], args["expires_at"]))
 
-    def work(session):
-        partner = get_partner(session, slug)
-        key, key_id = credentials.issue(session, now(), kind=credentials.PARTNER_KEY, name=args["name"],
-                                        partner_id=partner.id, expires_at=args["expires_at"])
-        view = credentials.partner_key(session, partner.id, key_id).as_json()
-        audit_trail.change(None, view, partner_id=partner.id)
-        return {**view, "key": ShownOnce(key)}
 
-    return idempotent_write(work)
+def checked_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= now():
+        raise Invalid("A key must expire in the future", {"expires_at": [expires_at.isoformat()]})
+
+
+def issue_key(session, slug: str, name: str, expires_at: datetime | None) -> dict:
+    """A new key of the partner's, its change audited: the view of it, with the key itself shown this once."""
+    partner = get_partner(session, slug)
+    key, key_id = credentials.issue(session, now(), kind=credentials.PARTNER_KEY, name=name,
+                                    partner_id=partner.id, expires_at=expires_at)
+    view = credentials.partner_key(session, partner.id, key_id).as_json()
+    audit_trail.change(None, view, partner_id=partner.id)
+    return {**view, "key": ShownOnce(key)}
 
 
 @blp.route("/partners/<slug>/api-keys", methods=["GET"])
@@ -77,16 +84,17 @@ def list_keys(slug):
 def revoke_key(slug, key_id):
     """Revoke a key: every worker refuses it from its next request (401 `invalid_token`). Revoking twice changes nothing."""
     only_itself(slug)
+    return idempotent_write(lambda session: revoke_partner_key(session, slug, key_id), status=200)
 
-    def work(session):
-        partner = get_partner(session, slug)
-        before = credentials.partner_key(session, partner.id, key_id).as_json()
-        credentials.revoke(session, key_id, now())
-        after = credentials.partner_key(session, partner.id, key_id).as_json()
-        audit_trail.change(before, after, partner_id=partner.id)
-        return after
 
-    return idempotent_write(work, status=200)
+def revoke_partner_key(session, slug: str, key_id: int) -> dict:
+    """Revoke one of the partner's keys (404 `unknown_api_key` for another's), the change audited."""
+    partner = get_partner(session, slug)
+    before = credentials.partner_key(session, partner.id, key_id).as_json()
+    credentials.revoke(session, key_id, now())
+    after = credentials.partner_key(session, partner.id, key_id).as_json()
+    audit_trail.change(before, after, partner_id=partner.id)
+    return after
 
 
 @blp.route("/partners/<slug>/users", methods=["POST"])

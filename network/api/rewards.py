@@ -41,15 +41,16 @@ def add_reward(args, slug):
     /v1/redemptions` and `sku`.
     """
     only_itself(slug, "A partner keeps only its own catalogue")
+    return idempotent_write(lambda session: add_reward_to(session, slug, args))
 
-    def work(session):
-        partner = get_partner(session, slug)
-        added = rewards.add(session, partner.id, now=now(), **args)
-        bump_settings_version(session)
-        audit_trail.change(None, added, partner_id=partner.id)
-        return added
 
-    return idempotent_write(work)
+def add_reward_to(session, slug: str, args: dict) -> dict:
+    """A new reward in the partner's catalogue (409 `reward_exists`): every worker reads the catalogues afresh."""
+    partner = get_partner(session, slug)
+    added = rewards.add(session, partner.id, now=now(), **args)
+    bump_settings_version(session)
+    audit_trail.change(None, added, partner_id=partner.id)
+    return added
 
 
 @blp.route("/partners/<slug>/rewards", methods=["GET"])
@@ -79,16 +80,17 @@ def change_reward(args, slug, sku):
     histories.
     """
     only_itself(slug, "A partner keeps only its own catalogue")
+    return idempotent_write(lambda session: change_reward_of(session, slug, sku, args), status=200)
 
-    def work(session):
-        partner = get_partner(session, slug)
-        before = rewards.one(session, partner.id, sku)
-        after = rewards.change(session, partner.id, sku, args)
-        bump_settings_version(session)
-        audit_trail.change(before, after, partner_id=partner.id)
-        return after
 
-    return idempotent_write(work, status=200)
+def change_reward_of(session, slug: str, sku: str, args: dict) -> dict:
+    """A reward of the partner's changed or retired (404 `unknown_reward`): every worker reads the catalogues afresh."""
+    partner = get_partner(session, slug)
+    before = rewards.one(session, partner.id, sku)
+    after = rewards.change(session, partner.id, sku, args)
+    bump_settings_version(session)
+    audit_trail.change(before, after, partner_id=partner.id)
+    return after
 
 
 @blp.route("/partners/<slug>/points-rate", methods=["PUT"])

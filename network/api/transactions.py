@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import IO
 
 from flask import current_app, request
 from flask_smorest import Blueprint
@@ -120,13 +121,25 @@ def post_batch():
     a file books nothing twice, as its rows count as duplicates.
     """
     partner = principal().partner
+    adapter, config = batch_adapter(partner)
+    media_type(adapter.content_types, f"The {adapter.name} adapter")
+    request.max_content_length = current_app.config["COALITION_MAX_BATCH_BYTES"]
+    return import_batch(partner, adapter, config, request.stream).view()
+
+
+def batch_adapter(partner: PartnerRef) -> tuple[BatchAdapter, dict]:
+    """The partner's adapter if it reads batch files (415 `batch_not_supported` otherwise), and its settings."""
     adapter, config = hub().adapter(partner)
     if not isinstance(adapter, BatchAdapter):
         raise UnsupportedMediaType(f"The {adapter.name} adapter reads no batch files", code="batch_not_supported")
-    media_type(adapter.content_types, f"The {adapter.name} adapter")
-    request.max_content_length = current_app.config["COALITION_MAX_BATCH_BYTES"]
+    return adapter, config
+
+
+def import_batch(partner: PartnerRef, adapter: BatchAdapter, config: dict, stream: IO[bytes]) -> intake.BatchOutcome:
+    """A partner's file booked a chunk at a time, each chunk's audit event by this request's caller (`g.principal`):
+    the API's batch and the portal's upload run this one function."""
     try:
-        rows = adapter.read_rows(request.stream, config, partner.timezone)
+        rows = adapter.read_rows(stream, config, partner.timezone)
         outcome = intake.import_rows(hub().db, partner, hub().ruleset(partner), rows, clock=current_app.config["CLOCK"],
                                       terms=terms(), audit=audit_trail.for_batch())
     except TooDeep:
@@ -134,7 +147,7 @@ def post_batch():
     except UnreadablePayload as exc:
         raise BadRequest(str(exc), code="unreadable_body") from None
     metrics.earned("batch", outcome.sales, outcome.points_earned)
-    return outcome.view()
+    return outcome
 
 
 @blp.route("/actions", methods=["POST"])

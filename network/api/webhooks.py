@@ -32,17 +32,18 @@ def put_webhook(args, slug):
     signed with the secret and retried with backoff.
     """
     only_itself(slug, "A partner sets only its own webhook")
+    return idempotent_write(lambda session: set_webhook(session, slug, args["url"], args["secret"]), status=200)
+
+
+def set_webhook(session, slug: str, url: str, secret: str) -> dict:
+    """Register or replace the partner's webhook (a new secret rotates it), the change audited; 422 `invalid_webhook`."""
     private_networks = bool(current_app.config.get("COALITION_WEBHOOK_PRIVATE_NETWORKS", False))
-
-    def work(session):
-        partner = get_partner(session, slug)
-        before = webhooks.show(session, partner.id).view(slug)
-        after = webhooks.put(session, partner.id, url=args["url"], secret=args["secret"], now=now(),
-                             private_networks=private_networks).view(slug)
-        audit_trail.change(before, after, partner_id=partner.id)
-        return after
-
-    return idempotent_write(work, status=200)
+    partner = get_partner(session, slug)
+    before = webhooks.show(session, partner.id).view(slug)
+    after = webhooks.put(session, partner.id, url=url, secret=secret, now=now(),
+                         private_networks=private_networks).view(slug)
+    audit_trail.change(before, after, partner_id=partner.id)
+    return after
 
 
 @blp.route("/partners/<slug>/webhook", methods=["DELETE"])

@@ -12,6 +12,7 @@ class EventKind(StrEnum):
     POINTS_EXPIRING = "points_expiring"  # to the enrolling partner, ahead of the member's next expiry
     TIER_CHANGED = "tier_changed"
     DORMANT_MEMBER = "dormant_member"  # points unspent and no activity for a while
+    WEBHOOK_TEST = "webhook_test"  # asked for by the partner itself, to try its endpoint
 
 
 class DeliveryStatus(StrEnum):

@@ -16,6 +16,7 @@ event is offered to the delivery plugins as well):
 | `points_expiring` | the member's enrolling partner | member_id, points, expires_at, days_left, balance |
 | `tier_changed` | the member's enrolling partner | member_id, from, to, reason (threshold reached, yearly review) |
 | `dormant_member` | the member's enrolling partner | member_id, points, last_activity_at, inactive_days |
+| `webhook_test` | the partner that asked for it (`webhooks.send_test`) | partner, message |
 
 Payloads never carry a member's e-mail or name: a partner's webhook is
 outside the hub, and the member id is all it needs to look its own

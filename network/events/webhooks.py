@@ -22,9 +22,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from network.errors import Invalid, NotFound
-from network.events import destination
-from network.events.kinds import DeliveryStatus
+from network.errors import Conflict, Invalid, NotFound
+from network.events import destination, outbox
+from network.events.kinds import DeliveryStatus, EventKind
 from network.models import Delivery, DeliveryAttempt, Event, Webhook
 
 SIGNATURE_HEADER, EVENT_ID_HEADER = "Coalition-Signature", "Coalition-Event-Id"
@@ -124,6 +124,32 @@ def deliveries(session: Session, partner_id: int, *, status: str | None, count: 
     return [{"id": row.id, "event_id": row.public_id, "type": row.kind, "created_at": row.created_at, "status": row.status,
              "attempts": tries[row.id], "next_attempt_at": row.next_attempt_at, "delivered_at": row.delivered_at}
             for row in rows]
+
+
+def send_test(session: Session, partner_id: int, slug: str, *, now: datetime) -> str:
+    """One `webhook_test` event to the partner's own webhook, sent by the deliverer like any other; 404 without one."""
+    if not show(session, partner_id).secret_set:
+        raise NotFound("The partner has no webhook", code="no_webhook")
+    return outbox.emit(session, EventKind.WEBHOOK_TEST, member_id=None, partner_id=partner_id, now=now,
+                       data={"partner": slug, "message": "A test event: your endpoint is reached and the signature checks."})
+
+
+def retry(session: Session, partner_id: int, delivery_id: int, *, now: datetime) -> None:
+    """A failed delivery of the partner's webhook due again now: one more attempt, its earlier ones kept.
+
+    404 for a delivery that is not this partner's, 409 for one that has not failed.
+    """
+    found = session.execute(
+        select(Delivery.status).join(Webhook, Webhook.id == Delivery.webhook_id)
+        .where(Delivery.id == delivery_id, Webhook.partner_id == partner_id).with_for_update(of=Delivery)
+    ).first()
+    if found is None:
+        raise NotFound(f"No delivery {delivery_id} of this partner's webhook", {"delivery_id": [str(delivery_id)]},
+                       code="not_found")
+    if found.status != DeliveryStatus.FAILED:
+        raise Conflict(f"Delivery {delivery_id} is {found.status}: only a failed one is tried again", code="conflict")
+    session.execute(update(Delivery).where(Delivery.id == delivery_id)
+                    .values(status=DeliveryStatus.PENDING, next_attempt_at=now))
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
