@@ -66,6 +66,9 @@ def test_sign_out_revokes_the_sessions_credential_and_a_disabled_person_is_out_a
     kinds = database.read(lambda session: session.execute(
         select(Credential.kind, Credential.revoked_at).where(Credential.name == "page sign-in")).all())
     assert kinds == [("session", clock.now)]
+    last = database.read(lambda session: session.execute(
+        select(AuditEvent.actor, AuditEvent.action).order_by(AuditEvent.id.desc()).limit(1)).one())
+    assert tuple(last) == ("fin@example.net", "sign-out")
     assert client.get("/desk").status_code == 302
 
     other = signed_in(app, "sup@example.net", "support")

@@ -18,7 +18,7 @@ from network.api.common import hub, now
 from network.api.limits import form_field, limited
 from network.errors import Invalid
 from network.pages import security, sessions, signed_in
-from network.parties import credentials, people, roles
+from network.parties import audit, credentials, people, roles
 
 blp = security.guard(Blueprint("people", __name__))
 
@@ -116,6 +116,12 @@ def sign_out():
     """The session's credential revoked, not only the cookie dropped: a copied cookie stops working too."""
     caller = signed_in.principal()
     if caller is not None and caller.credential_id is not None:
-        hub().db.transact(lambda session: credentials.revoke(session, caller.credential_id, now()))
+        def work(session: Session) -> None:
+            credentials.revoke(session, caller.credential_id, now())
+            audit.record(session, now(), audit.Actor(caller.actor, caller.role, caller.partner.id if caller.partner else None,
+                                                     caller.credential_id), "sign-out", request.path,
+                         where=audit.Where(request.remote_addr, request.headers.get("User-Agent")))
+
+        hub().db.transact(work)
     sessions.end()
     return redirect(url_for("people.sign_in"))
