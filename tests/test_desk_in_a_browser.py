@@ -99,3 +99,60 @@ def test_support_and_admin_pages_pass_axe_and_support_sees_no_closing(browser, s
     assert page.locator("[data-figure=api-key]").inner_text().startswith("coal_pk_")
     assert look(page, "desk-partner-added", shots, elsewhere) == []
     context.close()
+
+
+def test_a_partners_settings_and_the_tier_ladder_pass_axe_refused_and_saved(browser, served, shots, clock):
+    app, base = served
+    hub = HubClient(app.test_client(), ADMIN_TOKEN)
+    World.build(hub)
+    assert hub.call("PUT", "/v1/partners/brew-bar/adapter", json={"adapter": "shopify", "adapter_config": {
+        "webhook_secret": "shpss_0123456789abcdef"}}).status_code == 200
+    assert hub.call("PUT", "/v1/partners/brew-bar/contract", json={"issue_fee": "0.002", "redeem_rate": "0.010", "effective_from": (
+        clock.now - timedelta(days=1)).isoformat()}).status_code == 201
+    add_person(app, "ops@example.net", "admin")
+    add_person(app, "fin@example.net", "finance")
+
+    context = browser.new_context()
+    page, elsewhere = confined(context, base)
+    sign_in(page, base, "ops@example.net", PASSWORD)
+    page.goto(base + "/desk/partners")
+    page.get_by_role("link", name="brew-bar").click()
+    assert page.url == base + "/desk/partners/brew-bar"
+    assert page.locator("[data-setting=webhook_secret]").inner_text() == "********"
+    assert look(page, "desk-partner", shots, elsewhere) == []
+    page.get_by_label("The rules, as a JSON list").fill('[{"rule": "base_rate", "rate": "lots"}]')
+    page.get_by_role("button", name="Save the rules").click()
+    assert page.locator("[data-error='rules.0.rate']").count() == 1
+    assert look(page, "desk-partner-refused", shots, elsewhere) == []
+    page.get_by_label("The rules, as a JSON list").fill('[{"rule": "base_rate", "rate": "2"}]')
+    page.get_by_role("button", name="Save the rules").click()
+    assert page.locator("[data-words]").all_inner_texts() == ["2 points per unit spent"]
+    assert hub.call("GET", "/v1/partners/brew-bar").json["rules"] == [{"rule": "base_rate", "rate": "2"}]
+
+    page.get_by_role("link", name="Tiers").click()
+    assert look(page, "desk-tiers-form", shots, elsewhere) == []
+    page.get_by_label("Name (1 to 40 characters)").first.fill("Member")
+    page.locator("#threshold-0").fill("0")
+    page.locator("#multiplier-0").fill("1")
+    page.locator("#name-1").fill("Gold")
+    page.locator("#threshold-1").fill("0")
+    page.locator("#multiplier-1").fill("2")
+    page.get_by_role("button", name="Save the ladder").click()
+    assert "greater than the tier before" in page.locator("[data-error=threshold-1]").inner_text()
+    assert look(page, "desk-tiers-refused", shots, elsewhere) == []
+    page.locator("#threshold-1").fill("500")
+    page.get_by_role("button", name="Save the ladder").click()
+    assert page.locator("[data-tier]").evaluate_all("rows => rows.map(r => r.dataset.tier)") == ["Member", "Gold"]
+    assert [t["name"] for t in hub.call("GET", "/v1/network/tiers").json["tiers"]] == ["Member", "Gold"]
+    assert look(page, "desk-tiers-saved", shots, elsewhere) == []
+    context.close()
+
+    context = browser.new_context()
+    page, elsewhere = confined(context, base)
+    sign_in(page, base, "fin@example.net", PASSWORD)
+    page.get_by_role("link", name="Partners").first.click()
+    page.get_by_role("link", name="brew-bar").click()
+    assert page.get_by_role("button", name="Add the version").count() == 1
+    assert page.get_by_role("button", name="Save the rules").count() == 0
+    assert look(page, "desk-partner-finance", shots, elsewhere) == []
+    context.close()

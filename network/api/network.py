@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from network.api import audit_trail
 from network.api.answers import answers, writes
@@ -15,7 +18,8 @@ from network.parties.roles import ADMIN, ALL_ROLES
 blp = Blueprint("network", __name__, description="Network-wide settings")
 
 
-def _view(ladder: list[tiers.Tier]) -> dict:
+def ladder_view(ladder: list[tiers.Tier]) -> dict:
+    """The ladder and which sales qualify, as GET /v1/network/tiers answers them."""
     return {"tiers": [tier.view() for tier in ladder], **tier_window().view()}
 
 
@@ -28,7 +32,7 @@ def get_tiers():
 
     Any caller: tills show a member's tier and what the next one needs.
     """
-    return read(lambda session: _view(tiers.ladder(session)))
+    return read(lambda session: ladder_view(tiers.ladder(session)))
 
 
 @blp.route("/network/tiers", methods=["PUT"])
@@ -43,12 +47,18 @@ def put_tiers(args):
     Admins only. The first threshold is 0 (every member is in a tier); thresholds and multipliers rise from one
     tier to the next.
     """
+    return idempotent_write(ladder_change(args["tiers"]), status=200)
+
+
+def ladder_change(ladder: list[dict]) -> Callable[[Session], dict]:
+    """The work of replacing the ladder with `TiersSet`'s tiers, audited before and after: what this API and the desk
+    both commit. Every worker reads the new ladder from its next request."""
 
     def work(session):
-        before = _view(tiers.ladder(session))
-        after = _view(tiers.set_ladder(session, args["tiers"], now=now()))
+        before = ladder_view(tiers.ladder(session))
+        after = ladder_view(tiers.set_ladder(session, ladder, now=now()))
         bump_settings_version(session)
         audit_trail.change(before, after)
         return after
 
-    return idempotent_write(work, status=200)
+    return work

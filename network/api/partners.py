@@ -32,9 +32,12 @@ from partners.earning import InvalidRules, compile_rules, earn_rate_rules
 blp = Blueprint("partners", __name__, description="Partner retailers")
 
 _SECRET_WORDS = ("secret", "key", "password", "token")
+#: What a secret-looking adapter setting reads as: the hub never shows one back.
+MASKED = "********"
 
 
-def _view(partner: PartnerRef) -> dict:
+def partner_view(partner: PartnerRef) -> dict:
+    """A partner as the API shows it (secrets masked): GET /v1/partners/<slug>, and the pages that show one."""
     adapter = hub().adapters.get(partner.adapter)
     return {
         "slug": partner.slug,
@@ -43,7 +46,7 @@ def _view(partner: PartnerRef) -> dict:
         "currency": partner.currency,
         "adapter": partner.adapter,
         "adapter_config": {
-            key: "********" if any(word in key.lower() for word in _SECRET_WORDS) else value
+            key: MASKED if any(word in key.lower() for word in _SECRET_WORDS) else value
             for key, value in partner.adapter_config.items()
         },
         "rules": partner.rules,
@@ -105,7 +108,7 @@ def new_partner(args: dict) -> Callable[[Session], dict]:
 
     def work(session):
         partner, key = create_partner(session, NewPartner(**args, rules=rules), now())
-        view = _view(partner)
+        view = partner_view(partner)
         audit_trail.change(None, view, partner_id=partner.id, target=f"/v1/partners/{partner.slug}")
         return {**view, "api_key": ShownOnce(key)}
 
@@ -122,7 +125,7 @@ def show(slug):
     The operator's staff read any partner; a partner's keys and people only it (403 `wrong_partner` otherwise).
     """
     only_itself(slug)
-    return read(lambda session: _view(get_partner(session, slug)))
+    return read(lambda session: partner_view(get_partner(session, slug)))
 
 
 @blp.route("/partners/<slug>", methods=["PATCH"])
@@ -136,7 +139,7 @@ def patch(args, slug):
 
     Admins only. Fields left out keep their value.
     """
-    return _changed(slug, lambda session: amend(session, slug, args))
+    return idempotent_write(partner_change(slug, lambda session: amend(session, slug, args)), status=200)
 
 
 @blp.route("/partners/<slug>/adapter", methods=["PUT"])
@@ -152,8 +155,14 @@ def put_adapter(args, slug):
     `adapter_config.<field>`, never a failure at the first sale.
     """
     only_itself(slug)
-    config = _adapter_and_config(args["adapter"], args["adapter_config"])
-    return _changed(slug, lambda session: set_adapter(session, slug, args["adapter"], config))
+    return idempotent_write(adapter_change(slug, args["adapter"], args["adapter_config"]), status=200)
+
+
+def adapter_change(slug: str, adapter: str, config: dict) -> Callable[[Session], dict]:
+    """The work of choosing a partner's adapter and its settings, checked by the adapter's own schema first (422
+    naming `adapter` or `adapter_config.<field>`): what this API and the pages both commit."""
+    checked = _adapter_and_config(adapter, config)
+    return partner_change(slug, lambda session: set_adapter(session, slug, adapter, checked))
 
 
 @blp.route("/partners/<slug>/rules", methods=["PUT"])
@@ -180,8 +189,14 @@ def put_rules(slug):
         body = json.loads(request.get_data())
     except (ValueError, RecursionError):
         raise BadRequest("Send the rules as a JSON list", code="unreadable_body") from None
-    rules = _checked_rules(body)
-    return _changed(slug, lambda session: set_rules(session, slug, rules))
+    return idempotent_write(rules_change(slug, body), status=200)
+
+
+def rules_change(slug: str, rules) -> Callable[[Session], dict]:
+    """The work of replacing a partner's earning rules, each checked by its plugin's schema first (422 `invalid_rules`
+    naming `rules.<index>.<field>`): what this API and the desk both commit."""
+    checked = _checked_rules(rules)
+    return partner_change(slug, lambda session: set_rules(session, slug, checked))
 
 
 @blp.route("/partners/<slug>/contract", methods=["PUT"])
@@ -196,18 +211,24 @@ def put_contract(args, slug):
     Admins and finance. A version applies to points booked from its `effective_from`; settlement values each point under
     the version in force when it was booked, so a new version never reprices the past.
     """
+    return idempotent_write(contract_version(slug, args))
+
+
+def contract_version(slug: str, args: dict) -> Callable[[Session], dict]:
+    """The work of adding a contract version from `ContractSet`'s fields (409 `contract_version_exists` when one starts
+    at that instant), in the network's settlement currency: what this API and the desk both commit."""
     currency = current_app.config["COALITION_SETTLEMENT_CURRENCY"]
 
     def work(session):
         partner = get_partner(session, slug)
-        before = _contracts_view(session, partner)
+        before = contracts_view(session, partner)
         contracts.add_version(session, partner, issue_fee=args["issue_fee"], redeem_rate=args["redeem_rate"],
                               currency=currency, effective_from=args["effective_from"] or now(), now=now())
-        after = _contracts_view(session, partner)
+        after = contracts_view(session, partner)
         audit_trail.change(before, after, partner_id=partner.id)
         return after
 
-    return idempotent_write(work)
+    return work
 
 
 @blp.route("/partners/<slug>/contract", methods=["GET"])
@@ -220,21 +241,22 @@ def get_contract(slug):
     Admins and finance read any partner's; a partner's admin and keys only its own.
     """
     only_itself(slug)
-    return read(lambda session: _contracts_view(session, get_partner(session, slug)))
+    return read(lambda session: contracts_view(session, get_partner(session, slug)))
 
 
-def _contracts_view(session, partner: PartnerRef) -> dict:
+def contracts_view(session, partner: PartnerRef) -> dict:
+    """The partner's contract versions as GET /v1/partners/<slug>/contract answers them, oldest first."""
     return {"slug": partner.slug, "versions": [v.view() for v in contracts.versions(session, {partner.id})]}
 
 
-def _changed(slug: str, change):
+def partner_change(slug: str, change: Callable[[Session], PartnerRef]) -> Callable[[Session], dict]:
     """A change of a partner's settings, with the partner's view before and after in the audit trail."""
 
     def work(session):
         partner = get_partner(session, slug)
-        after = _view(change(session))
+        after = partner_view(change(session))
         bump_settings_version(session)  # every worker's cached principals of this partner carry the old settings
-        audit_trail.change(_view(partner), after, partner_id=partner.id)
+        audit_trail.change(partner_view(partner), after, partner_id=partner.id)
         return after
 
-    return idempotent_write(work, status=200)
+    return work

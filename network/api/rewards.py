@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from network.api import audit_trail
 from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, only_itself, principal, read, requires
-from network.api.partners import _view as partner_view
+from network.api.partners import partner_view
 from network.api.schemas import (
     Catalogue,
     CatalogueQuery,
@@ -105,15 +109,21 @@ def put_points_rate(args, slug):
     The partner itself, or the operator. Without a rate a partner takes points, not amounts (`no_points_rate`).
     """
     only_itself(slug)
+    return idempotent_write(points_rate_change(slug, args["points_per_unit"]), status=200)
+
+
+def points_rate_change(slug: str, points_per_unit: Decimal) -> Callable[[Session], dict]:
+    """The work of setting a partner's points per unit (checked by `PointsRateSet`): what this API and the desk
+    both commit. Every worker reads the partner afresh."""
 
     def work(session):
         before = get_partner(session, slug)
-        after = partner_view(set_points_rate(session, slug, args["points_per_unit"]))
+        after = partner_view(set_points_rate(session, slug, points_per_unit))
         bump_settings_version(session)
         audit_trail.change(partner_view(before), after, partner_id=before.id)
         return after
 
-    return idempotent_write(work, status=200)
+    return work
 
 
 @blp.route("/donations", methods=["POST"])

@@ -3,7 +3,7 @@
 A module per part of the desk, each adding its routes to the one
 blueprint: statements and closing a period (finance, admin), charts,
 support (finding a member, a card blocked, an adjustment), admin
-(partners, tiers, staff).
+(partners, staff), one partner's settings, the tier ladder.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("desk.close", "Close a period", MONEY),
     ("desk.charts", "Charts", MONEY),
     ("desk.members", "Members", HELP),
-    ("desk.partners", "Partners", RUN),
+    ("desk.partners", "Partners", MONEY),
     ("desk.staff", "Staff", RUN),
-    ("desk.tiers", "Tiers", RUN),
+    ("desk.tiers", "Tiers", STAFF_ROLES),
 ]
 
 
@@ -49,4 +49,4 @@ def _sections():
     return {"desk_sections": desk_sections}
 
 
-from network.pages.desk import admin, closing, statements, support, trends  # noqa: E402, F401  (their routes)
+from network.pages.desk import admin, closing, partner_settings, statements, support, tiers, trends  # noqa: E402, F401  (their routes)

@@ -1,4 +1,4 @@
-"""Running the network from the desk (admins): its partners, its staff, its tier ladder.
+"""Running the network from the desk (admins): its partners, its staff.
 
 A partner is added as POST /v1/partners adds one (its schema, its checks,
 its audited change), and its API key is shown on the page once, as the
@@ -8,17 +8,17 @@ once, which they replace at their first sign-in.
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import g, render_template, request
 from marshmallow import ValidationError
 
 from network.api.access import policy
-from network.api.common import ladder, now, read
+from network.api.common import now, read
 from network.api.partners import new_partner
 from network.api.schemas import PartnerCreate
 from network.errors import DomainError
 from network.ledger.kinds import PartnerKind
 from network.pages import signed_in
-from network.pages.desk import RUN, blp, forms
+from network.pages.desk import MONEY, RUN, blp, forms
 from network.parties import people, registry
 from network.parties.roles import STAFF_ROLES
 
@@ -31,11 +31,11 @@ LISTED = 500
 def _partners(errors: dict | None = None, typed: dict | None = None, status: int = 200):
     rows = read(lambda session: registry.listed(session, after=None, limit=LISTED))
     return render_template("desk/partners.html", partners=rows, errors=errors or {}, typed=typed or {},
-                           kinds=list(PartnerKind)), status
+                           kinds=list(PartnerKind), adds=g.principal.role in RUN), status
 
 
 @blp.route("/partners", methods=["GET"])
-@signed_in.needs(RUN)
+@signed_in.needs(MONEY)  # finance reads them (and a partner's contract), as GET /v1/partners lets it; admins add
 def partners():
     return _partners()
 
@@ -87,9 +87,3 @@ def add_staff():
         field = next(iter(refused.details or {}), "email")
         return _staff({field: forms.said(refused, field) if field != "email" else refused.message}, typed, refused.status)
     return render_template("desk/staff_added.html", person=person, password=password)
-
-
-@blp.route("/tiers", methods=["GET"])
-@signed_in.needs(RUN)
-def tiers():
-    return render_template("desk/tiers.html", ladder=ladder())

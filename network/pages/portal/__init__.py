@@ -92,6 +92,7 @@ SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("portal.upload", "Upload", UPLOADERS),
     ("portal.rewards", "Rewards", PEOPLE),
     ("portal.webhook", "Webhook", ADMINS),
+    ("portal.adapter", "Adapter", ADMINS),
     ("portal.keys", "API keys", ADMINS),
     ("portal.settlement", "Settlement", PEOPLE),
 ]
@@ -107,4 +108,4 @@ def _sections():
     return {"portal_sections": portal_sections}
 
 
-from network.pages.portal import dashboard, keys, rewards, settlement, upload, webhook  # noqa: E402,F401  (their routes)
+from network.pages.portal import adapter, dashboard, keys, rewards, settlement, upload, webhook  # noqa: E402,F401  (their routes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import redirect, render_template, request, url_for
 
 from network.api.common import hub, now
-from network.api.partners import _view as partner_view
+from network.api.partners import partner_view
 from network.api.webhooks import set_webhook
 from network.errors import DomainError, Invalid
 from network.events import webhooks
