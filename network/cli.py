@@ -486,4 +486,4 @@ def demo_command(database: str | None, member_count: int, sale_count: int, seed:
     sys.exit(run_demo(database, member_count=member_count, sale_count=sale_count, seed=seed))
 
 
-from network import cli_staff  # noqa: E402, F401  (registers `coalition staff`; it imports this module)
+from network import cli_aliases, cli_staff  # noqa: E402, F401  (register `coalition aliases` and `coalition staff`; they import this module)

@@ -19,15 +19,15 @@ from network.parties import audit, credentials, people
 from network.parties.roles import ADMIN, STAFF_ROLES
 
 
-def _now() -> datetime:
+def hub_now() -> datetime:
     return current_app.config.get("CLOCK", lambda: datetime.now(timezone.utc))()
 
 
-def _actor() -> audit.Actor:
+def shell_actor() -> audit.Actor:
     return audit.Actor(f"cli ({getpass.getuser()})", ADMIN)
 
 
-def _run(work):
+def run_change(work):
     """Run a change in one transaction; a refusal (a bad address, a taken one) is a message, not a traceback."""
     try:
         return _db().transact(work)
@@ -54,11 +54,11 @@ def staff_add(email: str, role: str) -> None:
     policy = people.Policy.from_config(current_app.config)
 
     def work(session):
-        person, password = people.add(session, policy, _now(), email=email, role=role)
-        audit.record(session, _now(), _actor(), "staff add", f"staff/{person.email}", after=person.as_json())
+        person, password = people.add(session, policy, hub_now(), email=email, role=role)
+        audit.record(session, hub_now(), shell_actor(), "staff add", f"staff/{person.email}", after=person.as_json())
         return person, password
 
-    person, password = _run(work)
+    person, password = run_change(work)
     click.echo(f"{person.email}: {person.role}")
     click.echo(f"password: {password}")
     click.echo("(one-time: replace it with POST /v1/auth/password before signing in)")
@@ -83,12 +83,12 @@ def staff_disable(email: str) -> None:
         person = people.by_email(session, email)
         if person.partner_id is not None:
             raise DomainError(f"{person.email} is a partner's user, not staff")
-        after = people.disable(session, person.id, _now())
-        audit.record(session, _now(), _actor(), "staff disable", f"staff/{person.email}", before=person.as_json(),
+        after = people.disable(session, person.id, hub_now())
+        audit.record(session, hub_now(), shell_actor(), "staff disable", f"staff/{person.email}", before=person.as_json(),
                      after=after.as_json())
         return after
 
-    click.echo(f"{_run(work).email}: disabled")
+    click.echo(f"{run_change(work).email}: disabled")
 
 
 @staff.command("token")
@@ -106,14 +106,14 @@ def staff_token(email: str, name: str, days: int | None) -> None:
         person = people.by_email(session, email)
         if person.partner_id is not None or person.disabled_at is not None:
             raise DomainError(f"{person.email} is no active staff member")
-        expires = _now() + timedelta(days=days) if days else None
-        token, token_id = credentials.issue(session, _now(), kind=credentials.TOKEN, name=name[:100], user_id=person.id,
+        expires = hub_now() + timedelta(days=days) if days else None
+        token, token_id = credentials.issue(session, hub_now(), kind=credentials.TOKEN, name=name[:100], user_id=person.id,
                                             expires_at=expires)
-        audit.record(session, _now(), _actor(), "staff token", f"staff/{person.email}",
+        audit.record(session, hub_now(), shell_actor(), "staff token", f"staff/{person.email}",
                      after={"id": token_id, "name": name[:100], "expires_at": expires.isoformat() if expires else None})
         return token, token_id
 
-    token, token_id = _run(work)
+    token, token_id = run_change(work)
     click.echo(f"token {token_id}: {token}")
 
 
@@ -131,8 +131,8 @@ def staff_revoke(email: str, token_id: int) -> None:
         person = people.by_email(session, email)
         if token_id not in {key.id for key in credentials.of_user(session, person.id)}:
             raise DomainError(f"{person.email} holds no token {token_id}")
-        credentials.revoke(session, token_id, _now())
-        audit.record(session, _now(), _actor(), "staff revoke", f"staff/{person.email}", after={"token": token_id})
+        credentials.revoke(session, token_id, hub_now())
+        audit.record(session, hub_now(), shell_actor(), "staff revoke", f"staff/{person.email}", after={"token": token_id})
 
-    _run(work)
+    run_change(work)
     click.echo(f"token {token_id}: revoked")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from partners.fields import CardNumber, Currency, Quantity
+from partners.fields import CardReference, Currency, Quantity
 from partners.money import MAX_MINOR, Money, MoneyError
 from partners.transactions import LineItem, Refund, Sale, Transaction
 
@@ -41,7 +41,8 @@ class CanonicalTransactionSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(["sale", "refund"]))
     order_id = fields.String(required=True, validate=_ORDER_ID, metadata={"example": "A-1001"})
     original_order_id = fields.String(validate=_ORDER_ID, metadata={"description": "refunds only: the sale refunded"})
-    card_number = CardNumber(metadata={"example": "7000000000000008", "description": "required for sales"})
+    card_number = CardReference(metadata={"example": "7000000000000008", "description": "required for sales: the hub "
+                                                                                    "card number, or the partner's own alias of it"})
     occurred_at = fields.AwareDateTime(required=True, metadata={"example": "2026-11-22T09:30:00+01:00"})
     currency = Currency(required=True, metadata={"example": "EUR"})
     total = fields.String(required=True, metadata={"example": "12.50", "description": _AMOUNT, "pattern": AMOUNT_PATTERN})

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, fields, validate
 
-from partners.cards import is_valid_card_number
+from partners.cards import REFERENCE_ERROR, is_card_reference, is_valid_card_number
 from partners.money import CURRENCY_DECIMALS
 
 #: The most of one line a sale may carry: far above any till's, far below a sum that could drift or overflow.
@@ -118,6 +118,16 @@ class Currency(fields.String):
         if code not in CURRENCY_DECIMALS:
             raise ValidationError(f"{code!r} is not an ISO 4217 currency code")
         return code
+
+
+class CardReference(fields.String):
+    """A card number or a partner's alias of one (partners.cards.is_card_reference): what a sale names its member by."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        reference = super()._deserialize(value, attr, data, **kwargs)
+        if not is_card_reference(reference):
+            raise ValidationError(REFERENCE_ERROR)
+        return reference
 
 
 class CardNumber(fields.String):

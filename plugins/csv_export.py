@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from partners.adapters import Payload, Row
-from partners.cards import is_valid_card_number
+from partners.cards import REFERENCE_ERROR, is_card_reference
 from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.hookspecs import hookimpl
 from partners.money import CURRENCY_DECIMALS, Money, MoneyError
@@ -196,8 +196,8 @@ class _RowReader:
             if kind == "sale":
                 self._fail(errors, "card_number", "is required for a sale")
             return None
-        if not is_valid_card_number(text):
-            self._fail(errors, "card_number", "is not a valid card number (16 digits with a Luhn check digit)")
+        if not is_card_reference(text):
+            self._fail(errors, "card_number", REFERENCE_ERROR)
         return text
 
     def _original(self, kind: str | None, text: str, errors: dict) -> str | None:

@@ -44,7 +44,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from partners.adapters import Payload
-from partners.cards import is_valid_card_number
+from partners.cards import REFERENCE_ERROR, is_card_reference
 from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.hookspecs import hookimpl
 from partners.money import CURRENCY_DECIMALS, Money, MoneyError
@@ -218,8 +218,8 @@ class _TransactionReader:
         card = _text(account, self.tags("LoyaltyAccountID"))
         if not card and not required:
             return None
-        if not is_valid_card_number(card):
-            raise _Invalid(f"{self.where}.LoyaltyAccountID", "is not a valid card number (16 digits with a Luhn check digit)")
+        if not is_card_reference(card):
+            raise _Invalid(f"{self.where}.LoyaltyAccountID", REFERENCE_ERROR)
         return card
 
     def _currency(self, retail: Element) -> str:

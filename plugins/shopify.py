@@ -33,7 +33,7 @@ from typing import Any
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from partners.adapters import Payload
-from partners.cards import is_valid_card_number
+from partners.cards import REFERENCE_ERROR, is_card_reference
 from partners.errors import InvalidTransaction, flatten_errors
 from partners.fields import Currency, Quantity
 from partners.hookspecs import hookimpl
@@ -202,8 +202,8 @@ def _card(attributes: list[dict], errors: dict[str, list[str]]) -> str | None:
         errors[path] = [f"is missing: the checkout must set a cart attribute named {CARD_ATTRIBUTE}"]
         return None
     number = "".join(values[0].split()) if isinstance(values[0], str) else values[0]
-    if not is_valid_card_number(number) or any(value != values[0] for value in values):
-        errors[path] = ["is not a valid card number (16 digits with a Luhn check digit)"]
+    if not is_card_reference(number) or any(value != values[0] for value in values):
+        errors[path] = [REFERENCE_ERROR]
         return None
     return number
 

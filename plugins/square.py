@@ -31,7 +31,7 @@ from typing import Any
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from partners.adapters import Payload
-from partners.cards import is_valid_card_number
+from partners.cards import REFERENCE_ERROR, is_card_reference
 from partners.errors import InvalidTransaction, flatten_errors
 from partners.fields import Currency, Quantity
 from partners.hookspecs import hookimpl
@@ -126,8 +126,8 @@ class _OrderSchema(Schema):
     def _consistent(self, data, **kwargs):
         total, tax = data["total_money"], data["total_tax_money"]
         errors: dict[str, list[str]] = {}
-        if not is_valid_card_number(data["metadata"].get(CARD_KEY)):
-            errors[f"metadata.{CARD_KEY}"] = ["must be the member's card number (16 digits with a Luhn check digit)"]
+        if not is_card_reference(data["metadata"].get(CARD_KEY)):
+            errors[f"metadata.{CARD_KEY}"] = [f"must be the member's card: {REFERENCE_ERROR.removeprefix('is ')}"]
         if tax.currency != total.currency:
             errors["total_tax_money.currency"] = [f"is {tax.currency} but total_money is in {total.currency}"]
         elif tax.minor > total.minor:

@@ -182,8 +182,9 @@ def test_a_refund_needs_no_card():
         (poslog(transaction(sale(), return_line())),
          {"Transaction 1.RetailTransaction": ["holds both Sale and Return lines (an exchange); "
                                               "send the return and the new sale as two transactions"]}),
-        (poslog(transaction(sale(), card="7000000000000006")),
-         {"Transaction 1.LoyaltyAccountID": ["is not a valid card number (16 digits with a Luhn check digit)"]}),
+        (poslog(transaction(sale(), card="7" * 129)),
+         {"Transaction 1.LoyaltyAccountID": ["is neither a card number (16 digits with a Luhn check digit) nor a "
+                                             "loyalty number of 1 to 128 characters"]}),
         (poslog(transaction(sale(), currency="")), {"Transaction 1.CurrencyCode": ["is required"]}),
         (poslog(transaction(sale(amount='<Amount Currency="USD">1</Amount>1.00'), sale(amount='<Amount Currency="EUR">1</Amount>2'),
                             currency="")),
@@ -211,7 +212,7 @@ def test_a_bad_transaction_names_its_field(body, fields):
 
 
 def test_one_bad_transaction_refuses_the_file_and_only_it_is_named():
-    body = poslog(transaction(sale(), sequence="1"), transaction(sale(), sequence="2", card="7000000000000000"),
+    body = poslog(transaction(sale(), sequence="1"), transaction(sale(), sequence="2", card="7" * 129),
                   transaction(sale(), sequence="3"))
     assert list(refusal(body)) == ["Transaction 2.LoyaltyAccountID"]
 

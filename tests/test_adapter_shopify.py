@@ -244,11 +244,21 @@ def test_a_bad_quantity_is_named_by_its_line():
 
 # The card.
 
-@pytest.mark.parametrize("value", ["7000123456789011", "70001234567890", None, 7000123456789010])
-def test_a_card_that_fails_its_check_digit_is_refused(value):
+@pytest.mark.parametrize("value", ["x" * 129, "", "   ", None, 7000123456789010])
+def test_a_card_that_can_be_neither_a_card_nor_an_alias_is_refused(value):
     order = fixture(ORDER)
     order["note_attributes"][1]["value"] = value
     assert list(errors(order)) == ["note_attributes.loyalty_card"]
+
+
+@pytest.mark.parametrize("value", ["7000123456789011", "SHOP-CUSTOMER-8812"])
+def test_a_card_that_fails_its_check_digit_goes_on_to_the_hub_which_may_know_it_as_an_alias(value):
+    """The shop's own number for its customer, or a typo: the hub books it as an alias of this partner, or refuses
+    it as `invalid_card` (tests/test_card_aliases.py)."""
+    order = fixture(ORDER)
+    order["note_attributes"][1]["value"] = value
+    (sale,) = parse(order)
+    assert sale.card_number == value
 
 
 def test_an_order_without_a_loyalty_card_is_a_shopper_who_is_not_a_member_and_books_nothing():

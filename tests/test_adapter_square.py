@@ -201,9 +201,16 @@ def test_a_zero_refund_is_refused():
 
 # The card, the lines and the ids.
 
-@pytest.mark.parametrize("metadata", [{}, {"loyalty_card": "7000555012345671"}, {"loyalty_card": "7000 5550 1234 5672"}])
-def test_an_order_without_a_valid_card_in_its_metadata_is_refused(metadata):
+@pytest.mark.parametrize("metadata", [{}, {"loyalty_card": ""}, {"loyalty_card": " 7000555012345672"},
+                                      {"loyalty_card": "7" * 129}])
+def test_an_order_without_a_card_or_an_alias_in_its_metadata_is_refused(metadata):
     assert list(errors(order(metadata=metadata))) == ["order.metadata.loyalty_card"]
+
+
+def test_a_number_that_is_no_hub_card_goes_on_to_the_hub_as_a_possible_alias():
+    """The seller's own customer number: booked if the partner made it an alias, else `invalid_card` at the hub."""
+    (sale,) = parse(order(metadata={"loyalty_card": "7000555012345671"}))
+    assert sale.card_number == "7000555012345671"
 
 
 def test_a_line_with_neither_catalog_id_nor_name_is_refused():

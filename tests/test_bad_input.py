@@ -50,7 +50,8 @@ def expect(response, status, code, field=None):
         ({"occurred_at": "2026-03-14T10:30:00"}, "occurred_at"),
         ({"order_id": 17}, "order_id"),
         ({"order_id": ""}, "order_id"),
-        ({"card_number": "7000000000000009"}, "card_number"),
+        ({"card_number": "7" * 129}, "card_number"),
+        ({"card_number": " 7000000000000008"}, "card_number"),
         ({"card_number": 7000000000000008}, "card_number"),
         ({"items": [{"sku": "X", "quantity": 1.5, "unit_price": "1.00"}]}, "items.0.quantity"),
         ({"items": [{"sku": "X", "quantity": 1, "unit_price": "1.001"}]}, "items.0.unit_price"),
@@ -104,6 +105,12 @@ def test_insufficient_points_posts_nothing(world, database, before):
     response = world.hub.redeem(world.grocer, world.card, 26)
     expect(response, 422, "insufficient_points")
     assert response.json["error"]["details"] == {"requested": 26, "available": 25}
+    assert snapshot(database) == before
+
+
+def test_a_card_that_fails_its_check_digit_and_is_no_alias_is_invalid_card(world, database, before):
+    """Read as a possible alias of the partner's (tests/test_card_aliases.py), then refused as the typo it is."""
+    expect(world.hub.sale(world.coffee, "7000000000000009", "5.00"), 422, "invalid_card", "card_number")
     assert snapshot(database) == before
 
 

@@ -16,8 +16,9 @@ from network.cli import main
 from tests.support.ledger import snapshot
 
 COMMANDS = {
-    "": ["db", "demo", "events", "expire", "holds", "import", "keys", "ledger", "members", "openapi", "plugins",
+    "": ["aliases", "db", "demo", "events", "expire", "holds", "import", "keys", "ledger", "members", "openapi", "plugins",
          "serve", "settlement", "staff", "tiers"],
+    "aliases": ["import"],
     "db": ["upgrade"],
     "events": ["deliver", "scan"],
     "holds": ["release"],

@@ -88,6 +88,13 @@ class Scene:
         assert made.status_code == 201, made.json
         return made.json["id"]
 
+    def fresh_alias(self) -> str:
+        """One of A's aliases, for its own card."""
+        alias = unique("A-ALIAS")
+        made = self.hub.call("PUT", f"/v1/card-aliases/{alias}", self.keys["partner_a"], json={"card_number": self.card})
+        assert made.status_code == 200, made.json
+        return alias
+
     def put_webhook(self) -> None:
         put = self.hub.call("PUT", "/v1/partners/alpha/webhook", json={"url": "http://127.0.0.1:9/alpha", "secret": WEBHOOK_SECRET})
         assert put.status_code == 200, put.json
@@ -302,6 +309,16 @@ MATRIX: dict[tuple[str, str], Cell] = {
     ("/docs", "GET"): Cell(200, 200, 200, 200, why="public"),
     ("/docs/init.js", "GET"): Cell(200, 200, 200, 200, why="public"),
     (f"/docs/{VERSION}/<name>", "GET"): Cell(200, 200, 200, 200, why="public", params=lambda s, w: {"name": "swagger-ui.css"}),
+    ("/v1/card-aliases/batch", "POST"): Cell(403, 200, 200, why="each partner's own numbers; B's file makes B's",
+                                             body=lambda s, w: {"data": f"alias,card_number\n{unique('FILE')},{s.card}\n",
+                                                                "content_type": "text/csv"}),
+    ("/v1/card-aliases/<alias>", "PUT"): Cell(403, 200, 200, why="each partner's own numbers; B's alias is B's alone",
+                                              params=lambda s, w: {"alias": unique("ALIAS")},
+                                              body=lambda s, w: {"json": {"card_number": s.card}}),
+    ("/v1/card-aliases/<alias>", "GET"): Cell(403, 200, 404, why="A's alias is unknown to B (unknown_alias)",
+                                              params=lambda s, w: {"alias": s.fresh_alias()}),
+    ("/v1/card-aliases/<alias>", "DELETE"): Cell(403, 200, 404, why="A's alias is unknown to B (unknown_alias)",
+                                                 params=lambda s, w: {"alias": s.fresh_alias()}),
     ("/v1/members/<member_id>/wallet-links", "POST"): Cell(201, 201, 404, why="the enrolling partner's: a link opens the "
                                                                              "member's personal data (unknown_member to others)"),
     # the pages: a session cookie, never a bearer token, so every caller here is a visitor with no session
@@ -447,6 +464,10 @@ ROLES: dict[tuple[str, str], str] = {
     ("/docs", "GET"): "public",
     ("/docs/init.js", "GET"): "public",
     (f"/docs/{VERSION}/<name>", "GET"): "public",
+    ("/v1/card-aliases/batch", "POST"): "| key admin",
+    ("/v1/card-aliases/<alias>", "PUT"): "| key admin",
+    ("/v1/card-aliases/<alias>", "GET"): "| key admin",
+    ("/v1/card-aliases/<alias>", "DELETE"): "| key admin",
     ("/v1/members/<member_id>/wallet-links", "POST"): "admin support | key",
     ("/", "GET"): "public",
     ("/assets/<path:filename>", "GET"): "public",
@@ -520,7 +541,7 @@ ROLES: dict[tuple[str, str], str] = {
 }
 
 #: Path values naming nothing: B's refusal of A's thing must read exactly as its refusal of these.
-NOBODY = {"slug": "no-such-partner", "member_id": "no-such-member", "redemption_id": 987654321, "key_id": 987654321,
+NOBODY = {"alias": "no-such-alias", "slug": "no-such-partner", "member_id": "no-such-member", "redemption_id": 987654321, "key_id": 987654321,
           "user_id": 987654321}
 
 #: Methods every rule answers without a view of its own: OPTIONS (Flask lists the methods), HEAD (the GET view, no body).

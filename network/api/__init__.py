@@ -7,6 +7,7 @@ from flask import Flask
 from network.api import (
     access,
     audit_events,
+    card_aliases,
     docs,
     document,
     gate,
@@ -34,7 +35,7 @@ def register(app: Flask) -> None:
     api = CoalitionApi(app, spec_kwargs={"extra_plugins": [document.Examples()]})
     document.register(api)
     for module in (access, partners, partner_access, audit_events, members, member_data, transactions, holds, rewards, inbound,
-                   settlement, reconciliation, network, webhooks, lists, wallet_links):
+                   settlement, reconciliation, network, webhooks, lists, wallet_links, card_aliases):
         api.register_blueprint(module.blp, url_prefix="/v1")
     app.register_blueprint(docs.blp)  # beside the API, not in its document: the page that renders it
     app.register_error_handler(DomainError, handle_domain_error)

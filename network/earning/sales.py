@@ -33,10 +33,11 @@ from network.ledger import bulk, debts, journal, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
 from network.ledger.kinds import EntryKind, OrderKind
 from network.lifecycle import hold_release, tiers, upkeep
-from network.members import cards
+from network.members import aliases, cards
 from network.models import Award as AwardRow
-from network.models import JournalEntry, Lot, Order, Posting
+from network.models import Card, JournalEntry, Lot, Order, Posting
 from network.parties.registry import PartnerRef
+from partners.cards import is_valid_card_number
 from partners.earning import RuleSet, awards_for_sale, clawback_awards
 from partners.fields import MAX_QUANTITY
 from partners.money import MAX_MINOR, Money
@@ -175,11 +176,36 @@ def book_sales(
     outcomes: list[dict | DomainError | str | None] = [None] * len(sales)
     priced = _priced(sales, outcomes, now=now, terms=terms)
     holders, referrals = locks.find_cards(session, {p.sale.card_number for p in priced}, lock=lock_first)
+    referrals |= _through_aliases(session, partner, holders, lock=lock_first)
     claims = _with_tier_awards(session, _claims(priced, holders, outcomes), now=now, terms=terms)
     booked = _claim_orders(session, partner, claims, outcomes, now=now)
     if booked:
         _book(session, partner, booked, referrals, outcomes, now=now, terms=terms, lock_first=lock_first)
     return outcomes  # type: ignore[return-value]
+
+
+#: What a card lookup answers for a reference that may be one of the partner's aliases instead.
+NOT_A_CARD = ("unknown_card", "invalid_card")
+
+
+def _through_aliases(session: Session, partner: PartnerRef, holders: dict, *, lock: bool) -> set[str]:
+    """Each reference that is no hub card, looked up among the partner's aliases and given its card's holder.
+
+    Only references a card lookup refused cost a query, so a sale naming a hub card pays nothing. A member
+    reached by an alias and by a card in the same batch keeps one `MemberAccounts`, so balances add up.
+    Returns the members still owed a referral, as `find_cards` does.
+    """
+    missing = {reference for reference, found in holders.items()
+               if isinstance(found, DomainError) and found.code in NOT_A_CARD}
+    resolved = aliases.resolve(session, partner.id, missing) if missing else {}
+    if not resolved:
+        return set()
+    found, owed = locks.find_cards(session, set(resolved.values()), lock=lock)
+    known = {holder.member_id: holder for holder in holders.values() if not isinstance(holder, DomainError)}
+    for reference, number in resolved.items():
+        holder = found[number]
+        holders[reference] = holder if isinstance(holder, DomainError) else known.setdefault(holder.member_id, holder)
+    return owed
 
 
 def _priced(sales: Sequence[tuple[Sale, list[Award] | DomainError]], outcomes: list, *, now: datetime,
@@ -431,9 +457,18 @@ def _refunded_sale(session: Session, partner: PartnerRef, refund: Refund) -> Ord
     return sale
 
 
+def _member_of(session: Session, partner: PartnerRef, reference: str) -> str:
+    """The member of a card, or of the card this partner's alias stands for; the card's refusal for neither."""
+    if not is_valid_card_number(reference) or session.get(Card, reference) is None:
+        number = aliases.resolve(session, partner.id, [reference]).get(reference)
+        if number is not None:
+            return cards.member_for_card(session, number)
+    return cards.member_for_card(session, reference)
+
+
 def _check_card_and_order(session: Session, partner: PartnerRef, refund: Refund, member: journal.MemberAccounts) -> None:
     """The card, if named, is the sale's holder's; the refund's order id is new."""
-    if refund.card_number is not None and cards.member_for_card(session, refund.card_number) != member.member_id:
+    if refund.card_number is not None and _member_of(session, partner, refund.card_number) != member.member_id:
         raise Invalid("The card is not the one the sale was made with", {"card_number": [refund.card_number]}, code="card_mismatch")
     if orders.find(session, partner.id, OrderKind.REFUND, refund.order_id) is not None:
         # Checked before the amounts, so a resent refund reads as a duplicate, not as too large.

@@ -13,11 +13,11 @@ from network.models.access import AuditEvent, Credential, SettingsVersion, User
 from network.models.base import Base, DecimalText, Id, UtcDateTime, int_sum
 from network.models.events import Delivery, DeliveryAttempt, Event, Webhook
 from network.models.ledger import Account, Award, Debt, JournalEntry, Lot, LotMovement, Order, Posting
-from network.models.members import Card, Member, MemberKey, Referral, WalletLink
+from network.models.members import Card, CardAlias, Member, MemberKey, Referral, WalletLink
 from network.models.parties import Contract, Partner
 from network.models.requests import IdempotencyRecord
 from network.models.settlement import Acknowledgement, Statement
 from network.models.spending import Hold, Reward, RewardRedemption
 from network.models.tiers import Tier
 
-__all__ = ["AuditEvent", "Credential", "SettingsVersion", "User", "Base", "DecimalText", "Id", "UtcDateTime", "int_sum", "Contract", "Partner", "Card", "Member", "MemberKey", "Referral", "WalletLink", "Account", "Award", "Debt", "JournalEntry", "Lot", "LotMovement", "Order", "Posting", "Hold", "Reward", "RewardRedemption", "Tier", "Delivery", "DeliveryAttempt", "Event", "Webhook", "Acknowledgement", "Statement", "IdempotencyRecord"]
+__all__ = ["AuditEvent", "Credential", "SettingsVersion", "User", "Base", "DecimalText", "Id", "UtcDateTime", "int_sum", "Contract", "Partner", "Card", "CardAlias", "Member", "MemberKey", "Referral", "WalletLink", "Account", "Award", "Debt", "JournalEntry", "Lot", "LotMovement", "Order", "Posting", "Hold", "Reward", "RewardRedemption", "Tier", "Delivery", "DeliveryAttempt", "Event", "Webhook", "Acknowledgement", "Statement", "IdempotencyRecord"]

@@ -10,12 +10,13 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from network.ledger.kinds import CardStatus
-from network.models.base import Base
+from network.models.base import Base, Id
 
 
 class Member(Base):
@@ -111,3 +112,22 @@ class WalletLink(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class CardAlias(Base):
+    """A partner's own loyalty number for a hub card: what its till prints or its shop stores.
+
+    Per partner: one partner's alias never resolves for another, and two
+    partners may use the same number for different cards. It names the card
+    (the member follows it through a merge, and a blocked card is refused
+    under its alias as it would be under its number).
+    """
+
+    __tablename__ = "card_aliases"
+    __table_args__ = (UniqueConstraint("partner_id", "alias"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    alias: Mapped[str] = mapped_column(String(128))
+    card_number: Mapped[str] = mapped_column(ForeignKey("cards.number"), index=True)
+    created_at: Mapped[datetime]

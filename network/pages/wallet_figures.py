@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from network.events import notices
 from network.ledger.journal import AVAILABLE, PENDING
 from network.lifecycle import expiry, tiers
-from network.members import cards, history
+from network.members import aliases, cards, history
 from network.models import Account, Lot, Partner, int_sum
 from network.spending import holds
 
@@ -52,6 +52,7 @@ def wallet(session: Session, member_id: str, *, now: datetime, policy: expiry.Po
         "sources": _sources(session, member_id),
         "rewards": _rewards(session, balance["available"]),
         "card": next((card for card in cards.cards_of(session, member_id) if card.status == "active"), None),
+        "aliases": aliases.of_member(session, member_id),
     }
 
 

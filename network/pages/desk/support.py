@@ -18,7 +18,7 @@ from network.api.lists import MembersQuery
 from network.api.members import adjustment, member_view
 from network.api.schemas import AdjustmentCreate, CardBlock
 from network.errors import DomainError
-from network.members import cards, history, search
+from network.members import aliases, cards, history, search
 from network.pages import signed_in
 from network.pages.desk import HELP, blp, forms
 from partners.fields import CardNumber
@@ -53,10 +53,12 @@ def members():
 def _page(member_id: str, *, errors: dict | None = None, typed: dict | None = None, done: str | None = None,
           status: int = 200):
     def work(session):
-        return member_view(member_id)(session), history.history(session, member_id, count=HISTORY_LINES)
+        return (member_view(member_id)(session), history.history(session, member_id, count=HISTORY_LINES),
+                aliases.of_member(session, member_id))
 
-    member, lines = read(work)
-    return render_template("desk/member.html", member=member, history=lines, errors=errors or {}, typed=typed or {},
+    member, lines, known = read(work)
+    return render_template("desk/member.html", member=member, history=lines, aliases=known, errors=errors or {},
+                           typed=typed or {},
                            done=done, limit=current_app.config["COALITION_SUPPORT_ADJUSTMENT_LIMIT"]), status
 
 
