@@ -71,10 +71,10 @@ def refusal(body: bytes) -> dict:
     return caught.value.fields
 
 
-def test_the_adapter_reads_xml_and_is_not_a_batch_adapter():
+def test_the_adapter_reads_xml_whole_or_a_transaction_at_a_time():
     assert (adapter.name, adapter.content_types, adapter.config_schema, adapter.signed) == (
         "poslog", ("application/xml", "text/xml"), None, False)
-    assert not isinstance(adapter, BatchAdapter)
+    assert isinstance(adapter, BatchAdapter)  # POST /v1/transactions/batch: each transaction its own row
 
 
 def test_namespaced_log_sale_cancelled_and_return_with_exact_figures():
@@ -317,3 +317,52 @@ def test_fuzz_mutated_fixtures(data, name, mutations):
             elif parents:
                 parents[0].append(ET.fromstring(ET.tostring(target)))
     parse_or_refuse(ET.tostring(root), data.draw(st.sampled_from(["Europe/Paris", "UTC", "Nowhere"])))
+
+
+# ------------------------------------------------------------------ an NCR ACS till's own shapes
+
+NCR_MEMBER = "0000000000000040000066677"
+
+
+def test_an_ncr_log_earns_on_what_the_member_paid_before_tax_with_voids_deposits_and_weights_as_written():
+    first, second = parse(fixture("ncr_acs_day.xml"), "America/New_York")
+    # 0.42 lb of apples at 2.99 and a soup, less a 0.73 loyalty reward: 4.02 paid, no tax.
+    assert (first.order_id, first.card_number, first.total) == ("9-34-161", NCR_MEMBER, Money(402, "USD"))
+    assert first.items == (LineItem("00000000067591", Decimal("0.42"), Money(299, "USD"), "6"),
+                           LineItem("00000000090162", Decimal("1"), Money(349, "USD"), "17"))
+    # 5.99 scanned and voided by its own negative line, 9.28 bought, a 2.00 deposit back: 8.22 paid of which 0.94 tax.
+    assert (second.order_id, second.total) == ("9-31-114", Money(728, "USD"))
+    assert second.items == (LineItem("00859665002665", Decimal("1"), Money(928, "USD"), "29"),)
+    assert second.occurred_at == utc(2017, 10, 1, 19, 15, 25)
+
+
+def test_a_void_without_its_original_line_stands_as_a_negative_line():
+    body = poslog(transaction(sale(amount="10.00"), sale(sku="OTHER", amount="-3.00", attributes=' VoidFlag="true"')))
+    (booked,) = parse(body)
+    assert booked.total == Money(700, "EUR") and [item.sku for item in booked.items] == ["4006381333931"]
+
+
+def rows(body: bytes, tz: str = "Europe/Paris") -> list:
+    import io
+
+    return list(adapter.read_rows(io.BytesIO(body), None, tz))
+
+
+def test_read_a_transaction_at_a_time_a_bad_one_is_its_own_row_and_the_others_come_through():
+    body = poslog(transaction(sale(), sequence="1"), transaction(sale(), sequence="2", card="7" * 129),
+                  transaction(sale(), sequence="3", card=None), transaction(sale(), sequence="4"))
+    read = rows(body)
+    assert [(row.number, row.transaction.order_id if row.transaction else None) for row in read] == [
+        (1, "0031-02-1"), (2, None), (4, "0031-02-4")]  # 3 is a stranger's sale: nothing to book
+    assert list(read[1].errors) == ["Transaction 2.LoyaltyAccountID"]
+    assert [row.transaction for row in rows(fixture("ncr_acs_day.xml"), "America/New_York")] == parse(
+        fixture("ncr_acs_day.xml"), "America/New_York")
+
+
+def test_a_log_cut_off_mid_transaction_books_what_came_whole_and_says_where_it_broke():
+    body = poslog(transaction(sale(), sequence="1"), transaction(sale(), sequence="2"))
+    read = rows(body[: body.index(b"<SequenceNumber>2") + 5])
+    assert read[0].transaction.order_id == "0031-02-1" and read[1].number == 2 and list(read[1].errors) == ["_file"]
+    for hostile in ("billion_laughs.xml", "external_entity.xml", "wrong_root.xml"):
+        with pytest.raises(UnreadablePayload):
+            rows(fixture(hostile))

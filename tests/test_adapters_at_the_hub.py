@@ -347,3 +347,39 @@ def test_a_body_nested_past_any_real_payload_is_unreadable_not_a_crash(hub, data
     assert hub.call("POST", "/v1/transactions", key, data=deep, content_type="application/json").status_code == 400
     assert hub.call("PUT", "/v1/partners/brew-bar/rules", data=deep, content_type="application/json").status_code == 400
     assert snapshot(database) == before
+
+
+def test_a_till_resending_its_growing_ncr_log_books_each_member_sale_once_by_the_tills_own_number(hub, clock, database):
+    """The NCR log of tests/fixtures/poslog, dated this week: the till names its member by its own membership number,
+    which the partner made an alias of the member's hub card."""
+    till = hub.create_partner("corner-till", currency="USD", timezone="America/New_York")
+    assert hub.call("PUT", "/v1/partners/corner-till/adapter", json={"adapter": "poslog", "adapter_config": {}}).status_code == 200
+    member, card = hub.enrol(till)
+    assert hub.call("PUT", "/v1/card-aliases/0000000000000040000066677", till, json={"card_number": card}).status_code == 200
+    day = (FIXTURES / "poslog" / "ncr_acs_day.xml").read_text().replace("2017-10-01", "2026-11-27").replace("2017-09-30", "2026-11-26")
+
+    def send(text):
+        answer = hub.call("POST", "/v1/transactions/batch", till, data=text.encode(), content_type="application/xml")
+        assert answer.status_code == 200, answer.json
+        return answer.json
+
+    first = send(day)
+    assert (first["accepted"], first["duplicates"], first["rejected_total"]) == (2, 0, 0)
+    assert hub.balance(card)["available"] == 4 + 7  # 4.02 paid; 8.22 less 0.94 tax: 7.28
+    before = snapshot(database)
+    again = send(day)
+    assert (again["accepted"], again["duplicates"]) == (0, 2) and snapshot(database)["balances"] == before["balances"]
+    later = day.replace("</POSLog>", """<Transaction><RetailStoreID>9</RetailStoreID><WorkstationID>34</WorkstationID>
+      <SequenceNumber>162</SequenceNumber><EndDateTime>2026-11-27T09:00:00</EndDateTime><CurrencyCode>USD</CurrencyCode>
+      <RetailTransaction><LineItem><Sale><ItemID>42</ItemID><ExtendedAmount>20.00</ExtendedAmount><Quantity>1</Quantity>
+      </Sale></LineItem><LineItem><acs:LoyaltyMembership><acs:LoyaltyID>0000000000000040000066677</acs:LoyaltyID>
+      </acs:LoyaltyMembership></LineItem><Total TotalType="TransactionGrandAmount">20.00</Total></RetailTransaction>
+      </Transaction><Transaction><RetailStoreID>9</RetailStoreID><WorkstationID>34</WorkstationID><SequenceNumber>163
+      </SequenceNumber><EndDateTime>2026-11-27T09:05:00</EndDateTime><CurrencyCode>USD</CurrencyCode><RetailTransaction>
+      <LineItem><Sale><ItemID>43</ItemID><ExtendedAmount>5.00</ExtendedAmount></Sale></LineItem><LineItem>
+      <acs:LoyaltyMembership><acs:LoyaltyID>NO-SUCH-MEMBER</acs:LoyaltyID></acs:LoyaltyMembership></LineItem>
+      <Total TotalType="TransactionGrandAmount">5.00</Total></RetailTransaction></Transaction></POSLog>""")
+    grown = send(later)
+    assert (grown["accepted"], grown["duplicates"], grown["rejected_total"]) == (1, 2, 1)
+    assert grown["rejected"][0]["row"] == 7 and grown["rejected"][0]["code"] == "invalid_card"
+    assert hub.balance(card)["available"] == 11 + 20
