@@ -1,4 +1,4 @@
-"""The `csv` adapter: a till's end-of-day export, one transaction a row.
+"""The `csv` adapter: a till's end-of-day export, one transaction a row (or a shop's, one row per line).
 
 An export can hold a million rows and one bad row must not cost the other
 999,999, so the file is read as it streams in and each row stands or falls
@@ -9,12 +9,18 @@ Every retailer's export differs a little (its own column headers, `;` and a
 decimal comma in France, day-first dates, its own words for a refund), so
 those are partner settings; the meaning of the columns does not change.
 Errors name the column by the retailer's own header, as it reads in its file.
+A shop's order export writes one row per line item with the order's fields
+on its first row only: the rows below with the same order id and no time
+or total of their own are that order's, and yield nothing more. Without a
+type column, the sign of the total says sale or refund; a partner's
+`card_pattern` picks the card out of a cell that holds more than the card.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -34,7 +40,8 @@ from partners.transactions import Refund, Sale, Transaction
 #: The canonical columns, in the order of the default header.
 COLUMNS = ("order_id", "type", "card_number", "occurred_at", "currency", "total", "original_order_id")
 #: A sales-only export may leave out `original_order_id`; every other column must be there.
-REQUIRED = frozenset(COLUMNS) - {"original_order_id"}
+#: Without a type column, a row's type is the sign of its total: a negative total is a refund.
+REQUIRED = frozenset(COLUMNS) - {"original_order_id", "type"}
 DEFAULT_TYPES = {"sale": "sale", "refund": "refund"}
 #: The key of Row.errors for a problem with the row as a whole (its field count, its bytes).
 WHOLE_ROW = "_row"
@@ -80,6 +87,22 @@ class CsvConfigSchema(Schema):
         metadata={"description": "the partner's words for sale and refund", "example": {"VENTE": "sale", "REMB": "refund"}},
     )
 
+    card_pattern = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "a regular expression that picks the card out of its cell (its first group, else "
+                                 "the whole match): for a cell such as 'Loyalty 7000 0000 0000 0008'",
+                  "example": r"(\d{16})"},
+    )
+
+    @validates("card_pattern")
+    def _a_pattern(self, value: str, **kwargs) -> None:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValidationError(f"is not a regular expression: {exc}") from None
+        if compiled.groups > 1:
+            raise ValidationError("has more than one group: the card is its first group, or the whole match")
+
     @validates("delimiter")
     def _one_character(self, value: str, **kwargs) -> None:
         if len(value) != 1:
@@ -113,6 +136,7 @@ class _Layout:
         self.delimiter = config.get("delimiter", ",")
         self.decimal_comma = config.get("decimal_separator") == ","
         self.types = dict(config.get("type_values") or DEFAULT_TYPES)
+        self.card_pattern = re.compile(config["card_pattern"]) if config.get("card_pattern") else None
         self.timezone_name = timezone_name
         self.zone = _zone(timezone_name)
 
@@ -163,7 +187,7 @@ class _RowReader:
             return Row(number, errors={WHOLE_ROW: ["is not UTF-8 text"]})
         values = {name: record[index].strip() for name, index in self.at.items()}
         errors: dict[str, list[str]] = {}
-        kind = self._type(values["type"], errors)
+        kind = self._type(values["type"], errors) if "type" in self.at else self._signed(values, errors)
         order_id = self._identifier("order_id", values["order_id"], errors)
         card = self._card(kind, values["card_number"], errors)
         original = self._original(kind, values.get("original_order_id", ""), errors)
@@ -177,6 +201,25 @@ class _RowReader:
 
     def _fail(self, errors: dict, name: str, reason: str) -> None:
         errors.setdefault(self.header_of[name], []).append(reason)
+
+    def continues(self, record: list[str], previous: str | None) -> bool:
+        """A further line of the order above (a shop's export writes one row per line, the order's fields on its
+        first row only): the same order id, and no time and no total of its own."""
+        if previous is None or len(record) != self.width:
+            return False
+        values = {name: record[index].strip() for name, index in self.at.items()}
+        return values["order_id"] == previous and not values["total"] and not values["occurred_at"]
+
+    def order_id(self, record: list[str]) -> str | None:
+        index = self.at["order_id"]
+        return record[index].strip() if index < len(record) else None
+
+    def _signed(self, values: dict[str, str], errors: dict) -> str:
+        """A file without a type column: a negative total is a refund, whose amount is the total's size."""
+        if values["total"].startswith("-"):
+            values["total"] = values["total"][1:].strip()
+            return "refund"
+        return "sale"
 
     def _type(self, text: str, errors: dict) -> str | None:
         kind = self.layout.types.get(text)
@@ -196,6 +239,13 @@ class _RowReader:
             if kind == "sale":
                 self._fail(errors, "card_number", "is required for a sale")
             return None
+        pattern = self.layout.card_pattern
+        if pattern is not None:
+            found = pattern.search(text)
+            if found is None:
+                self._fail(errors, "card_number", f"holds nothing the card pattern {pattern.pattern!r} finds")
+                return None
+            text = "".join((found.group(1) if pattern.groups else found.group(0)).split())
         if not is_card_reference(text):
             self._fail(errors, "card_number", REFERENCE_ERROR)
         return text
@@ -259,12 +309,14 @@ class CsvExportAdapter:
             records = csv_records(csv.reader(text, delimiter=layout.delimiter))
             rows = _RowReader(layout, _header(records))
             field_at = {index: name for name, index in rows.at.items()}
+            previous = None  # the order id of the row above: its further lines yield nothing
             for number, record in enumerate(records, start=1):
                 if isinstance(record, ControlCharacter):  # named by its canonical field, as other row errors are
                     yield Row(number, errors={field_at.get(record.column, WHOLE_ROW): [REASON]})
                 elif isinstance(record, csv.Error):
                     yield Row(number, errors={WHOLE_ROW: [f"is not CSV: {record}"]})
-                elif any(record):
+                elif any(record) and not rows.continues(record, previous):
+                    previous = rows.order_id(record)
                     yield rows.read(number, record)
         finally:
             text.detach()  # the caller's stream is the caller's to close

@@ -295,3 +295,41 @@ def test_a_zone_name_in_the_date_format_is_refused_with_the_offset_to_use_instea
         CsvConfigSchema().load({"date_format": "%Y-%m-%d %H:%M %Z"})
     assert "%z" in caught.value.messages["date_format"][0]
     assert CsvConfigSchema().load({"date_format": "%d/%m/%Y 100%%Z"}) == {"date_format": "%d/%m/%Y 100%%Z"}
+
+
+def test_a_shops_order_export_with_one_row_per_line_books_each_order_once():
+    """Shopify's order export: the order's fields on its first row, its further lines below with the order id only."""
+    data = ("Name,Financial Status,Lineitem name,Loyalty,Created at,Currency,Total\n"
+            f"#1001,paid,Espresso beans,{CARD},2026-11-22T10:00:00Z,EUR,31.50\n"
+            "#1001,,Milk frother,,,,\n"
+            "#1001,,Cups x4,,,,\n"
+            "#1002,paid,Teapot,7987654321098762,2026-11-22T11:00:00Z,EUR,20.00\n").encode()
+    config = CsvConfigSchema().load({"columns": {"order_id": "Name", "card_number": "Loyalty", "occurred_at": "Created at",
+                                                 "currency": "Currency", "total": "Total"}})
+    read = rows(data, config)
+    assert [(row.number, row.transaction.order_id, row.transaction.total) for row in read] == [
+        (1, "#1001", Money(3150, "EUR")), (4, "#1002", Money(2000, "EUR"))]
+
+
+def test_without_a_type_column_a_negative_total_is_a_refund():
+    data = ("order_id,card_number,occurred_at,currency,total,original_order_id\n"
+            f"A-1,{CARD},2026-11-22T10:00:00Z,EUR,12.00,\n"
+            f"A-2,{CARD},2026-11-22T11:00:00Z,EUR,-4.50,A-1\n"
+            f"A-3,{CARD},2026-11-22T12:00:00Z,EUR,-1.00,\n").encode()
+    first, second, third = rows(data)
+    assert first.transaction == Sale("A-1", CARD, utc(2026, 11, 22, 10), Money(1200, "EUR"))
+    assert second.transaction == Refund("A-2", "A-1", utc(2026, 11, 22, 11), Money(450, "EUR"), card_number=CARD)
+    assert third.errors == {"original_order_id": ["is required for a refund"]}
+
+
+def test_a_card_pattern_picks_the_card_out_of_a_cell_that_holds_more():
+    config = CsvConfigSchema().load({"card_pattern": r"card (\d{4} ?\d{4} ?\d{4} ?\d{4})"})
+    data = (HEADER + "A-1,sale,Ann (card 7000 0000 0000 0005),2026-11-22T10:00:00Z,EUR,1.00,\n"
+            + "A-2,sale,Bob (no card),2026-11-22T10:00:00Z,EUR,1.00,\n").encode()
+    found, missing = rows(data, config)
+    assert found.transaction.card_number == CARD
+    assert missing.errors == {"card_number": ["holds nothing the card pattern 'card (\\\\d{4} ?\\\\d{4} ?\\\\d{4} ?\\\\d{4})' finds"]}
+    for bad in ("card (", "(a)(b)"):
+        with pytest.raises(ValidationError) as caught:
+            CsvConfigSchema().load({"card_pattern": bad})
+        assert list(caught.value.messages) == ["card_pattern"]
