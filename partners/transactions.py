@@ -60,4 +60,17 @@ class Refund:
     items: tuple[LineItem, ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A platform's event that books nothing, with why: a shopper who is no member, a refund of an order never booked.
+
+    Answered 200 with `"ignored": true` and the reason: Shopify and Square
+    retry anything else for days, and a refusal of what was never the hub's
+    to book helps no one.
+    """
+
+    order_id: str
+    reason: str
+
+
 Transaction = Sale | Refund

@@ -40,7 +40,7 @@ from partners.hookspecs import hookimpl
 from partners.money import MAX_MINOR, Money, MoneyError
 from partners.payloads import read_json
 from partners.signatures import require_base64_hmac
-from partners.transactions import LineItem, Refund, Sale, Transaction
+from partners.transactions import Ignored, LineItem, Refund, Sale, Transaction
 
 TOPIC_HEADER = "x-shopify-topic"
 SIGNATURE_HEADER = "x-shopify-hmac-sha256"
@@ -211,9 +211,10 @@ def _card(attributes: list[dict], errors: dict[str, list[str]]) -> str | None:
 def _sale(data: Any) -> list[Transaction]:
     order = _load(_OrderSchema(), data)
     if order["financial_status"] == "voided" or order["cancelled_at"]:
-        return []
+        return [Ignored(str(order["id"]), "the order is voided or cancelled: it earns nothing")]
     if not any(entry.get("name") == CARD_ATTRIBUTE for entry in order["note_attributes"]):
-        return []  # a shopper without a loyalty card: nothing to book, and nothing for Shopify to retry
+        # a shopper without a loyalty card: nothing to book, and nothing for Shopify to retry
+        return [Ignored(str(order["id"]), f"the order has no {CARD_ATTRIBUTE} attribute: the shopper is no member")]
     errors: dict[str, list[str]] = {}
     currency = order["currency"]
     card = _card(order["note_attributes"], errors)

@@ -11,7 +11,7 @@ unwrapped, and every error names its path in what was posted
 Points are earned on `total_money` less `total_tax_money`: what the buyer
 paid before tax, with whatever else Square counts in `total_money` (service
 charges such as delivery). The member's card is the order's
-`metadata.loyalty_card`.
+`metadata.loyalty_card`: a hub card or the partner's alias of one.
 
 Only a COMPLETED order or refund is booked; any other state is refused by name
 so the integration posts it again once Square completes it.
@@ -20,7 +20,12 @@ Square writes money as integer minor units (`{"amount": 1050, "currency":
 "USD"}`); a fractional number or a string is refused, never rounded.
 
 The signature is optional: with no `signature_key` configured, `verify`
-accepts every body, and the partner must authenticate with its API key.
+accepts every body, and the partner must authenticate with its API key. It
+guards the inbound URL only: an order the retailer's service fetched from
+Square and posts with the partner's API key was never signed by Square, so
+the key vouches for it (`key_vouches`). An order without `loyalty_card` (a
+shopper who is no member) is ignored, said why, and answered 200; so is a
+refund of an order the hub never booked.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from partners.hookspecs import hookimpl
 from partners.money import MAX_MINOR, Money
 from partners.payloads import read_json
 from partners.signatures import require_base64_hmac
-from partners.transactions import LineItem, Refund, Sale, Transaction
+from partners.transactions import Ignored, LineItem, Refund, Sale, Transaction
 
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 CARD_KEY = "loyalty_card"
@@ -126,7 +131,7 @@ class _OrderSchema(Schema):
     def _consistent(self, data, **kwargs):
         total, tax = data["total_money"], data["total_tax_money"]
         errors: dict[str, list[str]] = {}
-        if not is_card_reference(data["metadata"].get(CARD_KEY)):
+        if CARD_KEY in data["metadata"] and not is_card_reference(data["metadata"][CARD_KEY]):
             errors[f"metadata.{CARD_KEY}"] = [f"must be the member's card: {REFERENCE_ERROR.removeprefix('is ')}"]
         if tax.currency != total.currency:
             errors["total_tax_money.currency"] = [f"is {tax.currency} but total_money is in {total.currency}"]
@@ -158,7 +163,9 @@ class _RefundSchema(Schema):
             raise ValidationError("must be greater than zero", "amount_money.amount")
 
 
-def _sale(order: dict) -> Sale:
+def _sale(order: dict) -> Sale | Ignored:
+    if CARD_KEY not in order["metadata"]:  # a shopper without a card: answered 200, so Square stops retrying
+        return Ignored(order["id"], f"the order's metadata has no {CARD_KEY}: the shopper is no member")
     total, tax = order["total_money"], order["total_tax_money"]
     items = tuple(
         LineItem(
@@ -220,6 +227,9 @@ class SquareAdapter:
     content_types = ("application/json",)
     config_schema = SquareConfigSchema
     signed = True
+    #: Posted with the partner's API key (POST /v1/transactions), an order needs no Square signature: the retailer's
+    #: service fetched it from Square's API, which signs nothing; the signature guards the inbound URL.
+    key_vouches = True
 
     def parse(self, payload: Payload, config: Mapping[str, Any]) -> list[Transaction]:
         prefix, holder = _holder(read_json(payload.body))

@@ -19,7 +19,7 @@ from marshmallow import ValidationError
 from partners.adapters import Payload
 from partners.errors import BadSignature, InvalidTransaction, UnreadablePayload
 from partners.money import Money
-from partners.transactions import LineItem, Refund, Sale
+from partners.transactions import Ignored, LineItem, Refund, Sale
 from plugins.square import SquareAdapter, SquareConfigSchema
 from tests.support.fuzz import FUZZ, json_values, mutate_json, parse_or_refuse
 
@@ -201,10 +201,15 @@ def test_a_zero_refund_is_refused():
 
 # The card, the lines and the ids.
 
-@pytest.mark.parametrize("metadata", [{}, {"loyalty_card": ""}, {"loyalty_card": " 7000555012345672"},
+@pytest.mark.parametrize("metadata", [{"loyalty_card": ""}, {"loyalty_card": " 7000555012345672"},
                                       {"loyalty_card": "7" * 129}])
 def test_an_order_without_a_card_or_an_alias_in_its_metadata_is_refused(metadata):
     assert list(errors(order(metadata=metadata))) == ["order.metadata.loyalty_card"]
+
+
+def test_an_order_without_a_card_is_a_shopper_who_is_no_member_ignored_with_why():
+    (ignored,) = parse(order(metadata={}))
+    assert ignored == Ignored(ignored.order_id, "the order's metadata has no loyalty_card: the shopper is no member")
 
 
 def test_a_number_that_is_no_hub_card_goes_on_to_the_hub_as_a_possible_alias():

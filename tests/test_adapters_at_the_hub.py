@@ -138,8 +138,36 @@ def test_a_shopify_order_without_a_loyalty_card_is_acknowledged_and_books_nothin
     before = snapshot(database)
     answered = inbound(hub, "maple", order, shopify_headers(order, "orders/create"))
     assert answered.status_code == 200
-    assert answered.json == {"transactions": []}
+    assert answered.json == {"ignored": True, "order_id": str(body["id"]),
+                             "reason": "the order has no loyalty_card attribute: the shopper is no member"}
     assert snapshot(database) == before
+
+
+def test_square_ignores_what_was_never_the_hubs_and_takes_a_keyed_order_without_its_signature(hub, database):
+    """A refund of an order the hub never booked (a shopper without a card) and an order without a card are 200
+    ignored, said why, so Square stops retrying; an order the retailer's service fetched and posts with the partner's
+    key needs no Square signature (Square signs its webhooks, never its API's answers)."""
+    key = hub.create_partner("corner-cafe", currency="USD", adapter="square", adapter_config=SQUARE)
+    _, card = hub.enrol(key)
+    before = snapshot(database)
+    refund = json.loads(fixture("square/refund_partial.json"))
+    refund["refund"]["order_id"] = "ORDER-NEVER-BOOKED"
+    refund = json.dumps(refund).encode()
+    ignored = inbound(hub, "corner-cafe", refund, square_headers(refund))
+    assert ignored.status_code == 200 and ignored.json["ignored"] is True
+    assert "ORDER-NEVER-BOOKED" in ignored.json["reason"]
+    order = json.loads(fixture("square/order_completed.json"))
+    del order["order"]["metadata"]["loyalty_card"]
+    cardless = json.dumps(order).encode()
+    answered = hub.call("POST", "/v1/transactions", key, data=cardless, content_type="application/json")
+    assert (answered.status_code, answered.json["ignored"]) == (200, True)
+    after = snapshot(database)  # nothing booked; the key's request left its audit event, as every write does
+    assert after["balances"] == before["balances"]
+    assert {name: after["counts"][name] for name in ("orders", "journal_entries", "postings", "lots")} == {
+        name: before["counts"][name] for name in ("orders", "journal_entries", "postings", "lots")}
+    order["order"]["metadata"]["loyalty_card"] = card
+    keyed = hub.call("POST", "/v1/transactions", key, data=json.dumps(order).encode(), content_type="application/json")
+    assert keyed.status_code == 201, keyed.json  # no X-Square-Hmacsha256-Signature: the key vouches
 
 
 def test_inbound_is_only_for_signed_formats(hub):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 
 
@@ -79,7 +80,7 @@ def test_every_write_declares_the_idempotency_key_it_honours(app):
     for rule in app.url_map.iter_rules():
         source = inspect.getsource(inspect.unwrap(app.view_functions[rule.endpoint]))
         if "idempotent_write(" in source or "_changed(" in source:
-            path = rule.rule.replace("<int:", "<").replace("<", "{").replace(">", "}")
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             honoured |= {(path, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert writes == honoured
     for path, method in writes:

@@ -33,6 +33,8 @@ from network.errors import DomainError
 
 def register(app: Flask) -> None:
     api = CoalitionApi(app, spec_kwargs={"extra_plugins": [document.Examples()]})
+    app.url_map.converters["alias"] = card_aliases.AliasConverter
+    api.register_converter(card_aliases.AliasConverter, lambda converter: {"type": "string", "maxLength": 128})
     document.register(api)
     for module in (access, partners, partner_access, audit_events, members, member_data, transactions, holds, rewards, inbound,
                    settlement, reconciliation, network, webhooks, lists, wallet_links, card_aliases):

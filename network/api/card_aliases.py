@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, request
 from flask_smorest import Blueprint
+from werkzeug.routing import BaseConverter
 from marshmallow import Schema, fields
 
 from network.api import audit_trail
@@ -17,6 +18,12 @@ from network.parties.roles import PARTNER_ADMIN, PARTNER_KEY
 from partners.fields import CardNumber
 
 blp = Blueprint("card_aliases", __name__, description="A partner's own loyalty numbers for hub cards")
+
+
+class AliasConverter(BaseConverter):
+    """One path segment, never `batch`: that path is the import's, and its other methods are a 405, not an alias."""
+
+    regex = r"(?!batch$)[^/]+"
 
 
 class AliasSet(Strict):
@@ -68,7 +75,7 @@ def import_aliases():
     return hub().db.transact(work)
 
 
-@blp.route("/card-aliases/<alias>", methods=["PUT"])
+@blp.route("/card-aliases/<alias:alias>", methods=["PUT"])
 @requires(PARTNER_KEY, PARTNER_ADMIN)
 @writes
 @blp.arguments(AliasSet)
@@ -92,7 +99,7 @@ def put_alias(args, alias):
     return idempotent_write(work, status=200)
 
 
-@blp.route("/card-aliases/<alias>", methods=["GET"])
+@blp.route("/card-aliases/<alias:alias>", methods=["GET"])
 @requires(PARTNER_KEY, PARTNER_ADMIN)
 @blp.response(200, AliasOut)
 @answers("unknown_alias")
@@ -102,7 +109,7 @@ def get_alias(alias):
     return read(lambda session: aliases.get(session, partner.id, alias))
 
 
-@blp.route("/card-aliases/<alias>", methods=["DELETE"])
+@blp.route("/card-aliases/<alias:alias>", methods=["DELETE"])
 @requires(PARTNER_KEY, PARTNER_ADMIN)
 @writes
 @blp.response(200, AliasOut)

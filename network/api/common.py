@@ -257,12 +257,12 @@ def _prove(connection) -> bool:
     return True
 
 
-def idempotent_write(work: Callable[[Session], dict], status: int = 201,
+def idempotent_write(work: Callable[[Session], dict], status: int | Callable[[dict], int] = 201,
                      booked: Callable[[dict], None] | None = None) -> Response:
     """Run a write under the request's Idempotency-Key (if any) and answer with its stored outcome.
 
     `booked` is handed the answer of a write that committed now (not a replay, not a refusal): the figures
-    of /metrics count what the ledger holds.
+    of /metrics count what the ledger holds. `status` may be a function of the answer.
     """
     key = request.headers.get("Idempotency-Key")
     idempotency.validate_key(key)
@@ -271,7 +271,7 @@ def idempotent_write(work: Callable[[Session], dict], status: int = 201,
     def unit(session: Session) -> tuple[int, dict]:
         audit_trail.begin()
         done[:] = [work(session)]  # the last attempt's: the one that committed, if any did
-        return status, done[0]
+        return (status(done[0]) if callable(status) else status), done[0]
 
     outcome = idempotency.run(
         hub().db,

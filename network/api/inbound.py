@@ -50,7 +50,8 @@ def inbound(slug):
         booked = []
         for transaction in transactions:
             try:
-                booked.append(intake.book_one(session, partner, rules, transaction, now=now(), terms=policies))
+                booked.append(intake.book_one(session, partner, rules, transaction, now=now(), terms=policies,
+                                              platform=True))
             except Conflict as exc:
                 if exc.code != "duplicate_order":
                     raise
@@ -59,6 +60,6 @@ def inbound(slug):
 
     booked = hub().db.transact(work)
     count_sales("inbound", transactions, booked)
-    status = 201 if any("duplicate" not in b for b in booked) else 200
+    status = 201 if any("duplicate" not in b and "ignored" not in b for b in booked) else 200
     body_out = booked[0] if len(booked) == 1 else {"transactions": booked}
     return Response(to_json(body_out) + "\n", status=status, mimetype="application/json")

@@ -220,6 +220,9 @@ class TransactionResult(Schema):
     member_id = BalanceHolder()
     balance = fields.Nested(BalanceOut)
     uncollected_points = fields.Integer(metadata={"description": "refund only: points the balance could not cover"})
+    ignored = fields.Boolean(metadata={"description": "true (answered 200) for a platform's event that books nothing: "
+                                                      "a shopper without a card, a refund of an order never booked"})
+    reason = fields.String(metadata={"description": "why it was ignored"})
 
 
 class BatchRejection(Schema):

@@ -87,17 +87,25 @@ def post_transaction():
     partner = principal().partner
     adapter, config = hub().adapter(partner)
     body = payload(partner, adapter)
-    intake.verify(adapter, config, body)
+    if not getattr(adapter, "key_vouches", False):  # Square's orders are fetched from its API, which signs nothing
+        intake.verify(adapter, config, body)
     transactions = parse(adapter, config, body)
     rules, policies = hub().ruleset(partner), terms()
+    platform = bool(getattr(adapter, "signed", False))
 
     def work(session):
-        booked = [intake.book_one(session, partner, rules, t, now=now(), terms=policies)
+        booked = [intake.book_one(session, partner, rules, t, now=now(), terms=policies, platform=platform)
                   for t in transactions]
         return booked[0] if len(booked) == 1 else {"transactions": booked}
 
-    return idempotent_write(work, status=201 if transactions else 200, booked=lambda answer: count_sales(
+    return idempotent_write(work, status=_status, booked=lambda answer: count_sales(
         "transactions", transactions, answer["transactions"] if "transactions" in answer else [answer]))
+
+
+def _status(answer: dict) -> int:
+    """201 when something was booked; 200 when all was ignored (a platform's event that books nothing) or empty."""
+    answers = answer["transactions"] if "transactions" in answer else [answer]
+    return 201 if any("ignored" not in one for one in answers) else 200
 
 
 @blp.route("/transactions/batch", methods=["POST"])

@@ -19,14 +19,14 @@ from sqlalchemy.orm import Session
 from network.db import Database
 from network.earning import sales
 from network.earning.terms import Terms
-from network.errors import DomainError, Unauthenticated
+from network.errors import DomainError, Invalid, Unauthenticated
 from network.ledger import locks
 from network.parties.registry import PartnerRef
 from partners.adapters import Adapter, Payload, Row, SignedAdapter
 from partners.earning import RuleSet
 from partners.errors import BadSignature
 from partners.rules import Award
-from partners.transactions import Refund, Sale, Transaction
+from partners.transactions import Ignored, Refund, Sale, Transaction
 
 #: Rows per database transaction: large enough that a customer met twice in a
 #: chunk is locked once, small enough that a retried chunk costs little.
@@ -50,11 +50,26 @@ def verify(adapter: Adapter, config: dict, payload: Payload) -> bool:
 
 
 def book_one(
-    session: Session, partner: PartnerRef, rules: RuleSet, transaction: Transaction, *, now: datetime, terms: Terms,
+    session: Session, partner: PartnerRef, rules: RuleSet, transaction: Transaction | Ignored, *, now: datetime,
+    terms: Terms, platform: bool = False,
 ) -> dict:
+    """One transaction booked. `platform`: the body is a shop platform's (Shopify, Square), whose refund of an order
+    the hub never booked (a shopper without a card) is ignored, said why, rather than refused and retried for days."""
+    if isinstance(transaction, Ignored):
+        return ignored(transaction)
     if isinstance(transaction, Sale):
         return sales.record_sale(session, partner, rules, transaction, now=now, terms=terms)
-    return sales.record_refund(session, partner, transaction, now=now, terms=terms)
+    try:
+        return sales.record_refund(session, partner, transaction, now=now, terms=terms)
+    except Invalid as refused:
+        if not platform or refused.code != "unknown_order":
+            raise
+        return ignored(Ignored(transaction.order_id, f"a refund of {transaction.original_order_id}, an order the hub "
+                                                     "never booked (no member's card was on it)"))
+
+
+def ignored(transaction: Ignored) -> dict:
+    return {"ignored": True, "order_id": transaction.order_id, "reason": transaction.reason}
 
 
 @dataclass
