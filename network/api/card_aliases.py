@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import current_app, request
 from flask_smorest import Blueprint
-from werkzeug.routing import BaseConverter
 from marshmallow import Schema, fields
+from werkzeug.routing import BaseConverter
 
 from network.api import audit_trail
 from network.api.answers import answers, writes
