@@ -103,11 +103,13 @@ class _LineSchema(Schema):
     quantity = Quantity(required=True)
     price = _Amount(required=True)
     product_type = fields.String(load_default=None, allow_none=True)
+    #: A custom line item (a gift wrap, a service typed at checkout) has no sku, variant or product: its title names it.
+    title = fields.String(load_default=None, allow_none=True)
 
     @validates_schema
     def _named(self, data, **kwargs):
-        if not (data["sku"] or data["variant_id"] or data["product_id"]):
-            raise ValidationError("is empty and the line has no variant_id or product_id to stand for it", "sku")
+        if not (data["sku"] or data["variant_id"] or data["product_id"] or (data["title"] or "").strip()):
+            raise ValidationError("is empty and the line has no variant_id, product_id or title to stand for it", "sku")
 
 
 class _OrderSchema(Schema):
@@ -191,7 +193,7 @@ def _item(line: dict, quantity: Decimal, currency: str, path: str, errors: dict[
     price = _money(line["price"], currency, f"{path}.price", errors)
     if price is None:
         return None
-    sku = line["sku"] or line["variant_id"] or line["product_id"]
+    sku = line["sku"] or line["variant_id"] or line["product_id"] or line["title"].strip()[:64]
     return LineItem(sku=sku, quantity=quantity, unit_price=price, category=line["product_type"] or None)
 
 

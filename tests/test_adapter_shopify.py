@@ -230,9 +230,18 @@ def test_a_line_without_sku_or_variant_stands_by_its_product_id():
     assert sale.items[1].sku == "8921040437378"
 
 
+def test_a_custom_line_item_without_sku_variant_or_product_is_read_by_its_title():
+    """Shopify's custom items (typed at checkout: gift wrapping, an engraving) have none of the three: the title names
+    the line, and the order books (it was a 422, even for a shopper without a card)."""
+    order = fixture(ORDER)
+    order["line_items"][1].update(sku="", variant_id=None, product_id=None, title="Gift wrapping")
+    (sale,) = parse(order)
+    assert sale.items[1].sku == "Gift wrapping"
+
+
 def test_a_line_with_nothing_to_name_it_by_is_refused():
     order = fixture(ORDER)
-    order["line_items"][1].update(sku="", variant_id=None, product_id=None)
+    order["line_items"][1].update(sku="", variant_id=None, product_id=None, title=" ")
     assert list(errors(order)) == ["line_items.1.sku"]
 
 
