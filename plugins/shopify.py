@@ -254,7 +254,8 @@ def _refund(data: Any) -> list[Transaction]:
     refund = _load(_RefundSchema(), data)
     lines = refund["refund_line_items"]
     if not lines:
-        return []
+        return [Ignored(str(refund["id"]), "the refund returns no line item (shipping or an adjustment only): points "
+                                           "are earned on the lines' subtotal, so none are taken back")]
     errors: dict[str, list[str]] = {}
     currency = _refund_currency(refund, errors)
     if currency is None:
@@ -270,7 +271,7 @@ def _refund(data: Any) -> list[Transaction]:
     if minor > MAX_MINOR:
         raise InvalidTransaction({"refund_line_items": ["the subtotals add up to too large an amount"]})
     if minor == 0:
-        return []
+        return [Ignored(str(refund["id"]), "the refunded lines' subtotals are 0.00: no points are taken back")]
     return [
         Refund(
             order_id=refund["id"],

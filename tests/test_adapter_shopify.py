@@ -180,13 +180,15 @@ def test_a_voided_or_cancelled_order_books_nothing_even_without_a_card(changes):
 def test_a_shipping_only_refund_books_nothing():
     refund = fixture(FULL)
     refund["refund_line_items"] = []
-    assert parse(refund, "refunds/create") == []
+    (ignored,) = parse(refund, "refunds/create")
+    assert isinstance(ignored, Ignored) and "no line item" in ignored.reason
 
 
 def test_a_refund_whose_lines_add_up_to_zero_books_nothing():
     refund = fixture(PARTIAL)
     refund["refund_line_items"][0]["subtotal"] = 0.0
-    assert parse(refund, "refunds/create") == []
+    (ignored,) = parse(refund, "refunds/create")
+    assert isinstance(ignored, Ignored) and "0.00" in ignored.reason
 
 
 # The refund's currency.
