@@ -243,6 +243,7 @@ def parse_or_refuse(body: bytes, tz: str = "Europe/Paris") -> None:
 
 
 NAMES = ["POSLog", "Transaction", "RetailTransaction", "LineItem", "Sale", "Return", "ItemID", "Quantity",
+         "RegularSalesUnitPrice", "LoyaltyMembership", "LoyaltyID",
          "ExtendedAmount", "Total", "TransactionLink", "RetailStoreID", "WorkstationID", "SequenceNumber",
          "EndDateTime", "CurrencyCode", "LoyaltyAccount", "LoyaltyAccountID", "MerchandiseHierarchy", "CancelFlag",
          "BusinessUnit", "UnitID"]
@@ -250,7 +251,8 @@ TEXTS = st.text(max_size=10) | st.sampled_from(
     ["", "1", "0", "-1", "0.750", "12.99", "-12.99", "true", "false", "EUR", "JPY", "XXX", CARD, "7000000000000006",
      "2026-11-21T10:00:00", "2026-11-21T10:00:00+01:00", "0001-01-01T00:00:00+14:00", "9" * 70])
 ATTRIBUTES = st.dictionaries(st.sampled_from(["CancelFlag", "VoidFlag", "TotalType", "Currency", "TrainingModeFlag"]),
-                             st.sampled_from(["true", "false", "1", "TransactionNetAmount", "EUR", "USD", "?"]), max_size=2)
+                             st.sampled_from(["true", "false", "1", "TransactionNetAmount", "TransactionGrandAmount",
+                                              "TransactionTaxAmount", "EUR", "USD", "?"]), max_size=2)
 
 
 def trees(namespace: str):
@@ -275,10 +277,27 @@ def xml_safe(text: str) -> bool:
     return all(ch in "\t\n\r" or " " <= ch <= "\ud7ff" or "\ue000" <= ch <= "\ufffd" for ch in text)
 
 
+def read_or_refuse(body: bytes, tz: str = "Europe/Paris") -> None:
+    """A transaction at a time: every row a valid transaction or named errors, else the whole log unreadable."""
+    import io
+
+    try:
+        read = list(adapter.read_rows(io.BytesIO(body), None, tz))
+    except UnreadablePayload:
+        return
+    for row in read:
+        assert row.number >= 1 and (row.transaction is None) != (row.errors is None)
+        if row.errors:
+            assert all(isinstance(path, str) and reasons for path, reasons in row.errors.items())
+        else:
+            fuzz.assert_valid([row.transaction])
+
+
 @FUZZ
 @given(body=st.binary(max_size=400))
 def test_fuzz_random_bytes(body):
     parse_or_refuse(body)
+    read_or_refuse(body)
 
 
 @FUZZ
@@ -295,6 +314,7 @@ def test_fuzz_random_poslog_shapes(data, namespace):
         if not xml_safe(element.text or ""):
             element.text = ""
     parse_or_refuse(ET.tostring(root))
+    read_or_refuse(ET.tostring(root))
 
 
 @FUZZ
