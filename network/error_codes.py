@@ -86,6 +86,7 @@ REGISTRY: tuple[Code, ...] = (
     Code("insufficient_points", 422, "the card has fewer points available than asked for"),
     Code("refund_exceeds_sale", 422, "the refunds of an order would exceed its sale"),
     Code("unknown_order", 422, "a refund of an order this partner never booked"),
+    Code("unmeasurable_refund", 422, "a refund of money naming no line, of a sale booked without what it charged"),
     Code("currency_mismatch", 422, "a refund in another currency than its sale"),
     Code("card_mismatch", 422, "a refund naming another card than its sale, or a card of another member"),
     Code("invalid_card", 422, "not a card number (wrong length or check digit), nor an alias of this partner's"),

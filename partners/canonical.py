@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from partners.fields import CardReference, Currency, Quantity
+from partners.fields import MAX_ORDER_ID, CardReference, Currency, Quantity
 from partners.money import MAX_MINOR, Money, MoneyError
 from partners.transactions import LineItem, Refund, Sale, Transaction
 
-_ORDER_ID = validate.Length(min=1, max=64)
+_ORDER_ID = validate.Length(min=1, max=MAX_ORDER_ID)
 #: What `Money.parse` reads in any currency (more decimals than the currency has are refused by it, not by this).
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,3})?$"
 _AMOUNT = f"decimal string, major unit; at most {MAX_MINOR} minor units"

@@ -17,6 +17,9 @@ from partners.money import CURRENCY_DECIMALS
 
 #: The most of one line a sale may carry: far above any till's, far below a sum that could drift or overflow.
 MAX_QUANTITY = 10**6
+#: The longest order id the ledger keeps (orders.order_id): Square's refund ids are 73 characters, and any platform's
+#: id fits. An adapter's longer id is refused, never cut.
+MAX_ORDER_ID = 255
 #: The most points one request may move: far below a 64-bit column, so sums of many still fit.
 MAX_POINTS = 10**15
 

@@ -38,6 +38,9 @@ class Sale:
     total: Money
     items: tuple[LineItem, ...] = field(default=())
     paid: Money | None = None
+    charged: Money | None = None
+    awaiting_payment: bool = False
+    alias_only: bool = False
 
     @property
     def refundable(self) -> Money:
@@ -50,6 +53,9 @@ class Refund:
 
     The card is optional: a till refunding a receipt knows the order, and the
     order knows the member.
+
+    `charged_back`, with a zero `total`, is money handed back with no line
+    named: its share of the sale is measured against the sale's `charged`.
     """
 
     order_id: str
@@ -58,6 +64,28 @@ class Refund:
     total: Money
     card_number: str | None = None
     items: tuple[LineItem, ...] = field(default=())
+    charged_back: Money | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """An order paid after it was placed (Shopify's `orders/paid`): the points its sale holds pending become the member's.
+
+    `sale` is the order as paid: booked, already paid, when the hub never saw
+    the order placed (platforms do not promise their webhooks' order).
+    """
+
+    order_id: str
+    occurred_at: datetime
+    sale: Sale | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """An order cancelled: whatever it still earns is taken back, pending or not, as a refund of all that is left."""
+
+    order_id: str
+    occurred_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,4 +101,4 @@ class Ignored:
     reason: str
 
 
-Transaction = Sale | Refund
+Transaction = Sale | Refund | Payment | Cancellation

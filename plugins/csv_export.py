@@ -31,6 +31,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from partners.adapters import Payload, Row
 from partners.cards import REFERENCE_ERROR, is_card_reference
 from partners.errors import InvalidTransaction, UnreadablePayload
+from partners.fields import MAX_ORDER_ID
 from partners.hookspecs import hookimpl
 from partners.money import CURRENCY_DECIMALS, Money, MoneyError
 from partners.payloads import ControlCharacter, csv_records
@@ -45,7 +46,7 @@ REQUIRED = frozenset(COLUMNS) - {"original_order_id", "type"}
 DEFAULT_TYPES = {"sale": "sale", "refund": "refund"}
 #: The key of Row.errors for a problem with the row as a whole (its field count, its bytes).
 WHOLE_ROW = "_row"
-MAX_ID = 64
+MAX_ID = MAX_ORDER_ID
 
 
 def _strptime_format(value: str) -> None:

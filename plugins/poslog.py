@@ -59,6 +59,7 @@ from defusedxml import ElementTree as SafeElementTree
 from partners.adapters import Payload, Row
 from partners.cards import REFERENCE_ERROR, is_card_reference
 from partners.errors import InvalidTransaction, UnreadablePayload
+from partners.fields import MAX_ORDER_ID
 from partners.hookspecs import hookimpl
 from partners.money import CURRENCY_DECIMALS, Money, MoneyError
 from partners.text import REASON, has_control
@@ -67,7 +68,7 @@ from partners.transactions import LineItem, Refund, Sale, Transaction
 ARTS = "http://www.nrf-arts.org/IXRetail/namespace/"
 _NAMESPACES = (ARTS, ARTS.rstrip("/"), "")
 _TRUE, _FALSE = ("true", "1"), ("false", "0")
-MAX_ID = 64
+MAX_ID = MAX_ORDER_ID
 
 #: A standing Sale or Return line: its kind, its LineItem's number in the transaction, the element, its signed amount.
 _Line = tuple[str, int, Element, int]

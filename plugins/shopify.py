@@ -1,19 +1,28 @@
-"""The `shopify` adapter: Shopify's own `orders/create` and `refunds/create` webhooks.
+"""The `shopify` adapter: Shopify's own order and refund webhooks.
 
-A shop subscribes those two topics to the hub's inbound endpoint and needs no
+A shop subscribes the topics below to the hub's inbound endpoint and needs no
 middleware: Shopify signs every body with the shop's webhook secret, so the
 request authenticates itself. The member's card travels as a cart attribute
 named `loyalty_card`, which Shopify copies into the order's `note_attributes`.
 
-Points are earned on `subtotal_price`, the goods after discounts and before
-tax and shipping. A refund's total is the sum of its refunded lines'
-subtotals, the same measure, so a full refund takes back what the order earned.
+- `orders/create`: points are earned on `subtotal_price`, the goods after
+  discounts and before tax and shipping. An order not yet paid
+  (`financial_status` pending, authorized or partially_paid: cash on
+  delivery, a bank transfer) books its points pending, not to be spent;
+- `orders/paid`: they become the member's (the partner's return window
+  starts); an order the hub never saw placed is booked, paid;
+- `orders/cancelled`: whatever the order still earns is taken back;
+- `refunds/create`: a refund's total is the sum of its refunded lines'
+  subtotals, the same measure, so a full refund takes back what the order
+  earned. A refund of an amount (no line, or lines of 0.00, and money paid
+  back) is measured by the hub as its money, less shipping, over what the
+  order charged for its goods (`total_price` less shipping).
 
-Nothing is booked (an empty list) for:
+Nothing is booked, and the answer says why, for:
 - an order already voided (`financial_status: "voided"`) or cancelled
-  (`cancelled_at` set) when the webhook fires;
-- a refund without refunded lines (shipping, duties or a goodwill adjustment
-  only), or whose lines add up to zero: no points were earned on that money.
+  (`cancelled_at` set) when it is placed, and one without a card;
+- a refund handing back shipping, duties or nothing: no points were earned on
+  that money; a refund or a cancellation of an order the hub never booked.
 Test orders (`"test": true`) are booked like any other: whether a development
 shop is wired to the live hub is the partner's decision, not the adapter's.
 
@@ -27,6 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +50,7 @@ from partners.hookspecs import hookimpl
 from partners.money import MAX_MINOR, Money, MoneyError
 from partners.payloads import read_json
 from partners.signatures import require_base64_hmac
-from partners.transactions import Ignored, LineItem, Refund, Sale, Transaction
+from partners.transactions import Cancellation, Ignored, LineItem, Payment, Refund, Sale, Transaction
 
 TOPIC_HEADER = "x-shopify-topic"
 SIGNATURE_HEADER = "x-shopify-hmac-sha256"
@@ -120,8 +130,11 @@ class _OrderSchema(Schema):
     created_at = fields.AwareDateTime(required=True)
     currency = Currency(required=True)
     subtotal_price = _Amount(required=True)
+    total_price = _Amount(load_default=None, allow_none=True)
+    total_shipping_price_set = fields.Nested(lambda: _MoneySetSchema(), load_default=None, allow_none=True)
     financial_status = fields.String(load_default=None, allow_none=True)
-    cancelled_at = fields.String(load_default=None, allow_none=True)
+    cancelled_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    updated_at = fields.AwareDateTime(load_default=None, allow_none=True)
     note_attributes = fields.List(fields.Dict(), load_default=list)
     line_items = fields.List(fields.Nested(_LineSchema), required=True)
 
@@ -131,6 +144,7 @@ class _ShopMoneySchema(Schema):
         unknown = EXCLUDE
 
     currency_code = Currency(required=True)
+    amount = _Amount(load_default=None, allow_none=True)
 
 
 class _MoneySetSchema(Schema):
@@ -155,6 +169,25 @@ class _TransactionSchema(Schema):
         unknown = EXCLUDE
 
     currency = Currency(load_default=None, allow_none=True)
+    amount = _Amount(load_default=None, allow_none=True)
+    kind = fields.String(load_default=None, allow_none=True)
+    status = fields.String(load_default=None, allow_none=True)
+
+
+class _AdjustmentSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    kind = fields.String(load_default=None, allow_none=True)
+    amount = _Amount(load_default="0")
+    tax_amount = _Amount(load_default="0")
+
+
+class _ShippingRefundSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    subtotal_amount_set = fields.Nested(_MoneySetSchema, load_default=None, allow_none=True)
 
 
 class _RefundSchema(Schema):
@@ -167,6 +200,8 @@ class _RefundSchema(Schema):
     processed_at = fields.AwareDateTime(load_default=None, allow_none=True)
     refund_line_items = fields.List(fields.Nested(_RefundLineSchema), required=True)
     transactions = fields.List(fields.Nested(_TransactionSchema), load_default=list)
+    order_adjustments = fields.List(fields.Nested(_AdjustmentSchema), load_default=list)
+    refund_shipping_lines = fields.List(fields.Nested(_ShippingRefundSchema), load_default=list)
 
     @validates_schema
     def _dated(self, data, **kwargs):
@@ -210,24 +245,72 @@ def _card(attributes: list[dict], errors: dict[str, list[str]]) -> str | None:
     return number
 
 
-def _sale(data: Any) -> list[Transaction]:
+#: What Shopify calls an order placed but not (wholly) paid: cash on delivery, a bank transfer, a payment authorised only.
+UNPAID = ("pending", "authorized", "partially_paid")
+
+
+def _order(data: Any) -> Sale | Ignored:
+    """The order as Shopify sends it in every order topic: a sale, or why it is none of the hub's."""
     order = _load(_OrderSchema(), data)
     if order["financial_status"] == "voided" or order["cancelled_at"]:
-        return [Ignored(str(order["id"]), "the order is voided or cancelled: it earns nothing")]
+        return Ignored(str(order["id"]), "the order is voided or cancelled: it earns nothing")
     if not any(entry.get("name") == CARD_ATTRIBUTE for entry in order["note_attributes"]):
         # a shopper without a loyalty card: nothing to book, and nothing for Shopify to retry
-        return [Ignored(str(order["id"]), f"the order has no {CARD_ATTRIBUTE} attribute: the shopper is no member")]
+        return Ignored(str(order["id"]), f"the order has no {CARD_ATTRIBUTE} attribute: the shopper is no member")
     errors: dict[str, list[str]] = {}
     currency = order["currency"]
     card = _card(order["note_attributes"], errors)
     total = _money(order["subtotal_price"], currency, "subtotal_price", errors)
+    charged = _charged(order, currency, errors)
     items = tuple(
         _item(line, line["quantity"], currency, f"line_items.{index}", errors)
         for index, line in enumerate(order["line_items"])
     )
     if errors:
         raise InvalidTransaction(errors)
-    return [Sale(order_id=order["id"], card_number=card, occurred_at=order["created_at"], total=total, items=items)]
+    return Sale(order_id=order["id"], card_number=card, occurred_at=order["created_at"], total=total, items=items,
+                charged=charged, awaiting_payment=order["financial_status"] in UNPAID)
+
+
+def _charged(order: dict, currency: str, errors: dict[str, list[str]]) -> Money | None:
+    """What the customer was charged for the goods, tax included, shipping not: what a refund of an amount is a share of."""
+    if order["total_price"] is None:
+        return None
+    price = _money(order["total_price"], currency, "total_price", errors)
+    shipping = (order["total_shipping_price_set"] or {}).get("shop_money", {}).get("amount") or "0"
+    shipped = _money(shipping, currency, "total_shipping_price_set.shop_money.amount", errors)
+    if price is None or shipped is None:
+        return None
+    return Money(max(price.minor - shipped.minor, 0), currency)
+
+
+def _sale(data: Any) -> list[Transaction]:
+    """orders/create: booked at once, pending until `orders/paid` when not paid yet."""
+    return [_order(data)]
+
+
+def _paid(data: Any) -> list[Transaction]:
+    """orders/paid: the order's held points are released; an order the hub never saw placed is booked, paid."""
+    order = _order(data)
+    if isinstance(order, Ignored):
+        return [order]
+    return [Payment(order.order_id, order.occurred_at, replace(order, awaiting_payment=False))]
+
+
+def _cancelled(data: Any) -> list[Transaction]:
+    """orders/cancelled: whatever the order still earns is taken back, pending or not."""
+    order = _load(_CancelledSchema(), data)
+    return [Cancellation(str(order["id"]), order["cancelled_at"] or order["updated_at"] or order["created_at"])]
+
+
+class _CancelledSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = _Id(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    cancelled_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    updated_at = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
 def _refund_currency(refund: dict, errors: dict[str, list[str]]) -> str | None:
@@ -253,13 +336,15 @@ def _refund_currency(refund: dict, errors: dict[str, list[str]]) -> str | None:
 def _refund(data: Any) -> list[Transaction]:
     refund = _load(_RefundSchema(), data)
     lines = refund["refund_line_items"]
-    if not lines:
-        return [Ignored(str(refund["id"]), "the refund returns no line item (shipping or an adjustment only): points "
-                                           "are earned on the lines' subtotal, so none are taken back")]
+    if not lines and not _paid_back(refund):
+        return [Ignored(str(refund["id"]), "the refund returns no line item and no money: points are earned on the "
+                                           "lines' subtotal, so none are taken back")]
     errors: dict[str, list[str]] = {}
     currency = _refund_currency(refund, errors)
     if currency is None:
         raise InvalidTransaction(errors)
+    if not lines:
+        return [_amount_refund(refund, currency, errors)]
     subtotals = [_money(line["subtotal"], currency, f"refund_line_items.{index}.subtotal", errors) for index, line in enumerate(lines)]
     items = tuple(
         _item(line["line_item"], line["quantity"], currency, f"refund_line_items.{index}.line_item", errors)
@@ -271,7 +356,7 @@ def _refund(data: Any) -> list[Transaction]:
     if minor > MAX_MINOR:
         raise InvalidTransaction({"refund_line_items": ["the subtotals add up to too large an amount"]})
     if minor == 0:
-        return [Ignored(str(refund["id"]), "the refunded lines' subtotals are 0.00: no points are taken back")]
+        return [_amount_refund(refund, currency, errors)]
     return [
         Refund(
             order_id=refund["id"],
@@ -283,7 +368,39 @@ def _refund(data: Any) -> list[Transaction]:
     ]
 
 
-_TOPICS = {"orders/create": _sale, "refunds/create": _refund}
+def _paid_back(refund: dict) -> list[dict]:
+    """The refund's money handed back: its successful refund transactions."""
+    return [t for t in refund["transactions"] if t["kind"] == "refund" and t["status"] == "success" and t["amount"]]
+
+
+def _amount_refund(refund: dict, currency: str, errors: dict[str, list[str]]) -> Transaction:
+    """A refund of an amount, naming no line (or lines of 0.00): the money back for goods, less any for shipping.
+
+    Its share of the sale is that money over what the sale charged for its goods (the hub measures it, as only the
+    order knows what it charged); a refund of shipping alone takes back nothing.
+    """
+    back = [_money(t["amount"], currency, f"transactions.{i}.amount", errors) for i, t in enumerate(_paid_back(refund))]
+    # Shopify writes a shipping refund's adjustment as a negative amount ("-5.99"): its size is what matters.
+    shipping = [_money(a[field].removeprefix("-"), currency, f"order_adjustments.{i}.{field}", errors)
+                for i, a in enumerate(refund["order_adjustments"]) if a["kind"] == "shipping_refund"
+                for field in ("amount", "tax_amount")]
+    shipping += [_money(line["subtotal_amount_set"]["shop_money"]["amount"] or "0", currency,
+                        f"refund_shipping_lines.{i}.subtotal_amount_set.shop_money.amount", errors)
+                 for i, line in enumerate(refund["refund_shipping_lines"]) if line["subtotal_amount_set"]]
+    if errors:
+        raise InvalidTransaction(errors)
+    goods = sum(money.minor for money in back) - sum(money.minor for money in shipping)
+    if goods > MAX_MINOR:
+        raise InvalidTransaction({"transactions": ["the refunded amounts add up to too large an amount"]})
+    if goods <= 0:
+        return Ignored(str(refund["id"]), "the refund hands back shipping or nothing: points are earned on the goods, "
+                                          "so none are taken back")
+    return Refund(order_id=refund["id"], original_order_id=refund["order_id"],
+                  occurred_at=refund["created_at"] or refund["processed_at"], total=Money(0, currency),
+                  charged_back=Money(goods, currency))
+
+
+_TOPICS = {"orders/create": _sale, "orders/paid": _paid, "orders/cancelled": _cancelled, "refunds/create": _refund}
 
 
 class ShopifyAdapter:
@@ -291,6 +408,8 @@ class ShopifyAdapter:
     content_types = ("application/json",)
     config_schema = ShopifyConfigSchema
     signed = True
+    #: The webhook topics a shop subscribes to the partner's inbound URL (listed in the partner's view).
+    topics = tuple(_TOPICS)
 
     def parse(self, payload: Payload, config: Mapping[str, Any]) -> list[Transaction]:
         data = read_json(payload.body)
@@ -298,7 +417,7 @@ class ShopifyAdapter:
         reader = _TOPICS.get(topic)
         if reader is None:
             raise InvalidTransaction(
-                {f"headers.{TOPIC_HEADER}": [f"is {topic!r}; only {' and '.join(_TOPICS)} are read"]},
+                {f"headers.{TOPIC_HEADER}": [f"is {topic!r}; only {', '.join(_TOPICS)} are read"]},
                 "Unsupported Shopify webhook topic",
             )
         if not isinstance(data, dict):

@@ -38,7 +38,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 from partners.adapters import Payload
 from partners.cards import REFERENCE_ERROR, is_card_reference
 from partners.errors import InvalidTransaction, flatten_errors
-from partners.fields import Currency, Quantity
+from partners.fields import MAX_ORDER_ID, Currency, Quantity
 from partners.hookspecs import hookimpl
 from partners.money import MAX_MINOR, Money
 from partners.payloads import read_json
@@ -48,7 +48,7 @@ from partners.transactions import Ignored, LineItem, Refund, Sale, Transaction
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 CARD_KEY = "loyalty_card"
 
-_ID = validate.Length(min=1, max=64, error="must be 1 to 64 characters long")
+_ID = validate.Length(min=1, max=MAX_ORDER_ID, error=f"must be 1 to {MAX_ORDER_ID} characters long")
 
 
 class SquareConfigSchema(Schema):

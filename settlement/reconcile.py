@@ -6,12 +6,12 @@ names case-insensitive):
 
 - `type` is `sale`, `refund` or `redemption`;
 - `points` is an integer: what the partner believes the order earned (a sale,
-  zero or more) or took back (a refund, a redemption). Refunds and
-  redemptions may be written either as the hub reports them in its own orders
+  zero or more) or took back (a refund, a cancellation, a redemption). Those
+  may be written either as the hub reports them in its own orders
   (negative: `-40`) or as a plain quantity (`40`): the type gives the sign, so
   both mean -40. A negative sale is refused.
 
-The hub's side is the partner's orders of those three kinds whose booking
+The hub's side is the partner's orders of those kinds whose booking
 time falls in the statement's period `[start, end)`: the same booking-time
 rule the statement itself follows, so a refund booked after the period ended
 belongs to the next period's reconciliation, whatever sale it refunds.
@@ -64,12 +64,13 @@ from network.db import Database
 from network.errors import BadRequest, NotFound
 from network.ledger.kinds import OrderKind
 from network.models import Order, Partner, Statement, int_sum
+from partners.fields import MAX_ORDER_ID
 from partners.payloads import ControlCharacter, csv_records
 from partners.text import REASON
 
-TYPES = (OrderKind.SALE, OrderKind.REFUND, OrderKind.REDEMPTION)
+TYPES = (OrderKind.SALE, OrderKind.REFUND, OrderKind.CANCELLATION, OrderKind.REDEMPTION)
 COLUMNS = ("order_id", "type", "points")
-MAX_ID = 64
+MAX_ID = MAX_ORDER_ID
 MAX_LISTED = 1000
 CHUNK_ROWS = 5000
 _POINTS = re.compile(r"[+-]?[0-9]{1,18}")
@@ -166,7 +167,7 @@ def _record(number: int, record: list[str], at: dict[str, int], width: int) -> P
         points = int(raw)
         if kind == OrderKind.SALE and points < 0:
             errors["points"] = ["a sale earns points: it cannot be negative"]
-        elif kind in (OrderKind.REFUND, OrderKind.REDEMPTION):
+        elif kind in (OrderKind.REFUND, OrderKind.CANCELLATION, OrderKind.REDEMPTION):
             points = -abs(points)  # "40" and "-40" both take 40 points back, as the hub's orders record it
     if errors:
         return PartnerRecord(number, errors=errors)

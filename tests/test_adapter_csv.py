@@ -111,7 +111,7 @@ def test_errors_name_the_partners_own_column():
         ("A-1,sale,7000000000000005,2026-11-22T10:00:00Z,JPY,1.5,", "total", "JPY has 0 decimals; '1.5' has 1"),
         ("A-1,sale,7000000000000005,2026-11-22T10:00:00Z,EUR,-1.00,", "total", "'-1.00' is not a non-negative decimal amount"),
         (",sale,7000000000000005,2026-11-22T10:00:00Z,EUR,1.00,", "order_id", "is required"),
-        ("A" * 65 + ",sale,7000000000000005,2026-11-22T10:00:00Z,EUR,1.00,", "order_id", "is longer than 64 characters"),
+        ("A" * 256 + ",sale,7000000000000005,2026-11-22T10:00:00Z,EUR,1.00,", "order_id", "is longer than 255 characters"),
     ],
 )
 def test_each_field_is_checked(line, field, reason):

@@ -202,8 +202,8 @@ def test_a_refund_needs_no_card():
          {"Transaction 1.EndDateTime": ["'21/11/2026 10:00' is not an ISO 8601 date and time"]}),
         (poslog(transaction(sale(), attributes=' CancelFlag="maybe"')),
          {"Transaction 1.CancelFlag": ["'maybe' is neither true nor false"]}),
-        (poslog(transaction(sale(), sequence="9" * 60)),
-         {"Transaction 1.SequenceNumber": [f"makes the order id '0031-02-{'9' * 60}' longer than 64 characters"]}),
+        (poslog(transaction(sale(), sequence="9" * 250)),
+         {"Transaction 1.SequenceNumber": [f"makes the order id '0031-02-{'9' * 250}' longer than 255 characters"]}),
         (poslog(transaction(return_line(amount="0.00"))), {"Transaction 1.Total": ["a return must be greater than zero"]}),
     ],
 )

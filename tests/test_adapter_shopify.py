@@ -73,6 +73,7 @@ def test_an_order_earns_on_its_subtotal_after_discounts_before_tax_and_shipping(
                 LineItem("CB-1L", Decimal(2), Money(1800, "USD"), "Coffee"),
                 LineItem("44810233987210", Decimal(1), Money(3250, "USD"), None),
             ),
+            charged=Money(6713, "USD"),  # total_price 73.12 less shipping 5.99: the goods, tax included
         )
     ]
 
@@ -109,6 +110,7 @@ def test_a_yen_test_order_is_booked_in_whole_yen_and_the_card_may_be_typed_with_
                 LineItem("SEN-100", Decimal(2), Money(1800, "JPY"), None),
                 LineItem("KYU-300", Decimal(1), Money(4200, "JPY"), None),
             ),
+            charged=Money(7300, "JPY"),
         )
     ]
 
@@ -180,15 +182,50 @@ def test_a_voided_or_cancelled_order_books_nothing_even_without_a_card(changes):
 def test_a_shipping_only_refund_books_nothing():
     refund = fixture(FULL)
     refund["refund_line_items"] = []
+    refund["transactions"][0]["amount"] = "5.99"  # the refund_shipping_lines' 5.99, and no more
     (ignored,) = parse(refund, "refunds/create")
-    assert isinstance(ignored, Ignored) and "no line item" in ignored.reason
+    assert isinstance(ignored, Ignored) and "shipping" in ignored.reason
 
 
-def test_a_refund_whose_lines_add_up_to_zero_books_nothing():
+def test_a_refund_of_nothing_at_all_books_nothing():
+    refund = fixture(FULL)
+    refund.update(refund_line_items=[], transactions=[], refund_shipping_lines=[])
+    (ignored,) = parse(refund, "refunds/create")
+    assert isinstance(ignored, Ignored) and "no money" in ignored.reason
+
+
+def test_a_refund_of_an_amount_naming_no_line_is_its_money_for_goods_less_shipping():
+    refund = fixture(FULL)
+    refund["refund_line_items"] = []
+    assert parse(refund, "refunds/create") == [Refund(
+        order_id=str(refund["id"]), original_order_id=str(refund["order_id"]),
+        occurred_at=datetime(2026, 11, 26, 9, 30, 45, tzinfo=NEW_YORK), total=Money(0, "USD"),
+        charged_back=Money(7312 - 599, "USD"),
+    )]
+
+
+def test_a_shipping_refund_written_as_an_order_adjustment_is_left_out_too():
+    refund = fixture(FULL)
+    refund.update(refund_line_items=[], refund_shipping_lines=[], order_adjustments=[
+        {"id": 1, "order_id": refund["order_id"], "refund_id": refund["id"], "amount": "-5.99", "tax_amount": "-0.50",
+         "kind": "shipping_refund", "reason": "Shipping refund"}])
+    (booked,) = parse(refund, "refunds/create")
+    assert booked.charged_back == Money(7312 - 599 - 50, "USD")
+
+
+def test_a_refund_whose_lines_add_up_to_zero_but_which_paid_money_back_is_a_refund_of_that_money():
     refund = fixture(PARTIAL)
     refund["refund_line_items"][0]["subtotal"] = 0.0
+    (booked,) = parse(refund, "refunds/create")
+    assert booked.total == Money(0, "USD") and booked.charged_back == Money(1764, "USD")
+
+
+def test_a_failed_refund_transaction_is_no_money_paid_back():
+    refund = fixture(PARTIAL)
+    refund["refund_line_items"][0]["subtotal"] = 0.0
+    refund["transactions"][0]["status"] = "failure"
     (ignored,) = parse(refund, "refunds/create")
-    assert isinstance(ignored, Ignored) and "0.00" in ignored.reason
+    assert isinstance(ignored, Ignored)
 
 
 # The refund's currency.
@@ -287,8 +324,8 @@ def test_two_different_cards_on_one_order_are_refused():
 
 # Topics and bodies that are not Shopify's.
 
-@pytest.mark.parametrize("topic", ["orders/updated", "orders/paid", "", None])
-def test_only_the_two_subscribed_topics_are_read(topic):
+@pytest.mark.parametrize("topic", ["orders/updated", "orders/fulfilled", "", None])
+def test_only_the_subscribed_topics_are_read(topic):
     headers = {} if topic is None else {"x-shopify-topic": topic}
     with pytest.raises(InvalidTransaction) as caught:
         ADAPTER.parse(Payload(raw(ORDER), "application/json", headers), CONFIG)

@@ -237,10 +237,17 @@ def test_an_order_without_an_id_is_refused_on_the_id():
     assert errors(document) == {"order.id": ["Missing data for required field."]}
 
 
-def test_an_id_longer_than_the_hubs_order_ids_is_refused():
+def test_a_real_refund_id_of_73_characters_is_read_whole():
     refund = fixture(PARTIAL)
     refund["refund"]["id"] = "KkAkhdMsgzn59SM8A89WgKwekxLZY_ptNBVqHYxt5gAdfcobBe4u1AZsXhoz06KTtuq9Ls24P"
-    assert errors(refund) == {"refund.id": ["must be 1 to 64 characters long"]}
+    (read,) = parse(refund)
+    assert read.order_id == refund["refund"]["id"] and len(read.order_id) == 73
+
+
+def test_an_id_longer_than_the_hubs_order_ids_is_refused():
+    refund = fixture(PARTIAL)
+    refund["refund"]["id"] = "K" * 256
+    assert errors(refund) == {"refund.id": ["must be 1 to 255 characters long"]}
 
 
 # Bodies that are not Square's.

@@ -354,7 +354,7 @@ def test_an_order_id_longer_than_the_ledger_keeps_is_refused_not_cut(hub, databa
     _, card = hub.enrol(key)
     state = app.extensions["coalition"]
     partner = database.read(lambda session: get_partner(session, "brew-bar"))
-    long_id, when = "L" * 65, datetime(2026, 3, 14, tzinfo=timezone.utc)
+    long_id, when = "L" * 256, datetime(2026, 3, 14, tzinfo=timezone.utc)
     before = snapshot(database)
 
     def book(transaction):
@@ -362,9 +362,9 @@ def test_an_order_id_longer_than_the_ledger_keeps_is_refused_not_cut(hub, databa
                                   clock=lambda: when, terms=Terms(lifetime=timedelta(days=30)))
 
     sale = book(Sale(long_id, card, when, Money(1000, "EUR")))
-    assert sale.accepted == 0 and sale.rejected[0]["errors"] == {"order_id": ["has 65 characters"]}
+    assert sale.accepted == 0 and sale.rejected[0]["errors"] == {"order_id": ["has 256 characters"]}
     refund = book(Refund("R-1", long_id, when, Money(100, "EUR")))
-    assert refund.rejected[0]["errors"] == {"original_order_id": ["has 65 characters"]}
+    assert refund.rejected[0]["errors"] == {"original_order_id": ["has 256 characters"]}
     assert snapshot(database) == before
 
 

@@ -29,7 +29,7 @@ blp = Blueprint("inbound", __name__, description="Signed webhooks from shop plat
 @blp.doc(security=[], requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}},
                                     "description": "the platform's own webhook body (Shopify, Square), signed"})
 @blp.response(201, TransactionResult)
-@answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "unknown_partner", "no_inbound_endpoint", "bad_request")
+@answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "unmeasurable_refund", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "unknown_partner", "no_inbound_endpoint", "bad_request")
 def inbound(slug):
     """Book a platform's webhook for this partner, once its signature holds.
 

@@ -54,6 +54,7 @@ def partner_view(partner: PartnerRef) -> dict:
         "kind": partner.kind,
         "points_per_unit": None if partner.points_per_unit is None else str(partner.points_per_unit),
         "inbound_url": public_url(url_for("inbound.inbound", slug=partner.slug)) if getattr(adapter, "signed", False) else None,
+        "inbound_topics": list(getattr(adapter, "topics", ())),
         "created_at": partner.created_at,
     }
 

@@ -105,6 +105,7 @@ class PartnerOut(Schema):
     kind = fields.String(metadata={"description": "retailer or charity"})
     points_per_unit = fields.String(allow_none=True, metadata={"description": "points per unit of its currency"})
     inbound_url = fields.String(allow_none=True, metadata={"description": "where a signed platform posts its webhooks: on COALITION_PUBLIC_URL, or the path alone"})
+    inbound_topics = fields.List(fields.String(), metadata={"description": "the platform's webhook topics the adapter reads (subscribe these to inbound_url); empty when the format has no topics"})
     created_at = fields.DateTime()
 
 

@@ -30,7 +30,7 @@ from partners.adapters import Adapter, BatchAdapter, Payload
 from partners.canonical import CanonicalTransactionSchema
 from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.text import TooDeep
-from partners.transactions import Sale, Transaction
+from partners.transactions import Payment, Sale, Transaction
 
 blp = Blueprint("transactions", __name__, description="Earning, refunds, actions and redemptions")
 
@@ -46,7 +46,8 @@ def count_sales(channel: str, transactions: list[Transaction], booked: list[dict
     """The figures of the sales among `transactions` that `booked` (their answers, in order) committed."""
     count = points = 0
     for transaction, answer in zip(transactions, booked):
-        if isinstance(transaction, Sale) and "duplicate" not in answer:
+        # A payment of an order the hub never saw placed books its sale: counted, as its answer is the sale's.
+        if isinstance(transaction, (Sale, Payment)) and not {"duplicate", "ignored", "paid"} & answer.keys():
             count, points = count + 1, points + answer["points"]
     metrics.earned(channel, count, points)
 
@@ -76,7 +77,7 @@ def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
     }
 )
 @blp.response(201, TransactionResult)
-@answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "duplicate_order")
+@answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "unmeasurable_refund", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "duplicate_order")
 def post_transaction():
     """Book sales (they earn points) and refunds (they claw back their share) in the partner's format.
 

@@ -17,7 +17,7 @@ from itertools import islice
 from sqlalchemy.orm import Session
 
 from network.db import Database
-from network.earning import sales
+from network.earning import order_status, sales
 from network.earning.terms import Terms
 from network.errors import DomainError, Invalid, Unauthenticated
 from network.ledger import locks
@@ -26,7 +26,7 @@ from partners.adapters import Adapter, Payload, Row, SignedAdapter
 from partners.earning import RuleSet
 from partners.errors import BadSignature
 from partners.rules import Award
-from partners.transactions import Ignored, Refund, Sale, Transaction
+from partners.transactions import Cancellation, Ignored, Payment, Refund, Sale, Transaction
 
 #: Rows per database transaction: large enough that a customer met twice in a
 #: chunk is locked once, small enough that a retried chunk costs little.
@@ -53,19 +53,55 @@ def book_one(
     session: Session, partner: PartnerRef, rules: RuleSet, transaction: Transaction | Ignored, *, now: datetime,
     terms: Terms, platform: bool = False,
 ) -> dict:
-    """One transaction booked. `platform`: the body is a shop platform's (Shopify, Square), whose refund of an order
-    the hub never booked (a shopper without a card) is ignored, said why, rather than refused and retried for days."""
-    if isinstance(transaction, Ignored):
-        return ignored(transaction)
-    if isinstance(transaction, Sale):
-        return sales.record_sale(session, partner, rules, transaction, now=now, terms=terms)
+    """One transaction booked. `platform`: the body is a shop platform's (Shopify, Square, WooCommerce), which
+    retries anything but a 2xx for days or gives up on the endpoint: what was never the hub's to book (a refund of an
+    order booked for no member, a shopper whose id is no alias) is ignored, said why, and nothing of it is written."""
+    if not platform:
+        return _booked(session, partner, rules, transaction, now=now, terms=terms)
     try:
-        return sales.record_refund(session, partner, transaction, now=now, terms=terms)
+        with session.begin_nested():
+            return _booked(session, partner, rules, transaction, now=now, terms=terms)
     except Invalid as refused:
-        if not platform or refused.code != "unknown_order":
+        reason = _not_the_hubs(session, partner, transaction, refused)
+        if reason is None:
             raise
-        return ignored(Ignored(transaction.order_id, f"a refund of {transaction.original_order_id}, an order the hub "
-                                                     "never booked (no member's card was on it)"))
+        return ignored(Ignored(transaction.order_id, reason))
+
+
+def _booked(session: Session, partner: PartnerRef, rules: RuleSet, transaction: Transaction | Ignored, *,
+            now: datetime, terms: Terms) -> dict:
+    if isinstance(transaction, Sale):
+        booked = sales.record_sale(session, partner, rules, transaction, now=now, terms=terms)
+    elif isinstance(transaction, Refund):
+        booked = sales.record_refund(session, partner, transaction, now=now, terms=terms)
+    elif isinstance(transaction, Payment):
+        booked = order_status.record_payment(session, partner, rules, transaction, now=now, terms=terms)
+    elif isinstance(transaction, Cancellation):
+        booked = order_status.record_cancellation(session, partner, transaction, now=now, terms=terms)
+    else:
+        booked = transaction
+    return ignored(booked) if isinstance(booked, Ignored) else booked
+
+
+#: How a card lookup refuses a reference that names no member.
+_NO_MEMBER = ("unknown_card", "invalid_card", "unknown_alias")
+
+
+def _not_the_hubs(session: Session, partner: PartnerRef, transaction: Transaction | Ignored, refused: Invalid) -> str | None:
+    """Why a platform's refused transaction is none of the hub's business, or None when it is a real refusal."""
+    sale = transaction.sale if isinstance(transaction, Payment) else transaction
+    if isinstance(sale, Sale) and sale.alias_only and refused.code in _NO_MEMBER:
+        return f"the shopper's id {sale.card_number!r} is no alias of a member's card: the shopper is no member"
+    if not isinstance(transaction, Refund):
+        return None
+    if refused.code == "unknown_order":
+        return (f"a refund of {transaction.original_order_id}, an order the hub never booked (no member's card was "
+                "on it)")
+    if refused.code == "refund_exceeds_sale" and order_status.cancelled(session, partner, transaction.original_order_id):
+        return f"the order {transaction.original_order_id} was cancelled: its points were taken back already"
+    if refused.code == "unmeasurable_refund":
+        return f"{refused.message}; no points are taken back"
+    return None
 
 
 def ignored(transaction: Ignored) -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
@@ -23,7 +24,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from network.db import Retry
-from network.earning import bonuses
+from network.earning import bonuses, checks
 from network.earning import clawback as clawbacks
 from network.earning.terms import Terms
 from network.errors import DomainError, Invalid
@@ -39,67 +40,17 @@ from network.models import Card, JournalEntry, Lot, Order, Posting
 from network.parties.registry import PartnerRef
 from partners.cards import is_valid_card_number
 from partners.earning import RuleSet, awards_for_sale, clawback_awards
-from partners.fields import MAX_QUANTITY
-from partners.money import MAX_MINOR, Money
+from partners.fields import MAX_ORDER_ID
+from partners.money import Money
 from partners.rules import Award
-from partners.transactions import Refund, Sale, Transaction
+from partners.transactions import Refund, Sale
 
 #: A sale whose order id this partner already booked (or that appears twice in one batch).
 DUPLICATE = "duplicate"
+#: When the points of an order placed but not paid become available: not before a `Payment` says so.
+UNPAID = datetime(9999, 12, 31, tzinfo=timezone.utc)
 
 _entries, _postings, _lots, _awards = JournalEntry.__table__, Posting.__table__, Lot.__table__, AwardRow.__table__
-
-#: The longest order id the ledger keeps (orders.order_id); an adapter's longer id is refused, never cut.
-MAX_ORDER_ID = 64
-
-
-def _long_order_id(field: str, value: str) -> Invalid:
-    return Invalid(f"An order id has at most {MAX_ORDER_ID} characters", {field: [f"has {len(value)} characters"]},
-                   code="invalid_transaction")
-
-
-def _currency_error(partner: PartnerRef, money: Money) -> Invalid:
-    return Invalid(
-        f"{partner.name} books in {partner.currency}, not {money.currency}",
-        {"currency": [f"must be {partner.currency}"]},
-        code="currency_mismatch",
-    )
-
-
-def _out_of_bounds(transaction: Transaction) -> Invalid | None:
-    """Amounts and quantities past the hub's bounds, whichever adapter read them: no column overflows, no sum drifts."""
-    errors: dict[str, list[str]] = {}
-    for field in ("total", "paid"):
-        money = getattr(transaction, field, None)
-        if money is not None and abs(money.minor) > MAX_MINOR:
-            errors[field] = [f"must be at most {Money(MAX_MINOR, money.currency)}"]
-    for index, item in enumerate(transaction.items):
-        if not 0 < item.quantity <= MAX_QUANTITY:
-            errors[f"items.{index}.quantity"] = [f"must be greater than 0 and at most {MAX_QUANTITY}"]
-        if abs(item.unit_price.minor) > MAX_MINOR:
-            errors[f"items.{index}.unit_price"] = [f"must be at most {Money(MAX_MINOR, item.unit_price.currency)}"]
-    if not errors:
-        return None
-    return Invalid("An amount or a quantity is past the hub's bounds", errors, code="invalid_transaction")
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; the hub stores UTC, so naive means UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _misdated(occurred_at: datetime, *, now: datetime, terms: Terms) -> Invalid | None:
-    """A date the hub does not book: more than a day ahead of its clock, or so old its points would have expired."""
-    earliest, latest = terms.dating(now)
-    when = _utc(occurred_at)
-    if when > latest:
-        return Invalid("The transaction is dated more than a day ahead of the hub's clock",
-                       {"occurred_at": [f"must be at most {latest.isoformat()}"]}, code="invalid_transaction")
-    if when < earliest:
-        return Invalid("The transaction is dated further back than the hub books (its points would have expired)",
-                       {"occurred_at": [f"must be at least {earliest.isoformat()}"]}, code="invalid_transaction")
-    return None
-
 
 def award_rows(entry_id: int, awards: Sequence[Award], sign: int = 1) -> list[dict]:
     return [{"entry_id": entry_id, "rule": a.rule, "points": sign * a.points, "detail": a.detail[:200]} for a in awards]
@@ -115,10 +66,10 @@ def price(partner: PartnerRef, rules: RuleSet, sale: Sale, *, now: datetime, ter
     Bounds and date come first: a rule never sees year 9999 (its local time would overflow) nor 10^30 of a line.
     """
     if sale.total.currency != partner.currency:
-        return _currency_error(partner, sale.total)
+        return checks.currency_error(partner, sale.total)
     if len(sale.order_id) > MAX_ORDER_ID:
-        return _long_order_id("order_id", sale.order_id)
-    if refusal := _out_of_bounds(sale) or _misdated(sale.occurred_at, now=now, terms=terms):
+        return checks.long_order_id("order_id", sale.order_id)
+    if refusal := checks.out_of_bounds(sale) or checks.misdated(sale.occurred_at, now=now, terms=terms):
         return refusal
     return awards_for_sale(rules, sale, partner.timezone)
 
@@ -215,7 +166,7 @@ def _priced(sales: Sequence[tuple[Sale, list[Award] | DomainError]], outcomes: l
     for index, (sale, awards) in enumerate(sales):
         if isinstance(awards, DomainError):
             outcomes[index] = awards
-        elif misdated := _misdated(sale.occurred_at, now=now, terms=terms):
+        elif misdated := checks.misdated(sale.occurred_at, now=now, terms=terms):
             outcomes[index] = misdated
         else:
             priced.append(Priced(index, sale, awards))
@@ -249,7 +200,8 @@ def _claim_orders(session: Session, partner: PartnerRef, claims: list[Claim], ou
     """Claim the claims' order ids at once; one the partner already booked is a `DUPLICATE`."""
     rows = [
         {"order_id": c.sale.order_id, "member_id": c.holder.member_id, "points": sum(a.points for a in c.awards),
-         "occurred_at": c.sale.occurred_at, "total_minor": c.sale.refundable.minor}
+         "occurred_at": c.sale.occurred_at, "total_minor": c.sale.refundable.minor,
+         "charged_minor": c.sale.charged.minor if c.sale.charged else None}
         for c in claims
     ]
     claimed = orders.claim_many(session, partner_id=partner.id, kind=OrderKind.SALE,
@@ -308,11 +260,16 @@ def _lock_holders(session: Session, booked: list[Booked]) -> None:
 def _credit(session: Session, partner: PartnerRef, booked: list[Booked]) -> None:
     """Move the locked members' running balances by what the batch earned them, one statement for all."""
     changes: dict[int, int] = defaultdict(int)
-    credited = PENDING if partner.pending_days else AVAILABLE
     for b in booked:
+        credited = _credited(partner, b.sale)
         changes[b.holder.ids[credited]] += b.points
         b.holder.balances[credited] += b.points
     bulk.add_to_balances(session.connection(), {account: change for account, change in changes.items() if change})
+
+
+def _credited(partner: PartnerRef, sale: Sale) -> str:
+    """Where a sale's points go: pending through the partner's return window, or until the order is paid."""
+    return PENDING if partner.pending_days or sale.awaiting_payment else AVAILABLE
 
 
 def _moves(booked: list[Booked]) -> list[tuple[str, int, int]]:
@@ -352,22 +309,21 @@ def _write_earnings(session: Session, partner: PartnerRef, earning: list[Booked]
         )
     }
     issuance = partner.account_id(ISSUANCE)
-    credited = PENDING if partner.pending_days else AVAILABLE
+    window = now + timedelta(days=partner.pending_days)
     postings, lots, award_list = [], [], []
     for b in earning:
         entry_id = entry_of_order[b.order_id]
-        account = b.holder.ids[credited]
+        account = b.holder.ids[_credited(partner, b.sale)]
         postings += [
             {"entry_id": entry_id, "account_id": issuance, "amount": -b.points},
             {"entry_id": entry_id, "account_id": account, "amount": b.points},
         ]
         lots.append({"member_id": b.holder.member_id, "account_id": account, "entry_id": entry_id, "points": b.points,
-                     "remaining": b.points})
+                     "remaining": b.points, "available_at": UNPAID if b.sale.awaiting_payment else window})
         award_list += award_rows(entry_id, b.awards)
     bulk.insert_many(connection, _postings, postings)
-    bulk.insert_many(connection, _lots, lots, same={
-        "issuer_id": partner.id, "earned_at": now, "available_at": now + timedelta(days=partner.pending_days),
-        "expires_at": now + lifetime})
+    bulk.insert_many(connection, _lots, lots, same={"issuer_id": partner.id, "earned_at": now,
+                                                    "expires_at": now + lifetime})
     bulk.insert_many(connection, _awards, award_list)
     return entry_of_order
 
@@ -405,25 +361,28 @@ class TakeBack(NamedTuple):
         return sum(a.points for a in self.due) - self.share.total
 
 
-def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now: datetime, terms: Terms = Terms()) -> dict:
+def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now: datetime, terms: Terms = Terms(),
+                  kind: OrderKind = OrderKind.REFUND) -> dict:
+    """`kind`: a cancellation is booked as the refund of all that is left, under the order's own id (network.earning.order_status)."""
     _check_refund(partner, refund, now=now, terms=terms)
     sale = _refunded_sale(session, partner, refund)
-    if sale.occurred_at is not None and _utc(refund.occurred_at) < _utc(sale.occurred_at):
+    refund = _measured(refund, sale)
+    if sale.occurred_at is not None and checks.utc(refund.occurred_at) < checks.utc(sale.occurred_at):
         # A till's clock set wrong, or the wrong order id: either way not a refund of this sale.
         raise Invalid("The refund is dated before the sale it refunds",
-                      {"occurred_at": [f"must be at least {_utc(sale.occurred_at).isoformat()}, the sale's date"]},
+                      {"occurred_at": [f"must be at least {checks.utc(sale.occurred_at).isoformat()}, the sale's date"]},
                       code="invalid_transaction")
     # After a merge the sale's points (and its card) are the surviving member's.
     member = locks.lock_holder(session, sale.member_id)
-    _check_card_and_order(session, partner, refund, member)
+    _check_card_and_order(session, partner, refund, member, kind)
     before = _refunded_before(session, sale, refund)
     upkeep.bring_up_to_date(session, member, now)
-    earned = _earned(session, sale, member)
+    earned = earned_by(session, sale, member)
     due = clawback_awards(_sale_awards(session, earned.entry_id, sale.points) if earned else [], sale.total_minor, before,
                           refund.total.minor)
     back = _take_back(terms, member, earned, due)
     order = orders.claim(
-        session, partner_id=partner.id, kind=OrderKind.REFUND, order_id=refund.order_id, member_id=member.member_id,
+        session, partner_id=partner.id, kind=kind, order_id=refund.order_id, member_id=member.member_id,
         points=-back.share.total, booked_at=now, occurred_at=refund.occurred_at, currency=refund.total.currency,
         total_minor=refund.total.minor, original_id=sale.id,
     )
@@ -438,11 +397,11 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
 def _check_refund(partner: PartnerRef, refund: Refund, *, now: datetime, terms: Terms) -> None:
     """What needs no database: the partner's currency, order ids the ledger can keep, sane amounts and date."""
     if refund.total.currency != partner.currency:
-        raise _currency_error(partner, refund.total)
+        raise checks.currency_error(partner, refund.total)
     for field in ("order_id", "original_order_id"):
         if len(getattr(refund, field)) > MAX_ORDER_ID:
-            raise _long_order_id(field, getattr(refund, field))
-    if refusal := _out_of_bounds(refund) or _misdated(refund.occurred_at, now=now, terms=terms):
+            raise checks.long_order_id(field, getattr(refund, field))
+    if refusal := checks.out_of_bounds(refund) or checks.misdated(refund.occurred_at, now=now, terms=terms):
         raise refusal
 
 
@@ -466,13 +425,25 @@ def _member_of(session: Session, partner: PartnerRef, reference: str) -> str:
     return cards.member_for_card(session, reference)
 
 
-def _check_card_and_order(session: Session, partner: PartnerRef, refund: Refund, member: journal.MemberAccounts) -> None:
+def _measured(refund: Refund, sale: Order) -> Refund:
+    """A refund of money naming no line, as its share of the sale in the sale's own measure (what points were earned on)."""
+    if refund.charged_back is None or refund.total.minor:
+        return refund
+    if not sale.charged_minor:
+        raise Invalid(f"The refund names no line, and what sale {sale.order_id} charged is unknown: its share cannot be "
+                      "measured", {"charged_back": [str(refund.charged_back)]}, code="unmeasurable_refund")
+    share = min(refund.charged_back.minor, sale.charged_minor) * (sale.total_minor or 0) // sale.charged_minor
+    return replace(refund, total=Money(share, refund.total.currency))
+
+
+def _check_card_and_order(session: Session, partner: PartnerRef, refund: Refund, member: journal.MemberAccounts,
+                          kind: OrderKind) -> None:
     """The card, if named, is the sale's holder's; the refund's order id is new."""
     if refund.card_number is not None and _member_of(session, partner, refund.card_number) != member.member_id:
         raise Invalid("The card is not the one the sale was made with", {"card_number": [refund.card_number]}, code="card_mismatch")
-    if orders.find(session, partner.id, OrderKind.REFUND, refund.order_id) is not None:
+    if orders.find(session, partner.id, kind, refund.order_id) is not None:
         # Checked before the amounts, so a resent refund reads as a duplicate, not as too large.
-        raise orders.duplicate(session, partner.id, OrderKind.REFUND, refund.order_id)
+        raise orders.duplicate(session, partner.id, kind, refund.order_id)
 
 
 def _refunded_before(session: Session, sale: Order, refund: Refund) -> int:
@@ -488,7 +459,7 @@ def _refunded_before(session: Session, sale: Order, refund: Refund) -> int:
     return before
 
 
-def _earned(session: Session, sale: Order, member: journal.MemberAccounts) -> Earned | None:
+def earned_by(session: Session, sale: Order, member: journal.MemberAccounts) -> Earned | None:
     """The sale's entry and the holder's open lots descended from its lot (None if it earned nothing).
 
     A merge empties a lot into one on the survivor (`merged_from_id`); a

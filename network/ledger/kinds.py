@@ -58,6 +58,8 @@ class OrderKind(StrEnum):
 
     SALE = "sale"
     REFUND = "refund"
+    #: An order cancelled after it was booked: a refund of all that was left, under the order's own id (once).
+    CANCELLATION = "cancellation"
     REDEMPTION = "redemption"
     HOLD = "hold"  # a hold's own order; its capture books a redemption order with the same order id
     ACTION = "action"  # an action a partner rewards (`POST /v1/actions`), by its reference

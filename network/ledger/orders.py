@@ -90,4 +90,6 @@ def claim_many(session: Session, *, partner_id: int, kind: str, same: dict, rows
 
 
 def refunded_so_far(session: Session, sale_id: int) -> int:
-    return session.scalar(select(int_sum(Order.total_minor)).where(Order.original_id == sale_id, Order.kind == OrderKind.REFUND))
+    """What the sale's refunds and its cancellation took, in the sale's measure (minor units)."""
+    return session.scalar(select(int_sum(Order.total_minor)).where(
+        Order.original_id == sale_id, Order.kind.in_((OrderKind.REFUND, OrderKind.CANCELLATION))))

@@ -200,11 +200,13 @@ class Order(Base):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
     # sale, refund, redemption, or action:<name> for a non-purchase action.
     kind: Mapped[str] = mapped_column(String(80))
-    order_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(255))
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
     original_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     currency: Mapped[str | None] = mapped_column(String(3))
     total_minor: Mapped[int | None]
+    #: What the customer was charged for the goods, where refunds may hand back money naming no line (Shopify).
+    charged_minor: Mapped[int | None]
     points: Mapped[int]
     occurred_at: Mapped[datetime | None]
     booked_at: Mapped[datetime]

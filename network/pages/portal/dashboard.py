@@ -12,9 +12,7 @@ from flask import render_template, request
 from network.api.common import hub, now
 from network.pages import signed_in
 from network.pages.portal import PEOPLE, blp, figures, partner
-
-#: The longest order id a partner can have booked (network.models.Order.order_id).
-MAX_ORDER_ID = 64
+from partners.fields import MAX_ORDER_ID
 
 
 @blp.route("/<slug>", methods=["GET"])

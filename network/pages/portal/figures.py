@@ -26,7 +26,7 @@ from network.parties.registry import PartnerRef
 #: How many of the catalogue's rewards the page ranks.
 TOP_REWARDS = 5
 #: The kinds of order a partner looks up by its own id.
-LOOKED_UP = (OrderKind.SALE, OrderKind.REFUND, OrderKind.REDEMPTION)
+LOOKED_UP = (OrderKind.SALE, OrderKind.REFUND, OrderKind.CANCELLATION, OrderKind.REDEMPTION)
 
 
 @dataclass(frozen=True)
