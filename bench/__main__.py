@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from bench import backends, imports, load, procs, raw, report, seed, service, settlement, web, world
+from bench import backends, imports, load, procs, raw, report, seed, service, settlement, tills, web, world
 from bench.report import Row, Target
 from network.db import Database, make_engine
 from network.ledger.invariants import violations
@@ -52,6 +52,8 @@ class Settings:
     http: bool
     progress: bool
     csv_rows: int = 100_000
+    #: Member sales in the POSLog files of 50 (bench.tills).
+    poslog_transactions: int = 5_000
     settlement_postings: int = 1_000_000
 
 
@@ -101,6 +103,14 @@ def run_backend(name: str, url: str, s: Settings, logs: Path, rows: list[Row]) -
         say(f"   coalition import of {s.csv_rows:,} rows: {measure.rate:,.0f} rows/s")
         csv_label = f"CSV import, {s.csv_rows // 1000}k rows (ops = rows)"
         rows.append(Row(name, "service", csv_label, measure, raw=base, target=CSV_IMPORT if pg else None,
+                        notes=[note]))
+        # A till's POSLog in files of 50 transactions, each booked transaction by transaction in one import.
+        till_logs = logs / f"{name}-poslog"
+        till_logs.mkdir(exist_ok=True)
+        paths = tills.write_logs(till_logs, scene, s.poslog_transactions, till=len(rows))
+        measure, note = tills.book_logs(db, tills.till_partner(db, f"bench-till-{name}"), paths)
+        say(f"   POSLog, {len(paths)} files of {tills.PER_FILE}: {measure.rate:,.0f} transactions/s")
+        rows.append(Row(name, "service", f"POSLog files of {tills.PER_FILE} (ops = transactions)", measure, raw=base,
                         notes=[note]))
 
         # The same over HTTP; then one member with a million postings, and balance reads on it.
@@ -255,6 +265,7 @@ def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_
         http=http,
         progress=True,
         csv_rows=csv_rows or (10_000 if quick else 100_000),
+        poslog_transactions=1_000 if quick else 5_000,
         settlement_postings=(settlement_postings if settlement_postings is not None
                              else 50_000 if quick else 1_000_000),
     )

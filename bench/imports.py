@@ -46,7 +46,7 @@ def write_file(path: Path, world: World, rows: int, tag: str) -> None:
             out.write(f"{tag}-{i},sale,{member.card},2026-03-14T10:{i % 60:02d}:00+01:00,EUR,{rng.randint(100, 9999) / 100:.2f},\n")
 
 
-def _measured(rows: int, work) -> Measure:
+def measured(rows: int, work) -> Measure:
     busy0, t0 = machine_busy(), time.perf_counter()
     work()
     seconds, busy1 = time.perf_counter() - t0, machine_busy()
@@ -70,7 +70,7 @@ def service_import(db: Database, partner: PartnerRef, path: Path) -> tuple[Measu
             rows = CsvExportAdapter().read_rows(stream, {}, partner.timezone)
             outcome["result"] = intake.import_rows(db, partner, RULES, rows, clock=utc_now, terms=Terms(lifetime=LIFETIME))
 
-    measure = _measured(sum(1 for _ in path.open()) - 1, work)
+    measure = measured(sum(1 for _ in path.open()) - 1, work)
     result = outcome["result"]
     if result.accepted != measure.ops or result.rejected_total:
         raise RuntimeError(f"import accepted {result.accepted} of {measure.ops}: {result.rejected[:3]}")
@@ -94,7 +94,7 @@ def http_import(port: int, key: str, path: Path) -> Measure:
         if response.status != 200 or answer["accepted"] != rows:
             raise RuntimeError(f"HTTP import: {response.status} {str(answer)[:300]}")
 
-    return _measured(rows, work)
+    return measured(rows, work)
 
 
 def raw_import(engine: Engine, world: World, partner: PartnerRef, path: Path, tag: str) -> Measure:
@@ -140,4 +140,4 @@ def raw_import(engine: Engine, world: World, partner: PartnerRef, path: Path, ta
                     changes[available[m]] += p
                 bulk.add_to_balances(connection, changes)
 
-    return _measured(len(lines), work)
+    return measured(len(lines), work)

@@ -51,7 +51,7 @@ import click
 from sqlalchemy import bindparam, delete, func, select, text
 
 from bench import load
-from bench.imports import _measured
+from bench.imports import measured
 from bench.load import Measure
 from bench.seed import _bulk_mode
 from bench.world import new_partner_spec
@@ -339,12 +339,12 @@ def measure_run(db: Database, seeded: Seeded, key_dir, repeats: int = 3) -> Outc
             result["signed"] = db.transact(lambda session: close_period(
                 session, end=seeded.period.end, now=utc_now(), grace=timedelta(seconds=60), currency=CURRENCY,
                 network=NETWORK, sign=keys.sign))
-        return _measured(seeded.postings, work)
+        return measured(seeded.postings, work)
 
     def raw():
         def work():
             result["raw"] = raw_figures(db, seeded.period)
-        return _measured(seeded.postings, work)
+        return measured(seeded.postings, work)
 
     measure, run_seconds = _best_of(repeats, forget, run)
     base, raw_seconds = _best_of(repeats, lambda: None, raw)

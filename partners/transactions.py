@@ -89,6 +89,21 @@ class Cancellation:
 
 
 @dataclass(frozen=True, slots=True)
+class Amendment:
+    """An order edited after it was placed (Shopify's `orders/updated`): what its goods come to now.
+
+    `total` is in the sale's own measure (what points are earned on), with
+    refunds not deducted: they arrive, and are booked, on their own. The hub
+    takes back or tops up the difference from what it counted; the same
+    total sent again changes nothing.
+    """
+
+    order_id: str
+    occurred_at: datetime
+    total: Money
+
+
+@dataclass(frozen=True, slots=True)
 class Ignored:
     """A platform's event that books nothing, with why: a shopper who is no member, a refund of an order never booked.
 
@@ -101,4 +116,4 @@ class Ignored:
     reason: str
 
 
-Transaction = Sale | Refund | Payment | Cancellation
+Transaction = Sale | Refund | Payment | Cancellation | Amendment

@@ -11,6 +11,9 @@ named `loyalty_card`, which Shopify copies into the order's `note_attributes`.
   delivery, a bank transfer) books its points pending, not to be spent;
 - `orders/paid`: they become the member's (the partner's return window
   starts); an order the hub never saw placed is booked, paid;
+- `orders/updated`: an edit that changed what the goods come to
+  (`current_subtotal_price`, refunded lines added back) takes back or tops up
+  the difference; any other update changes nothing;
 - `orders/cancelled`: whatever the order still earns is taken back;
 - `refunds/create`: a refund's total is the sum of its refunded lines'
   subtotals, the same measure, so a full refund takes back what the order
@@ -50,7 +53,7 @@ from partners.hookspecs import hookimpl
 from partners.money import MAX_MINOR, Money, MoneyError
 from partners.payloads import read_json
 from partners.signatures import require_base64_hmac
-from partners.transactions import Cancellation, Ignored, LineItem, Payment, Refund, Sale, Transaction
+from partners.transactions import Amendment, Cancellation, Ignored, LineItem, Payment, Refund, Sale, Transaction
 
 TOPIC_HEADER = "x-shopify-topic"
 SIGNATURE_HEADER = "x-shopify-hmac-sha256"
@@ -303,6 +306,63 @@ def _cancelled(data: Any) -> list[Transaction]:
     return [Cancellation(str(order["id"]), order["cancelled_at"] or order["updated_at"] or order["created_at"])]
 
 
+def _updated(data: Any) -> list[Transaction]:
+    """orders/updated: an edit that changed what the goods come to is taken back or topped up by the difference.
+
+    The measure is `current_subtotal_price` (after edits, returns and
+    refunds) with the refunded lines' subtotals added back: refunds come, and
+    are booked, as refunds/create. Anything else Shopify updates (a note, a
+    tag, a fulfilment) leaves the total as it was, and the hub says so.
+    """
+    order = _load(_UpdatedSchema(), data)
+    order_id = str(order["id"])
+    if order["cancelled_at"]:
+        return [Ignored(order_id, "the order is cancelled: orders/cancelled takes its points back")]
+    if not any(entry.get("name") == CARD_ATTRIBUTE for entry in order["note_attributes"]):
+        return [Ignored(order_id, f"the order has no {CARD_ATTRIBUTE} attribute: the shopper is no member")]
+    if order["current_subtotal_price"] is None:
+        return [Ignored(order_id, "the order has no current_subtotal_price: its edits cannot be measured")]
+    errors: dict[str, list[str]] = {}
+    currency = order["currency"]
+    now = _money(order["current_subtotal_price"], currency, "current_subtotal_price", errors)
+    refunded = [_money(line["subtotal"], currency, f"refunds.{r}.refund_line_items.{i}.subtotal", errors)
+                for r, refund in enumerate(order["refunds"]) for i, line in enumerate(refund["refund_line_items"])]
+    if errors:
+        raise InvalidTransaction(errors)
+    minor = now.minor + sum(money.minor for money in refunded)
+    if minor > MAX_MINOR:
+        raise InvalidTransaction({"current_subtotal_price": ["with the refunded lines, too large an amount"]})
+    return [Amendment(order_id, order["updated_at"] or order["created_at"], Money(minor, currency))]
+
+
+class _RefundedLineSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    subtotal = _Amount(required=True)
+
+
+class _EmbeddedRefundSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    refund_line_items = fields.List(fields.Nested(_RefundedLineSchema), load_default=list)
+
+
+class _UpdatedSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = _Id(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    updated_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    cancelled_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    currency = Currency(required=True)
+    current_subtotal_price = _Amount(load_default=None, allow_none=True)
+    note_attributes = fields.List(fields.Dict(), load_default=list)
+    refunds = fields.List(fields.Nested(_EmbeddedRefundSchema), load_default=list)
+
+
 class _CancelledSchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -400,7 +460,8 @@ def _amount_refund(refund: dict, currency: str, errors: dict[str, list[str]]) ->
                   charged_back=Money(goods, currency))
 
 
-_TOPICS = {"orders/create": _sale, "orders/paid": _paid, "orders/cancelled": _cancelled, "refunds/create": _refund}
+_TOPICS = {"orders/create": _sale, "orders/paid": _paid, "orders/updated": _updated, "orders/cancelled": _cancelled,
+           "refunds/create": _refund}
 
 
 class ShopifyAdapter:

@@ -324,7 +324,7 @@ def test_two_different_cards_on_one_order_are_refused():
 
 # Topics and bodies that are not Shopify's.
 
-@pytest.mark.parametrize("topic", ["orders/updated", "orders/fulfilled", "", None])
+@pytest.mark.parametrize("topic", ["orders/edited", "orders/fulfilled", "", None])
 def test_only_the_subscribed_topics_are_read(topic):
     headers = {} if topic is None else {"x-shopify-topic": topic}
     with pytest.raises(InvalidTransaction) as caught:

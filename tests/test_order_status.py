@@ -137,4 +137,64 @@ def test_a_refund_of_an_amount_takes_back_its_share_of_what_the_goods_were_charg
 def test_the_partner_view_lists_the_topics_to_subscribe(shop):
     hub, _, _ = shop
     assert hub.call("GET", "/v1/partners/maple").json["inbound_topics"] == [
-        "orders/create", "orders/paid", "orders/cancelled", "refunds/create"]
+        "orders/create", "orders/paid", "orders/updated", "orders/cancelled", "refunds/create"]
+
+
+# Edits: orders/updated with what the goods come to now.
+
+def edited(card, subtotal: str, refunds: list | None = None, **changes) -> bytes:
+    return body("orders_create.json", card, current_subtotal_price=subtotal, updated_at="2026-11-22T09:00:00-05:00",
+                refunds=refunds or [], **changes)
+
+
+def test_an_edit_that_takes_an_item_off_takes_its_points_back_once(shop, database):
+    hub, member_id, card = shop
+    post(hub, body("orders_create.json", card), "orders/create")
+    lowered = post(hub, edited(card, "45.45"), "orders/updated")  # the 16.20 bottle taken off
+    assert lowered.status_code == 201, lowered.json
+    assert lowered.json["points"] == -16 and lowered.json["edited"] is True
+    assert points(hub, card) == (45, 0)
+    before = snapshot(database)
+    again = post(hub, edited(card, "45.45"), "orders/updated")
+    assert again.status_code == 200 and again.json["ignored"] is True and "nothing to take back or add" in again.json["reason"]
+    tagged = post(hub, edited(card, "45.45", tags="vip"), "orders/updated")  # a tag, not an edit
+    assert tagged.status_code == 200 and tagged.json["ignored"] is True
+    assert snapshot(database) == before
+
+
+def test_an_edit_that_adds_an_item_earns_on_it_and_a_full_refund_then_takes_everything_back(shop):
+    hub, member_id, card = shop
+    post(hub, body("orders_create.json", card), "orders/create")
+    raised = post(hub, edited(card, "81.65"), "orders/updated")  # 20.00 more
+    assert raised.status_code == 201, raised.json
+    assert raised.json["points"] == 20
+    assert points(hub, card) == (81, 0)
+    refund = json.loads((FIXTURES / "shopify" / "refunds_create_partial.json").read_text())
+    refund["refund_line_items"][0]["subtotal"] = 81.65
+    refund["refund_line_items"][0]["subtotal_set"]["shop_money"]["amount"] = "81.65"
+    everything = post(hub, json.dumps(refund).encode(), "refunds/create")
+    assert everything.status_code == 201, everything.json
+    assert everything.json["points"] == -81
+    assert points(hub, card) == (0, 0)
+
+
+def test_an_update_carrying_a_refund_already_booked_takes_nothing_twice(shop):
+    hub, member_id, card = shop
+    post(hub, body("orders_create.json", card), "orders/create")
+    post(hub, (FIXTURES / "shopify" / "refunds_create_partial.json").read_bytes(), "refunds/create")
+    assert points(hub, card) == (45, 0)
+    # Shopify's order after that refund: 16.20 less in current_subtotal_price, the refund listed with its line.
+    after = post(hub, edited(card, "45.45", refunds=[{"id": 1032881062210, "refund_line_items": [{"subtotal": 16.2}]}]),
+                 "orders/updated")
+    assert after.status_code == 200 and after.json["ignored"] is True
+    assert points(hub, card) == (45, 0)
+
+
+def test_an_edit_of_an_unpaid_order_keeps_its_added_points_waiting_for_the_payment(shop):
+    hub, member_id, card = shop
+    post(hub, body("orders_create.json", card, financial_status="pending"), "orders/create")
+    post(hub, edited(card, "81.65", financial_status="pending"), "orders/updated")
+    assert points(hub, card) == (0, 81)
+    paid = post(hub, body("orders_create.json", card), "orders/paid")
+    assert paid.json["released_points"] == 81
+    assert points(hub, card) == (81, 0)

@@ -17,7 +17,7 @@ from itertools import islice
 from sqlalchemy.orm import Session
 
 from network.db import Database
-from network.earning import order_status, sales
+from network.earning import order_edits, order_status, sales
 from network.earning.terms import Terms
 from network.errors import DomainError, Invalid, Unauthenticated
 from network.ledger import locks
@@ -26,7 +26,7 @@ from partners.adapters import Adapter, Payload, Row, SignedAdapter
 from partners.earning import RuleSet
 from partners.errors import BadSignature
 from partners.rules import Award
-from partners.transactions import Cancellation, Ignored, Payment, Refund, Sale, Transaction
+from partners.transactions import Amendment, Cancellation, Ignored, Payment, Refund, Sale, Transaction
 
 #: Rows per database transaction: large enough that a customer met twice in a
 #: chunk is locked once, small enough that a retried chunk costs little.
@@ -78,6 +78,8 @@ def _booked(session: Session, partner: PartnerRef, rules: RuleSet, transaction: 
         booked = order_status.record_payment(session, partner, rules, transaction, now=now, terms=terms)
     elif isinstance(transaction, Cancellation):
         booked = order_status.record_cancellation(session, partner, transaction, now=now, terms=terms)
+    elif isinstance(transaction, Amendment):
+        booked = order_edits.record_amendment(session, partner, rules, transaction, now=now, terms=terms)
     else:
         booked = transaction
     return ignored(booked) if isinstance(booked, Ignored) else booked
@@ -92,6 +94,8 @@ def _not_the_hubs(session: Session, partner: PartnerRef, transaction: Transactio
     sale = transaction.sale if isinstance(transaction, Payment) else transaction
     if isinstance(sale, Sale) and sale.alias_only and refused.code in _NO_MEMBER:
         return f"the shopper's id {sale.card_number!r} is no alias of a member's card: the shopper is no member"
+    if isinstance(transaction, Amendment) and refused.code == "refund_exceeds_sale":
+        return f"the edit takes back more than is left of the order {transaction.order_id}: it was refunded already"
     if not isinstance(transaction, Refund):
         return None
     if refused.code == "unknown_order":

@@ -378,7 +378,7 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
     before = _refunded_before(session, sale, refund)
     upkeep.bring_up_to_date(session, member, now)
     earned = earned_by(session, sale, member)
-    due = clawback_awards(_sale_awards(session, earned.entry_id, sale.points) if earned else [], sale.total_minor, before,
+    due = clawback_awards(_sale_awards(session, sale) if earned else [], sale.total_minor, before,
                           refund.total.minor)
     back = _take_back(terms, member, earned, due)
     order = orders.claim(
@@ -486,7 +486,7 @@ def earned_by(session: Session, sale: Order, member: journal.MemberAccounts) -> 
     on = member.ids[PENDING] if any(row.account_id == member.ids[PENDING] for row in held) else (
         held[0].account_id if held else None)
     own = sorted((row for row in held if row.account_id == on), key=lambda row: (row.expires_at, row.id))
-    return Earned(rows[0].entry_id, tuple(row.id for row in own), sum(row.remaining for row in own), on)
+    return Earned(min(row.entry_id for row in rows), tuple(row.id for row in own), sum(row.remaining for row in own), on)
 
 
 def _take_back(terms: Terms, member: journal.MemberAccounts, earned: Earned | None, due: list[Award]) -> TakeBack:
@@ -535,14 +535,22 @@ def _book_refund(session: Session, partner: PartnerRef, refund: Refund, sale: Or
     return entry_id
 
 
-def _sale_awards(session: Session, entry_id: int, points: int) -> list[Award]:
-    """What the sale earned, rule by rule (earlier refunds are accounted for by their cumulative share)."""
+def _sale_awards(session: Session, sale: Order) -> list[Award]:
+    """What the sale earned, rule by rule, over all its earn entries (an edit may have topped it up).
+
+    Earlier refunds are accounted for by their cumulative share.
+    """
     rows = session.execute(
-        select(AwardRow.rule, AwardRow.points, AwardRow.detail).where(AwardRow.entry_id == entry_id).order_by(AwardRow.id)
+        select(AwardRow.rule, AwardRow.points, AwardRow.detail).join(JournalEntry, JournalEntry.id == AwardRow.entry_id)
+        .where(JournalEntry.order_id == sale.id, JournalEntry.kind == EntryKind.EARN).order_by(AwardRow.id)
     ).all()
     if not rows:  # booked before awards were recorded: all of it was the base rate
-        return [Award("base_rate", points)]
-    return [Award(row.rule, row.points, row.detail) for row in rows]
+        return [Award("base_rate", sale.points)]
+    by_rule: dict[str, Award] = {}
+    for row in rows:
+        known = by_rule.get(row.rule)
+        by_rule[row.rule] = Award(row.rule, row.points + (known.points if known else 0), known.detail if known else row.detail)
+    return list(by_rule.values())
 
 
 def _trim(awards: list[Award], limit: int) -> list[Award]:

@@ -60,6 +60,8 @@ class OrderKind(StrEnum):
     REFUND = "refund"
     #: An order cancelled after it was booked: a refund of all that was left, under the order's own id (once).
     CANCELLATION = "cancellation"
+    #: An edit that lowered an order's total: a refund of the difference, by the sale's row id and the edit's number.
+    EDIT = "edit"
     REDEMPTION = "redemption"
     HOLD = "hold"  # a hold's own order; its capture books a redemption order with the same order id
     ACTION = "action"  # an action a partner rewards (`POST /v1/actions`), by its reference

@@ -14,6 +14,8 @@ from network.ledger.kinds import OrderKind
 from network.models import JournalEntry, Order, int_sum
 
 _orders = Order.__table__
+#: The orders that take back part of a sale: refunds, its cancellation, and edits that lowered it.
+TAKING_BACK = (OrderKind.REFUND, OrderKind.CANCELLATION, OrderKind.EDIT)
 _INSERT_NEW = insert_unless_taken(_orders, ["partner_id", "kind", "order_id"])
 
 
@@ -90,6 +92,6 @@ def claim_many(session: Session, *, partner_id: int, kind: str, same: dict, rows
 
 
 def refunded_so_far(session: Session, sale_id: int) -> int:
-    """What the sale's refunds and its cancellation took, in the sale's measure (minor units)."""
+    """What the sale's refunds, edits and cancellation took, in the sale's measure (minor units)."""
     return session.scalar(select(int_sum(Order.total_minor)).where(
-        Order.original_id == sale_id, Order.kind.in_((OrderKind.REFUND, OrderKind.CANCELLATION))))
+        Order.original_id == sale_id, Order.kind.in_(TAKING_BACK)))
