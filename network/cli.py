@@ -480,7 +480,7 @@ def openapi_command(output) -> None:
 @click.option("--sales", "sale_count", default=400, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=7, show_default=True)
 def demo_command(database: str | None, member_count: int, sale_count: int, seed: int) -> None:
-    """Build a demo network through the real HTTP API and summarise it."""
+    """Build a demo network through the real HTTP API, summarised."""
     from network.demo import run_demo
 
     sys.exit(run_demo(database, member_count=member_count, sale_count=sale_count, seed=seed))

@@ -16,8 +16,8 @@ from network.cli import main
 from tests.support.ledger import snapshot
 
 COMMANDS = {
-    "": ["aliases", "db", "demo", "events", "expire", "holds", "import", "keys", "ledger", "members", "openapi", "plugins",
-         "serve", "settlement", "staff", "tiers"],
+    "": ["aliases", "db", "demo", "events", "expire", "holds", "import", "import-balances", "keys", "ledger", "members",
+         "openapi", "plugins", "serve", "settlement", "staff", "tiers"],
     "aliases": ["import"],
     "db": ["upgrade"],
     "events": ["deliver", "scan"],

@@ -313,6 +313,10 @@ MATRIX: dict[tuple[str, str], Cell] = {
     ("/v1/card-aliases/batch", "POST"): Cell(403, 200, 200, why="each partner's own numbers; B's file makes B's",
                                              body=lambda s, w: {"data": f"alias,card_number\n{unique('FILE')},{s.card}\n",
                                                                 "content_type": "text/csv"}),
+    ("/v1/opening-balances/batch", "POST"): Cell(403, 200, 200, why="a partner brings its own members' points, on any "
+                                                                  "coalition card; B's file books B's issuance",
+                                                 body=lambda s, w: {"data": f"card,points,key\n{s.card},1,{unique('OB')}\n",
+                                                                    "content_type": "text/csv"}),
     ("/v1/card-aliases/<alias:alias>", "PUT"): Cell(403, 200, 200, why="each partner's own numbers; B's alias is B's alone",
                                               params=lambda s, w: {"alias": unique("ALIAS")},
                                               body=lambda s, w: {"json": {"card_number": s.card}}),
@@ -396,6 +400,7 @@ ROLES: dict[tuple[str, str], str] = {
     ("/docs/init.js", "GET"): "public",
     (f"/docs/{VERSION}/<name>", "GET"): "public",
     ("/v1/card-aliases/batch", "POST"): "| key admin",
+    ("/v1/opening-balances/batch", "POST"): "| key admin",
     ("/v1/card-aliases/<alias:alias>", "PUT"): "| key admin",
     ("/v1/card-aliases/<alias:alias>", "GET"): "| key admin",
     ("/v1/card-aliases/<alias:alias>", "DELETE"): "| key admin",

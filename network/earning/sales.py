@@ -126,37 +126,12 @@ def book_sales(
     """
     outcomes: list[dict | DomainError | str | None] = [None] * len(sales)
     priced = _priced(sales, outcomes, now=now, terms=terms)
-    holders, referrals = locks.find_cards(session, {p.sale.card_number for p in priced}, lock=lock_first)
-    referrals |= _through_aliases(session, partner, holders, lock=lock_first)
+    holders, referrals = aliases.holders(session, partner.id, {p.sale.card_number for p in priced}, lock=lock_first)
     claims = _with_tier_awards(session, _claims(priced, holders, outcomes), now=now, terms=terms)
     booked = _claim_orders(session, partner, claims, outcomes, now=now)
     if booked:
         _book(session, partner, booked, referrals, outcomes, now=now, terms=terms, lock_first=lock_first)
     return outcomes  # type: ignore[return-value]
-
-
-#: What a card lookup answers for a reference that may be one of the partner's aliases instead.
-NOT_A_CARD = ("unknown_card", "invalid_card")
-
-
-def _through_aliases(session: Session, partner: PartnerRef, holders: dict, *, lock: bool) -> set[str]:
-    """Each reference that is no hub card, looked up among the partner's aliases and given its card's holder.
-
-    Only references a card lookup refused cost a query, so a sale naming a hub card pays nothing. A member
-    reached by an alias and by a card in the same batch keeps one `MemberAccounts`, so balances add up.
-    Returns the members still owed a referral, as `find_cards` does.
-    """
-    missing = {reference for reference, found in holders.items()
-               if isinstance(found, DomainError) and found.code in NOT_A_CARD}
-    resolved = aliases.resolve(session, partner.id, missing) if missing else {}
-    if not resolved:
-        return set()
-    found, owed = locks.find_cards(session, set(resolved.values()), lock=lock)
-    known = {holder.member_id: holder for holder in holders.values() if not isinstance(holder, DomainError)}
-    for reference, number in resolved.items():
-        holder = found[number]
-        holders[reference] = holder if isinstance(holder, DomainError) else known.setdefault(holder.member_id, holder)
-    return owed
 
 
 def _priced(sales: Sequence[tuple[Sale, list[Award] | DomainError]], outcomes: list, *, now: datetime,

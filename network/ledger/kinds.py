@@ -45,6 +45,8 @@ class EntryKind(StrEnum):
     MERGE = "merge"  # points moved from a merged member to the survivor
     EXPIRY = "expiry"  # points past their lifetime, to breakage
     FORFEITURE = "forfeiture"  # points given up (an erased member), to breakage
+    #: What a member already held in a partner's own programme when it joined, issued by that partner.
+    OPENING = "opening_balance"
 
 
 #: Entries that take points out of circulation: settlement reports them as the issuer's breakage.
@@ -65,6 +67,7 @@ class OrderKind(StrEnum):
     REDEMPTION = "redemption"
     HOLD = "hold"  # a hold's own order; its capture books a redemption order with the same order id
     ACTION = "action"  # an action a partner rewards (`POST /v1/actions`), by its reference
+    OPENING = "opening_balance"  # a row of a partner's opening balances, by its key (network.earning.opening)
 
 
 class HoldStatus(StrEnum):

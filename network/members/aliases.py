@@ -19,7 +19,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from network.errors import BadRequest, Invalid, NotFound
+from network.errors import BadRequest, DomainError, Invalid, NotFound
+from network.ledger import locks
+from network.ledger.journal import MemberAccounts
 from network.models import Card, CardAlias, Partner
 from partners.cards import MAX_ALIAS, is_valid_card_number
 from partners.payloads import csv_records
@@ -184,3 +186,29 @@ def _chunks(rows: Iterable, size: int) -> Iterator[list]:
             chunk = []
     if chunk:
         yield chunk
+
+
+#: What a card lookup answers for a reference that may be one of the partner's aliases instead.
+NOT_A_CARD = ("unknown_card", "invalid_card")
+
+
+def holders(session: Session, partner_id: int, references: set[str], *,
+            lock: bool = False) -> tuple[dict[str, MemberAccounts | DomainError], set[str]]:
+    """Each reference's holder: a hub card's, else the card's this partner's alias stands for (`locks.find_cards`).
+
+    Only references a card lookup refused cost a query, so a sale naming a hub card pays nothing. A member
+    reached by an alias and by a card in the same batch keeps one `MemberAccounts`, so balances add up.
+    Returns the members still owed a referral too, as `find_cards` does.
+    """
+    found, owed = locks.find_cards(session, references, lock=lock)
+    missing = {reference for reference, holder in found.items()
+               if isinstance(holder, DomainError) and holder.code in NOT_A_CARD}
+    resolved = resolve(session, partner_id, missing) if missing else {}
+    if not resolved:
+        return found, owed
+    by_alias, owed_too = locks.find_cards(session, set(resolved.values()), lock=lock)
+    known = {holder.member_id: holder for holder in found.values() if not isinstance(holder, DomainError)}
+    for reference, number in resolved.items():
+        holder = by_alias[number]
+        found[reference] = holder if isinstance(holder, DomainError) else known.setdefault(holder.member_id, holder)
+    return found, owed | owed_too

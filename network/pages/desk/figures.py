@@ -1,7 +1,8 @@
 """The figures behind the desk's charts, each summed by the database (GROUP BY), never by loading postings.
 
 Weeks are the network's settlement weeks: Monday 00:00 UTC to the next.
-Issued is what members earned (sales and bonuses) on each partner's lots;
+Issued is what members earned (sales and bonuses) or brought from a
+partner's own programme (opening balances) on each partner's lots;
 redeemed is what was spent at each partner, less what its tills took
 back, as settlement counts them. Liability over time is read from the
 statements themselves: the figure each signed statement gave at its end.
@@ -22,7 +23,7 @@ from network.models import JournalEntry, Lot, LotMovement, Partner, Statement, i
 #: How many weeks the bars show (this one and those before), and how many statements the line.
 WEEKS, STATEMENTS = 8, 24
 #: Entries whose lots are points a partner issued to a member.
-ISSUING = (EntryKind.EARN, EntryKind.BONUS)
+ISSUING = (EntryKind.EARN, EntryKind.BONUS, EntryKind.OPENING)
 
 
 @dataclass(frozen=True)
