@@ -9,11 +9,13 @@ Every retailer's export differs a little (its own column headers, `;` and a
 decimal comma in France, day-first dates, its own words for a refund), so
 those are partner settings; the meaning of the columns does not change.
 Errors name the column by the retailer's own header, as it reads in its file.
-A shop's order export writes one row per line item with the order's fields
-on its first row only: the rows below with the same order id and no time
-or total of their own are that order's, and yield nothing more. Without a
-type column, the sign of the total says sale or refund; a partner's
-`card_pattern` picks the card out of a cell that holds more than the card.
+A shop's order export writes one row per line item with the order's money
+on its first row only: the rows below with the same order id and no total
+of their own, and no currency or no time either, are that order's, and yield
+nothing more (Shopify repeats the order's `Created at` on every line's row,
+never its currency or totals). Without a type column, the sign of the total
+says sale or refund; a partner's `card_pattern` picks the card out of a cell
+that holds more than the card.
 """
 
 from __future__ import annotations
@@ -204,12 +206,15 @@ class _RowReader:
         errors.setdefault(self.header_of[name], []).append(reason)
 
     def continues(self, record: list[str], previous: str | None) -> bool:
-        """A further line of the order above (a shop's export writes one row per line, the order's fields on its
-        first row only): the same order id, and no time and no total of its own."""
+        """A further line of the order above (a shop's export writes one row per line, the order's money on its
+        first row only): the same order id, no total of its own, and no currency or no time either. Shopify repeats
+        `Created at` on each line's row; a row with its own time and currency but no total is a row of its own, and
+        its missing total is reported."""
         if previous is None or len(record) != self.width:
             return False
         values = {name: record[index].strip() for name, index in self.at.items()}
-        return values["order_id"] == previous and not values["total"] and not values["occurred_at"]
+        own_row = values["currency"] and values["occurred_at"]
+        return values["order_id"] == previous and not values["total"] and not own_row
 
     def order_id(self, record: list[str]) -> str | None:
         index = self.at["order_id"]

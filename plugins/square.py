@@ -11,7 +11,10 @@ unwrapped, and every error names its path in what was posted
 Points are earned on `total_money` less `total_tax_money`: what the buyer
 paid before tax, with whatever else Square counts in `total_money` (service
 charges such as delivery). The member's card is the order's
-`metadata.loyalty_card`: a hub card or the partner's alias of one.
+`metadata.loyalty_card`: a hub card or the partner's alias of one. A line's
+unit price is its `gross_sales_money` over its quantity, its modifiers
+included (`base_price_money`, the variation's alone, where that does not
+divide into minor units), so rules weigh each line by what it sold for.
 
 Only a COMPLETED order or refund is booked; any other state is refused by name
 so the integration posts it again once Square completes it.
@@ -31,6 +34,7 @@ refund of an order the hub never booked.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -104,6 +108,8 @@ class _LineSchema(Schema):
     name = fields.String(load_default=None)
     quantity = Quantity(required=True)
     base_price_money = fields.Nested(_MoneySchema, required=True)
+    #: The variation's price and its modifiers' (an extra shot, a sauce), times the quantity, before discounts.
+    gross_sales_money = fields.Nested(_MoneySchema, load_default=None)
     metadata = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
 
     @validates_schema
@@ -140,6 +146,9 @@ class _OrderSchema(Schema):
         for index, line in enumerate(data["line_items"]):
             if line["base_price_money"].currency != total.currency:
                 errors[f"line_items.{index}.base_price_money.currency"] = [f"is not the order's currency, {total.currency}"]
+            gross = line["gross_sales_money"]
+            if gross is not None and gross.currency != total.currency:
+                errors[f"line_items.{index}.gross_sales_money.currency"] = [f"is not the order's currency, {total.currency}"]
         if errors:
             raise ValidationError(errors)
 
@@ -163,6 +172,20 @@ class _RefundSchema(Schema):
             raise ValidationError("must be greater than zero", "amount_money.amount")
 
 
+def _unit_price(line: dict) -> Money:
+    """What one unit sold for before discounts, its modifiers included: `gross_sales_money` over the quantity.
+
+    `base_price_money` is the variation's price alone, so a steak with a sauce would weigh less than it sold for
+    beside the order's other lines. Where the gross does not divide into whole minor units, the base price stands.
+    """
+    gross = line["gross_sales_money"]
+    if gross is not None:
+        unit = Decimal(gross.minor) / line["quantity"]
+        if unit == unit.to_integral_value():
+            return Money(int(unit), gross.currency)
+    return line["base_price_money"]
+
+
 def _sale(order: dict) -> Sale | Ignored:
     if CARD_KEY not in order["metadata"]:  # a shopper without a card: answered 200, so Square stops retrying
         return Ignored(order["id"], f"the order's metadata has no {CARD_KEY}: the shopper is no member")
@@ -171,7 +194,7 @@ def _sale(order: dict) -> Sale | Ignored:
         LineItem(
             sku=line["catalog_object_id"] or line["name"],
             quantity=line["quantity"],
-            unit_price=line["base_price_money"],
+            unit_price=_unit_price(line),
             category=line["metadata"].get("category"),
         )
         for line in order["line_items"]

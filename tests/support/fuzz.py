@@ -6,7 +6,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from partners.errors import InvalidTransaction, UnreadablePayload
-from partners.transactions import Ignored, Refund, Sale
+from partners.fields import MAX_ORDER_ID
+from partners.transactions import Cancellation, Ignored, Payment, Refund, Sale
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -79,7 +80,7 @@ def assert_named(refusal: InvalidTransaction) -> None:
 
 
 def assert_valid(transactions, utc: bool = True) -> None:
-    """What the hub may book: sales and refunds at aware times, of whole non-negative minor units.
+    """What the hub may book: sales, refunds, payments, cancellations at aware times, in whole non-negative minor units.
 
     In UTC too if `utc` (an adapter that reads local times converts them with the partner's zone).
     """
@@ -87,10 +88,17 @@ def assert_valid(transactions, utc: bool = True) -> None:
         if isinstance(booked, Ignored):  # said why: the hub answers 200 and books nothing
             assert booked.order_id and booked.reason
             continue
-        assert isinstance(booked, (Sale, Refund))
         offset = booked.occurred_at.utcoffset()
         assert offset is not None and (not utc or offset.total_seconds() == 0)
+        if isinstance(booked, (Payment, Cancellation)):  # an order's later news: the sale it may carry is one too
+            assert booked.order_id
+            assert_valid([booked.sale] if getattr(booked, "sale", None) else [], utc)
+            continue
+        assert isinstance(booked, (Sale, Refund))
         assert isinstance(booked.total.minor, int) and booked.total.minor >= 0
-        assert 1 <= len(booked.order_id) <= 64
+        for money in (getattr(booked, name, None) for name in ("paid", "charged", "charged_back")):
+            assert money is None or (isinstance(money.minor, int) and money.minor >= 0
+                                     and money.currency == booked.total.currency)
+        assert 1 <= len(booked.order_id) <= MAX_ORDER_ID
         for item in booked.items:
             assert item.quantity > 0 and item.unit_price.currency == booked.total.currency
