@@ -32,7 +32,7 @@ REGISTRY: tuple[Code, ...] = (
     Code("missing_token", 401, "no `Authorization: Bearer` header"),
     Code("invalid_token", 401, "the token is unknown, revoked or expired, or its person's account is disabled"),
     Code("invalid_credentials", 401, "the e-mail address or the password is wrong (the same answer for an unknown address)"),
-    Code("bad_signature", 401, "a Shopify or Square payload whose signature is missing or wrong"),
+    Code("bad_signature", 401, "a Shopify, Square or WooCommerce payload whose signature is missing or wrong"),
     Code("forbidden", 403, "the caller may not do this"),
     Code("wrong_role", 403, "the caller's role may not make this call (the README's role table)"),
     Code("account_locked", 403, "too many failed sign-ins: the account is locked until `details.locked_until`"),

@@ -139,3 +139,37 @@ class CardNumber(fields.String):
         if not is_valid_card_number(number):
             raise ValidationError("is not a valid card number (16 digits with a Luhn check digit)")
         return number
+
+
+class PlatformId(fields.Field):
+    """A shop platform's id (Shopify's, WooCommerce's): a positive 64-bit JSON integer, kept as text."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+            raise ValidationError("must be a positive integer id")
+        return str(value)
+
+
+_FRACTION = re.compile(r"-?[0-9]+\.[0-9]+")
+_MAX_DECIMALS = 18
+
+
+class AmountText(fields.Field):
+    """An amount as a platform writes it, a decimal string or a JSON number (read as Decimal, never a float), as exact
+    decimal text with its sign; a fraction's trailing zeros dropped ("4500.0" yen is 4500). The currency's decimals are
+    checked with the currency, by `Money.parse`."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        elif isinstance(value, Decimal):
+            if not value.is_finite() or value.as_tuple().exponent < -_MAX_DECIMALS:
+                raise ValidationError(f"{value} has more decimals than any currency")
+            if value.adjusted() > _MAX_DECIMALS:
+                raise ValidationError(f"{value} is too large an amount")
+            text = format(value, "f")
+        else:
+            raise ValidationError('must be a decimal string such as "16.20" or a JSON number')
+        return text.rstrip("0").rstrip(".") if _FRACTION.fullmatch(text) else text

@@ -37,7 +37,6 @@ the currency's own is refused.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -48,7 +47,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from partners.adapters import Payload
 from partners.cards import REFERENCE_ERROR, is_card_reference
 from partners.errors import InvalidTransaction, flatten_errors
-from partners.fields import Currency, Quantity
+from partners.fields import AmountText, Currency, PlatformId, Quantity
 from partners.hookspecs import hookimpl
 from partners.money import MAX_MINOR, Money, MoneyError
 from partners.payloads import read_json
@@ -59,8 +58,6 @@ TOPIC_HEADER = "x-shopify-topic"
 SIGNATURE_HEADER = "x-shopify-hmac-sha256"
 CARD_ATTRIBUTE = "loyalty_card"
 
-_FRACTION = re.compile(r"[0-9]+\.[0-9]+")
-_MAX_DECIMALS = 18
 
 
 class ShopifyConfigSchema(Schema):
@@ -74,47 +71,15 @@ class ShopifyConfigSchema(Schema):
     )
 
 
-class _Id(fields.Field):
-    """Shopify's ids: positive 64-bit JSON integers, kept as text."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
-            raise ValidationError("must be a positive integer id")
-        return str(value)
-
-
-class _Amount(fields.Field):
-    """An amount as exact decimal text; the currency's decimals are checked with the currency."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            text = value
-        elif isinstance(value, int) and not isinstance(value, bool):
-            text = str(value)
-        elif isinstance(value, Decimal):
-            text = _decimal_text(value)
-        else:
-            raise ValidationError('must be a decimal string such as "16.20" or a JSON number')
-        return text.rstrip("0").rstrip(".") if _FRACTION.fullmatch(text) else text
-
-
-def _decimal_text(number: Decimal) -> str:
-    if number.as_tuple().exponent < -_MAX_DECIMALS:
-        raise ValidationError(f"{number} has more decimals than any currency")
-    if number.adjusted() > _MAX_DECIMALS:
-        raise ValidationError(f"{number} is too large an amount")
-    return format(number, "f")
-
-
 class _LineSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
     sku = fields.String(load_default=None, allow_none=True)
-    variant_id = _Id(load_default=None, allow_none=True)
-    product_id = _Id(load_default=None, allow_none=True)
+    variant_id = PlatformId(load_default=None, allow_none=True)
+    product_id = PlatformId(load_default=None, allow_none=True)
     quantity = Quantity(required=True)
-    price = _Amount(required=True)
+    price = AmountText(required=True)
     product_type = fields.String(load_default=None, allow_none=True)
     #: A custom line item (a gift wrap, a service typed at checkout) has no sku, variant or product: its title names it.
     title = fields.String(load_default=None, allow_none=True)
@@ -129,11 +94,11 @@ class _OrderSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = _Id(required=True)
+    id = PlatformId(required=True)
     created_at = fields.AwareDateTime(required=True)
     currency = Currency(required=True)
-    subtotal_price = _Amount(required=True)
-    total_price = _Amount(load_default=None, allow_none=True)
+    subtotal_price = AmountText(required=True)
+    total_price = AmountText(load_default=None, allow_none=True)
     total_shipping_price_set = fields.Nested(lambda: _MoneySetSchema(), load_default=None, allow_none=True)
     financial_status = fields.String(load_default=None, allow_none=True)
     cancelled_at = fields.AwareDateTime(load_default=None, allow_none=True)
@@ -147,7 +112,7 @@ class _ShopMoneySchema(Schema):
         unknown = EXCLUDE
 
     currency_code = Currency(required=True)
-    amount = _Amount(load_default=None, allow_none=True)
+    amount = AmountText(load_default=None, allow_none=True)
 
 
 class _MoneySetSchema(Schema):
@@ -162,7 +127,7 @@ class _RefundLineSchema(Schema):
         unknown = EXCLUDE
 
     quantity = Quantity(required=True)
-    subtotal = _Amount(required=True)
+    subtotal = AmountText(required=True)
     subtotal_set = fields.Nested(_MoneySetSchema, load_default=None, allow_none=True)
     line_item = fields.Nested(_LineSchema, required=True)
 
@@ -172,7 +137,7 @@ class _TransactionSchema(Schema):
         unknown = EXCLUDE
 
     currency = Currency(load_default=None, allow_none=True)
-    amount = _Amount(load_default=None, allow_none=True)
+    amount = AmountText(load_default=None, allow_none=True)
     kind = fields.String(load_default=None, allow_none=True)
     status = fields.String(load_default=None, allow_none=True)
 
@@ -182,8 +147,8 @@ class _AdjustmentSchema(Schema):
         unknown = EXCLUDE
 
     kind = fields.String(load_default=None, allow_none=True)
-    amount = _Amount(load_default="0")
-    tax_amount = _Amount(load_default="0")
+    amount = AmountText(load_default="0")
+    tax_amount = AmountText(load_default="0")
 
 
 class _ShippingRefundSchema(Schema):
@@ -197,8 +162,8 @@ class _RefundSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = _Id(required=True)
-    order_id = _Id(required=True)
+    id = PlatformId(required=True)
+    order_id = PlatformId(required=True)
     created_at = fields.AwareDateTime(load_default=None, allow_none=True)
     processed_at = fields.AwareDateTime(load_default=None, allow_none=True)
     refund_line_items = fields.List(fields.Nested(_RefundLineSchema), required=True)
@@ -339,7 +304,7 @@ class _RefundedLineSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    subtotal = _Amount(required=True)
+    subtotal = AmountText(required=True)
 
 
 class _EmbeddedRefundSchema(Schema):
@@ -353,12 +318,12 @@ class _UpdatedSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = _Id(required=True)
+    id = PlatformId(required=True)
     created_at = fields.AwareDateTime(required=True)
     updated_at = fields.AwareDateTime(load_default=None, allow_none=True)
     cancelled_at = fields.AwareDateTime(load_default=None, allow_none=True)
     currency = Currency(required=True)
-    current_subtotal_price = _Amount(load_default=None, allow_none=True)
+    current_subtotal_price = AmountText(load_default=None, allow_none=True)
     note_attributes = fields.List(fields.Dict(), load_default=list)
     refunds = fields.List(fields.Nested(_EmbeddedRefundSchema), load_default=list)
 
@@ -367,7 +332,7 @@ class _CancelledSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = _Id(required=True)
+    id = PlatformId(required=True)
     created_at = fields.AwareDateTime(required=True)
     cancelled_at = fields.AwareDateTime(load_default=None, allow_none=True)
     updated_at = fields.AwareDateTime(load_default=None, allow_none=True)

@@ -27,7 +27,7 @@ from tests.support.hub import ADMIN_TOKEN, HubClient
 from tests.support.ledger import snapshot
 
 DOCS = Path(__file__).parent.parent / "docs" / "plugins.md"
-BUILT_INS = {"canonical", "csv", "poslog", "shopify", "square"}
+BUILT_INS = {"canonical", "csv", "poslog", "shopify", "square", "woocommerce"}
 
 
 class PipeAdapter:
@@ -77,7 +77,7 @@ def test_built_ins_register_through_entry_points_like_outside_plugins():
             "welcome_bonus", "referral", "action"} <= set(rules(pm))
     distributions = {name: dist.project_name for name, dist in
                      ((pm.get_name(plugin), dist) for plugin, dist in pm.list_plugin_distinfo())}
-    for name in ("canonical", "earning_rules", "shopify", "square", "csv", "poslog"):
+    for name in ("canonical", "earning_rules", "shopify", "square", "woocommerce", "csv", "poslog"):
         assert distributions[name] == "coalition-loyalty"
 
 

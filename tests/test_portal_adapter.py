@@ -44,7 +44,7 @@ def test_a_partner_admin_chooses_the_adapter_the_api_then_shows_audited_as_thems
     webhook = boss.get("/portal/brew-bar/webhook").get_data(as_text=True)
     assert f'href="{PAGE}"' in webhook  # linked from the webhook page, and in the menu
     page = boss.get(PAGE).get_data(as_text=True)
-    assert re.findall(r'<option value="([^"]+)"', page) == ["canonical", "csv", "poslog", "shopify", "square"]
+    assert re.findall(r'<option value="([^"]+)"', page) == ["canonical", "csv", "poslog", "shopify", "square", "woocommerce"]
     assert json.loads(text_area(page)) == {}
     version = settings(database)["version"]
     config = {"signature_key": SECRET, "notification_url": URL}
