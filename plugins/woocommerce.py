@@ -12,7 +12,9 @@ Why it is shaped this way:
   object), not an event: what the hub does follows from `status`. Processing
   or completed is a `Payment` (the hub books the sale if it never saw it,
   releases the points it holds pending, or answers that it is paid already);
-  pending or on-hold is a sale booked pending until paid; cancelled or failed
+  pending or on-hold is a sale booked pending until paid, and what its lines
+  come to now (an `Amendment`: WooCommerce edits orders only in those
+  statuses, so an edit's difference is taken back or topped up); cancelled or failed
   is a `Cancellation`; refunded is the refunds and then a `Cancellation` of
   whatever is left. Each entry of `refunds[]` is a refund of its own id on any
   status, so a delivery sent again books nothing twice.
@@ -65,7 +67,7 @@ from partners.hookspecs import hookimpl
 from partners.money import MAX_MINOR, Money, MoneyError
 from partners.payloads import read_json
 from partners.signatures import require_base64_hmac
-from partners.transactions import Cancellation, Ignored, LineItem, Payment, Refund, Sale, Transaction
+from partners.transactions import Amendment, Cancellation, Ignored, LineItem, Payment, Refund, Sale, Transaction
 
 TOPIC_HEADER = "x-wc-webhook-topic"
 SIGNATURE_HEADER = "x-wc-webhook-signature"
@@ -278,7 +280,9 @@ def _order(data: dict, config: Mapping[str, Any]) -> list[Transaction]:
     if status in PAID:
         return [Payment(order["id"], order["date_paid_gmt"] or modified, sale=sale), *refunds]
     if status in AWAITING:
-        return [sale, *refunds]
+        # WooCommerce lets an order be edited while pending or on hold: its lines now are the truth (an edit
+        # the hub has counted already changes nothing).
+        return [sale, Amendment(order["id"], modified, sale.total), *refunds]
     return [*refunds, Cancellation(order["id"], modified)]
 
 

@@ -21,7 +21,7 @@ from marshmallow import ValidationError
 from partners.adapters import Payload
 from partners.errors import BadSignature, InvalidTransaction, UnreadablePayload
 from partners.money import Money
-from partners.transactions import Cancellation, Ignored, LineItem, Payment
+from partners.transactions import Amendment, Cancellation, Ignored, LineItem, Payment
 from plugins.woocommerce import WooCommerceAdapter, WooCommerceConfigSchema
 from tests.support.fuzz import FUZZ, json_values, mutate_json, parse_or_refuse
 from tests.support.ledger import snapshot
@@ -77,7 +77,8 @@ def without_card(order: dict) -> dict:
 def test_each_status_the_hub_reads(status, expected):
     order = fixture(CANCELLED)
     order["status"] = status
-    (booked,) = parse(order)
+    booked, *amended = parse(order)
+    assert amended == ([Amendment("4133", utc(2026, 11, 24, 13, 12, 40), booked.total)] if expected == "awaiting" else [])
     if expected == "cancellation":
         assert booked == Cancellation("4133", utc(2026, 11, 24, 13, 12, 40))
     elif expected == "awaiting":
@@ -172,7 +173,7 @@ def test_a_yen_store_writing_two_decimals_books_whole_yen():
     order = fixture(ON_HOLD)
     order.update(currency="JPY", total="3392.00", shipping_total="500.00", shipping_tax="0.00")
     order["line_items"][0]["total"] = "2892.00"
-    (sale,) = parse(order)
+    sale, _ = parse(order)
     assert (sale.total, sale.charged) == (Money(2892, "JPY"), Money(2892, "JPY"))
 
 
@@ -414,6 +415,7 @@ def test_the_ping_and_a_guests_order_are_200_ignored_and_book_nothing(hub, store
 def test_an_order_on_hold_shows_its_points_pending_until_an_update_says_it_is_processing(hub, store):
     held = deliver(hub, wire(ON_HOLD, store["card"]), "order.created")
     assert held.status_code == 201, held.json
+    assert held.json["transactions"][1]["ignored"] is True  # the lines as booked: nothing to take back or add
     assert hub.points(store["card"])["available"] == 0 and hub.points(store["card"])["pending"] == 24
     paid = deliver(hub, wire(ON_HOLD, store["card"], status="processing", date_paid_gmt="2026-11-23T14:20:05",
                              date_modified_gmt="2026-11-23T14:20:06"))
@@ -481,3 +483,19 @@ def test_no_signed_delivery_makes_the_hub_answer_500(hub, store, name, data):
     document = mutate_json(json.loads(wire(name, store["card"])), data, READ_KEYS, VALUES)
     answered = deliver(hub, json.dumps(document).encode(), ORDERS[name])
     assert answered.status_code in (200, 201, 400, 409, 422), answered.json
+
+
+def test_an_order_edited_on_hold_earns_on_its_lines_as_they_are_now(hub, store):
+    deliver(hub, wire(ON_HOLD, store["card"]), "order.created")
+    order = fixture(ON_HOLD)
+    order["line_items"][0].update(quantity=2, subtotal="48.00", total="48.00")  # a second dripper added
+    order["date_modified_gmt"] = "2026-11-22T09:00:00"
+    body = json.dumps(order).replace(CARD, store["card"]).encode()
+    edited = deliver(hub, body)
+    assert edited.status_code == 201, edited.json
+    duplicate, topped_up = edited.json["transactions"]
+    assert duplicate["duplicate"] is True and topped_up["points"] == 24 and topped_up["edited"] is True
+    assert (hub.points(store["card"])["available"], hub.points(store["card"])["pending"]) == (0, 48)
+    again = deliver(hub, body)
+    assert again.status_code == 200 and again.json["transactions"][1]["ignored"] is True
+    assert hub.points(store["card"])["pending"] == 48

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from partners.adapters import Payload
 from partners.money import Money
-from partners.transactions import Cancellation, Ignored, LineItem, Payment, Refund, Sale
+from partners.transactions import Amendment, Cancellation, Ignored, LineItem, Payment, Refund, Sale
 from plugins.woocommerce import WooCommerceAdapter, WooCommerceConfigSchema
 from tests.support.fuzz import FUZZ, json_values, mutate_json, parse_or_refuse
 
@@ -64,7 +64,8 @@ def test_an_order_on_hold_is_its_sale_awaiting_payment():
     assert parse(ON_HOLD) == [
         Sale(order_id="4133", card_number=CARD, occurred_at=utc(2026, 11, 22, 0, 3, 27), total=Money(2400, "USD"),
              items=(LineItem("DRIP-V60", Decimal(1), Money(2400, "USD")),), charged=Money(2592, "USD"),
-             awaiting_payment=True)
+             awaiting_payment=True),
+        Amendment("4133", utc(2026, 11, 22, 0, 3, 28), Money(2400, "USD")),
     ]
 
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from partners.errors import InvalidTransaction, UnreadablePayload
 from partners.fields import MAX_ORDER_ID
-from partners.transactions import Cancellation, Ignored, Payment, Refund, Sale
+from partners.transactions import Amendment, Cancellation, Ignored, Payment, Refund, Sale
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -80,7 +80,7 @@ def assert_named(refusal: InvalidTransaction) -> None:
 
 
 def assert_valid(transactions, utc: bool = True) -> None:
-    """What the hub may book: sales, refunds, payments, cancellations at aware times, in whole non-negative minor units.
+    """What the hub may book: sales, refunds, payments, cancellations, edits at aware times, in whole non-negative minor units.
 
     In UTC too if `utc` (an adapter that reads local times converts them with the partner's zone).
     """
@@ -90,9 +90,11 @@ def assert_valid(transactions, utc: bool = True) -> None:
             continue
         offset = booked.occurred_at.utcoffset()
         assert offset is not None and (not utc or offset.total_seconds() == 0)
-        if isinstance(booked, (Payment, Cancellation)):  # an order's later news: the sale it may carry is one too
+        if isinstance(booked, (Payment, Cancellation, Amendment)):  # an order's later news: a sale it carries is one too
             assert booked.order_id
             assert_valid([booked.sale] if getattr(booked, "sale", None) else [], utc)
+            if isinstance(booked, Amendment):
+                assert isinstance(booked.total.minor, int) and booked.total.minor >= 0
             continue
         assert isinstance(booked, (Sale, Refund))
         assert isinstance(booked.total.minor, int) and booked.total.minor >= 0
