@@ -32,10 +32,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from network.csv_header import read_header
 from network.db import Database, Retry
 from network.earning.intake import BatchOutcome
 from network.earning.terms import Terms
-from network.errors import BadRequest, DomainError, Invalid, NotFound
+from network.errors import DomainError, Invalid, NotFound
 from network.ledger import bulk, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, MemberAccounts
 from network.ledger.kinds import EntryKind, OrderKind
@@ -102,7 +103,7 @@ def read_file(stream: IO[bytes], zone: str) -> Iterator[Opening | Unread]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
         records = csv_records(csv.reader(text))
-        at = _header(records)
+        at = read_header(records, REQUIRED, tuple(c for c in COLUMNS if c not in REQUIRED))
         for number, record in enumerate(records, start=1):
             if isinstance(record, ControlCharacter):
                 name = next((name for name, index in at.items() if index == record.column), WHOLE_ROW)
@@ -121,27 +122,6 @@ def _zone(name: str) -> ZoneInfo | timezone:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return timezone.utc
-
-
-def _header(records) -> dict[str, int]:
-    wanted = ", ".join(REQUIRED)
-    for record in records:
-        if isinstance(record, csv.Error):
-            raise BadRequest(f"The header is not CSV: {record}", {"header": [str(record)]}, code="bad_header")
-        if not any(cell.strip() for cell in record):
-            continue
-        names = [cell.strip().lower() for cell in record]
-        missing = [name for name in REQUIRED if name not in names]
-        if missing:
-            raise BadRequest(f"The first line must be a header with the columns {wanted} (and optionally earned_at, "
-                             f"key); it lacks {', '.join(missing)}", {"header": [f"lacks {', '.join(missing)}"]},
-                             code="bad_header")
-        twice = sorted({name for name in names if name in COLUMNS and names.count(name) > 1})
-        if twice:
-            raise BadRequest(f"The header names {', '.join(twice)} more than once",
-                             {"header": [f"names {', '.join(twice)} more than once"]}, code="bad_header")
-        return {name: names.index(name) for name in COLUMNS if name in names}
-    raise BadRequest(f"The file is empty: it has no header ({wanted})", {"header": ["is missing"]}, code="bad_header")
 
 
 def _row(number: int, cells: dict[str, str], zone: ZoneInfo | timezone) -> Opening | Unread:

@@ -19,7 +19,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from network.errors import BadRequest, DomainError, Invalid, NotFound
+from network.csv_header import read_header
+from network.errors import DomainError, Invalid, NotFound
 from network.ledger import locks
 from network.ledger.journal import MemberAccounts
 from network.models import Card, CardAlias, Partner
@@ -104,7 +105,7 @@ def read_file(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str] | dict[st
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
         records = csv_records(csv.reader(text))
-        at = _header(records)
+        at = read_header(records, COLUMNS)
         for number, record in enumerate(records, start=1):
             if isinstance(record, csv.Error):
                 yield number, {"_row": [f"is not CSV: {record}"]}
@@ -113,22 +114,6 @@ def read_file(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str] | dict[st
                 yield number, cells
     finally:
         text.detach()  # the caller's stream is the caller's to close
-
-
-def _header(records) -> dict[str, int]:
-    for record in records:
-        if isinstance(record, csv.Error):
-            raise BadRequest(f"The header is not CSV: {record}", {"header": [str(record)]}, code="bad_header")
-        if not any(cell.strip() for cell in record):
-            continue
-        names = [cell.strip().lower() for cell in record]
-        missing = [name for name in COLUMNS if name not in names]
-        if missing:
-            raise BadRequest(f"The first line must be a header with the columns alias, card_number; it lacks "
-                             f"{', '.join(missing)}", {"header": [f"lacks {', '.join(missing)}"]}, code="bad_header")
-        return {name: names.index(name) for name in COLUMNS}
-    raise BadRequest("The file is empty: it has no header (alias, card_number)", {"header": ["is missing"]},
-                     code="bad_header")
 
 
 def import_rows(session: Session, partner_id: int, rows: Iterable[tuple[int, dict]], *, now: datetime) -> dict:
