@@ -83,13 +83,25 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_EXPIRY_WARNING_DAYS": int(os.environ.get("COALITION_EXPIRY_WARNING_DAYS", "30")),
         # dormant_member: points unspent and no earn or redemption for this many days.
         "COALITION_DORMANT_DAYS": int(os.environ.get("COALITION_DORMANT_DAYS", "180")),
-        # Webhook delivery: one POST may take this long (connect and answer) before it counts as failed ...
+        # Webhook delivery: one attempt's whole deadline (resolve, connect, send, the answer), enforced ...
         "COALITION_WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("COALITION_WEBHOOK_TIMEOUT_SECONDS", "5")),
-        # ... a failed one is tried again after this, doubling each time up to the cap ...
+        # ... a failed one is tried again after this, doubling each time up to the cap, less up to half at random ...
         "COALITION_WEBHOOK_BACKOFF_SECONDS": int(os.environ.get("COALITION_WEBHOOK_BACKOFF_SECONDS", "30")),
         "COALITION_WEBHOOK_BACKOFF_MAX_SECONDS": int(os.environ.get("COALITION_WEBHOOK_BACKOFF_MAX_SECONDS", "21600")),
         # ... and after this many attempts the delivery is failed for good.
         "COALITION_WEBHOOK_MAX_ATTEMPTS": int(os.environ.get("COALITION_WEBHOOK_MAX_ATTEMPTS", "10")),
+        "COALITION_WEBHOOK_BACKOFF_JITTER": float(os.environ.get("COALITION_WEBHOOK_BACKOFF_JITTER", "0.5")),
+        # Attempts one webhook may have in flight at once, over every deliverer.
+        "COALITION_WEBHOOK_CONCURRENCY": int(os.environ.get("COALITION_WEBHOOK_CONCURRENCY", "4")),
+        # The circuit breaker: after this many failed attempts in a row a webhook is paused, probed after
+        # the pause, which doubles with each failed probe up to its cap (network/events/breaker.py).
+        "COALITION_WEBHOOK_BREAKER_FAILURES": int(os.environ.get("COALITION_WEBHOOK_BREAKER_FAILURES", "10")),
+        "COALITION_WEBHOOK_BREAKER_PAUSE_SECONDS": int(os.environ.get("COALITION_WEBHOOK_BREAKER_PAUSE_SECONDS", "10")),
+        "COALITION_WEBHOOK_BREAKER_PAUSE_MAX_SECONDS": int(
+            os.environ.get("COALITION_WEBHOOK_BREAKER_PAUSE_MAX_SECONDS", "600")),
+        # Delivered events (and their deliveries and attempts) older than this many days are removed by
+        # `coalition events prune` (network/events/retention.py); what is not delivered is kept.
+        "COALITION_EVENT_RETENTION_DAYS": int(os.environ.get("COALITION_EVENT_RETENTION_DAYS", "30")),
         # /metrics is open (figures only, no personal data) unless this is set: then it needs `Authorization: Bearer <it>`.
         "COALITION_METRICS_TOKEN": os.environ.get("COALITION_METRICS_TOKEN") or None,
         # 1: one JSON line per request on standard error. Off by default, as gunicorn's access log was: a load

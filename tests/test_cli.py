@@ -20,7 +20,7 @@ COMMANDS = {
          "openapi", "plugins", "serve", "settlement", "staff", "tiers"],
     "aliases": ["import"],
     "db": ["upgrade"],
-    "events": ["deliver", "scan"],
+    "events": ["deliver", "prune", "replay", "scan", "status"],
     "holds": ["release"],
     "keys": ["rotate"],
     "ledger": ["check"],

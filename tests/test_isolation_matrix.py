@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from network.api.docs import VERSION
 from settlement.signing import b64url_encode
+from tests.support.failed_deliveries import failed_delivery
 from tests.support.hub import HubClient, order_id
 from tests.support.page_routes import PAGES
 from tests.support.people import token_for
@@ -197,6 +198,13 @@ def with_webhook(scene: Scene, who: str) -> dict:
     return {}
 
 
+def failed_delivery_of_a(scene: Scene, who: str) -> dict:
+    """One of A's deliveries that failed, its webhook registered (a cell before may have removed it)."""
+    scene.put_webhook()
+    return {"delivery_id": failed_delivery(scene.hub.client.application.extensions["coalition"].db, "alpha",
+                                           at=scene.clock.now)}
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{next(_unique)}"
 
@@ -231,6 +239,9 @@ MATRIX: dict[tuple[str, str], Cell] = {
     ("/v1/partners/<slug>/webhook", "GET"): Cell(200, 200, 403, why=OWN, params=with_webhook),
     ("/v1/partners/<slug>/webhook", "DELETE"): Cell(200, 200, 403, why=OWN, params=with_webhook),
     ("/v1/partners/<slug>/webhook/deliveries", "GET"): Cell(200, 200, 403, why=OWN),
+    ("/v1/partners/<slug>/webhook/deliveries/<int:delivery_id>/retry", "POST"): Cell(200, 200, 403, why=OWN,
+                                                                               params=failed_delivery_of_a),
+    ("/v1/partners/<slug>/webhook/deliveries/replay", "POST"): Cell(200, 200, 403, why=OWN, params=with_webhook),
     ("/v1/partners/<slug>/inbound", "POST"): Cell(404, 404, 404, 404, body=lambda s, w: {"json": {}},
                                                   why="a platform's signed webhook, no token: A reads no signed format"),
     # partners' keys and people, signing in, the audit trail
@@ -356,6 +367,8 @@ ROLES: dict[tuple[str, str], str] = {
     ("/v1/partners/<slug>/webhook", "GET"): "admin | admin key",
     ("/v1/partners/<slug>/webhook", "DELETE"): "admin | admin key",
     ("/v1/partners/<slug>/webhook/deliveries", "GET"): "admin | admin key",
+    ("/v1/partners/<slug>/webhook/deliveries/<int:delivery_id>/retry", "POST"): "admin | admin key",
+    ("/v1/partners/<slug>/webhook/deliveries/replay", "POST"): "admin | admin key",
     ("/v1/partners/<slug>/inbound", "POST"): "public",
     ("/v1/partners/<slug>/api-keys", "POST"): "admin | admin",
     ("/v1/partners/<slug>/api-keys", "GET"): "admin | admin",

@@ -177,7 +177,7 @@ def test_hook_coalition_deliver_event(database, clock):
     """Every event reaches every delivery plugin, whoever its audience; a plugin that raises is retried like a webhook."""
     from sqlalchemy import select
 
-    from network.events import delivery
+    from network.events import deliverer
     from network.models import Delivery, DeliveryAttempt
 
     sent, flaky_calls = [], []
@@ -202,7 +202,7 @@ def test_hook_coalition_deliver_event(database, clock):
     settings = plugin_settings(app.config)
     pm = app.extensions["coalition"].plugins
 
-    first = delivery.deliver(app.extensions["coalition"].db, pm, settings, clock)
+    first = deliverer.deliver(app.extensions["coalition"].db, pm, settings, clock)
     assert (first.fanned_out, first.attempts, first.delivered, first.retrying) == (1, 2, 1, 1)
     (event,) = sent
     assert {k: event[k] for k in ("type", "member_id", "partner", "data")} == {
@@ -212,7 +212,7 @@ def test_hook_coalition_deliver_event(database, clock):
     assert "ann@example.com" not in json.dumps(event) and "Ann" not in json.dumps(event)
 
     clock.advance(seconds=30)
-    again = delivery.deliver(app.extensions["coalition"].db, pm, settings, clock)
+    again = deliverer.deliver(app.extensions["coalition"].db, pm, settings, clock)
     assert (again.attempts, again.delivered) == (1, 1)
     assert len(sent) == 1  # the plugin that succeeded is not offered the event again
     assert flaky_calls == [(event["id"], 10), (event["id"], 10)]

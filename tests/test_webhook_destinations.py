@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select, update
 
-from network.events import delivery, destination
+from network.events import destination, sending
 from network.models import Delivery, Webhook
 from tests.support import webhooks as hooks
 from tests.support.ledger import snapshot
@@ -249,7 +249,7 @@ def test_https_connects_to_the_checked_address_and_checks_the_certificate_for_th
     """Unit-level: the pool is for the address, while SNI and the certificate's name are the URL's host."""
     target = destination.parse("https://hooks.brew-bar.example/coalition")
     address = destination.literal_address(PUBLIC)
-    pools = delivery.Pools()
+    pools = sending.Pools()
     pool = pools.get(target, address)
     assert (pool.host, pool.port, pool.assert_hostname, pool.conn_kw["server_hostname"], pool.cert_reqs) == (
         PUBLIC, 443, NAME, NAME, "CERT_REQUIRED")

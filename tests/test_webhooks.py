@@ -281,21 +281,25 @@ def test_the_readme_verifier_a_partner_copies_accepts_what_the_hub_signs():
     assert not namespace["verify_signature"](SECRET, webhooks.sign(SECRET, body, now), body + b"x")
 
 
-def test_a_sender_whose_lease_ran_out_does_not_overwrite_the_next_senders_outcome(world, app, database, clock):
-    """Two senders hold the same claimed delivery (the first one's lease ran out); the later record is kept as an attempt only."""
+def test_a_sender_whose_claim_ran_out_does_not_overwrite_the_next_senders_outcome(world, app, database, clock):
+    """The first sender's claim ran out and a second claimed the delivery: the late record is kept as an attempt only."""
     register(world.hub, "brew-bar", "https://hooks.brew-bar.example/hook")
     world.hub.sale(world.coffee, world.card, "1.00")
     policy = delivery.Policy.from_config(app.config)
     database.transact(lambda session: delivery.fan_out(session, [], clock.now))
-    (job,) = database.transact(lambda session: delivery.claim(session, clock.now, policy))
+    (first,) = database.transact(lambda session: delivery.claim(session, clock.now, policy))
+    assert database.transact(lambda session: delivery.claim(session, clock.now, policy)) == []  # held by the first
+    clock.now += policy.lease
+    (second,) = database.transact(lambda session: delivery.claim(session, clock.now, policy))
+    assert (first.attempts, second.attempts) == (1, 2)  # the first attempt was started: it counts
     delivered = delivery.Outcome(True, 200, None, 12)
     failed = delivery.Outcome(False, 500, None, 30)
-    assert database.transact(lambda session: delivery.record(session, job, clock.now, delivered, policy)) == "delivered"
-    assert database.transact(lambda session: delivery.record(session, job, clock.now, failed, policy)) == delivery.SUPERSEDED
+    assert database.transact(lambda session: delivery.record(session, second, clock.now, delivered, policy)) == "delivered"
+    assert database.transact(lambda session: delivery.record(session, first, clock.now, failed, policy)) == delivery.SUPERSEDED
     with database.session() as session:
-        assert session.execute(select(Delivery.status, Delivery.attempts)).one() == ("delivered", 1)
+        assert session.execute(select(Delivery.status, Delivery.attempts)).one() == ("delivered", 2)
         assert [row.status_code for row in session.execute(select(DeliveryAttempt.status_code).order_by(DeliveryAttempt.id))] \
-            == [200, 500]
+            == [500, 200]
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:5432/", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.7/hook",

@@ -257,6 +257,13 @@ def _prove(connection) -> bool:
     return True
 
 
+def _path_and_query() -> str:
+    """What a write's key is held to beside its body: a write may take a query (a replay's `since`), and another
+    query is another request. Bytes as sent (latin-1 reads any), so a request without one hashes as it always did."""
+    query = request.query_string.decode("latin-1")
+    return f"{request.path}?{query}" if query else request.path
+
+
 def idempotent_write(work: Callable[[Session], dict], status: int | Callable[[dict], int] = 201,
                      booked: Callable[[dict], None] | None = None) -> Response:
     """Run a write under the request's Idempotency-Key (if any) and answer with its stored outcome.
@@ -278,7 +285,7 @@ def idempotent_write(work: Callable[[Session], dict], status: int | Callable[[di
         unit,
         principal=g.principal.key,
         key=key,
-        request_hash=idempotency.fingerprint(request.method, request.path, request.get_data()),
+        request_hash=idempotency.fingerprint(request.method, _path_and_query(), request.get_data()),
         now=now(),
         before_refusal=_proven_or_stale,
         event=audit_trail.event,

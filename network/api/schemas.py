@@ -514,7 +514,8 @@ class AttemptOut(Schema):
     at = fields.DateTime()
     status_code = fields.Integer(allow_none=True, metadata={"description": "the HTTP status, or null: no answer"})
     error = fields.String(allow_none=True, metadata={"example": "timed out after 5 s"})
-    duration_ms = fields.Integer()
+    duration_ms = fields.Integer(allow_none=True, metadata={
+        "description": "null while the attempt is in flight, or when its deliverer stopped before it ended"})
 
 
 class DeliveryOut(Schema):
@@ -522,7 +523,9 @@ class DeliveryOut(Schema):
     event_id = fields.String()
     type = fields.String(metadata={"example": "points_earned"})
     created_at = fields.DateTime()
-    status = fields.String(metadata={"description": "pending, delivered, failed or cancelled"})
+    status = fields.String(metadata={"description": "pending, sending (an attempt in flight), delivered, failed or "
+                                                    "cancelled"})
     attempts = fields.List(fields.Nested(AttemptOut))
-    next_attempt_at = fields.DateTime(allow_none=True)
+    next_attempt_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when pending, the next try; when sending, when the claim runs out if its sender never says"})
     delivered_at = fields.DateTime(allow_none=True)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 
 from network.api import audit_trail
 from network.api.answers import answers, writes
 from network.api.common import idempotent_write, now, only_itself, read, requires
 from network.api.paging import QUERY, Listing, page, page_schema, query_schema
-from network.api.schemas import DeliveryOut, WebhookOut, WebhookSet
-from network.events import webhooks
+from network.api.schemas import DeliveryOut, Strict, WebhookOut, WebhookSet
+from network.events import replay, webhooks
 from network.events.kinds import DeliveryStatus
 from network.parties.registry import get_partner
 from network.parties.roles import ADMIN, PARTNER_ADMIN, PARTNER_KEY
@@ -108,3 +110,63 @@ def list_deliveries(args, slug):
             session, partner_id, status=args["status"], count=count, below=after), key=lambda delivery: delivery["id"])
 
     return read(work)
+
+
+@blp.route("/partners/<slug>/webhook/deliveries/<int:delivery_id>/retry", methods=["POST"])
+@requires(ADMIN, PARTNER_ADMIN, PARTNER_KEY)
+@writes
+@blp.response(200, DeliveryOut)
+@answers("wrong_partner", "unknown_partner", "not_found", "conflict")
+def retry_delivery(slug, delivery_id):
+    """Send a failed delivery again: due now, with a fresh set of tries; the attempts made are kept.
+
+    The partner's admin or keys, or an admin. 404 `not_found` for a delivery not of this partner's webhook, 409
+    `conflict` for one that has not failed (or whose webhook was removed). Answers the delivery as the list shows it.
+    """
+    only_itself(slug, "A partner retries only its own deliveries")
+    return idempotent_write(lambda session: retry_one(session, slug, delivery_id), status=200)
+
+
+def retry_one(session, slug: str, delivery_id: int) -> dict:
+    """A failed delivery due again, audited; the delivery as the list shows it. 404 `not_found`, 409 `conflict`."""
+    partner = get_partner(session, slug)
+    replay.retry(session, partner.id, delivery_id, now=now())
+    audit_trail.change({"delivery_id": delivery_id, "status": DeliveryStatus.FAILED},
+                       {"delivery_id": delivery_id, "status": DeliveryStatus.PENDING}, partner_id=partner.id)
+    (shown,) = webhooks.deliveries(session, partner.id, status=None, count=1, below=delivery_id + 1)
+    return shown
+
+
+class ReplayQuery(Strict):
+    since = fields.AwareDateTime(load_default=None, metadata={
+        "description": "only the events made at or after this instant, with its offset; not in the future "
+                       "(default: every failed delivery)", "example": "2026-03-14T06:00:00+00:00"})
+
+
+class ReplayOut(Schema):
+    replayed = fields.Integer(metadata={"description": "how many failed deliveries are due again", "example": 12})
+    since = fields.DateTime(allow_none=True)
+
+
+@blp.route("/partners/<slug>/webhook/deliveries/replay", methods=["POST"])
+@requires(ADMIN, PARTNER_ADMIN, PARTNER_KEY)
+@writes
+@blp.arguments(ReplayQuery, **QUERY)
+@blp.response(200, ReplayOut)
+@answers("wrong_partner", "unknown_partner", "no_webhook")
+def replay_deliveries(args, slug):
+    """Send every failed delivery again (after an outage of the receiver), each with a fresh set of tries.
+
+    The partner's admin or keys, or an admin. `?since=` keeps to the events made from then on. 404 `no_webhook`
+    without a webhook; a receiver deduplicates on the event id, as some may have reached it already.
+    """
+    only_itself(slug, "A partner replays only its own deliveries")
+    return idempotent_write(lambda session: replay_failed(session, slug, args["since"]), status=200)
+
+
+def replay_failed(session, slug: str, since: datetime | None) -> dict:
+    """Every failed delivery (of events since `since`) due again, audited. 404 `no_webhook`, 422 naming `since`."""
+    partner = get_partner(session, slug)
+    answer = {"replayed": replay.replay(session, partner.id, since=since, now=now()), "since": since}
+    audit_trail.change(None, answer, partner_id=partner.id)
+    return answer

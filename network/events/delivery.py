@@ -1,65 +1,74 @@
-"""Sending the outbox: every committed event at least once to each webhook and delivery plugin, every attempt kept.
+"""The outbox's queue: events fanned out into deliveries, claimed lane by lane, and every attempt recorded.
 
-One pass (`deliver`) does three things, each in short transactions of its own:
+Each webhook is a lane of its own, and so is each delivery plugin: a claim
+takes the oldest due deliveries of every lane up to that lane's free share
+(its concurrency cap less what any deliverer has in flight there), so a slow
+or failing endpoint only ever holds its own share of the workers. All of it
+is rows of the hub's own database, in short transactions:
 
 1. fan out: events not yet fanned out become deliveries, one per channel:
    the audience partner's webhook (if it has one) and every plugin that
-   implements `coalition_deliver_event`. A partner without a webhook gets no
-   delivery row.
-2. claim: due deliveries are taken a few at a time (`FOR UPDATE SKIP LOCKED`
-   on PostgreSQL; SQLite has one writer) and their `next_attempt_at` pushed
-   past a lease, then committed: a second delivering process skips them, and
-   no transaction stays open during the HTTP call. A process that dies
-   mid-send leaves them due again once the lease runs out (at least once).
-3. send and record: POST (or call the plugin) outside any transaction, then
-   record the attempt; a failure is retried after `backoff * 2**(n-1)`
-   (capped), and after `max_attempts` the delivery is `failed`.
+   implements `coalition_deliver_event`.
+2. claim: due deliveries (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
+   has one writer) become `sending` until their attempt's deadline and a few
+   seconds more, and the attempt is written there and then, before anything
+   is sent: a deliverer that dies mid-send leaves the attempt on record and
+   the delivery due again when its claim runs out. A webhook's row is locked
+   while its share is counted, so its cap holds across processes and hosts.
+3. record: how the attempt ended, only by its own sender (`attempt_id`);
+   a failure is retried after `backoff * 2**(n-1)` (capped, with jitter so a
+   batch that failed together does not come back together), and after
+   `max_attempts` the delivery is `failed`, to be replayed by hand.
 
-urllib3 sends: a well-kept client with no dependencies of its own, whose
-`Timeout(total=...)` bounds connect and answer together, and with retries
-and redirects switched off so every try is ours to record. It connects to
-the address network.events.destination resolved and checked, never to the
-URL itself (see `Pools`).
+A job-queue library (procrastinate, Dramatiq, Celery) would keep a second
+copy of this queue beside the outbox, written in the booking's transaction
+or moved there by a relay: the deliveries table already is a PostgreSQL
+queue with SKIP LOCKED claims, which is what those libraries run on, and it
+keeps SQLite with no broker for `make demo`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import time
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
-import urllib3
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from network.events import destination
+from network.events import breaker
 from network.events.kinds import DeliveryStatus
-from network.events.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
+from network.events.sending import Outcome
 from network.ledger import bulk
 from network.models import Delivery, DeliveryAttempt, Event, Partner, Webhook
-from network.ops import metrics
-
-log = logging.getLogger(__name__)
 
 HOOK = "coalition_deliver_event"
-FAN_OUT_PAGE, CLAIM_BATCH = 500, 20
+FAN_OUT_PAGE = 500
+#: How long a claim outlives its attempt's deadline: the time to record how it ended.
+GRACE = timedelta(seconds=5)
+UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
 _deliveries = Delivery.__table__
 
 
 @dataclass(frozen=True)
 class Policy:
+    #: Each attempt's whole deadline, in seconds: resolving, connecting, sending and the answer.
     timeout: float
     backoff: timedelta
     backoff_max: timedelta
     max_attempts: int
     #: Whether a webhook may point into private, loopback or link-local networks (the hub's own).
     private_networks: bool = False
+    #: Attempts one webhook (or plugin) may have in flight at once, over every deliverer.
+    concurrency: int = 4
+    #: A retry waits between (1 - jitter) and 1 times its backoff, drawn at random.
+    jitter: float = 0.0
+    breaker: breaker.Breaker = breaker.Breaker()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Policy:
@@ -69,16 +78,27 @@ class Policy:
             backoff_max=timedelta(seconds=config["COALITION_WEBHOOK_BACKOFF_MAX_SECONDS"]),
             max_attempts=max(1, config["COALITION_WEBHOOK_MAX_ATTEMPTS"]),
             private_networks=bool(config.get("COALITION_WEBHOOK_PRIVATE_NETWORKS", False)),
+            concurrency=max(1, int(config.get("COALITION_WEBHOOK_CONCURRENCY", 4))),
+            jitter=min(1.0, max(0.0, float(config.get("COALITION_WEBHOOK_BACKOFF_JITTER", 0.5)))),
+            breaker=breaker.Breaker.from_config(config),
         )
 
     def retry_at(self, attempted_at: datetime, attempts_made: int) -> datetime:
-        """When to try again after the `attempts_made`-th failure: 30 s, 60 s, 120 s, ... up to the cap."""
-        return attempted_at + min(self.backoff * 2 ** (attempts_made - 1), self.backoff_max)
+        """When to try again after the `attempts_made`-th failure: 30 s, 60 s, 120 s, ... up to the cap, less jitter."""
+        wait = min(self.backoff * 2 ** min(attempts_made - 1, 40), self.backoff_max)
+        return attempted_at + wait * (1 - self.jitter * random.random())
 
     @property
     def lease(self) -> timedelta:
-        """How long a claimed batch stays out of others' reach: long enough to send all of it."""
-        return timedelta(seconds=CLAIM_BATCH * self.timeout + 60)
+        """How long a claim keeps a delivery from other deliverers: its attempt's deadline and the time to record it."""
+        return timedelta(seconds=self.timeout) + GRACE
+
+
+class Lane(NamedTuple):
+    """A queue of its own: one webhook's deliveries, or one plugin's."""
+
+    webhook_id: int | None
+    plugin: str | None
 
 
 @dataclass(frozen=True)
@@ -86,24 +106,26 @@ class Job:
     """A claimed delivery and everything needed to send it, read before the claim committed."""
 
     delivery_id: int
+    #: Attempts counted against the delivery's `max_attempts`, this one included.
     attempts: int
+    attempt_id: int
+    attempted_at: datetime
     event: dict
     url: str | None
     secret: str | None
     plugin: str | None
+    webhook_id: int | None
+    #: The webhook's failures in a row when claimed: an answer must set them back to none.
+    failures: int = 0
+
+    @property
+    def lane(self) -> Lane:
+        return Lane(self.webhook_id, self.plugin)
 
     @property
     def body(self) -> bytes:
         return json.dumps({key: self.event[key] for key in ("id", "type", "created_at", "data")},
                           separators=(",", ":")).encode()
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    status_code: int | None
-    error: str | None
-    duration_ms: int
 
 
 @dataclass
@@ -150,186 +172,140 @@ def fan_out(session: Session, plugins: list[str], now: datetime, limit: int = FA
     return len(events)
 
 
-def claim(session: Session, now: datetime, policy: Policy, limit: int = CLAIM_BATCH, due_by: datetime | None = None) -> list[Job]:
-    """Take deliveries due by `due_by` (default `now`) out of other deliverers' reach for a lease; read what sending them needs."""
-    due = session.execute(
-        select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= (due_by or now))
-        .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit).with_for_update(skip_locked=True)
-    ).scalars().all()
-    if not due:
+def due_lanes(session: Session, due_by: datetime) -> list[Lane]:
+    """The lanes with something due by `due_by`: waiting, or claimed by a deliverer whose claim ran out."""
+    return [Lane(*row) for row in session.execute(
+        select(Delivery.webhook_id, Delivery.plugin).where(Delivery.status.in_(UNSETTLED), Delivery.next_attempt_at <= due_by)
+        .distinct()
+    ).all()]
+
+
+def _on_lane(lane: Lane):
+    return ((Delivery.webhook_id == lane.webhook_id) & Delivery.plugin.is_(None) if lane.webhook_id is not None
+            else Delivery.webhook_id.is_(None) & (Delivery.plugin == lane.plugin))
+
+
+def _share(session: Session, lane: Lane, now: datetime, policy: Policy) -> tuple[int, int]:
+    """How many more attempts the lane may start now, over every deliverer, and the webhook's failures in a row.
+
+    The webhook's row is locked till the claim commits, so two deliverers
+    never both count the same free share; a plugin's lane has no row, and
+    its cap holds per deliverer.
+    """
+    failures = 0
+    cap = policy.concurrency
+    if lane.webhook_id is not None:
+        row = session.execute(select(Webhook.failures, Webhook.paused_until).where(Webhook.id == lane.webhook_id)
+                              .with_for_update(skip_locked=True)).first()
+        if row is None:  # another deliverer is claiming on this lane right now
+            return 0, 0
+        failures = row.failures
+        cap = policy.breaker.cap(row.failures, row.paused_until, now, policy.concurrency)
+        if cap == 0:
+            return 0, failures
+    busy = session.scalar(select(func.count()).select_from(Delivery).where(
+        _on_lane(lane), Delivery.status == DeliveryStatus.SENDING, Delivery.next_attempt_at > now))
+    return max(0, cap - busy), failures
+
+
+def claim(session: Session, now: datetime, policy: Policy, free: Mapping[Lane, int] | None = None,
+          due_by: datetime | None = None) -> list[Job]:
+    """Claim what is due by `due_by` (default `now`), lane by lane, up to each lane's share and `free` (this deliverer's room).
+
+    Every claimed delivery gets its attempt row now, so an attempt that was
+    started is on record whatever happens to its sender.
+    """
+    due_by = due_by or now
+    lanes = due_lanes(session, due_by) if free is None else [lane for lane in free if free[lane] > 0]
+    taken: list[tuple[int, Lane, int]] = []
+    for lane in lanes:
+        share, failures = _share(session, lane, now, policy)
+        room = share if free is None else min(share, free[lane])
+        if room <= 0:
+            continue
+        ids = session.execute(
+            select(Delivery.id).where(_on_lane(lane), Delivery.status.in_(UNSETTLED), Delivery.next_attempt_at <= due_by)
+            .order_by(Delivery.next_attempt_at, Delivery.id).limit(room).with_for_update(skip_locked=True)
+        ).scalars().all()
+        taken += [(delivery_id, lane, failures) for delivery_id in ids]
+    if not taken:
         return []
-    session.execute(update(Delivery).where(Delivery.id.in_(due)).values(next_attempt_at=now + policy.lease))
+    attempts = session.execute(insert(DeliveryAttempt).returning(DeliveryAttempt.id, DeliveryAttempt.delivery_id,
+                                                                 sort_by_parameter_order=True),
+                               [{"delivery_id": delivery_id, "attempted_at": now} for delivery_id, _, _ in taken]).all()
+    attempt_of = {row.delivery_id: row.id for row in attempts}
+    session.connection().execute(
+        _deliveries.update().where(_deliveries.c.id == bindparam("claimed"))
+        .values(status=DeliveryStatus.SENDING, next_attempt_at=now + policy.lease, attempts=_deliveries.c.attempts + 1,
+                attempt_id=bindparam("attempt")),
+        [{"claimed": delivery_id, "attempt": attempt_of[delivery_id]} for delivery_id, _, _ in taken])
+    return _jobs(session, now, {delivery_id: (attempt_of[delivery_id], failures) for delivery_id, _, failures in taken})
+
+
+def _jobs(session: Session, now: datetime, claimed: dict[int, tuple[int, int]]) -> list[Job]:
     rows = session.execute(
-        select(Delivery.id, Delivery.attempts, Delivery.plugin, Webhook.url, Webhook.secret, Event.public_id,
-               Event.kind, Event.created_at, Event.data, Event.member_id, Partner.slug)
+        select(Delivery.id, Delivery.attempts, Delivery.plugin, Delivery.webhook_id, Webhook.url, Webhook.secret,
+               Event.public_id, Event.kind, Event.created_at, Event.data, Event.member_id, Partner.slug)
         .join(Event, Event.id == Delivery.event_id)
         .outerjoin(Webhook, Webhook.id == Delivery.webhook_id)
         .outerjoin(Partner, Partner.id == Event.partner_id)
-        .where(Delivery.id.in_(due)).order_by(Delivery.next_attempt_at, Delivery.id)
+        .where(Delivery.id.in_(list(claimed))).order_by(Delivery.id)
     ).all()
     jobs = []
     for row in rows:
+        attempt_id, failures = claimed[row.id]
         if row.plugin is None and row.secret is None:  # the webhook was removed after the fan-out
-            session.execute(update(Delivery).where(Delivery.id == row.id).values(status=DeliveryStatus.CANCELLED, next_attempt_at=None))
+            session.execute(update(Delivery).where(Delivery.id == row.id)
+                            .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, attempt_id=None))
+            session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id == attempt_id)
+                            .values(error="cancelled: the webhook was removed", duration_ms=0))
             continue
         event = {"id": row.public_id, "type": row.kind, "created_at": row.created_at.isoformat(),
                  "data": json.loads(row.data), "member_id": row.member_id, "partner": row.slug}
-        jobs.append(Job(row.id, row.attempts, event, row.url, row.secret, row.plugin))
+        jobs.append(Job(row.id, row.attempts, attempt_id, now, event, row.url, row.secret, row.plugin, row.webhook_id,
+                        failures))
     return jobs
 
 
-class Pools:
-    """Connection pools of one pass, one per (scheme, address, port, host): each connects to a checked address only.
-
-    The URL never reaches urllib3's own parser or resolver: a pool is made
-    for the address `destination.checked_address` allowed, with the URL's
-    host kept as the `Host` header and as the TLS name (SNI and the
-    certificate check), so a second DNS answer cannot move the connection.
-    """
-
-    def __init__(self) -> None:
-        self._pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
-
-    def get(self, target: destination.Target, address: destination.IPAddress) -> urllib3.HTTPConnectionPool:
-        key = (target.scheme, address, target.port, target.host)
-        if key not in self._pools:
-            if target.scheme == "https":
-                self._pools[key] = urllib3.HTTPSConnectionPool(
-                    str(address), target.port, maxsize=4, retries=False, cert_reqs="CERT_REQUIRED",
-                    server_hostname=target.host, assert_hostname=target.host)
-            else:
-                self._pools[key] = urllib3.HTTPConnectionPool(str(address), target.port, maxsize=4, retries=False)
-        return self._pools[key]
-
-    def close(self) -> None:
-        for pool in self._pools.values():
-            pool.close()
-        self._pools.clear()
-
-
-def post(pools: Pools, job: Job, attempted_at: datetime, timeout: float, *, private_networks: bool = False) -> Outcome:
-    """POST the event, signed; 2xx is delivered, anything else (status, redirect, refusal, timeout) a failed attempt.
-
-    The host is resolved here, once, and every address it answers is
-    checked (a name may resolve elsewhere since registration); a refused
-    URL is an attempt recorded with no request sent.
-    """
-    started = time.monotonic()
-    try:
-        target = destination.parse(job.url)
-        address = destination.checked_address(target, private_networks=private_networks)
-    except destination.PrivateAddress as exc:
-        return Outcome(False, None, f"refused: the URL's host is a private address ({exc.address}); "
-                                    "COALITION_WEBHOOK_PRIVATE_NETWORKS allows it", 0)
-    except destination.Refused as exc:
-        return Outcome(False, None, f"refused: the URL {exc}", 0)
-    except (OSError, UnicodeError) as exc:
-        return Outcome(False, None, f"NameResolutionError: {target.host}: {exc}"[:500], _ms(started))
-    body = job.body
-    headers = {
-        "Host": target.host_header,
-        "Content-Type": "application/json",
-        "User-Agent": "coalition-webhooks/1",
-        EVENT_ID_HEADER: job.event["id"],
-        SIGNATURE_HEADER: sign(job.secret, body, int(attempted_at.timestamp())),
-    }
-    try:
-        response = pools.get(target, address).urlopen(
-            "POST", target.path, body=body, headers=headers, retries=False, redirect=False,
-            assert_same_host=False, timeout=urllib3.Timeout(total=timeout), preload_content=False)
-        try:
-            response.drain_conn()
-        finally:
-            response.release_conn()
-    except urllib3.exceptions.NewConnectionError as exc:  # urllib3 makes it a ConnectTimeoutError: it is a refusal
-        return Outcome(False, None, f"NewConnectionError: {exc}"[:500], _ms(started))
-    except urllib3.exceptions.TimeoutError:
-        return Outcome(False, None, f"timed out after {timeout:g} s", _ms(started))
-    except urllib3.exceptions.HTTPError as exc:
-        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500], _ms(started))
-    if 300 <= response.status < 400:  # followed, it would go wherever the receiver says, unchecked
-        return Outcome(False, response.status, "a redirect is not followed: answer 2xx at the registered URL",
-                       _ms(started))
-    return Outcome(200 <= response.status < 300, response.status, None, _ms(started))
-
-
-def offer(call: Callable | None, job: Job, settings: Mapping[str, Any]) -> Outcome:
-    """Hand the event to a delivery plugin; returning is delivered, raising a failed attempt retried like a webhook's."""
-    started = time.monotonic()
-    if call is None:
-        return Outcome(False, None, f"plugin {job.plugin!r} is not installed on this hub", 0)
-    try:
-        call(dict(job.event), settings)
-    except Exception as exc:  # noqa: BLE001 - a plugin's failure is recorded, never the deliverer's end
-        log.warning("delivery plugin %s failed on event %s: %r", job.plugin, job.event["id"], exc)
-        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500], _ms(started))
-    return Outcome(True, None, None, _ms(started))
-
-
-#: What `record` answers when another deliverer recorded this delivery first (this one's lease ran out mid-send).
+#: What `record` answers when another deliverer took this delivery over (this one's claim ran out mid-send).
 SUPERSEDED = "superseded"
 #: A failed attempt's figure (/metrics) by what became of its delivery.
 FAILURE_OUTCOMES = {DeliveryStatus.PENDING: "retrying", DeliveryStatus.FAILED: "failed", SUPERSEDED: "superseded"}
 
 
-def record(session: Session, job: Job, attempted_at: datetime, outcome: Outcome, policy: Policy) -> str:
-    """Keep the attempt and move the delivery on: delivered, pending again later, or failed for good.
+def record(session: Session, job: Job, ended_at: datetime, outcome: Outcome, policy: Policy, *,
+           failing: bool = False) -> str:
+    """Keep how the attempt ended and move the delivery on: delivered, pending again later, or failed for good.
 
-    Only if no one else has moved it since it was claimed: a sender whose
-    lease ran out while it waited must not overwrite the outcome of the one
-    that claimed it next. Its attempt is kept all the same; it happened.
+    Only its own sender moves it (`attempt_id`): one whose claim ran out
+    while it waited must not overwrite the outcome of the one that claimed it
+    next. Its attempt's outcome is kept all the same; it happened. A failure
+    that finds the webhook paused costs the delivery no attempt: it waits for
+    the breaker (network.events.breaker), however long the outage. An
+    answer sets the webhook's failures back to none when the claim saw some
+    or this deliverer has met some since (`failing`): the count is of
+    failures in a row, give or take one claim's worth.
     """
-    made = job.attempts + 1
+    session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id == job.attempt_id).values(
+        status_code=outcome.status_code, error=outcome.error, duration_ms=outcome.duration_ms))
+    paused_until = None
+    if job.webhook_id is not None:
+        if outcome.ok:
+            if job.failures or failing:
+                breaker.answered(session, job.webhook_id, ended_at, policy.breaker)
+        else:
+            paused_until = breaker.failed(session, job.webhook_id, ended_at, policy.breaker)
     if outcome.ok:
-        values = {"status": DeliveryStatus.DELIVERED, "delivered_at": attempted_at, "next_attempt_at": None}
-    elif made >= policy.max_attempts:
+        values = {"status": DeliveryStatus.DELIVERED, "delivered_at": job.attempted_at, "next_attempt_at": None}
+    elif paused_until is not None:
+        values = {"status": DeliveryStatus.PENDING, "next_attempt_at": paused_until, "attempts": job.attempts - 1}
+    elif job.attempts >= policy.max_attempts:
         values = {"status": DeliveryStatus.FAILED, "next_attempt_at": None}
     else:
-        values = {"status": DeliveryStatus.PENDING, "next_attempt_at": policy.retry_at(attempted_at, made)}
+        values = {"status": DeliveryStatus.PENDING, "next_attempt_at": policy.retry_at(job.attempted_at, job.attempts)}
     moved = session.execute(
-        update(Delivery).where(Delivery.id == job.delivery_id, Delivery.attempts == job.attempts).values(attempts=made, **values)
+        update(Delivery).where(Delivery.id == job.delivery_id, Delivery.attempt_id == job.attempt_id,
+                               Delivery.status == DeliveryStatus.SENDING)
+        .values(attempt_id=None, **values)
     ).rowcount
-    session.execute(insert(DeliveryAttempt).values(
-        delivery_id=job.delivery_id, attempted_at=attempted_at, status_code=outcome.status_code,
-        error=outcome.error, duration_ms=outcome.duration_ms,
-    ))
     return values["status"] if moved else SUPERSEDED
-
-
-def deliver(db, pm: pluggy.PluginManager, settings: Mapping[str, Any], clock: Callable[[], datetime]) -> Pass:
-    """One pass: fan out every new event, then send everything due by `clock()`, each delivery at most once.
-
-    `db` is a network.db.Database; `clock` is read at each step, so tests
-    move time by hand between passes to make retries due.
-    """
-    policy = Policy.from_config(settings)
-    plugins = delivery_plugins(pm)
-    done = Pass()
-    while taken := db.transact(lambda session: fan_out(session, sorted(plugins), clock())):
-        done.fanned_out += taken
-    pools = Pools()
-    # Only what was due when the pass began: a retry scheduled during it waits for the next pass.
-    due_by = clock()
-    try:
-        while jobs := db.transact(lambda session: claim(session, clock(), policy, due_by=due_by)):
-            for job in jobs:
-                attempted_at = clock()
-                if job.plugin is None:
-                    outcome = post(pools, job, attempted_at, policy.timeout, private_networks=policy.private_networks)
-                else:
-                    outcome = offer(plugins.get(job.plugin), job, settings)
-                status = db.transact(lambda session: record(session, job, attempted_at, outcome, policy))
-                if not outcome.ok:
-                    channel = "webhook" if job.plugin is None else "plugin"
-                    metrics.webhook_failed(channel, FAILURE_OUTCOMES.get(status, str(status)))
-                done.attempts += 1
-                done.delivered += status == DeliveryStatus.DELIVERED
-                done.retrying += status == DeliveryStatus.PENDING
-                done.failed += status == DeliveryStatus.FAILED
-    finally:
-        pools.close()
-    return done
-
-
-def _ms(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)

@@ -13,10 +13,13 @@ class EventKind(StrEnum):
     TIER_CHANGED = "tier_changed"
     DORMANT_MEMBER = "dormant_member"  # points unspent and no activity for a while
     WEBHOOK_TEST = "webhook_test"  # asked for by the partner itself, to try its endpoint
+    WEBHOOK_PAUSED = "webhook_paused"  # to the operator (plugins): a partner's endpoint kept failing
+    WEBHOOK_RESUMED = "webhook_resumed"  # to the operator (plugins): it answers again
 
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"  # due now or at next_attempt_at
+    SENDING = "sending"  # claimed by a deliverer; due again at next_attempt_at if it never says how it ended
     DELIVERED = "delivered"  # a 2xx answer
     FAILED = "failed"  # every attempt used
     CANCELLED = "cancelled"  # the partner removed its webhook

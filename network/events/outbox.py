@@ -17,6 +17,8 @@ event is offered to the delivery plugins as well):
 | `tier_changed` | the member's enrolling partner | member_id, from, to, reason (threshold reached, yearly review) |
 | `dormant_member` | the member's enrolling partner | member_id, points, last_activity_at, inactive_days |
 | `webhook_test` | the partner that asked for it (`webhooks.send_test`) | partner, message |
+| `webhook_paused` | the operator: delivery plugins only (network.events.breaker) | partner, failures, paused_until |
+| `webhook_resumed` | the operator: delivery plugins only | partner, failures |
 
 Payloads never carry a member's e-mail or name: a partner's webhook is
 outside the hub, and the member id is all it needs to look its own

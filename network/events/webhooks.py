@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from network.errors import Conflict, Invalid, NotFound
+from network.errors import Invalid, NotFound
 from network.events import destination, outbox
 from network.events.kinds import DeliveryStatus, EventKind
 from network.models import Delivery, DeliveryAttempt, Event, Webhook
@@ -67,19 +67,23 @@ def check(url: str, secret: str, *, private_networks: bool = False) -> None:
 
 def put(session: Session, partner_id: int, *, url: str, secret: str, now: datetime,
         private_networks: bool = False) -> WebhookView:
-    """Register or replace the partner's webhook; deliveries still pending go to the new URL, signed with the new secret."""
+    """Register or replace the partner's webhook; deliveries still pending go to the new URL, signed with the new secret.
+
+    A paused webhook resumes at once: the partner fixing its endpoint says so by saving it.
+    """
     check(url, secret, private_networks=private_networks)
     found = session.scalar(select(Webhook).where(Webhook.partner_id == partner_id).with_for_update())
     if found is None:
         session.add(Webhook(partner_id=partner_id, url=url, secret=secret, created_at=now, updated_at=now))
     else:
         found.url, found.secret, found.updated_at, found.removed_at = url, secret, now, None
+        found.failures, found.paused_until = 0, None  # a new endpoint is not paused for the old one's failures
     session.flush()
     return WebhookView(url, True, now)
 
 
 def remove(session: Session, partner_id: int, *, now: datetime) -> WebhookView:
-    """Stop sending: the secret is forgotten and deliveries still pending are cancelled (attempts kept)."""
+    """Stop sending: the secret is forgotten and deliveries still on their way are cancelled (attempts kept)."""
     found = session.scalar(
         select(Webhook).where(Webhook.partner_id == partner_id, Webhook.removed_at.is_(None)).with_for_update()
     )
@@ -87,8 +91,9 @@ def remove(session: Session, partner_id: int, *, now: datetime) -> WebhookView:
         raise NotFound("The partner has no webhook", code="no_webhook")
     found.secret, found.removed_at, found.updated_at = None, now, now
     session.execute(
-        update(Delivery).where(Delivery.webhook_id == found.id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None)
+        update(Delivery).where(Delivery.webhook_id == found.id,
+                               Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)))
+        .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, attempt_id=None)
     )
     session.flush()
     return WebhookView(None, False, now)
@@ -132,24 +137,6 @@ def send_test(session: Session, partner_id: int, slug: str, *, now: datetime) ->
         raise NotFound("The partner has no webhook", code="no_webhook")
     return outbox.emit(session, EventKind.WEBHOOK_TEST, member_id=None, partner_id=partner_id, now=now,
                        data={"partner": slug, "message": "A test event: your endpoint is reached and the signature checks."})
-
-
-def retry(session: Session, partner_id: int, delivery_id: int, *, now: datetime) -> None:
-    """A failed delivery of the partner's webhook due again now: one more attempt, its earlier ones kept.
-
-    404 for a delivery that is not this partner's, 409 for one that has not failed.
-    """
-    found = session.execute(
-        select(Delivery.status).join(Webhook, Webhook.id == Delivery.webhook_id)
-        .where(Delivery.id == delivery_id, Webhook.partner_id == partner_id).with_for_update(of=Delivery)
-    ).first()
-    if found is None:
-        raise NotFound(f"No delivery {delivery_id} of this partner's webhook", {"delivery_id": [str(delivery_id)]},
-                       code="not_found")
-    if found.status != DeliveryStatus.FAILED:
-        raise Conflict(f"Delivery {delivery_id} is {found.status}: only a failed one is tried again", code="conflict")
-    session.execute(update(Delivery).where(Delivery.id == delivery_id)
-                    .values(status=DeliveryStatus.PENDING, next_attempt_at=now))
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:

@@ -18,6 +18,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from network.models.base import Base, Id
 
+#: A delivery still on its way: waiting, or claimed by a deliverer.
+UNSETTLED = text("status IN ('pending', 'sending')")
+
 
 class Event(Base):
     """Something a partner or a plugin may want to hear of, written in the transaction that made it true.
@@ -36,6 +39,8 @@ class Event(Base):
         # What `coalition events deliver` has not yet turned into deliveries.
         Index("ix_events_not_fanned_out", "id", postgresql_where=text("fanned_out_at IS NULL"),
               sqlite_where=text("fanned_out_at IS NULL")),
+        # What `coalition events prune` walks: old events, oldest first, each batch from where the last stopped.
+        Index("ix_events_created_at", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -66,18 +71,32 @@ class Webhook(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
+    # The circuit breaker, shared by every deliverer: failed attempts in a row, and while tripped,
+    # when the next probe may go (network.events.breaker).
+    failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    paused_until: Mapped[datetime | None]
 
 
 class Delivery(Base):
-    """One event on its way to one webhook or one delivery plugin: pending, delivered, failed or cancelled."""
+    """One event on its way to one webhook or one delivery plugin: pending, sending, delivered, failed or cancelled.
+
+    While `sending`, `next_attempt_at` is when the claim runs out (the
+    attempt's deadline and a few seconds): a deliverer that died mid-send
+    leaves it due again then. `attempt_id` is the attempt in flight, so only
+    its sender may record how it ended.
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("event_id", "webhook_id"),
         UniqueConstraint("event_id", "plugin"),
         CheckConstraint("(webhook_id IS NULL) <> (plugin IS NULL)", name="one_channel"),
-        Index("ix_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'"),
-              sqlite_where=text("status = 'pending'")),
+        # Each lane's (webhook's or plugin's) queue, oldest due first; a claim that ran out is due again.
+        Index("ix_deliveries_lane_due", "webhook_id", "plugin", "next_attempt_at", postgresql_where=UNSETTLED,
+              sqlite_where=UNSETTLED),
+        # Each webhook's failed deliveries: what /metrics counts and a replay takes.
+        Index("ix_deliveries_failed", "webhook_id", postgresql_where=text("status = 'failed'"),
+              sqlite_where=text("status = 'failed'")),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -90,16 +109,23 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+    attempt_id: Mapped[int | None]
 
 
 class DeliveryAttempt(Base):
-    """Every try, kept: when, the HTTP status or the error, and how long it took."""
+    """Every try that was started, kept: when, the HTTP status or the error, and how long it took.
+
+    Written when the try is claimed, before anything is sent: one whose
+    `duration_ms` stays NULL was cut short by its deliverer's end.
+    """
 
     __tablename__ = "delivery_attempts"
+    # The last minutes' attempts, which /metrics reads for each webhook's success rate and latency.
+    __table_args__ = (Index("ix_delivery_attempts_attempted_at", "attempted_at"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
     attempted_at: Mapped[datetime]
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))
-    duration_ms: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)

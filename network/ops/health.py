@@ -79,9 +79,9 @@ def _bearer() -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def _backlog() -> dict[str, int] | None:
+def _backlog() -> tuple | None:
     try:
-        return probe().backlog()
+        return probe().backlog(current_app.config["CLOCK"]())
     except SQLAlchemyError as exc:
         log.warning("metrics: the outbox backlog is left out, the database does not answer: %s",
                     str(exc).splitlines()[0][:300])

@@ -13,8 +13,9 @@ made up is `other`; a status is a number. Bookings are counted by the API
 after their transaction committed and not for a replayed answer, so a figure
 counts what the ledger holds.
 
-The outbox's backlog is a figure of the database, not of a process: it is
-read when /metrics is scraped (`Backlog`), by whichever worker answers.
+The outbox's backlog and each webhook's success rate, latency and breaker
+are figures of the database, not of a process: they are read when /metrics is
+scraped (`Backlog`), by whichever worker answers.
 """
 
 from __future__ import annotations
@@ -99,19 +100,55 @@ def _children(count: Counter, total: Counter, channel: str) -> tuple:
 
 
 class Backlog:
-    """The outbox's backlog, read from the database at scrape time; nothing when the database does not answer."""
+    """The outbox's backlog and each webhook's figures, read from the database at scrape time; nothing when the database
+    does not answer.
 
-    def __init__(self, read: Callable[[], dict[str, int] | None]):
+    `read` returns network.events.figures' `Backlog` and `WebhookFigures` (this module imports no layer of the hub, so
+    it takes them as they come). A webhook's series are labelled with its partner's slug: as many as partners.
+    """
+
+    def __init__(self, read: Callable[[], tuple | None]):
         self.read = read
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         found = self.read()
         if found is None:
             return
+        outbox, webhooks = found
         yield GaugeMetricFamily("coalition_outbox_events_not_fanned_out", "Events written but not yet turned into "
-                                "deliveries (coalition events deliver does that)", value=found["events"])
+                                "deliveries (coalition events deliver does that)", value=outbox.not_fanned_out)
         yield GaugeMetricFamily("coalition_outbox_pending_deliveries", "Deliveries waiting to be sent or retried",
-                                value=found["deliveries"])
+                                value=outbox.unsent)
+        yield GaugeMetricFamily("coalition_outbox_due_deliveries", "Deliveries due now (pending, or a claim that ran out)",
+                                value=outbox.due)
+        yield GaugeMetricFamily("coalition_outbox_oldest_due_seconds", "How long the oldest due delivery has waited past "
+                                "its time (0 when none is due)", value=outbox.oldest_due_seconds)
+        families = {name: GaugeMetricFamily(name, text, labels=["partner"]) for name, text in WEBHOOK_GAUGES.items()}
+        for one in webhooks:
+            ratio = one.success_ratio
+            for name, figure in (("coalition_webhook_success_ratio", None if ratio is None else float(ratio)),
+                                 ("coalition_webhook_latency_p50_seconds", _seconds(one.p50_ms)),
+                                 ("coalition_webhook_latency_p95_seconds", _seconds(one.p95_ms)),
+                                 ("coalition_webhook_pending", one.pending), ("coalition_webhook_failed", one.failed),
+                                 ("coalition_webhook_paused", int(one.paused))):
+                if figure is not None:  # no attempt ended in the window: no ratio or latency, rather than a made-up 0
+                    families[name].add_metric([one.partner], figure)
+        yield from families.values()
+
+
+#: Each webhook's gauges, labelled `partner`.
+WEBHOOK_GAUGES = {
+    "coalition_webhook_success_ratio": "Of the attempts made in the last 15 minutes that have ended, the share answered 2xx",
+    "coalition_webhook_latency_p50_seconds": "Median time of the attempts made in the last 15 minutes that have ended",
+    "coalition_webhook_latency_p95_seconds": "95th percentile time of the attempts made in the last 15 minutes that have ended",
+    "coalition_webhook_pending": "Deliveries to the webhook still on their way (waiting, due or being sent)",
+    "coalition_webhook_failed": "Deliveries to the webhook that used every attempt",
+    "coalition_webhook_paused": "1 while the webhook's circuit breaker holds its deliveries back, else 0",
+}
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000
 
 
 class _Scrape:

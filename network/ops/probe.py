@@ -1,4 +1,4 @@
-"""A look at the hub's database that cannot hang: /readyz's and the outbox figures'.
+"""A look at the hub's database that cannot hang: /readyz's and the outbox figures' (network.events.figures).
 
 A load balancer asks every few seconds and gives up after a few more: an
 answer that waits on a database that stopped answering (a host gone, packets
@@ -13,14 +13,15 @@ there the hub's own engine serves (an in-memory database exists only on it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from network.db import Database
-from network.events.kinds import DeliveryStatus
-from network.models import Delivery, Event
+from network.events import figures
 
 #: How long the probe waits to connect, and then for each statement (libpq counts connect_timeout in whole seconds).
 SECONDS = 2
@@ -54,12 +55,10 @@ class Probe:
         with self.engine.connect() as connection:
             return Revisions(tuple(MigrationContext.configure(connection).get_current_heads()), code)
 
-    def backlog(self) -> dict[str, int]:
-        with self.engine.connect() as connection:
-            events = connection.scalar(select(func.count()).select_from(Event).where(Event.fanned_out_at.is_(None)))
-            deliveries = connection.scalar(select(func.count()).select_from(Delivery)
-                                           .where(Delivery.status == DeliveryStatus.PENDING))
-        return {"events": events, "deliveries": deliveries}
+    def backlog(self, now: datetime) -> tuple[figures.Backlog, list[figures.WebhookFigures]]:
+        """The outbox's backlog and each webhook's figures; raises SQLAlchemy's error when the database does not answer in time."""
+        with self.engine.connect() as connection, Session(connection) as session:
+            return figures.backlog(session, now), figures.per_webhook(session, now)
 
 
 def bounded_engine(engine: Engine) -> Engine:

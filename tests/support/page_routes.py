@@ -63,6 +63,7 @@ PAGES: dict[tuple[str, str], tuple[int, str, dict | None]] = {
     ("/portal/<slug>/webhook", "POST"): (400, "a form without its CSRF token", None),
     ("/portal/<slug>/webhook/test", "POST"): (400, "a form without its CSRF token", None),
     ("/portal/<slug>/webhook/deliveries/<int:delivery_id>/retry", "POST"): (400, "a form without its CSRF token", {"delivery_id": 1}),
+    ("/portal/<slug>/webhook/replay", "POST"): (400, "a form without its CSRF token", None),
     ("/portal/<slug>/adapter", "GET"): (302, "no session: to the sign-in page", None),
     ("/portal/<slug>/adapter", "POST"): (400, "a form without its CSRF token", None),
     ("/portal/<slug>/keys", "GET"): (302, "no session: to the sign-in page", None),

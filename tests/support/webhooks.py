@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from network.config import plugin_settings
-from network.events import delivery, webhooks
+from network.events import deliverer, webhooks
 from network.models import Delivery, DeliveryAttempt
 
 SECRET = "whsec_brew_bar_0123456789"
@@ -76,12 +76,14 @@ def receiver(app, clock):
 def settings(app, **overrides):
     base = plugin_settings(app.config)
     # The test's receiving server listens on 127.0.0.1: a private address a production hub refuses.
-    return {**base, "COALITION_WEBHOOK_TIMEOUT_SECONDS": 0.2, "COALITION_WEBHOOK_PRIVATE_NETWORKS": True, **overrides}
+    # No jitter: a test reads each retry's time to the second.
+    return {**base, "COALITION_WEBHOOK_TIMEOUT_SECONDS": 0.2, "COALITION_WEBHOOK_PRIVATE_NETWORKS": True,
+            "COALITION_WEBHOOK_BACKOFF_JITTER": 0, **overrides}
 
 
 def deliver(app, clock, **overrides):
     hub = app.extensions["coalition"]
-    return delivery.deliver(hub.db, hub.plugins, settings(app, **overrides), clock)
+    return deliverer.deliver(hub.db, hub.plugins, settings(app, **overrides), clock)
 
 
 def attempts(database):
