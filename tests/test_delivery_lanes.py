@@ -18,6 +18,7 @@ from sqlalchemy import select
 from network.events import breaker, deliverer, delivery
 from network.models import Delivery, DeliveryAttempt, Event, Webhook
 from tests.support import webhooks as hooks
+from tests.support.pages import signed_in
 from tests.support.webhooks import register, settings
 
 receiver = hooks.receiver
@@ -298,3 +299,25 @@ def test_retries_of_one_batch_are_spread_by_jitter(clock):
     waits = [(policy.retry_at(clock.now, 2) - clock.now).total_seconds() for _ in range(200)]
     assert all(30 <= wait <= 60 for wait in waits)
     assert len({round(wait, 3) for wait in waits}) > 150
+
+
+def test_the_portal_says_a_webhook_is_paused_and_which_attempt_has_no_outcome(world, app, database, clock, endpoints):
+    down = endpoints("fail")
+    register(world.hub, "brew-bar", down.url)
+    for _ in range(2):
+        world.hub.sale(world.coffee, world.card, "1.00")
+    policy = delivery.Policy.from_config(settings(app))
+    database.transact(lambda session: delivery.fan_out(session, [], clock.now))
+    hook = database.read(lambda session: session.scalar(select(Webhook.id)))
+    database.transact(lambda session: delivery.claim(session, clock.now, policy, {delivery.Lane(hook, None): 1}))
+    clock.now += policy.lease  # that deliverer died; the next one meets an endpoint that keeps failing
+    run(app, clock, COALITION_WEBHOOK_BREAKER_FAILURES=2, COALITION_WEBHOOK_CONCURRENCY=1,
+        COALITION_WEBHOOK_TIMEOUT_SECONDS=5)
+    desk = signed_in(app, "ops@hub.example", "admin")
+    page = desk.get("/portal/brew-bar/webhook").get_data(as_text=True)
+    assert "Paused: your endpoint failed 2 times in a row" in page
+    assert f"Nothing is sent until {(clock.now + timedelta(seconds=10)):%Y-%m-%d %H:%M:%S} UTC" in page
+    assert page.count("no outcome: its deliverer stopped mid-send") == 1
+    saved = register(world.hub, "brew-bar", down.url)
+    assert saved.status_code == 200
+    assert "Paused" not in desk.get("/portal/brew-bar/webhook").get_data(as_text=True)

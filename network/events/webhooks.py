@@ -38,6 +38,9 @@ class WebhookView:
     url: str | None
     secret_set: bool
     updated_at: datetime | None
+    #: The circuit breaker's state (network.events.breaker), for the partner's delivery log; not in `view`.
+    failures: int = 0
+    paused_until: datetime | None = None
 
     def view(self, slug: str) -> dict:
         return {"slug": slug, "url": self.url, "secret_set": self.secret_set, "updated_at": self.updated_at}
@@ -103,7 +106,7 @@ def show(session: Session, partner_id: int) -> WebhookView:
     found = session.scalar(select(Webhook).where(Webhook.partner_id == partner_id, Webhook.removed_at.is_(None)))
     if found is None:
         return WebhookView(None, False, None)
-    return WebhookView(found.url, bool(found.secret), found.updated_at)
+    return WebhookView(found.url, bool(found.secret), found.updated_at, found.failures, found.paused_until)
 
 
 def deliveries(session: Session, partner_id: int, *, status: str | None, count: int, below: int | None) -> list[dict]:
