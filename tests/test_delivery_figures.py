@@ -51,10 +51,13 @@ class Rows:
 
     def delivery(self, status: str, due_in: int | None = None, *, to: str | None = "brew-bar",
                  plugin: str | None = None) -> Delivery:
-        """`due_in`: seconds from now to its next_attempt_at (negative: past)."""
+        """`due_in`: seconds from now to its next_attempt_at, or a sending one's claimed_until (negative: past)."""
+        at = None if due_in is None else self.now + timedelta(seconds=due_in)
+        sending = status == "sending"
         made = Delivery(event_id=self.event().id, webhook_id=self.hooks[to] if to else None, plugin=plugin, status=status,
                         attempts=0, created_at=self.now - timedelta(hours=1),
-                        next_attempt_at=None if due_in is None else self.now + timedelta(seconds=due_in))
+                        next_attempt_at=min(at, self.now) if sending and at else at,
+                        claimed_until=at if sending else None)
         self.session.add(made)
         self.session.flush()
         return made

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from network.events import breaker, deliverer, delivery
+from network.events import breaker, deliverer, delivery, recording, sending
 from network.models import Delivery, DeliveryAttempt, Event, Webhook
 from tests.support import webhooks as hooks
 from tests.support.pages import signed_in
@@ -226,8 +226,8 @@ def test_removing_a_webhook_cancels_a_delivery_in_flight_and_its_sender_cannot_u
     database.transact(lambda session: delivery.fan_out(session, [], clock.now))
     (job,) = database.transact(lambda session: delivery.claim(session, clock.now, policy))
     assert world.hub.call("DELETE", "/v1/partners/brew-bar/webhook", world.coffee).status_code == 200
-    answered = delivery.Outcome(True, 200, None, 5)
-    assert database.transact(lambda session: delivery.record(session, job, clock.now, answered, policy)) == delivery.SUPERSEDED
+    answered = sending.Outcome(True, 200, None, 5)
+    assert database.transact(lambda session: recording.record(session, job, clock.now, answered, policy)) == recording.SUPERSEDED
     assert statuses(database) == ["cancelled"]
 
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from network.events import delivery, webhooks
+from network.events import delivery, recording, sending, webhooks
 from network.models import Delivery, DeliveryAttempt, Event
 from tests.support import webhooks as hooks
 from tests.support.ledger import snapshot
@@ -292,10 +292,10 @@ def test_a_sender_whose_claim_ran_out_does_not_overwrite_the_next_senders_outcom
     clock.now += policy.lease
     (second,) = database.transact(lambda session: delivery.claim(session, clock.now, policy))
     assert (first.attempts, second.attempts) == (1, 2)  # the first attempt was started: it counts
-    delivered = delivery.Outcome(True, 200, None, 12)
-    failed = delivery.Outcome(False, 500, None, 30)
-    assert database.transact(lambda session: delivery.record(session, second, clock.now, delivered, policy)) == "delivered"
-    assert database.transact(lambda session: delivery.record(session, first, clock.now, failed, policy)) == delivery.SUPERSEDED
+    delivered = sending.Outcome(True, 200, None, 12)
+    failed = sending.Outcome(False, 500, None, 30)
+    assert database.transact(lambda session: recording.record(session, second, clock.now, delivered, policy)) == "delivered"
+    assert database.transact(lambda session: recording.record(session, first, clock.now, failed, policy)) == recording.SUPERSEDED
     with database.session() as session:
         assert session.execute(select(Delivery.status, Delivery.attempts)).one() == ("delivered", 2)
         assert [row.status_code for row in session.execute(select(DeliveryAttempt.status_code).order_by(DeliveryAttempt.id))] \

@@ -527,5 +527,5 @@ class DeliveryOut(Schema):
                                                     "cancelled"})
     attempts = fields.List(fields.Nested(AttemptOut))
     next_attempt_at = fields.DateTime(allow_none=True, metadata={
-        "description": "when pending, the next try; when sending, when the claim runs out if its sender never says"})
+        "description": "when pending, the next try; when sending, when it came due"})
     delivered_at = fields.DateTime(allow_none=True)

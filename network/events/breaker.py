@@ -18,7 +18,7 @@ the partner's delivery log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,27 +60,47 @@ class Breaker:
         return 1 if paused_until is None or paused_until <= now else 0
 
 
-def failed(session: Session, webhook_id: int, now: datetime, breaker: Breaker) -> datetime | None:
-    """Count a failed attempt; when the webhook is (or becomes) paused, until when: the delivery waits that long."""
-    failures = session.scalar(update(Webhook).where(Webhook.id == webhook_id)
-                              .values(failures=Webhook.failures + 1).returning(Webhook.failures))
-    if failures is None or not breaker.tripped(failures):
-        return None
-    until = now + breaker.paused_for(failures)
-    session.execute(update(Webhook).where(Webhook.id == webhook_id).values(paused_until=until))
-    if failures == breaker.failures:
-        _tell(session, EventKind.WEBHOOK_PAUSED, webhook_id, now, failures=failures, paused_until=until.isoformat())
-    return until
+def tally(session: Session, outcomes: Sequence[tuple[int, bool, datetime]], breaker: Breaker) -> list[datetime | None]:
+    """Count a batch of attempts' outcomes (webhook, answered?, when), in order, on their webhooks' rows.
 
-
-def answered(session: Session, webhook_id: int, now: datetime, breaker: Breaker) -> None:
-    """An answered attempt after failures: the count starts again, and a paused webhook resumes."""
-    before = session.scalar(select(Webhook.failures).where(Webhook.id == webhook_id).with_for_update())
-    if not before:
-        return
-    session.execute(update(Webhook).where(Webhook.id == webhook_id).values(failures=0, paused_until=None))
-    if breaker.tripped(before):
-        _tell(session, EventKind.WEBHOOK_RESUMED, webhook_id, now, failures=before)
+    Returns, for each outcome, until when its webhook is paused if that
+    failure found it paused or paused it (the delivery waits that long,
+    and the failure costs it no attempt), else None. The rows are locked
+    for the count, in id order, so two deliverers' counts add up.
+    """
+    if not outcomes:
+        return []
+    ids = sorted({webhook_id for webhook_id, _, _ in outcomes})
+    state = {row.id: [row.failures, row.paused_until] for row in session.execute(
+        select(Webhook.id, Webhook.failures, Webhook.paused_until).where(Webhook.id.in_(ids))
+        .order_by(Webhook.id).with_for_update())}
+    before = {webhook_id: list(found) for webhook_id, found in state.items()}
+    waits: list[datetime | None] = []
+    for webhook_id, answered, at in outcomes:
+        found = state.get(webhook_id)
+        if found is None:
+            waits.append(None)
+            continue
+        if answered:
+            if breaker.tripped(found[0]):
+                _tell(session, EventKind.WEBHOOK_RESUMED, webhook_id, at, failures=found[0])
+            found[:] = [0, None]
+            waits.append(None)
+            continue
+        found[0] += 1
+        if not breaker.tripped(found[0]):
+            waits.append(None)
+            continue
+        found[1] = at + breaker.paused_for(found[0])
+        if found[0] == breaker.failures:
+            _tell(session, EventKind.WEBHOOK_PAUSED, webhook_id, at, failures=found[0],
+                  paused_until=found[1].isoformat())
+        waits.append(found[1])
+    for webhook_id, (failures, paused_until) in state.items():
+        if [failures, paused_until] != before[webhook_id]:
+            session.execute(update(Webhook).where(Webhook.id == webhook_id)
+                            .values(failures=failures, paused_until=paused_until))
+    return waits
 
 
 def _tell(session: Session, kind: str, webhook_id: int, now: datetime, **data) -> None:

@@ -10,6 +10,8 @@ with a deep backlog never starves one with a single new event.
 
 New events and retries that come due are picked up at the next look, a
 short poll (`interval`, 0.2 s by default) or at once when a thread frees up.
+Outcomes are written by one recorder thread, all those that ended meanwhile
+in one transaction: a commit per attempt was most of what delivery cost.
 The poll is two indexed queries when idle. PostgreSQL's LISTEN/NOTIFY was
 weighed and measured: a NOTIFY in the booking's transaction takes a lock
 held through its commit, which serialises the commits of every transaction
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +34,7 @@ from typing import Any
 
 import pluggy
 
-from network.events import delivery, sending
+from network.events import delivery, recording, sending
 from network.events.delivery import Job, Lane, Pass, Policy
 from network.events.kinds import DeliveryStatus
 from network.ops import metrics
@@ -39,6 +42,8 @@ from network.ops import metrics
 log = logging.getLogger(__name__)
 
 THREADS = 16
+#: Outcomes written in one transaction at most.
+RECORD_BATCH = 200
 #: How often a running deliverer looks for new events and retries come due, in seconds.
 INTERVAL = 0.2
 
@@ -54,11 +59,16 @@ class Deliverer:
         self.done = Pass()
         self._workers = ThreadPoolExecutor(self.threads, thread_name_prefix="deliver")
         self._busy: Counter[Lane] = Counter()
-        self._failing: set[Lane] = set()
         self._turn = 0
+        #: The lanes that had work due at the last look.
+        self._lanes: list[Lane] = []
         #: Attempts ended so far: a wait that began after the last one is not woken by it.
         self._ended = 0
+        self._ended_unrecorded: list[tuple[Job, datetime, sending.Outcome]] = []
+        self._closing = False
         self._changed = threading.Condition()
+        self._recorder = threading.Thread(target=self._record, name="delivery-recorder", daemon=True)
+        self._recorder.start()
 
     # ------------------------------------------------------------ the dispatcher
 
@@ -69,8 +79,12 @@ class Deliverer:
         self.done.fanned_out += total
         return total
 
-    def dispatch(self, due_by: datetime | None = None) -> int:
-        """Claim what the free threads can take, lane by lane, and start sending it; returns how many were started."""
+    def dispatch(self, due_by: datetime | None = None, *, look: bool = True) -> int:
+        """Claim what the free threads can take, lane by lane, and start sending it; returns how many were started.
+
+        `look`: find which lanes have work due first; between looks a freed
+        thread is given to the lanes found last time, one query fewer.
+        """
         with self._changed:
             room = self.threads - sum(self._busy.values())
         if room <= 0:
@@ -78,8 +92,9 @@ class Deliverer:
 
         def work(session):
             now = self.clock()
-            lanes = delivery.due_lanes(session, due_by or now)
-            return delivery.claim(session, now, self.policy, self._shares(lanes, room), due_by)
+            if look or not self._lanes:
+                self._lanes = delivery.due_lanes(session, due_by or now)
+            return delivery.claim(session, now, self.policy, self._shares(self._lanes, room), due_by)
 
         jobs = self.db.transact(work)
         with self._changed:
@@ -122,38 +137,57 @@ class Deliverer:
     # ------------------------------------------------------------ a worker
 
     def _send(self, job: Job) -> None:
+        """Send, then hand the outcome to the recorder: the thread is free for the next attempt at once."""
         try:
             if job.plugin is None:
                 outcome = sending.post(self.pools, job.url, job.secret, job.event["id"], job.body, job.attempted_at,
                                        self.policy.timeout, private_networks=self.policy.private_networks)
             else:
                 outcome = sending.offer(self.plugins.get(job.plugin), job.plugin, job.event, self.settings)
-            failing = job.lane in self._failing
-            status = self.db.transact(lambda session: delivery.record(
-                session, job, self.clock(), outcome, self.policy, failing=failing))
-            if outcome.ok:
-                self._failing.discard(job.lane)
-            else:
-                self._failing.add(job.lane)
-                metrics.webhook_failed("webhook" if job.plugin is None else "plugin",
-                                       delivery.FAILURE_OUTCOMES.get(status, str(status)))
-            self._count(status)
-        except Exception:  # noqa: BLE001 - the claim runs out and another attempt is made; the deliverer goes on
-            log.exception("delivery %s: the attempt could not be recorded", job.delivery_id)
-        finally:
+        except Exception as exc:  # noqa: BLE001 - a bug of ours is an attempt that failed, never a lost claim
+            log.exception("delivery %s: the attempt raised", job.delivery_id)
+            outcome = sending.Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500], 0)
+        with self._changed:
+            self._ended_unrecorded.append((job, self.clock(), outcome))
+            self._changed.notify_all()
+
+    def _record(self) -> None:
+        """The recorder: every outcome that ended meanwhile in one transaction, one commit for all of them.
+
+        Under load a commit per attempt is most of what delivery costs the
+        database; batched, it is one per look. A batch that cannot be written
+        leaves its claims to run out and be sent again: at least once.
+        """
+        while True:
             with self._changed:
-                self._busy[job.lane] -= 1
-                if not self._busy[job.lane]:
-                    del self._busy[job.lane]
-                self._ended += 1
+                while not self._ended_unrecorded and not self._closing:
+                    self._changed.wait()
+                if not self._ended_unrecorded:
+                    return
+                batch, self._ended_unrecorded = self._ended_unrecorded[:RECORD_BATCH], self._ended_unrecorded[RECORD_BATCH:]
+            try:
+                statuses = self.db.transact(lambda session: recording.record_all(session, batch, self.policy))
+            except Exception:  # noqa: BLE001 - the claims run out and their deliveries are sent again
+                log.exception("%d attempts could not be recorded", len(batch))
+                statuses = [None] * len(batch)
+            with self._changed:
+                for (job, _, outcome), status in zip(batch, statuses):
+                    if status is not None:
+                        self._count(job, outcome, status)
+                    self._busy[job.lane] -= 1
+                    if not self._busy[job.lane]:
+                        del self._busy[job.lane]
+                    self._ended += 1
                 self._changed.notify_all()
 
-    def _count(self, status: str) -> None:
-        with self._changed:
-            self.done.attempts += 1
-            self.done.delivered += status == DeliveryStatus.DELIVERED
-            self.done.retrying += status == DeliveryStatus.PENDING
-            self.done.failed += status == DeliveryStatus.FAILED
+    def _count(self, job: Job, outcome: sending.Outcome, status: str) -> None:
+        if not outcome.ok:
+            metrics.webhook_failed("webhook" if job.plugin is None else "plugin",
+                                   recording.FAILURE_OUTCOMES.get(status, str(status)))
+        self.done.attempts += 1
+        self.done.delivered += status == DeliveryStatus.DELIVERED
+        self.done.retrying += status == DeliveryStatus.PENDING
+        self.done.failed += status == DeliveryStatus.FAILED
 
     # ------------------------------------------------------------ runs
 
@@ -163,29 +197,39 @@ class Deliverer:
         due_by = self.clock()
         while True:
             ended = self.ended()
-            if not self.dispatch(due_by):
-                if not self.in_flight():
-                    break
-                self.wait(1.0, ended)
+            if self.dispatch(due_by):
+                continue
+            # Done only if nothing ended while the claim looked: its snapshot may predate that attempt's record.
+            if not self.in_flight() and self.ended() == ended:
+                break
+            self.wait(1.0, ended)
         return self.done
 
     def run(self, stop: threading.Event, interval: float = INTERVAL) -> None:
         """Deliver until `stop` is set, then let the attempts in flight end (each within its deadline)."""
+        next_look = 0.0
         while not stop.is_set():
             ended = self.ended()
             try:
-                self.fan_out()
-                started = self.dispatch()
+                look = time.monotonic() >= next_look
+                if look:
+                    next_look = time.monotonic() + interval
+                    self.fan_out()
+                started = self.dispatch(look=look)
             except Exception:  # noqa: BLE001 - a database that went away: look again after a while
                 log.exception("the deliverer could not reach the database; trying again")
                 started = 0
                 stop.wait(min(5.0, interval * 10))
             if not started:
-                self.wait(interval, ended)
+                self.wait(max(0.0, next_look - time.monotonic()), ended)
         self.close()
 
     def close(self) -> None:
         self._workers.shutdown(wait=True)
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        self._recorder.join()
         self.pools.close()
 
 

@@ -11,14 +11,16 @@ is rows of the hub's own database, in short transactions:
    implements `coalition_deliver_event`.
 2. claim: due deliveries (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
    has one writer) become `sending` until their attempt's deadline and a few
-   seconds more, and the attempt is written there and then, before anything
-   is sent: a deliverer that dies mid-send leaves the attempt on record and
-   the delivery due again when its claim runs out. A webhook's row is locked
+   seconds more (`claimed_until`), and the attempt is written there and
+   then, before anything is sent: a deliverer that dies mid-send leaves the
+   attempt on record and the delivery due again when its claim runs out,
+   at the head of its lane (`next_attempt_at` still says when it came due). A webhook's row is locked
    while its share is counted, so its cap holds across processes and hosts.
-3. record: how the attempt ended, only by its own sender (`attempt_id`);
-   a failure is retried after `backoff * 2**(n-1)` (capped, with jitter so a
-   batch that failed together does not come back together), and after
-   `max_attempts` the delivery is `failed`, to be replayed by hand.
+3. record (network.events.recording): how the attempt ended, only by its
+   own sender (`attempt_id`); a failure is retried after `backoff *
+   2**(n-1)` (capped, with jitter so a batch that failed together does not
+   come back together), and after `max_attempts` the delivery is `failed`,
+   to be replayed by hand.
 
 A job-queue library (procrastinate, Dramatiq, Celery) would keep a second
 copy of this queue beside the outbox, written in the booking's transaction
@@ -42,7 +44,6 @@ from sqlalchemy.orm import Session
 
 from network.events import breaker
 from network.events.kinds import DeliveryStatus
-from network.events.sending import Outcome
 from network.ledger import bulk
 from network.models import Delivery, DeliveryAttempt, Event, Partner, Webhook
 
@@ -115,8 +116,6 @@ class Job:
     secret: str | None
     plugin: str | None
     webhook_id: int | None
-    #: The webhook's failures in a row when claimed: an answer must set them back to none.
-    failures: int = 0
 
     @property
     def lane(self) -> Lane:
@@ -172,12 +171,20 @@ def fan_out(session: Session, plugins: list[str], now: datetime, limit: int = FA
     return len(events)
 
 
+def due(due_by: datetime):
+    """Due by `due_by`: waiting for its time, or claimed by a deliverer whose claim ran out.
+
+    In the lane index's order (next_attempt_at), skipping only the claims
+    still running, a lane's cap of them at most.
+    """
+    return (Delivery.status.in_(UNSETTLED) & (Delivery.next_attempt_at <= due_by)
+            & ((Delivery.status == DeliveryStatus.PENDING) | (Delivery.claimed_until <= due_by)))
+
+
 def due_lanes(session: Session, due_by: datetime) -> list[Lane]:
-    """The lanes with something due by `due_by`: waiting, or claimed by a deliverer whose claim ran out."""
+    """The lanes with something due by `due_by`."""
     return [Lane(*row) for row in session.execute(
-        select(Delivery.webhook_id, Delivery.plugin).where(Delivery.status.in_(UNSETTLED), Delivery.next_attempt_at <= due_by)
-        .distinct()
-    ).all()]
+        select(Delivery.webhook_id, Delivery.plugin).where(due(due_by)).distinct()).all()]
 
 
 def _on_lane(lane: Lane):
@@ -185,27 +192,23 @@ def _on_lane(lane: Lane):
             else Delivery.webhook_id.is_(None) & (Delivery.plugin == lane.plugin))
 
 
-def _share(session: Session, lane: Lane, now: datetime, policy: Policy) -> tuple[int, int]:
-    """How many more attempts the lane may start now, over every deliverer, and the webhook's failures in a row.
+def _share(session: Session, lane: Lane, now: datetime, policy: Policy) -> int:
+    """How many more attempts the lane may start now, over every deliverer.
 
     The webhook's row is locked till the claim commits, so two deliverers
-    never both count the same free share; a plugin's lane has no row, and
-    its cap holds per deliverer.
+    never both count the same free share (one finding it locked leaves the
+    lane to the other this time); a plugin's lane has no row, and its cap
+    holds per deliverer.
     """
-    failures = 0
-    cap = policy.concurrency
-    if lane.webhook_id is not None:
-        row = session.execute(select(Webhook.failures, Webhook.paused_until).where(Webhook.id == lane.webhook_id)
-                              .with_for_update(skip_locked=True)).first()
-        if row is None:  # another deliverer is claiming on this lane right now
-            return 0, 0
-        failures = row.failures
-        cap = policy.breaker.cap(row.failures, row.paused_until, now, policy.concurrency)
-        if cap == 0:
-            return 0, failures
-    busy = session.scalar(select(func.count()).select_from(Delivery).where(
-        _on_lane(lane), Delivery.status == DeliveryStatus.SENDING, Delivery.next_attempt_at > now))
-    return max(0, cap - busy), failures
+    busy = (select(func.count()).select_from(Delivery)
+            .where(_on_lane(lane), Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_until > now))
+    if lane.webhook_id is None:
+        return max(0, policy.concurrency - session.scalar(busy))
+    row = session.execute(select(Webhook.failures, Webhook.paused_until, busy.scalar_subquery().label("busy"))
+                          .where(Webhook.id == lane.webhook_id).with_for_update(of=Webhook, skip_locked=True)).first()
+    if row is None:
+        return 0
+    return max(0, policy.breaker.cap(row.failures, row.paused_until, now, policy.concurrency) - row.busy)
 
 
 def claim(session: Session, now: datetime, policy: Policy, free: Mapping[Lane, int] | None = None,
@@ -217,95 +220,50 @@ def claim(session: Session, now: datetime, policy: Policy, free: Mapping[Lane, i
     """
     due_by = due_by or now
     lanes = due_lanes(session, due_by) if free is None else [lane for lane in free if free[lane] > 0]
-    taken: list[tuple[int, Lane, int]] = []
+    taken: list[int] = []
     for lane in lanes:
-        share, failures = _share(session, lane, now, policy)
+        share = _share(session, lane, now, policy)
         room = share if free is None else min(share, free[lane])
-        if room <= 0:
-            continue
-        ids = session.execute(
-            select(Delivery.id).where(_on_lane(lane), Delivery.status.in_(UNSETTLED), Delivery.next_attempt_at <= due_by)
-            .order_by(Delivery.next_attempt_at, Delivery.id).limit(room).with_for_update(skip_locked=True)
-        ).scalars().all()
-        taken += [(delivery_id, lane, failures) for delivery_id in ids]
+        if room > 0:
+            taken += session.execute(
+                select(Delivery.id).where(_on_lane(lane), due(due_by))
+                .order_by(Delivery.next_attempt_at, Delivery.id).limit(room).with_for_update(skip_locked=True)
+            ).scalars().all()
     if not taken:
         return []
     attempts = session.execute(insert(DeliveryAttempt).returning(DeliveryAttempt.id, DeliveryAttempt.delivery_id,
                                                                  sort_by_parameter_order=True),
-                               [{"delivery_id": delivery_id, "attempted_at": now} for delivery_id, _, _ in taken]).all()
+                               [{"delivery_id": delivery_id, "attempted_at": now} for delivery_id in taken]).all()
     attempt_of = {row.delivery_id: row.id for row in attempts}
     session.connection().execute(
         _deliveries.update().where(_deliveries.c.id == bindparam("claimed"))
-        .values(status=DeliveryStatus.SENDING, next_attempt_at=now + policy.lease, attempts=_deliveries.c.attempts + 1,
+        .values(status=DeliveryStatus.SENDING, claimed_until=now + policy.lease, attempts=_deliveries.c.attempts + 1,
                 attempt_id=bindparam("attempt")),
-        [{"claimed": delivery_id, "attempt": attempt_of[delivery_id]} for delivery_id, _, _ in taken])
-    return _jobs(session, now, {delivery_id: (attempt_of[delivery_id], failures) for delivery_id, _, failures in taken})
+        [{"claimed": delivery_id, "attempt": attempt_of[delivery_id]} for delivery_id in taken])
+    return _jobs(session, now, attempt_of)
 
 
-def _jobs(session: Session, now: datetime, claimed: dict[int, tuple[int, int]]) -> list[Job]:
+def _jobs(session: Session, now: datetime, attempt_of: dict[int, int]) -> list[Job]:
     rows = session.execute(
         select(Delivery.id, Delivery.attempts, Delivery.plugin, Delivery.webhook_id, Webhook.url, Webhook.secret,
                Event.public_id, Event.kind, Event.created_at, Event.data, Event.member_id, Partner.slug)
         .join(Event, Event.id == Delivery.event_id)
         .outerjoin(Webhook, Webhook.id == Delivery.webhook_id)
         .outerjoin(Partner, Partner.id == Event.partner_id)
-        .where(Delivery.id.in_(list(claimed))).order_by(Delivery.id)
+        .where(Delivery.id.in_(list(attempt_of))).order_by(Delivery.id)
     ).all()
     jobs = []
     for row in rows:
-        attempt_id, failures = claimed[row.id]
+        attempt_id = attempt_of[row.id]
         if row.plugin is None and row.secret is None:  # the webhook was removed after the fan-out
             session.execute(update(Delivery).where(Delivery.id == row.id)
-                            .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, attempt_id=None))
+                            .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, attempt_id=None,
+                                    claimed_until=None))
             session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id == attempt_id)
                             .values(error="cancelled: the webhook was removed", duration_ms=0))
             continue
         event = {"id": row.public_id, "type": row.kind, "created_at": row.created_at.isoformat(),
                  "data": json.loads(row.data), "member_id": row.member_id, "partner": row.slug}
-        jobs.append(Job(row.id, row.attempts, attempt_id, now, event, row.url, row.secret, row.plugin, row.webhook_id,
-                        failures))
+        jobs.append(Job(row.id, row.attempts, attempt_id, now, event, row.url, row.secret, row.plugin, row.webhook_id))
     return jobs
 
-
-#: What `record` answers when another deliverer took this delivery over (this one's claim ran out mid-send).
-SUPERSEDED = "superseded"
-#: A failed attempt's figure (/metrics) by what became of its delivery.
-FAILURE_OUTCOMES = {DeliveryStatus.PENDING: "retrying", DeliveryStatus.FAILED: "failed", SUPERSEDED: "superseded"}
-
-
-def record(session: Session, job: Job, ended_at: datetime, outcome: Outcome, policy: Policy, *,
-           failing: bool = False) -> str:
-    """Keep how the attempt ended and move the delivery on: delivered, pending again later, or failed for good.
-
-    Only its own sender moves it (`attempt_id`): one whose claim ran out
-    while it waited must not overwrite the outcome of the one that claimed it
-    next. Its attempt's outcome is kept all the same; it happened. A failure
-    that finds the webhook paused costs the delivery no attempt: it waits for
-    the breaker (network.events.breaker), however long the outage. An
-    answer sets the webhook's failures back to none when the claim saw some
-    or this deliverer has met some since (`failing`): the count is of
-    failures in a row, give or take one claim's worth.
-    """
-    session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id == job.attempt_id).values(
-        status_code=outcome.status_code, error=outcome.error, duration_ms=outcome.duration_ms))
-    paused_until = None
-    if job.webhook_id is not None:
-        if outcome.ok:
-            if job.failures or failing:
-                breaker.answered(session, job.webhook_id, ended_at, policy.breaker)
-        else:
-            paused_until = breaker.failed(session, job.webhook_id, ended_at, policy.breaker)
-    if outcome.ok:
-        values = {"status": DeliveryStatus.DELIVERED, "delivered_at": job.attempted_at, "next_attempt_at": None}
-    elif paused_until is not None:
-        values = {"status": DeliveryStatus.PENDING, "next_attempt_at": paused_until, "attempts": job.attempts - 1}
-    elif job.attempts >= policy.max_attempts:
-        values = {"status": DeliveryStatus.FAILED, "next_attempt_at": None}
-    else:
-        values = {"status": DeliveryStatus.PENDING, "next_attempt_at": policy.retry_at(job.attempted_at, job.attempts)}
-    moved = session.execute(
-        update(Delivery).where(Delivery.id == job.delivery_id, Delivery.attempt_id == job.attempt_id,
-                               Delivery.status == DeliveryStatus.SENDING)
-        .values(attempt_id=None, **values)
-    ).rowcount
-    return values["status"] if moved else SUPERSEDED

@@ -4,8 +4,8 @@
 them, so every figure is counted by the database: a read returns one row for
 the outbox and one per webhook, never the deliveries or attempts themselves.
 
-A delivery is due when it is pending, or sending with a claim that ran out,
-and its `next_attempt_at` has come: what a deliverer would take now. An
+A delivery is due when a deliverer would take it now (`delivery.due`): its
+`next_attempt_at` has come, and it is pending or its claim ran out. An
 attempt whose `duration_ms` is NULL has no outcome yet (in flight, or its
 deliverer died): it counts as an attempt, but neither for the success rate
 nor for the latency, which are over the attempts that ended.
@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from network.events import delivery
 from network.events.kinds import DeliveryStatus
 from network.models import Delivery, DeliveryAttempt, Event, Partner, Webhook
 
@@ -74,11 +75,11 @@ class WebhookFigures:
 
 
 def backlog(session: Session, now: datetime) -> Backlog:
-    due = and_(Delivery.status.in_(_UNSETTLED), Delivery.next_attempt_at <= now)
+    due = delivery.due(now)
     row = session.execute(
         select(func.count().filter(due).label("due"),
                func.count().filter(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at > now).label("waiting"),
-               func.count().filter(Delivery.status == DeliveryStatus.SENDING, Delivery.next_attempt_at > now).label("in_flight"),
+               func.count().filter(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_until > now).label("in_flight"),
                func.count().filter(Delivery.status == DeliveryStatus.FAILED).label("failed"),
                func.min(Delivery.next_attempt_at).filter(due).label("oldest"),
                select(func.count()).select_from(Event).where(Event.fanned_out_at.is_(None)).scalar_subquery()

@@ -19,7 +19,7 @@ class EventKind(StrEnum):
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"  # due now or at next_attempt_at
-    SENDING = "sending"  # claimed by a deliverer; due again at next_attempt_at if it never says how it ended
+    SENDING = "sending"  # claimed by a deliverer; due again at claimed_until if it never says how it ended
     DELIVERED = "delivered"  # a 2xx answer
     FAILED = "failed"  # every attempt used
     CANCELLED = "cancelled"  # the partner removed its webhook

@@ -86,4 +86,5 @@ def _registered(partner_id: int | None) -> Select:
 
 def _due(now: datetime) -> dict:
     """A fresh start: no attempt used, none in flight, due now."""
-    return {"status": DeliveryStatus.PENDING, "next_attempt_at": now, "attempts": 0, "attempt_id": None}
+    return {"status": DeliveryStatus.PENDING, "next_attempt_at": now, "attempts": 0, "attempt_id": None,
+            "claimed_until": None}

@@ -96,7 +96,7 @@ def remove(session: Session, partner_id: int, *, now: datetime) -> WebhookView:
     session.execute(
         update(Delivery).where(Delivery.webhook_id == found.id,
                                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)))
-        .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, attempt_id=None)
+        .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, attempt_id=None, claimed_until=None)
     )
     session.flush()
     return WebhookView(None, False, now)

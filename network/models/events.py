@@ -80,10 +80,11 @@ class Webhook(Base):
 class Delivery(Base):
     """One event on its way to one webhook or one delivery plugin: pending, sending, delivered, failed or cancelled.
 
-    While `sending`, `next_attempt_at` is when the claim runs out (the
+    While `sending`, `claimed_until` is when the claim runs out (the
     attempt's deadline and a few seconds): a deliverer that died mid-send
-    leaves it due again then. `attempt_id` is the attempt in flight, so only
-    its sender may record how it ended.
+    leaves it due again then, and first in its lane, since `next_attempt_at`
+    keeps the time it first came due. `attempt_id` is the attempt in flight,
+    so only its sender may record how it ended.
     """
 
     __tablename__ = "deliveries"
@@ -110,6 +111,7 @@ class Delivery(Base):
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     attempt_id: Mapped[int | None]
+    claimed_until: Mapped[datetime | None]
 
 
 class DeliveryAttempt(Base):

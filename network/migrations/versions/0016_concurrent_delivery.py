@@ -4,8 +4,8 @@ Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-03
 
-A delivery is `sending` while claimed, its `next_attempt_at` then the end of
-the claim; `attempt_id` names the attempt in flight. An attempt is written
+A delivery is `sending` while claimed, until `claimed_until`; `attempt_id`
+names the attempt in flight. An attempt is written
 when claimed, `duration_ms` NULL until it ends. Webhooks keep their breaker:
 failures in a row and when the next probe may go. Failed deliveries and the
 last minutes' attempts get indexes of their own: /metrics reads them.
@@ -29,6 +29,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column('paused_until', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('deliveries') as batch:
         batch.add_column(sa.Column('attempt_id', sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('delivery_attempts') as batch:
         batch.alter_column('duration_ms', existing_type=sa.Integer(), nullable=True)
     op.drop_index('ix_deliveries_due', table_name='deliveries')
@@ -49,6 +50,7 @@ def downgrade() -> None:
     with op.batch_alter_table('delivery_attempts') as batch:
         batch.alter_column('duration_ms', existing_type=sa.Integer(), nullable=False)
     with op.batch_alter_table('deliveries') as batch:
+        batch.drop_column('claimed_until')
         batch.drop_column('attempt_id')
     with op.batch_alter_table('webhooks') as batch:
         batch.drop_column('paused_until')
