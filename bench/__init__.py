@@ -15,7 +15,13 @@ Alembic migrations. Measured, per backend:
 - HTTP: `coalition serve` (gunicorn, 2 workers x 4 threads) driven by 8
   keep-alive clients, next to a gunicorn hello-world for the HTTP ceiling;
 - balance reads on one member with 1M postings, through the service layer
-  and over HTTP, p50/p99 latency.
+  and over HTTP, p50/p99 latency;
+- on PostgreSQL, webhook delivery (`--only delivery` alone): `coalition
+  events deliver` processes sending to a local receiver, a drain of 10,000
+  events of which 30% are answered 500, a slow partner beside healthy ones,
+  an attempt's deadline on an endpoint that drips its answer, a deliverer
+  killed mid-send, and events lost or duplicated, each beside a reference
+  (the receiver's capacity and own answer time) measured in the same run.
 
 Results print as one table; `--markdown FILE` also writes it as Markdown
 with the machine it ran on (that is how bench/RESULTS.md was made). The
@@ -28,5 +34,7 @@ Modules: `load` (the closed-loop client threads), `backends` (fresh
 databases), `world` (partners and funded members), `service`, `raw`, `web`
 (gunicorn subprocess and keep-alive clients), `procs` (clients in several
 processes), `seed` (the member with a million postings), `report` (table,
-targets, machine).
+targets, machine), `delivery` (the webhook scenarios), `receiver` (their
+partners' HTTP endpoints and its record), `deliverers` (the deliverer and
+receiver processes).
 """

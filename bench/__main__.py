@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from bench import backends, imports, load, procs, raw, report, seed, service, settlement, tills, web, world
+from bench import backends, delivery, imports, load, procs, raw, report, seed, service, settlement, tills, web, world
 from bench.report import Row, Target
 from network.db import Database, make_engine
 from network.ledger.invariants import violations
@@ -35,7 +35,10 @@ LEGEND = (
     "Settlement run: one close_period (figures, statement, Merkle root, RFC 8785 bytes, Ed25519 signature, stored) "
     "over a seeded ledger, ops = postings in it (best of 3); its raw baseline is one hand-written GROUP BY per figure "
     "(issued, issuer x redeemer, outstanding) over the same rows, no ORM. Statement signing and verifying: KeyRing.sign "
-    "and settlement.signing.verify, 1 client, next to bare cryptography Ed25519 sign and verify of the same bytes."
+    "and settlement.signing.verify, 1 client, next to bare cryptography Ed25519 sign and verify of the same bytes. "
+    "Webhooks (PostgreSQL): `coalition events deliver` processes (clients = processes x threads) sending to a local "
+    "receiver (bench.receiver); p50/p99 are delays from an event's created_at to its receipt, or an attempt's "
+    "recorded duration, or kill -> sent again; their references are in the notes below the table."
 )
 
 
@@ -55,6 +58,8 @@ class Settings:
     #: Member sales in the POSLog files of 50 (bench.tills).
     poslog_transactions: int = 5_000
     settlement_postings: int = 1_000_000
+    #: Events in the webhook drain (0: no delivery scenario).
+    delivery_events: int = 10_000
 
 
 def say(message: str = "", **style) -> None:
@@ -221,10 +226,18 @@ def run_hello(s: Settings, logs: Path) -> Row:
     return Row("-", "http", "gunicorn hello-world, 2 workers x 4 threads", measure)
 
 
+def run_delivery(url: str, s: Settings, logs: Path, rows: list[Row]) -> None:
+    """Webhook delivery against a local receiver, each scenario on a database of its own (bench.delivery)."""
+    quick = s.delivery_events < 1000
+    delivery.run(url, delivery.Settings(events=s.delivery_events, backlog=50 if quick else 300,
+                                        progress=s.progress), logs, rows)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--quick", is_flag=True,
-              help="A small smoke run (200 ops, 50 members, 20k postings, 50k settlement postings).")
-@click.option("--only", type=click.Choice(["sqlite", "postgres"]), default=None, help="One backend only.")
+              help="A small smoke run (200 ops, 50 members, 20k postings, 50k settlement postings, 300 webhook events).")
+@click.option("--only", type=click.Choice(["sqlite", "postgres", "delivery"]), default=None,
+              help="One backend only, or only the webhook delivery scenario (PostgreSQL).")
 @click.option("--postgres-url", default=backends.DEFAULT_POSTGRES_URL, show_default=True,
               help="A server to create (and drop) a bench database on; env COALITION_BENCH_POSTGRES_URL.")
 @click.option("--clients", default=8, show_default=True, help="Concurrent clients.")
@@ -239,10 +252,12 @@ def run_hello(s: Settings, logs: Path) -> Row:
 @click.option("--settlement-postings", type=int, default=None,
               help="Postings in the ledger a settlement run closes [default: 1000000; 0: no settlement run].")
 @click.option("--http/--no-http", default=True, show_default=True, help="Also measure over HTTP (gunicorn).")
+@click.option("--delivery-events", type=int, default=None,
+              help="Events in the webhook delivery drain, on PostgreSQL [default: 10000; 0: no delivery scenario].")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the table and the machine as Markdown to this file.")
 def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_seconds, processes, csv_rows,
-         settlement_postings, http, markdown) -> None:
+         settlement_postings, http, delivery_events, markdown) -> None:
     """Measure earn and redeem throughput on SQLite and PostgreSQL.
 
     Through the service layer (8 clients, members spread and one hot member)
@@ -251,7 +266,8 @@ def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_
     balance-read latency on a member with a million postings; a settlement
     run over a ledger of a million postings next to a raw SQL aggregation of
     the same rows, and statement signing and verifying next to bare
-    cryptography.
+    cryptography; webhook delivery by `coalition events deliver` processes to
+    a local receiver (drain, a slow partner, deadline, kill, lost events).
     """
     s = Settings(
         clients=clients,
@@ -268,6 +284,7 @@ def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_
         poslog_transactions=1_000 if quick else 5_000,
         settlement_postings=(settlement_postings if settlement_postings is not None
                              else 50_000 if quick else 1_000_000),
+        delivery_events=delivery_events if delivery_events is not None else 300 if quick else 10_000,
     )
     started, load_before, cpu_before = time.perf_counter(), report.load_average(), load.cpu_times()
     code_before = report.code_version()
@@ -278,14 +295,15 @@ def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_
     pg_version = None
     if only in (None, "sqlite"):
         todo.append(("sqlite", backends.sqlite_database))
-    if only in (None, "postgres"):
+    if only in (None, "postgres", "delivery"):
         problem = backends.postgres_problem(postgres_url)
         if problem is None:
             pg_version = backends.postgres_version(postgres_url)
-            todo.append(("postgresql", lambda: backends.postgres_database(postgres_url)))
+            if only != "delivery":
+                todo.append(("postgresql", lambda: backends.postgres_database(postgres_url)))
         else:
             say(f"PostgreSQL is not reachable at {postgres_url}: {problem}", fg="yellow", bold=True)
-            if only == "postgres":
+            if only in ("postgres", "delivery"):
                 sys.exit(1)
             say("Running SQLite only.", fg="yellow")
     failed = False
@@ -310,6 +328,13 @@ def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_
                     failed = True
                     say(f"\n{name}: the settlement bench failed", fg="red", bold=True)
                     say(traceback.format_exc())
+        if pg_version is not None and s.delivery_events:
+            try:
+                run_delivery(postgres_url, s, logs, rows)
+            except Exception:
+                failed = True
+                say("\npostgresql: the delivery bench failed", fg="red", bold=True)
+                say(traceback.format_exc())
         if settled is not None:
             try:
                 rows.extend(run_signing(settled, s))
@@ -317,7 +342,7 @@ def main(quick, only, postgres_url, clients, ops, members, postings, reads, max_
                 failed = True
                 say("statement signing bench failed", fg="red", bold=True)
                 say(traceback.format_exc())
-        if http:
+        if http and only != "delivery":
             try:
                 rows.append(run_hello(s, logs))
             except Exception:
@@ -365,7 +390,8 @@ def write_markdown(path: Path, rows: list[Row], s: Settings, machine: dict, elap
     lines += ["", "## Command", "", "```", " ".join(["python -m bench", *argv]), "```", "",
               f"{s.clients} clients, {s.ops} operations per scenario, {s.members} members in the spread scenarios, "
               f"{s.postings:,} postings on the heavy member, {s.reads} reads per read scenario, "
-              f"{s.settlement_postings:,} postings in the settlement ledger; took {elapsed:.0f}s.",
+              f"{s.settlement_postings:,} postings in the settlement ledger, {s.delivery_events:,} events in the "
+              f"webhook drain; took {elapsed:.0f}s.",
               "", "## Results", "", report.markdown_table(rows), "", LEGEND, ""]
     notes = [f"- {r.backend}: {n}" for r in rows for n in r.notes]
     notes += [f"- {r.backend} {r.path} {r.scenario}: {r.measure.errors} errors, e.g. {r.measure.error_samples[:2]}"
