@@ -318,6 +318,9 @@ def test_the_portal_says_a_webhook_is_paused_and_which_attempt_has_no_outcome(wo
     assert "Paused: your endpoint failed 2 times in a row" in page
     assert f"Nothing is sent until {(clock.now + timedelta(seconds=10)):%Y-%m-%d %H:%M:%S} UTC" in page
     assert page.count("no outcome: its deliverer stopped mid-send") == 1
+    shown = world.hub.call("GET", "/v1/partners/brew-bar/webhook", world.coffee).json
+    assert (shown["failures_in_a_row"], shown["paused_until"]) == (2, (clock.now + timedelta(seconds=10)).isoformat())
     saved = register(world.hub, "brew-bar", down.url)
+    assert (saved.json["failures_in_a_row"], saved.json["paused_until"]) == (0, None)
     assert saved.status_code == 200
     assert "Paused" not in desk.get("/portal/brew-bar/webhook").get_data(as_text=True)

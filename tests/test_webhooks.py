@@ -156,7 +156,8 @@ def test_removing_the_webhook_cancels_what_was_pending(world, app, database, clo
     deliver(app, clock)
     removed = hub.call("DELETE", "/v1/partners/brew-bar/webhook", world.coffee)
     assert removed.status_code == 200
-    assert removed.json == {"slug": "brew-bar", "url": None, "secret_set": False, "updated_at": clock.now.isoformat()}
+    assert removed.json == {"slug": "brew-bar", "url": None, "secret_set": False, "updated_at": clock.now.isoformat(),
+                            "failures_in_a_row": 0, "paused_until": None}
     assert the_delivery(database).status == "cancelled"
     clock.advance(hours=1)
     hub.sale(world.coffee, world.card, "5.00")
@@ -213,7 +214,7 @@ def test_a_partner_registers_its_own_webhook_and_never_sees_the_secret_again(wor
     put = register(hub, "brew-bar", "https://hooks.brew-bar.example/coalition", world.coffee)
     assert put.status_code == 200
     assert put.json == {"slug": "brew-bar", "url": "https://hooks.brew-bar.example/coalition", "secret_set": True,
-                        "updated_at": "2026-03-14T09:30:00+00:00"}
+                        "updated_at": "2026-03-14T09:30:00+00:00", "failures_in_a_row": 0, "paused_until": None}
     for key in (world.coffee, None):
         shown = hub.call("GET", "/v1/partners/brew-bar/webhook", key)
         assert shown.status_code == 200 and shown.json["secret_set"] is True
@@ -221,7 +222,8 @@ def test_a_partner_registers_its_own_webhook_and_never_sees_the_secret_again(wor
         assert SECRET not in hub.call("GET", "/v1/partners/brew-bar", key).get_data(as_text=True)
     assert SECRET not in put.get_data(as_text=True)
     assert hub.call("GET", "/v1/partners/green-grocer/webhook").json == {
-        "slug": "green-grocer", "url": None, "secret_set": False, "updated_at": None}
+        "slug": "green-grocer", "url": None, "secret_set": False, "updated_at": None, "failures_in_a_row": 0,
+        "paused_until": None}
     # The operator may set it for any partner; a replacement keeps one webhook.
     assert register(hub, "brew-bar", "http://hooks-2.brew-bar.example:8080/in", secret="another-secret-of-16+").status_code == 200
     assert hub.call("GET", "/v1/partners/brew-bar/webhook", world.coffee).json["url"] == "http://hooks-2.brew-bar.example:8080/in"

@@ -508,6 +508,10 @@ class WebhookOut(Schema):
     url = fields.String(allow_none=True, metadata={"description": "null: no webhook"})
     secret_set = fields.Boolean(metadata={"description": "the secret itself is never shown"})
     updated_at = fields.DateTime(allow_none=True)
+    failures_in_a_row = fields.Integer(metadata={"description": "failed attempts since the last answered one"})
+    paused_until = fields.DateTime(allow_none=True, metadata={
+        "description": "set while the circuit breaker holds deliveries back after failures in a row: nothing is sent "
+                       "until then, then one probe; saving the webhook again resumes it at once"})
 
 
 class AttemptOut(Schema):

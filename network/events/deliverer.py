@@ -8,11 +8,13 @@ claims for every lane with work due, up to that lane's cap and the threads
 left free, handing out the free threads round the lanes in turn, so a lane
 with a deep backlog never starves one with a single new event.
 
-New events and retries that come due are picked up at the next look, a
-short poll (`interval`, 0.2 s by default) or at once when a thread frees up.
 Outcomes are written by one recorder thread, all those that ended meanwhile
 in one transaction: a commit per attempt was most of what delivery cost.
-The poll is two indexed queries when idle. PostgreSQL's LISTEN/NOTIFY was
+
+New events and retries that come due are picked up at the next look, a
+short poll (`interval`, 0.2 s by default); a thread that frees up between
+looks goes to the lanes found at the last one. The poll is two indexed
+queries when idle. PostgreSQL's LISTEN/NOTIFY was
 weighed and measured: a NOTIFY in the booking's transaction takes a lock
 held through its commit, which serialises the commits of every transaction
 that notifies. pgbench, 8 clients committing a one-row insert on this
@@ -64,7 +66,7 @@ class Deliverer:
         self._lanes: list[Lane] = []
         #: Attempts ended so far: a wait that began after the last one is not woken by it.
         self._ended = 0
-        self._ended_unrecorded: list[tuple[Job, datetime, sending.Outcome]] = []
+        self._to_record: list[tuple[Job, datetime, sending.Outcome]] = []
         self._closing = False
         self._changed = threading.Condition()
         self._recorder = threading.Thread(target=self._record, name="delivery-recorder", daemon=True)
@@ -148,7 +150,7 @@ class Deliverer:
             log.exception("delivery %s: the attempt raised", job.delivery_id)
             outcome = sending.Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500], 0)
         with self._changed:
-            self._ended_unrecorded.append((job, self.clock(), outcome))
+            self._to_record.append((job, self.clock(), outcome))
             self._changed.notify_all()
 
     def _record(self) -> None:
@@ -160,11 +162,11 @@ class Deliverer:
         """
         while True:
             with self._changed:
-                while not self._ended_unrecorded and not self._closing:
+                while not self._to_record and not self._closing:
                     self._changed.wait()
-                if not self._ended_unrecorded:
+                if not self._to_record:
                     return
-                batch, self._ended_unrecorded = self._ended_unrecorded[:RECORD_BATCH], self._ended_unrecorded[RECORD_BATCH:]
+                batch, self._to_record = self._to_record[:RECORD_BATCH], self._to_record[RECORD_BATCH:]
             try:
                 statuses = self.db.transact(lambda session: recording.record_all(session, batch, self.policy))
             except Exception:  # noqa: BLE001 - the claims run out and their deliveries are sent again

@@ -38,12 +38,13 @@ class WebhookView:
     url: str | None
     secret_set: bool
     updated_at: datetime | None
-    #: The circuit breaker's state (network.events.breaker), for the partner's delivery log; not in `view`.
+    #: The circuit breaker's state (network.events.breaker): failed attempts in a row, and while paused, until when.
     failures: int = 0
     paused_until: datetime | None = None
 
     def view(self, slug: str) -> dict:
-        return {"slug": slug, "url": self.url, "secret_set": self.secret_set, "updated_at": self.updated_at}
+        return {"slug": slug, "url": self.url, "secret_set": self.secret_set, "updated_at": self.updated_at,
+                "failures_in_a_row": self.failures, "paused_until": self.paused_until}
 
 
 def check(url: str, secret: str, *, private_networks: bool = False) -> None:
