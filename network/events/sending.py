@@ -201,6 +201,7 @@ def post(pools: Pools, url: str, secret: str, event_id: str, body: bytes, attemp
     finally:
         _current.watch = None
         cut = watch.finish()
+    # A 2xx whose body was still coming when the deadline cut it is delivered: the receiver has said it took the event.
     if cut and not outcome.ok:
         return Outcome(False, None, f"timed out after {deadline:g} s", _ms(started))
     return outcome
