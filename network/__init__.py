@@ -13,7 +13,7 @@ from flask import Flask
 
 from network import config
 from network.clock import utc_now
-from network.db import Database, make_engine
+from network.db import Database, make_engine, make_replica_engine
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -54,7 +54,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from settlement.signing import KeyRing
 
     plugins = make_plugin_manager(extra=app.config.get("EXTRA_PLUGINS", ()))
-    db = app.config.get("DATABASE") or Database(make_engine(app.config["DATABASE_URL"]))
+    db = app.config.get("DATABASE") or Database(
+        make_engine(app.config["DATABASE_URL"]),
+        replica=make_replica_engine(app.config["DATABASE_REPLICA_URL"]) if app.config.get("DATABASE_REPLICA_URL") else None)
     settings = MappingProxyType(config.plugin_settings(app.config))
     signing = KeyRing(app.config["COALITION_SIGNING_KEYS_DIR"], environ=os.environ)
     app.extensions["coalition"] = Hub(

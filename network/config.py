@@ -20,6 +20,9 @@ def from_environment(instance_path: str) -> dict:
     default_db = "sqlite:///" + str(Path(instance_path) / "coalition.db")
     return {
         "DATABASE_URL": os.environ.get("DATABASE_URL", default_db),
+        # A PostgreSQL read replica for the reads that may lag (histories, statement lists, reports, the audit
+        # trail: docs/architecture.md lists them); unset, they read DATABASE_URL as every other read does.
+        "DATABASE_REPLICA_URL": os.environ.get("DATABASE_REPLICA_URL") or None,
         "COALITION_ADMIN_TOKEN": os.environ.get("COALITION_ADMIN_TOKEN"),
         "COALITION_POINTS_LIFETIME_DAYS": int(os.environ.get("COALITION_POINTS_LIFETIME_DAYS", "730")),
         # A sale or refund dated further back than this many days is refused (unset: the points' lifetime).

@@ -11,6 +11,7 @@ Every write goes through `Database.transact`, which
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import threading
 import time
@@ -20,12 +21,13 @@ from typing import TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from network.errors import Unavailable
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 ATTEMPTS = 5
@@ -109,9 +111,28 @@ class Retry(Exception):
     """
 
 
+def make_replica_engine(url: str, **kwargs) -> Engine:
+    """An engine on a PostgreSQL read replica, every transaction of it read-only.
+
+    A hot standby refuses writes by itself; read-only transactions make a
+    replica URL that names a primary by mistake refuse them too, rather than
+    let a lagging read write past the ledger's locks.
+    """
+    url = normalise_url(url)
+    if make_url(url).get_backend_name() != "postgresql":
+        raise ValueError(f"DATABASE_REPLICA_URL must be a PostgreSQL URL, not {make_url(url).get_backend_name()}")
+    connect_args = {**kwargs.pop("connect_args", {}), "options": "-c default_transaction_read_only=on"}
+    return make_engine(url, connect_args=connect_args, **kwargs)
+
+
 class Database:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, replica: Engine | None = None):
         self.engine = engine
+        #: Where reads that may lag go (`lagging_read`); None: the primary, as every other read.
+        self.replica = replica
+        self.replica_readers = (None if replica is None
+                                else sessionmaker(replica.execution_options(isolation_level="AUTOCOMMIT"),
+                                                  expire_on_commit=False))
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.is_sqlite = engine.dialect.name == "sqlite"
         # Reads on PostgreSQL run in autocommit: no BEGIN and ROLLBACK round
@@ -136,6 +157,24 @@ class Database:
                     if not exc.connection_invalidated or attempt == 2:
                         raise
         raise AssertionError("unreachable")
+
+    def lagging_read(self, work: Callable[[Session], T]) -> T:
+        """Run a read that may lag the ledger by the replica's replay delay: on the replica when there is one.
+
+        Only for what a person reads to look back (a history, a statement
+        list, a report, the audit trail), never a balance a till acts on nor
+        anything a write decides from. A replica that fails (down, or a query
+        cancelled by a conflict with its replay) costs the read its offload,
+        not its answer: it runs on the primary instead.
+        """
+        if self.replica_readers is None:
+            return self.read(work)
+        try:
+            with self.replica_readers() as session:
+                return work(session)
+        except OperationalError as exc:
+            log.warning("read replica failed (%s); reading the primary", type(exc.orig).__name__)
+            return self.read(work)
 
     def row(self, statement, parameters: dict):
         """One row of one Core statement, without a Session: what every request's authentication costs."""

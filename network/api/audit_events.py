@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from network.api.access_schemas import AUDIT, AuditPage, AuditQuery
 from network.api.answers import answers
-from network.api.common import principal, read, requires
+from network.api.common import lagging_read, principal, requires
 from network.api.paging import QUERY, page
 from network.parties import audit
 from network.parties.roles import ADMIN, PARTNER_ADMIN
@@ -29,6 +29,6 @@ def audit_events(query):
     found = audit.Filter(actor=query.get("actor"), target=query.get("target"), action=query.get("action"),
                          since=query.get("since"), until=query.get("until"),
                          partner_id=caller.partner.id if caller.partner else None)
-    return read(lambda session: page(AUDIT, query, lambda after, count: audit.page(session, found, before_id=after,
-                                                                                  limit=count),
-                                     key=lambda event: event["id"]))
+    return lagging_read(lambda session: page(AUDIT, query, lambda after, count: audit.page(session, found, before_id=after,
+                                                                                          limit=count),
+                                             key=lambda event: event["id"]))

@@ -232,6 +232,17 @@ def read(work: Callable[[Session], object]):
     return hub().db.read(proven)
 
 
+def lagging_read(work: Callable[[Session], object]):
+    """A read that may lag the ledger (`Database.lagging_read`: the replica, when there is one).
+
+    The caller is proven on the primary first: a key revoked a moment ago
+    must not read on a replica that has not replayed the revocation yet.
+    """
+    if not _proven():
+        raise auth.Stale
+    return hub().db.lagging_read(work)
+
+
 def _proven() -> bool:
     """Whether this request's caller holds: at once if it was read or proven by this request, else one query."""
     return g.principal.verified or hub().db.read(lambda session: _prove(session.connection()))

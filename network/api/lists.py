@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from network.api.answers import answers
-from network.api.common import principal, read, requires
+from network.api.common import lagging_read, principal, read, requires
 from network.api.member_data import master_key
 from network.api.paging import QUERY, Listing, page, page_schema, query_schema
 from network.api.schemas import CardOut
@@ -133,6 +133,6 @@ def list_statements(args):
                 "created_at": row.created_at, "statement_hash": row.hash, "link": link}
 
     since = None if partner is None else partner.created_at
-    return read(lambda session: page(
+    return lagging_read(lambda session: page(
         STATEMENTS, args, lambda after, count: runs.listed(session, after=after, limit=count, partner_since=since),
         key=lambda row: row.sequence, render=render))

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from network.api import audit_trail
 from network.api.answers import answers, writes
-from network.api.common import idempotent_write, now, only_itself, read, requires
+from network.api.common import idempotent_write, lagging_read, now, only_itself, read, requires
 from network.api.paging import QUERY, Listing, page, page_schema, query_schema
 from network.api.schemas import DeliveryOut, Strict, WebhookOut, WebhookSet
 from network.events import replay, webhooks
@@ -109,7 +109,7 @@ def list_deliveries(args, slug):
         return page(DELIVERIES, args, lambda after, count: webhooks.deliveries(
             session, partner_id, status=args["status"], count=count, below=after), key=lambda delivery: delivery["id"])
 
-    return read(work)
+    return lagging_read(work)
 
 
 @blp.route("/partners/<slug>/webhook/deliveries/<int:delivery_id>/retry", methods=["POST"])

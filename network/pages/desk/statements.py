@@ -15,7 +15,7 @@ from flask import jsonify, render_template
 from sqlalchemy import func, select
 
 from network.api import reconciliation
-from network.api.common import hub, read
+from network.api.common import hub, lagging_read, read
 from network.api.settlement import JwkSet, SignedStatement, signed_statement
 from network.models import Acknowledgement, Statement
 from network.pages import signed_in
@@ -29,7 +29,7 @@ LISTED = 100
 @blp.route("/statements", methods=["GET"])
 @signed_in.needs(MONEY)
 def statements():
-    return render_template("desk/statements.html", rows=read(_listed))
+    return render_template("desk/statements.html", rows=lagging_read(_listed))
 
 
 def _listed(session) -> list[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from network.api.common import now, read
+from network.api.common import lagging_read, now
 from network.pages import signed_in
 from network.pages.desk import MONEY, blp, charts, figures, statement_view
 
@@ -18,8 +18,8 @@ from network.pages.desk import MONEY, blp, charts, figures, statement_view
 @signed_in.needs(MONEY)
 def charts_page():
     at = now()
-    weekly, liability, last = read(lambda session: (figures.weekly(session, at), figures.liability(session),
-                                                    figures.last_statement(session)))
+    weekly, liability, last = lagging_read(lambda session: (figures.weekly(session, at), figures.liability(session),
+                                                            figures.last_statement(session)))
     labels = [week.strftime("%-d %b") for week in weekly.weeks]
     series = [f"{slug} {what}" for slug in weekly.partners for what in ("issued", "redeemed")]
     values = {}

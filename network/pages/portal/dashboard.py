@@ -37,7 +37,7 @@ def find_order(slug: str):
 
 def _page(shown, *, wanted: str = "", found=None, error: str | None = None) -> str:
     at = now()
-    day = hub().db.read(lambda session: figures.today(session, shown, at))
+    day = hub().db.lagging_read(lambda session: figures.today(session, shown, at))
     top = max((units for _, _, units in day.top_rewards), default=0)
     bars = [(sku, name, units, max(1, units * 100 // top)) for sku, name, units in day.top_rewards]
     return render_template("portal/home.html", partner=shown, day=day, bars=bars, wanted=wanted, found=found, error=error)

@@ -58,8 +58,8 @@ def reconciliation(slug: str, sequence: int):
 
 
 def _page(shown, *, sequence: int | None = None, error: str | None = None) -> str:
-    statements = hub().db.read(lambda session: runs.listed(session, after=None, limit=SHOWN,
-                                                           partner_since=shown.created_at))
+    statements = hub().db.lagging_read(lambda session: runs.listed(session, after=None, limit=SHOWN,
+                                                                   partner_since=shown.created_at))
     return render_template("portal/settlement.html", partner=shown, statements=statements, failed=sequence, error=error,
                            reconciles=g.principal.role in ADMINS,
                            keys_url=public_url(url_for("settlement.keys")))  # the hub's own address, never the Host header

@@ -99,10 +99,10 @@ def _since(typed: str, zone: str) -> datetime | None:
 
 def _page(shown, *, url: str | None = None, errors: dict | None = None, refused: str | None = None,
           sent: str | None = None, retried: str | None = None, replayed: str | None = None, since: str = "") -> str:
-    def work(session):
-        return webhooks.show(session, shown.id), webhooks.deliveries(session, shown.id, status=None, count=SHOWN, below=None)
-
-    current, deliveries = hub().db.read(work)
+    # The settings as just saved, from the primary; the deliveries may lag (the replica, when there is one).
+    current = hub().db.read(lambda session: webhooks.show(session, shown.id))
+    deliveries = hub().db.lagging_read(lambda session: webhooks.deliveries(session, shown.id, status=None, count=SHOWN,
+                                                                           below=None))
     return render_template("portal/webhook.html", partner=shown, current=current, deliveries=deliveries,
                            url=current.url if url is None else url, errors=errors or {}, refused=refused, sent=sent,
                            retried=retried, replayed=replayed, since=since, settings=partner_view(shown))
