@@ -33,6 +33,8 @@ class Measure:
     requested: int = 0  # operations asked for; more than ops + errors when the time bound stopped the run
     machine_cpu: float | None = None  # seconds of busy CPU, all cores, whole machine (/proc/stat)
     process_cpu: float = 0.0  # seconds of CPU used by this process (the clients, and the service layer)
+    #: Latency percentiles in ms by quantile (0.99: p99), from a load generator that reports them, not the samples.
+    quantiles: dict[float, float] | None = None
 
     @property
     def cpu_ms_per_op(self) -> float | None:
@@ -52,7 +54,7 @@ class Measure:
     def percentile_ms(self, q: float) -> float | None:
         """Nearest-rank percentile of the successful operations, in milliseconds."""
         if not self.latencies:
-            return None
+            return None if self.quantiles is None else self.quantiles.get(q)
         ordered = sorted(self.latencies)
         rank = max(1, math.ceil(q * len(ordered)))
         return ordered[rank - 1] * 1000

@@ -13,18 +13,25 @@ from importlib import metadata
 from bench.load import Measure
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Target:
-    #: "ops/s"; "p99" (ms); the delivery bench's "p50" and "max" (ms, and nothing left undone), "seconds" (the whole
-    #: run, with nothing left undone) and "lost" (errors: events that never arrived, at most `bound`).
+    #: "ops/s"; "p99" (ms); "cpu" (the machine's busy ms per operation); "share": ops/s at least `bound` times those
+    #: of `of` (called `of_name`); the delivery bench's "p50" and "max" (ms, and nothing left undone), "seconds" (the
+    #: whole run, with nothing left undone) and "lost" (errors: events that never arrived, at most `bound`).
     metric: str
     bound: float
+    of: Measure | None = None
+    of_name: str = ""
 
     def met(self, m: Measure) -> bool | None:
         if m.ops == 0:
             return False
         if self.metric == "ops/s":
             return m.rate >= self.bound
+        if self.metric == "share":
+            return self.of is not None and m.rate >= self.bound * self.of.rate
+        if self.metric == "cpu":
+            return m.cpu_ms_per_op is not None and m.cpu_ms_per_op <= self.bound
         if self.metric == "p99":
             return m.p99 is not None and m.p99 <= self.bound
         if self.metric == "lost":
@@ -35,8 +42,11 @@ class Target:
         return not m.errors and value is not None and value <= self.bound
 
     def __str__(self) -> str:
+        if self.metric == "share":
+            return f">= {self.bound:.0%} of {self.of_name} ({self.of.rate if self.of else 0:,.0f}/s)"
         return {"ops/s": f">= {self.bound:g}/s", "seconds": f"<= {self.bound:g} s", "lost": f"{self.bound:g} lost",
-                "max": f"max <= {self.bound:g} ms"}.get(self.metric, f"{self.metric} <= {self.bound:g} ms")
+                "max": f"max <= {self.bound:g} ms", "cpu": f"cpu <= {self.bound:g} ms/op"}.get(
+                    self.metric, f"{self.metric} <= {self.bound:g} ms")
 
 
 @dataclass
@@ -49,6 +59,11 @@ class Row:
     target: Target | None = None
     notes: list[str] = field(default_factory=list)
     clients: str | None = None  # how the clients ran, when not threads of one process ("2x4")
+    #: What sent the requests of an HTTP row: "wrk" or "python" (bench.web's client); for a reference, its tool.
+    driver: str | None = None
+    #: pgbench's TPC-B figure in the same run, for the earn rows on PostgreSQL.
+    reference: Measure | None = None
+    more_targets: list[Target] = field(default_factory=list)
 
     @property
     def ratio(self) -> float | None:
@@ -56,9 +71,19 @@ class Row:
             return None
         return self.measure.rate / self.raw.rate
 
+    @property
+    def reference_ratio(self) -> float | None:
+        if self.reference is None or not self.reference.rate:
+            return None
+        return self.measure.rate / self.reference.rate
 
-HEADERS = ["backend", "path", "scenario", "clients", "ops", "ops/s", "p50 ms", "p99 ms", "cpu ms/op", "raw ops/s",
-           "ratio", "target", "met?"]
+    @property
+    def targets(self) -> list[Target]:
+        return ([self.target] if self.target else []) + self.more_targets
+
+
+HEADERS = ["backend", "path", "scenario", "clients", "driver", "ops", "ops/s", "p50 ms", "p99 ms", "cpu ms/op",
+           "raw ops/s", "ratio", "tpc-b ratio", "target", "met?"]
 
 
 def _ms(value: float | None) -> str:
@@ -68,21 +93,22 @@ def _ms(value: float | None) -> str:
 def cells(row: Row) -> list[str]:
     m = row.measure
     ops = f"{m.ops}" + ("*" if m.cut_short else "") + (f" ({m.errors} err)" if m.errors else "")
-    met = row.target.met(m) if row.target else None
+    met = [t.met(m) for t in row.targets]
     return [
-        row.backend, row.path, row.scenario, row.clients or str(m.clients), ops, f"{m.rate:,.0f}", _ms(m.p50), _ms(m.p99),
-        _ms(m.cpu_ms_per_op),
+        row.backend, row.path, row.scenario, row.clients or str(m.clients), row.driver or "-", ops, f"{m.rate:,.0f}",
+        _ms(m.p50), _ms(m.p99), _ms(m.cpu_ms_per_op),
         f"{row.raw.rate:,.0f}" if row.raw else "-",
         f"{row.ratio:.2f}" if row.ratio is not None else "-",
-        str(row.target) if row.target else "-",
-        "-" if met is None else ("yes" if met else "NO"),
+        f"{row.reference_ratio:.2f}" if row.reference_ratio is not None else "-",
+        "; ".join(str(t) for t in row.targets) or "-",
+        ", ".join("-" if x is None else ("yes" if x else "NO") for x in met) or "-",
     ]
 
 
 def text_table(rows: list[Row]) -> str:
     table = [HEADERS] + [cells(r) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS))]
-    right = {3, 4, 5, 6, 7, 8, 9, 10}
+    right = {3, 5, 6, 7, 8, 9, 10, 11, 12}
 
     def fmt(line: list[str]) -> str:
         return " | ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths)))

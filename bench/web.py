@@ -26,6 +26,8 @@ ADMIN_TOKEN = "bench-operator-token"
 #: Rate limits on, so the bench pays for counting every request, but far above what its clients send (a one-second
 #: window keeps each counter as short as a production one: a few thousand entries at most).
 RATE_LIMITS = {"COALITION_RATE_LIMIT": "1000000/second", "COALITION_RATE_LIMIT_ANONYMOUS": "1000000/second"}
+#: `coalition serve`'s defaults (one worker per CPU, 4 threads each), for the hub and the hello-world alike.
+WORKERS, THREADS = os.cpu_count() or 2, 4
 SALE_BODY = {"type": "sale", "occurred_at": "2026-03-14T10:30:00+01:00", "currency": "EUR", "total": "12.50"}
 
 
@@ -150,14 +152,14 @@ class Server:
         self.log.close()
 
 
-def hub_server(database_url: str, port: int, log: Path, workers: int = 2, threads: int = 4) -> Server:
+def hub_server(database_url: str, port: int, log: Path, workers: int = WORKERS, threads: int = THREADS) -> Server:
     env = {**os.environ, "DATABASE_URL": database_url, "COALITION_ADMIN_TOKEN": ADMIN_TOKEN, **RATE_LIMITS}
     argv = [*coalition_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
             "--threads", str(threads)]
     return Server(argv, env, log, "coalition serve")
 
 
-def hello_server(port: int, log: Path, workers: int = 2, threads: int = 4) -> Server:
+def hello_server(port: int, log: Path, workers: int = WORKERS, threads: int = THREADS) -> Server:
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads",
             str(threads), "--worker-class", "gthread", "--access-logfile", "-", "bench.hello:app"]
     return Server(argv, {**os.environ, "PYTHONPATH": str(ROOT)}, log, "gunicorn hello-world")
