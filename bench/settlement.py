@@ -177,12 +177,15 @@ def _people(dialect: str) -> tuple[str, str]:
     return members_sql, accounts_sql
 
 
-def seed(db: Database, postings: int, progress: bool) -> Seeded:
-    """Partners, contracts, members and a ledger of about `postings` postings, all booked inside one period."""
+def seed(db: Database, postings: int, progress: bool, members: int | None = None) -> Seeded:
+    """Partners, contracts, members and a ledger of about `postings` postings, all booked inside one period.
+
+    `members`: how many members share the sales (default one per 20 sales).
+    """
     started = time.perf_counter()
     dialect = db.engine.dialect.name
     sales = max(25, round(postings / (2 * ENTRIES_PER_SALE)))
-    member_count = max(100, sales // 20)
+    member_count = max(100, sales // 20) if members is None else max(1, members)
     # Entry g is booked at t0 + g s; the period ends a minute after the last one, an hour before now.
     end = utc_now().replace(microsecond=0) - timedelta(hours=1)
     t0 = end - timedelta(seconds=4 * sales + 60)

@@ -1,0 +1,116 @@
+"""The scale run: the earn, the balance read and a month's settlement on a big ledger, beside the same on a small one.
+
+`python -m bench.scale` (PostgreSQL; not in CI: the big ledger takes minutes
+to seed). Each ledger is seeded inside the database by bench.settlement's
+seeder (partners with contract versions, members with their three accounts,
+sales, redemptions, reversals, refunds; every invariant checked after), with
+`--members` members and `--postings` postings for the big one, 1,000 and
+1,000,000 for the small. On top of each, 1,000 live members enrolled by the
+hub's own functions (cards, accounts) take the earns and the balance reads,
+so what is measured is the hub's work on tables of that size:
+
+- the earn through the service layer, 8 clients, members spread;
+- the balance read of one live member, 1 client, p50/p99;
+- `settle()` over the last 30 days of the seeded ledger (a month's
+  statement figures), with the postings that month holds.
+
+What it should show: the balance read growing no faster than log n (an
+index descent per table), the earn flat, and a month's settlement growing
+with the month's postings, not with the ledger's.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import click
+from sqlalchemy import func, select
+
+from bench import backends, load, service, settlement, world
+from bench.report import Row, text_table
+from network.clock import utc_now
+from network.db import Database, make_engine
+from network.models import JournalEntry, Posting
+from network.schema import upgrade
+from settlement.figures import Period, settle
+
+SMALL = (1_000, 1_000_000)
+CLIENTS, LIVE_MEMBERS = 8, 1_000
+
+
+@dataclass(frozen=True)
+class Ledger:
+    members: int
+    postings: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.members:,} members, {self.postings / 1e6:g}M postings"
+
+
+def measure(admin_url: str, ledger: Ledger, ops: int, reads: int, progress: bool) -> tuple[list[Row], list[str]]:
+    rows, notes = [], []
+    with backends.postgres_database(admin_url) as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            db = Database(engine)
+            started = time.perf_counter()
+            seeded = settlement.seed(db, ledger.postings, progress, members=ledger.members)
+            notes.append(f"{ledger.label}: seeded {seeded.postings:,} postings, {seeded.entries:,} entries, "
+                         f"{seeded.members:,} members in {time.perf_counter() - started:.0f} s; {seeded.invariants}")
+            scene = world.build(db, partners=3, member_count=LIVE_MEMBERS, clients=CLIENTS, progress=False)
+            earn = load.run(f"earn on {ledger.label}", ops, service.earn_ops(db, scene, CLIENTS, hot=False,
+                                                                             tag="SCALE"), progress=progress)
+            rows.append(Row("postgresql", "service", f"earn, spread, on {ledger.label}", earn))
+            read = load.run(f"balance read on {ledger.label}", reads,
+                            service.balance_ops(db, scene.members[0].card, 1), progress=progress)
+            rows.append(Row("postgresql", "service", f"balance read, on {ledger.label}", read))
+            month = Period(seeded.period.end - timedelta(days=30), seeded.period.end)
+            with db.session() as session:
+                in_month = session.scalar(select(func.count()).select_from(Posting).join(JournalEntry).where(
+                    JournalEntry.booked_at >= month.start, JournalEntry.booked_at < month.end))
+            settled = []
+            for _ in range(3):
+                with db.session() as session:
+                    begun = time.perf_counter()
+                    settle(session, month, settlement.CURRENCY)
+                    settled.append(time.perf_counter() - begun)
+            best = min(settled)
+            rows.append(Row("postgresql", "service", f"a month's settle(), on {ledger.label} (ops = its postings)",
+                            load.Measure(in_month, 0, best, [best], [], 1, in_month)))
+            notes.append(f"{ledger.label}: the last 30 days hold {in_month:,} postings; settle() over them took "
+                         f"{', '.join(f'{s:.2f} s' for s in settled)} (best counted)")
+        finally:
+            engine.dispose()
+    return rows, notes
+
+
+@click.command()
+@click.option("--members", default=1_000_000, show_default=True, help="members in the big ledger")
+@click.option("--postings", default=20_000_000, show_default=True, help="postings in the big ledger")
+@click.option("--ops", default=2_000, show_default=True, help="earns on each ledger")
+@click.option("--reads", default=2_000, show_default=True, help="balance reads on each ledger")
+@click.option("--admin-url", default=backends.DEFAULT_POSTGRES_URL, show_default=True)
+@click.option("--progress/--no-progress", default=sys.stderr.isatty())
+def main(members: int, postings: int, ops: int, reads: int, admin_url: str, progress: bool) -> None:
+    """The earn, the balance read and a month's settlement on a small ledger and on a big one."""
+    problem = backends.postgres_problem(admin_url)
+    if problem:
+        raise click.ClickException(f"PostgreSQL is needed: {problem}")
+    rows, notes = [], []
+    for ledger in (Ledger(*SMALL), Ledger(members, postings)):
+        click.secho(f"\n== {ledger.label} ({utc_now():%H:%M:%S})", bold=True, err=True)
+        more, said = measure(admin_url, ledger, ops, reads, progress)
+        rows += more
+        notes += said
+    click.echo(text_table(rows))
+    for note in notes:
+        click.echo(note)
+
+
+if __name__ == "__main__":
+    main()
