@@ -55,7 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     plugins = make_plugin_manager(extra=app.config.get("EXTRA_PLUGINS", ()))
     db = app.config.get("DATABASE") or Database(
-        make_engine(app.config["DATABASE_URL"]),
+        make_engine(app.config["DATABASE_URL"], transaction_pooler=app.config["DATABASE_TRANSACTION_POOLER"]),
         replica=make_replica_engine(app.config["DATABASE_REPLICA_URL"]) if app.config.get("DATABASE_REPLICA_URL") else None)
     settings = MappingProxyType(config.plugin_settings(app.config))
     signing = KeyRing(app.config["COALITION_SIGNING_KEYS_DIR"], environ=os.environ)

@@ -23,6 +23,8 @@ def from_environment(instance_path: str) -> dict:
         # A PostgreSQL read replica for the reads that may lag (histories, statement lists, reports, the audit
         # trail: docs/architecture.md lists them); unset, they read DATABASE_URL as every other read does.
         "DATABASE_REPLICA_URL": os.environ.get("DATABASE_REPLICA_URL") or None,
+        # DATABASE_URL is a PgBouncer in transaction pooling: no statement is prepared (network/db.py make_engine).
+        "DATABASE_TRANSACTION_POOLER": os.environ.get("DATABASE_TRANSACTION_POOLER", "") == "1",
         "COALITION_ADMIN_TOKEN": os.environ.get("COALITION_ADMIN_TOKEN"),
         "COALITION_POINTS_LIFETIME_DAYS": int(os.environ.get("COALITION_POINTS_LIFETIME_DAYS", "730")),
         # A sale or refund dated further back than this many days is refused (unset: the points' lifetime).

@@ -42,12 +42,22 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, transaction_pooler: bool = False, **kwargs) -> Engine:
+    """`transaction_pooler`: the URL is a PgBouncer (or alike) in transaction pooling mode.
+
+    Such a pooler hands each transaction whichever server connection is
+    free, so nothing may outlive a transaction on one: psycopg's prepared
+    statements (made after a statement's fifth run on a connection) would be
+    asked for on a server connection that never saw them. With it set, none
+    is prepared; every statement is parsed at each run, the price of the pooler.
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, **kwargs)
         _sqlite_transactions(engine)
         return engine
+    if transaction_pooler:
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     # No pool_pre_ping: it costs a round trip on every checkout. A connection
