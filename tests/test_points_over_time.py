@@ -299,3 +299,30 @@ def test_activity_counts_by_the_day(hub, clock, database, world):
     tomorrow = clock.advance(hours=8)  # 01:30 the next day
     hub.sale(world.coffee, world.card, "1.00")
     assert last_activity() == tomorrow
+
+
+def test_a_second_activity_of_the_day_costs_no_statement(hub, clock, database, world):
+    """The sale and the redemption read the member's last activity with its lock: that day's is on record, so no
+    UPDATE of the members row is sent at all; the next day's first one is."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    def member_updates(book) -> int:
+        sent.clear()
+        event.listen(database.engine, "before_cursor_execute", watch)
+        try:
+            assert book().status_code == 201
+        finally:
+            event.remove(database.engine, "before_cursor_execute", watch)
+        return sum(statement.startswith("UPDATE members") for statement in sent)
+
+    assert member_updates(lambda: hub.sale(world.coffee, world.card, "10.00")) == 1  # the day's first
+    clock.advance(hours=1)
+    assert member_updates(lambda: hub.sale(world.grocer, world.card, "4.00")) == 0
+    assert member_updates(lambda: hub.redeem(world.grocer, world.card, 5)) == 0
+    clock.advance(days=1)
+    assert member_updates(lambda: hub.redeem(world.coffee, world.card, 5)) == 1

@@ -201,7 +201,7 @@ def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals
     for holder in {id(b.holder): b.holder for b in booked}.values():  # an expired hold ends before the write,
         hold_release.release_expired(session, holder, now)  # so the answer's balance shows it released
     _credit(session, partner, booked)
-    cards.touch(session, {b.holder.member_id for b in earning}, now)
+    cards.touch(session, [b.holder for b in earning], now)
     first_sales = {b.holder.member_id: b.holder for b in earning if b.holder.member_id in referrals}
     for holder in first_sales.values():
         bonuses.pay_referral(session, holder, now=now, lifetime=terms.lifetime)

@@ -37,9 +37,24 @@ class MemberAccounts:
     balances: dict[str, int]
     #: Read with the lock: the member a merge that committed while the lock was awaited moved everything to.
     merged_into: str | None = None
+    #: Read with the lock too: the member's last recorded activity (network.members.cards.touch); None if unread.
+    last_activity_at: datetime | None = None
 
     def balance_view(self) -> dict[str, int]:
         return balance_view(self.balances)
+
+    def active_on(self, now: datetime) -> bool:
+        """Whether an activity on `now`'s day (UTC) is recorded already: a second one that day writes nothing.
+
+        Read under the member's lock, it can only have moved later since, so
+        a True is safe to act on; a False (or an unlocked read) asks `touch`.
+        """
+        return self.last_activity_at is not None and self.last_activity_at >= day_of(now)
+
+
+def day_of(now: datetime) -> datetime:
+    """The start of `now`'s day in UTC: activity counts by the day (network.members.cards.touch)."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def balance_view(balances: dict[str, int]) -> dict[str, int]:

@@ -71,7 +71,7 @@ def check_card(number: str, status: str | None) -> None:
 
 def _accounts_of(rows) -> MemberAccounts:
     return MemberAccounts(rows[0].member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows},
-                          rows[0].merged_into)
+                          rows[0].merged_into, rows[0].last_activity_at)
 
 
 def _locking(statement):
@@ -84,7 +84,8 @@ def _locking(statement):
     it never waits on its own, and key-share locks (foreign keys of new
     postings, lots and orders) pass it.
     """
-    return (statement.add_columns(_members.c.merged_into).join(_members, _members.c.id == _accounts.c.member_id)
+    return (statement.add_columns(_members.c.merged_into, _members.c.last_activity_at)
+            .join(_members, _members.c.id == _accounts.c.member_id)
             .with_for_update(of=(_accounts, _members), key_share=True))
 
 
@@ -103,8 +104,9 @@ def lock_member(session: Session, member_id: str) -> MemberAccounts:
     points wherever they went takes `lock_holder`.
     """
     rows = session.connection().execute(_LOCK_MEMBER, {"member": member_id}).all()
-    merged_into = rows[0].merged_into if rows else None
-    return MemberAccounts(member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows}, merged_into)
+    merged_into, active = (rows[0].merged_into, rows[0].last_activity_at) if rows else (None, None)
+    return MemberAccounts(member_id, {r.kind: r.id for r in rows}, {r.kind: r.balance for r in rows}, merged_into,
+                          active)
 
 
 def survivor(session: Session, member: MemberAccounts) -> MemberAccounts:
@@ -184,6 +186,7 @@ def find_cards(
             holder_.ids[row.kind] = row.id
             holder_.balances[row.kind] = row.balance
             holder_.merged_into = row.merged_into if lock else None
+            holder_.last_activity_at = row.last_activity_at if lock else None
             cards[row.number] = (row.status, row.member_id)
             if row.referral is not None:
                 owed.add(row.member_id)

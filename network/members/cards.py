@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from network.errors import Gone, Invalid, NotFound
 from network.ledger.bulk import any_of
-from network.ledger.journal import AVAILABLE, PENDING, balance_view
+from network.ledger.journal import AVAILABLE, PENDING, MemberAccounts, balance_view, day_of
 from network.ledger.kinds import MEMBER_ACCOUNTS, CardStatus
 from network.ledger.locks import CARD_ACCOUNTS, check_card, check_number
 from network.lifecycle import pending
@@ -64,20 +64,24 @@ def member_for_card(session: Session, number: str) -> str:
     return row.member_id
 
 
-def touch(session: Session, member_ids: Iterable[str], now: datetime) -> None:
+def touch(session: Session, members: Iterable[MemberAccounts], now: datetime) -> None:
     """Record an earn or a redemption: under `activity_extends` expiry it keeps all the member's points alive.
 
     Activity counts by the day (UTC), as programmes state it ("24 months
     after your last activity"): the first earn or redemption of a day is
     recorded, later ones that day write nothing. A member's coffee and fuel
     on one day, or their rows in each chunk of one end-of-day file, cost one
-    write of the members row, not one each.
+    write of the members row, not one each; a member read under its lock
+    with that day's activity on record costs no statement at all.
     """
-    ids = sorted(set(member_ids))
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    stale = [member for member in members if not member.active_on(now)]
+    ids = sorted({member.member_id for member in stale})
+    day = day_of(now)
     for start in range(0, len(ids), 1000):
         session.execute(_TOUCH[session.get_bind().dialect.name],
                         {"members": ids[start:start + 1000], "now": now, "day": day})
+    for member in stale:  # on record for the day now, whichever of the two wrote it
+        member.last_activity_at = now if member.last_activity_at is None else max(member.last_activity_at, now)
 
 
 _TOUCH = {

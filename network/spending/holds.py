@@ -101,7 +101,7 @@ def capture(session: Session, partner: PartnerRef, hold_id: int, *, points: int 
     session.execute(update(_holds).where(_holds.c.id == hold.id).values(captured=captured, redemption_entry_id=entry_id))
     if hold.reward_id is not None:
         rewards.record(session, hold.reward_id, member.member_id, entry_id, hold.quantity)
-    cards.touch(session, [member.member_id], now)
+    cards.touch(session, [member], now)
     outbox.points_redeemed(session, member, partner, points=captured, order_id=order_text, redemption_id=entry_id, now=now)
     return {"redemption_id": hold.hold_entry_id, "status": HoldStatus.CAPTURED, "points": captured, "held": hold.points,
             "released": hold.points - captured, "capture_id": entry_id, "member_id": member.member_id, "balance": member.balance_view(),

@@ -144,7 +144,7 @@ def _spend(session: Session, member: MemberAccounts, at: PartnerRef, points: int
         order_id=order,
     )
     by_issuer = journal.consume_lots(session, member, points, entry_id)
-    cards.touch(session, [member.member_id], now)
+    cards.touch(session, [member], now)
     outbox.points_redeemed(session, member, at, points=points, order_id=order_id, redemption_id=entry_id, now=now)
     return entry_id, by_issuer
 
