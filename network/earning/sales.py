@@ -296,10 +296,11 @@ def _write_earnings(session: Session, partner: PartnerRef, earning: list[Booked]
         lots.append({"member_id": b.holder.member_id, "account_id": account, "entry_id": entry_id, "points": b.points,
                      "remaining": b.points, "available_at": UNPAID if b.sale.awaiting_payment else window})
         award_list += award_rows(entry_id, b.awards)
-    bulk.insert_many(connection, _postings, postings)
-    bulk.insert_many(connection, _lots, lots, same={"issuer_id": partner.id, "earned_at": now,
-                                                    "expires_at": now + lifetime})
-    bulk.insert_many(connection, _awards, award_list)
+    bulk.insert_together(connection, [
+        (_postings, postings, {}),
+        (_lots, lots, {"issuer_id": partner.id, "earned_at": now, "expires_at": now + lifetime}),
+        (_awards, award_list, {}),
+    ])
     return entry_of_order
 
 

@@ -53,6 +53,45 @@ def insert_many(
     return result.all() if returning else []
 
 
+#: One table's rows for `insert_together`: the table, the rows (dicts with the same keys), values every row shares.
+Rows = tuple[Table, Sequence[dict], dict]
+
+
+def insert_together(connection: Connection, writes: Sequence[Rows]) -> None:
+    """Insert into several tables at once, none of the rows depending on another's: one round trip on PostgreSQL.
+
+    An earn writes its postings, its lot and its awards, all keyed by the
+    entry written just before: three statements, three waits on the
+    server, where one statement of data-modifying CTEs (`WITH a AS (INSERT
+    ...), b AS (INSERT ...) INSERT ...`) does the same work. Each table's
+    rows travel as arrays, as `insert_many` sends them. On SQLite, which
+    runs in this process, each is an executemany as before.
+    """
+    writes = [(table, rows, same or {}) for table, rows, same in writes if rows]
+    if connection.dialect.name != "postgresql" or len(writes) < 2:
+        for table, rows, same in writes:
+            insert_many(connection, table, rows, same=same)
+        return
+    shapes = tuple((table, tuple(rows[0]), tuple(same)) for table, rows, same in writes)
+    params = {}
+    for n, (table, rows, same) in enumerate(writes):
+        params.update({f"w{n}_{name}": value for name, value in same.items()})
+        params.update({f"w{n}_{column}": [row[column] for row in rows] for column in rows[0]})
+    with connection.connection.cursor() as cursor:
+        cursor.execute(_together_sql(connection.dialect, shapes), params)
+
+
+@functools.cache
+def _together_sql(dialect, shapes: tuple[tuple[Table, tuple[str, ...], tuple[str, ...]], ...]) -> str:
+    """The CTE statement for tables of these columns, each one's parameters prefixed `w<n>_`, sent in binary."""
+    parts = []
+    for n, (table, columns, same) in enumerate(shapes):
+        sql = str(_statement("postgresql-arrays", table, columns, same, (), ()).compile(dialect=dialect))
+        parts.append(re.sub(r"%\((\w+)\)s", rf"%(w{n}_\1)b", sql))
+    *first, last = parts
+    return "WITH " + ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(first)) + " " + last
+
+
 def _binary(connection: Connection, statement, params: dict, returning: tuple[str, ...]) -> list:
     """Run on the driver's cursor with every parameter in binary format.
 
