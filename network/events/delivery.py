@@ -43,7 +43,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from network.events import breaker
-from network.events.kinds import DeliveryStatus
+from network.events.kinds import UNSETTLED, DeliveryStatus
 from network.ledger import bulk
 from network.models import Delivery, DeliveryAttempt, Event, Partner, Webhook
 
@@ -51,7 +51,6 @@ HOOK = "coalition_deliver_event"
 FAN_OUT_PAGE = 500
 #: How long a claim outlives its attempt's deadline: the time to record how it ended.
 GRACE = timedelta(seconds=5)
-UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
 _deliveries = Delivery.__table__
 

@@ -21,7 +21,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from network.events import delivery
-from network.events.kinds import DeliveryStatus
+from network.events.kinds import UNSETTLED, DeliveryStatus
 from network.models import Delivery, DeliveryAttempt, Event, Partner, Webhook
 
 #: The span the success rate and the latency are over: recent enough to show an outage while it lasts.
@@ -30,8 +30,6 @@ WINDOW = timedelta(minutes=15)
 P50, P95 = 50, 95
 #: A success ratio's places: a basis point is finer than any alert is set at.
 RATIO = Decimal("0.0001")
-
-_UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ def backlog(session: Session, now: datetime) -> Backlog:
                func.min(Delivery.next_attempt_at).filter(due).label("oldest"),
                select(func.count()).select_from(Event).where(Event.fanned_out_at.is_(None)).scalar_subquery()
                .label("events"))
-        .where(Delivery.status.in_((*_UNSETTLED, DeliveryStatus.FAILED)))).one()
+        .where(Delivery.status.in_((*UNSETTLED, DeliveryStatus.FAILED)))).one()
     oldest = 0 if row.oldest is None else max(0, int((now - row.oldest).total_seconds()))
     return Backlog(row.events, row.due, row.waiting, row.in_flight, row.failed, oldest)
 
@@ -92,9 +90,9 @@ def backlog(session: Session, now: datetime) -> Backlog:
 def per_webhook(session: Session, now: datetime, window: timedelta = WINDOW) -> list[WebhookFigures]:
     """Every partner's webhook but a removed one, by slug."""
     queue = (select(Delivery.webhook_id,
-                    func.count().filter(Delivery.status.in_(_UNSETTLED)).label("pending"),
+                    func.count().filter(Delivery.status.in_(UNSETTLED)).label("pending"),
                     func.count().filter(Delivery.status == DeliveryStatus.FAILED).label("failed"))
-             .where(Delivery.webhook_id.is_not(None), Delivery.status.in_((*_UNSETTLED, DeliveryStatus.FAILED)))
+             .where(Delivery.webhook_id.is_not(None), Delivery.status.in_((*UNSETTLED, DeliveryStatus.FAILED)))
              .group_by(Delivery.webhook_id).subquery())
     finished = DeliveryAttempt.duration_ms.is_not(None)
     recent = (select(Delivery.webhook_id,

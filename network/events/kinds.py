@@ -23,3 +23,6 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"  # a 2xx answer
     FAILED = "failed"  # every attempt used
     CANCELLED = "cancelled"  # the partner removed its webhook
+
+#: A delivery still on its way: waiting for its time, or claimed by a deliverer.
+UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)

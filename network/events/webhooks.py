@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from network.errors import Invalid, NotFound
 from network.events import destination, outbox
-from network.events.kinds import DeliveryStatus, EventKind
+from network.events.kinds import UNSETTLED, DeliveryStatus, EventKind
 from network.models import Delivery, DeliveryAttempt, Event, Webhook
 
 SIGNATURE_HEADER, EVENT_ID_HEADER = "Coalition-Signature", "Coalition-Event-Id"
@@ -96,7 +96,7 @@ def remove(session: Session, partner_id: int, *, now: datetime) -> WebhookView:
     found.secret, found.removed_at, found.updated_at = None, now, now
     session.execute(
         update(Delivery).where(Delivery.webhook_id == found.id,
-                               Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)))
+                               Delivery.status.in_(UNSETTLED))
         .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, attempt_id=None, claimed_until=None)
     )
     session.flush()
