@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.support.browsing import confined, look, sign_in
+from tests.support.browsing import confined, follow, look, sign_in
 from tests.support.desk import trade
 from tests.support.hub import ADMIN_TOKEN, HubClient, World
 from tests.support.pages import PASSWORD, add_person
@@ -21,16 +21,16 @@ def test_finance_closes_a_period_and_the_statement_shows_the_apis_transfers(brow
     page, elsewhere = confined(context, base)
     sign_in(page, base, "fin@example.net", PASSWORD)
     assert page.url == base + "/desk"
-    page.get_by_role("link", name="Statements").first.click()
+    follow(page, page.get_by_role("link", name="Statements").first)
     assert look(page, "desk-statements-empty", shots, elsewhere) == []
     page.goto(base + "/desk/close")
     assert look(page, "desk-close", shots, elsewhere) == []
     page.get_by_label("End of the period (UTC)").fill((clock.now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"))
-    page.get_by_role("button", name="Preview the statement").click()
+    follow(page, page.get_by_role("button", name="Preview the statement"))
     assert page.get_by_role("heading", name="Preview of statement 1").count() == 1
     assert look(page, "desk-preview", shots, elsewhere) == []
     assert hub.call("GET", "/v1/settlement/statements/1").status_code == 404  # a preview stores nothing
-    page.get_by_role("button", name="Close and sign statement 1").click()
+    follow(page, page.get_by_role("button", name="Close and sign statement 1"))
     assert page.url == base + "/desk/statements/1"
 
     api = hub.call("GET", "/v1/settlement/statements/1").json["statement"]
@@ -69,16 +69,16 @@ def test_support_and_admin_pages_pass_axe_and_support_sees_no_closing(browser, s
     page.goto(base + "/desk/members")
     assert look(page, "desk-members", shots, elsewhere) == []
     page.get_by_label("Card number or e-mail address").fill("ann@example.com")
-    page.get_by_role("button", name="Find").click()
+    follow(page, page.get_by_role("button", name="Find"))
     assert look(page, "desk-members-found", shots, elsewhere) == []
-    page.get_by_role("link", name="Ann").click()
+    follow(page, page.get_by_role("link", name="Ann"))
     assert page.url == base + f"/desk/members/{world.member_id}"
     assert page.locator("[data-figure=available]").inner_text() == str(hub.balance(world.card)["available"])
     assert page.locator("a[href='/desk/close']").count() == 0
     assert look(page, "desk-member", shots, elsewhere) == []
     page.get_by_label("Points (negative to take back)").fill("5000")
     page.get_by_label("Reason").fill("too generous")
-    page.get_by_role("button", name="Book the adjustment").click()
+    follow(page, page.get_by_role("button", name="Book the adjustment"))
     assert "at most 1000 points" in page.locator("[data-error=points]").inner_text()
     assert look(page, "desk-member-refused", shots, elsewhere) == []
     context.close()
@@ -95,7 +95,7 @@ def test_support_and_admin_pages_pass_axe_and_support_sees_no_closing(browser, s
     page.get_by_label("Name", exact=True).fill("Book Nook")
     page.get_by_label("Time zone (IANA, e.g. Europe/Paris)").fill("Europe/Paris")
     page.get_by_label("Currency (ISO 4217, e.g. EUR)").fill("EUR")
-    page.get_by_role("button", name="Add the partner").click()
+    follow(page, page.get_by_role("button", name="Add the partner"))
     assert page.locator("[data-figure=api-key]").inner_text().startswith("coal_pk_")
     assert look(page, "desk-partner-added", shots, elsewhere) == []
     context.close()
@@ -116,20 +116,20 @@ def test_a_partners_settings_and_the_tier_ladder_pass_axe_refused_and_saved(brow
     page, elsewhere = confined(context, base)
     sign_in(page, base, "ops@example.net", PASSWORD)
     page.goto(base + "/desk/partners")
-    page.get_by_role("link", name="brew-bar").click()
+    follow(page, page.get_by_role("link", name="brew-bar"))
     assert page.url == base + "/desk/partners/brew-bar"
     assert page.locator("[data-setting=webhook_secret]").inner_text() == "********"
     assert look(page, "desk-partner", shots, elsewhere) == []
     page.get_by_label("The rules, as a JSON list").fill('[{"rule": "base_rate", "rate": "lots"}]')
-    page.get_by_role("button", name="Save the rules").click()
+    follow(page, page.get_by_role("button", name="Save the rules"))
     assert page.locator("[data-error='rules.0.rate']").count() == 1
     assert look(page, "desk-partner-refused", shots, elsewhere) == []
     page.get_by_label("The rules, as a JSON list").fill('[{"rule": "base_rate", "rate": "2"}]')
-    page.get_by_role("button", name="Save the rules").click()
+    follow(page, page.get_by_role("button", name="Save the rules"))
     assert page.locator("[data-words]").all_inner_texts() == ["2 points per unit spent"]
     assert hub.call("GET", "/v1/partners/brew-bar").json["rules"] == [{"rule": "base_rate", "rate": "2"}]
 
-    page.get_by_role("link", name="Tiers").click()
+    follow(page, page.get_by_role("link", name="Tiers"))
     assert look(page, "desk-tiers-form", shots, elsewhere) == []
     page.get_by_label("Name (1 to 40 characters)").first.fill("Member")
     page.locator("#threshold-0").fill("0")
@@ -137,11 +137,11 @@ def test_a_partners_settings_and_the_tier_ladder_pass_axe_refused_and_saved(brow
     page.locator("#name-1").fill("Gold")
     page.locator("#threshold-1").fill("0")
     page.locator("#multiplier-1").fill("2")
-    page.get_by_role("button", name="Save the ladder").click()
+    follow(page, page.get_by_role("button", name="Save the ladder"))
     assert "greater than the tier before" in page.locator("[data-error=threshold-1]").inner_text()
     assert look(page, "desk-tiers-refused", shots, elsewhere) == []
     page.locator("#threshold-1").fill("500")
-    page.get_by_role("button", name="Save the ladder").click()
+    follow(page, page.get_by_role("button", name="Save the ladder"))
     assert page.locator("[data-tier]").evaluate_all("rows => rows.map(r => r.dataset.tier)") == ["Member", "Gold"]
     assert [t["name"] for t in hub.call("GET", "/v1/network/tiers").json["tiers"]] == ["Member", "Gold"]
     assert look(page, "desk-tiers-saved", shots, elsewhere) == []
@@ -150,8 +150,8 @@ def test_a_partners_settings_and_the_tier_ladder_pass_axe_refused_and_saved(brow
     context = browser.new_context()
     page, elsewhere = confined(context, base)
     sign_in(page, base, "fin@example.net", PASSWORD)
-    page.get_by_role("link", name="Partners").first.click()
-    page.get_by_role("link", name="brew-bar").click()
+    follow(page, page.get_by_role("link", name="Partners").first)
+    follow(page, page.get_by_role("link", name="brew-bar"))
     assert page.get_by_role("button", name="Add the version").count() == 1
     assert page.get_by_role("button", name="Save the rules").count() == 0
     assert look(page, "desk-partner-finance", shots, elsewhere) == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support.browsing import confined, look, sign_in
+from tests.support.browsing import confined, follow, look, sign_in
 from tests.support.hub import ADMIN_TOKEN, HubClient, World
 
 
@@ -66,8 +66,8 @@ def test_a_person_signs_in_with_the_password_they_were_given_and_chooses_their_o
     page.get_by_label("New password (12 characters or more)").fill(PASSWORD)
     page.get_by_label("The new password again").fill(PASSWORD)
     assert look(page, "sign-in-password", shots, elsewhere) == []
-    page.get_by_role("button", name="Save and sign in").click()
+    follow(page, page.get_by_role("button", name="Save and sign in"))
     assert page.url == base + "/desk"
-    page.get_by_role("button", name="Sign out").click()
+    follow(page, page.get_by_role("button", name="Sign out"))
     assert page.url == base + "/sign-in"
     context.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.support.browsing import confined, look, sign_in
+from tests.support.browsing import confined, follow, look, sign_in
 from tests.support.hub import ADMIN_TOKEN, HubClient, World
 from tests.support.pages import PASSWORD, add_person
 from tests.support.portal import as_csv, end_of_day
@@ -47,13 +47,13 @@ def test_a_partner_admin_uploads_the_days_file_and_every_portal_page_passes_axe(
     assert page.locator("[data-figure=today-redeemed-count]").inner_text() == "1"
     assert look(page, "portal-today", shots, elsewhere) == []
 
-    page.get_by_role("link", name="Upload").click()
+    follow(page, page.get_by_role("link", name="Upload"))
     assert look(page, "portal-upload", shots, elsewhere) == []
     file = tmp_path / "eod.csv"
     file.write_bytes(end_of_day(world.card, bob))
     page.get_by_label("The file", exact=True).set_input_files(str(file))
     page.evaluate(WATCH_PROGRESS)
-    page.get_by_role("button", name="Upload and book").click()
+    page.get_by_role("button", name="Upload and book").click()  # sent by the page's script, which shows its progress
     page.get_by_role("heading", name="eod.csv: booked").wait_for()
     seen = page.evaluate("window.progressSeen")
     assert [False, 0] in seen and seen[-1][1] == 100, seen  # the bar was shown, and filled before the report came
@@ -65,13 +65,13 @@ def test_a_partner_admin_uploads_the_days_file_and_every_portal_page_passes_axe(
 
     for section, name in (("Webhook", "portal-webhook"), ("Rewards", "portal-rewards"), ("Settlement", "portal-settlement"),
                           ("API keys", "portal-keys")):
-        page.get_by_role("link", name=section, exact=True).click()
+        follow(page, page.get_by_role("link", name=section, exact=True))
         assert look(page, name, shots, elsewhere) == [], name
     page.get_by_label("What it is for (a name)").fill("tills, store 4")
-    page.get_by_role("button", name="Add the key").click()
+    follow(page, page.get_by_role("button", name="Add the key"))
     key = page.locator("[data-figure=key]").inner_text()
     assert key.startswith("coal_pk_") and hub.balance(world.card, key)["available"] >= 0
     assert look(page, "portal-key-made", shots, elsewhere) == []
-    page.get_by_role("link", name="Back to the keys").click()
+    follow(page, page.get_by_role("link", name="Back to the keys"))
     assert key not in page.content()
     context.close()

@@ -38,9 +38,20 @@ def look(page, name: str, shots: Path, elsewhere: list[str]) -> list[dict]:
     return found
 
 
+def follow(page, target) -> None:
+    """Click a link or a form's button and wait for the page it leads to.
+
+    A click returns once the event is dispatched, before the next page has
+    loaded; a read that does not wait (a count, all texts) would then see the
+    page before. CI once read an empty list that way.
+    """
+    with page.expect_navigation():
+        target.click()
+
+
 def sign_in(page, base: str, email: str, password: str) -> None:
     """Sign in through the page's form, as a person types it."""
     page.goto(base + "/sign-in")
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    follow(page, page.get_by_role("button", name="Sign in"))
