@@ -128,7 +128,8 @@ def raw_import(engine: Engine, world: World, partner: PartnerRef, path: Path, ta
                 bulk.insert_many(connection, postings, [
                     posting for e, m, p in zip(entry_ids, members, points)
                     for posting in ({"entry_id": e, "account_id": issuance, "amount": -p},
-                                    {"entry_id": e, "account_id": available[m], "amount": p})])
+                                    {"entry_id": e, "account_id": available[m], "amount": p})],
+                    same={"booked_at": now})
                 bulk.insert_many(connection, lots, [
                     {"member_id": m, "account_id": available[m], "entry_id": e, "points": p, "remaining": p}
                     for e, m, p in zip(entry_ids, members, points)],

@@ -81,8 +81,8 @@ def earn_ops(engine: Engine, world: World, clients: int, *, hot: bool, tag: str)
                     "occurred_at": OCCURRED, "booked_at": now,
                 })
                 connection.execute(INSERT_POSTINGS, [
-                    {"entry_id": entry_id, "account_id": partner.issuance, "amount": -SALE_POINTS},
-                    {"entry_id": entry_id, "account_id": member.available, "amount": SALE_POINTS},
+                    {"entry_id": entry_id, "account_id": partner.issuance, "amount": -SALE_POINTS, "booked_at": now},
+                    {"entry_id": entry_id, "account_id": member.available, "amount": SALE_POINTS, "booked_at": now},
                 ])
                 connection.execute(MOVE_BALANCE, {"account": member.available, "change": SALE_POINTS})
                 connection.execute(INSERT_LOT, {
@@ -113,13 +113,13 @@ def redeem_ops(engine: Engine, world: World, clients: int, *, hot: bool, tag: st
                     "member_id": member.member_id, "points": -REDEEM_POINTS, "booked_at": now,
                 })
                 connection.execute(INSERT_POSTINGS, [
-                    {"entry_id": entry_id, "account_id": member.available, "amount": -REDEEM_POINTS},
-                    {"entry_id": entry_id, "account_id": partner.redemption, "amount": REDEEM_POINTS},
+                    {"entry_id": entry_id, "account_id": member.available, "amount": -REDEEM_POINTS, "booked_at": now},
+                    {"entry_id": entry_id, "account_id": partner.redemption, "amount": REDEEM_POINTS, "booked_at": now},
                 ])
                 connection.execute(MOVE_BALANCE, {"account": member.available, "change": -REDEEM_POINTS})
                 connection.execute(TAKE_FROM_LOT, {"lot": member.fund_lot, "taken": REDEEM_POINTS})
                 connection.execute(INSERT_MOVE, {"lot_id": member.fund_lot, "entry_id": entry_id,
-                                                 "points": -REDEEM_POINTS})
+                                                 "points": -REDEEM_POINTS, "booked_at": now})
 
         return op
 

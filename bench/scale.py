@@ -11,8 +11,9 @@ so what is measured is the hub's work on tables of that size:
 
 - the earn through the service layer, 8 clients, members spread;
 - the balance read of one live member, 1 client, p50/p99;
-- `settle()` over the last 30 days of the seeded ledger (a month's
-  statement figures), with the postings that month holds.
+- `settle()` over the last whole calendar month of the seeded ledger (a
+  month's statement figures, from the outstanding points it opened with, as
+  a close rolls them forward), with the postings that month holds.
 
 What it should show: the balance read growing no faster than log n (an
 index descent per table), the earn flat, and a month's settlement growing
@@ -24,7 +25,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timezone
 
 import click
 from sqlalchemy import func, select
@@ -33,9 +34,10 @@ from bench import backends, load, service, settlement, world
 from bench.report import Row, text_table
 from network.clock import utc_now
 from network.db import Database, make_engine
-from network.models import JournalEntry, Posting
+from network.ledger import partitions
+from network.models import Posting
 from network.schema import upgrade
-from settlement.figures import Period, settle
+from settlement.figures import Opening, Period, outstanding, settle
 
 SMALL = (1_000, 1_000_000)
 CLIENTS, LIVE_MEMBERS = 8, 1_000
@@ -49,6 +51,14 @@ class Ledger:
     @property
     def label(self) -> str:
         return f"{self.members:,} members, {self.postings / 1e6:g}M postings"
+
+
+def last_whole_month(end: datetime) -> Period:
+    """The calendar month before `end`'s (UTC): what a monthly close settles, one partition on PostgreSQL."""
+    this = partitions.month_of(end)
+    start = partitions.add_months(this, -1)
+    return Period(datetime(start.year, start.month, 1, tzinfo=timezone.utc),
+                  datetime(this.year, this.month, 1, tzinfo=timezone.utc))
 
 
 def measure(admin_url: str, ledger: Ledger, ops: int, reads: int, progress: bool) -> tuple[list[Row], list[str]]:
@@ -69,20 +79,22 @@ def measure(admin_url: str, ledger: Ledger, ops: int, reads: int, progress: bool
             read = load.run(f"balance read on {ledger.label}", reads,
                             service.balance_ops(db, scene.members[0].card, 1), progress=progress)
             rows.append(Row("postgresql", "service", f"balance read, on {ledger.label}", read))
-            month = Period(seeded.period.end - timedelta(days=30), seeded.period.end)
+            month = last_whole_month(seeded.period.end)
             with db.session() as session:
-                in_month = session.scalar(select(func.count()).select_from(Posting).join(JournalEntry).where(
-                    JournalEntry.booked_at >= month.start, JournalEntry.booked_at < month.end))
+                in_month = session.scalar(select(func.count()).select_from(Posting).where(
+                    Posting.booked_at >= month.start, Posting.booked_at < month.end))
+                # As a close does: the outstanding the month starts from is the last statement's.
+                opening = Opening(month.start, outstanding(session, month.start))
             settled = []
             for _ in range(3):
                 with db.session() as session:
                     begun = time.perf_counter()
-                    settle(session, month, settlement.CURRENCY)
+                    settle(session, month, settlement.CURRENCY, opening=opening)
                     settled.append(time.perf_counter() - begun)
             best = min(settled)
             rows.append(Row("postgresql", "service", f"a month's settle(), on {ledger.label} (ops = its postings)",
                             load.Measure(in_month, 0, best, [best], [], 1, in_month)))
-            notes.append(f"{ledger.label}: the last 30 days hold {in_month:,} postings; settle() over them took "
+            notes.append(f"{ledger.label}: {month.start:%B %Y} holds {in_month:,} postings; settle() over it took "
                          f"{', '.join(f'{s:.2f} s' for s in settled)} (best counted)")
         finally:
             engine.dispose()

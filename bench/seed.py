@@ -47,8 +47,8 @@ def seed_heavy_member(db: Database, partner: BenchPartner, postings: int, progre
         f"SELECT 'earn', :partner, CAST(:member AS VARCHAR(32)), 'Bench seed sale ' || CAST(g AS TEXT), :t, :t FROM {source}"
     ).bindparams(*times[:1])
     legs = text(
-        "INSERT INTO postings (entry_id, account_id, amount) "
-        "SELECT id, :account, :amount FROM journal_entries WHERE member_id = :member AND id > :after"
+        "INSERT INTO postings (entry_id, account_id, amount, booked_at) "
+        "SELECT id, :account, :amount, booked_at FROM journal_entries WHERE member_id = :member AND id > :after"
     )
     lots = text(
         "INSERT INTO lots (member_id, account_id, issuer_id, entry_id, points, remaining, earned_at, available_at, "

@@ -57,6 +57,7 @@ from bench.seed import _bulk_mode
 from bench.world import new_partner_spec
 from network.clock import utc_now
 from network.db import Database
+from network.ledger import partitions
 from network.ledger.invariants import CHECKS, violations
 from network.ledger.journal import ISSUANCE, REDEMPTION
 from network.models import JournalEntry, Lot, Posting, Statement, UtcDateTime
@@ -138,11 +139,12 @@ def _sql(dialect: str, partners: list, first: dict[str, int], members: int) -> d
     )
     # Two postings per entry: side 0 is the member's available account, side 1 the partner's.
     postings = (
-        f"{prefix}INSERT INTO postings (entry_id, account_id, amount) "
+        f"{prefix}INSERT INTO postings (entry_id, account_id, amount, booked_at) "
         f"SELECT {e} + g, "
         f"CASE WHEN side = 0 THEN {available} WHEN j IN (0, 2) THEN {issuance('issuer')} "
         f"ELSE {redemption('redeemer')} END, "
-        "CASE j WHEN 0 THEN p WHEN 1 THEN -r WHEN 2 THEN -f ELSE r END * (1 - 2 * side) "
+        "CASE j WHEN 0 THEN p WHEN 1 THEN -r WHEN 2 THEN -f ELSE r END * (1 - 2 * side), "
+        f"{when('g')} "
         f"FROM ({facts.format(series=series)}) AS x CROSS JOIN (SELECT 0 AS side UNION ALL SELECT 1) AS sides"
     )
     lots = (
@@ -155,8 +157,8 @@ def _sql(dialect: str, partners: list, first: dict[str, int], members: int) -> d
         f"FROM (SELECT g AS k, 10 + (g * 7919) % 191 AS p FROM {sales_series}) AS base) AS x"
     )
     movements = (
-        f"{prefix}INSERT INTO lot_movements (lot_id, entry_id, points) "
-        f"SELECT {lot} + k, {e} + g, CASE j WHEN 1 THEN -r WHEN 2 THEN -f ELSE r END "
+        f"{prefix}INSERT INTO lot_movements (lot_id, entry_id, points, booked_at) "
+        f"SELECT {lot} + k, {e} + g, CASE j WHEN 1 THEN -r WHEN 2 THEN -f ELSE r END, {when('g')} "
         f"FROM ({facts.format(series=series)}) AS x WHERE j > 0"
     )
     return {"entries": entries, "postings": postings, "lots": lots, "movements": movements}
@@ -212,6 +214,8 @@ def seed(db: Database, postings: int, progress: bool, members: int | None = None
             first = {"entry": first["journal_entries"], "lot": first["lots"], "account": first["accounts"]}
             connection.execute(members_sql, {"n": member_count, "t": start_of_time})
             connection.execute(accounts_sql, {"n": member_count, "first": first["account"]})
+            # The months the seeded entries are booked in, as a hub running through them would have made them.
+            partitions.ensure(connection, now=utc_now(), since=partitions.month_of(t0))
 
     statements = {name: text(sql) for name, sql in _sql(dialect, partners, first, member_count).items()}
     bar = click.progressbar(length=sales, label=f"  {'seed: ' + format(postings, ',') + ' settlement postings':<44}",

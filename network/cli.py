@@ -77,7 +77,7 @@ def _db():
 
 @main.group()
 def db() -> None:
-    """Create and upgrade the database schema."""
+    """Upgrade the database schema; make its monthly partitions."""
 
 
 @db.command("upgrade")
@@ -89,6 +89,35 @@ def db_upgrade(revision: str) -> None:
 
     upgrade(_db().engine, revision, master_key_file=current_app.config["COALITION_MASTER_KEY_FILE"])
     click.echo(f"database at {revision}: {_db().engine.url.render_as_string(hide_password=True)}")
+
+
+@db.command("partitions")
+@click.option("--ahead", default=None, type=click.IntRange(0, 120), show_default="3",
+              help="months to make ahead of the current one")
+@with_appcontext
+def db_partitions(ahead: int | None) -> None:
+    """Make the coming months' ledger partitions, and list them all.
+
+    PostgreSQL only; safe to run at any time (cron, monthly). Rows booked in
+    a month that had none wait in the default partition and move into the
+    month's as it is made.
+    """
+    from network.ledger import partitions
+
+    with _db().engine.begin() as connection:
+        if not partitions.partitioned(connection, partitions.TABLES[0]):
+            click.echo(f"{connection.dialect.name}: postings and lot movements are one table each; nothing to make")
+            return
+        made = partitions.ensure(connection, now=current_app.config["CLOCK"](),
+                                 ahead=partitions.MONTHS_AHEAD if ahead is None else ahead)
+        listed = partitions.listing(connection)
+    for name in made:
+        click.echo(f"made {name}")
+    click.echo(f"{'table':<14} {'partition':<24} {'month':<8} {'rows':>12}")
+    for part in listed:
+        month = "default" if part.month is None else f"{part.month:%Y-%m}"
+        rows = f"{part.rows:,}" if part.month is None else f"~{part.rows:,}"
+        click.echo(f"{part.table:<14} {part.name:<24} {month:<8} {rows:>12}")
 
 
 @main.group("members")

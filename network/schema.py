@@ -10,6 +10,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from network.clock import utc_now
+from network.ledger import partitions
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -27,14 +30,24 @@ def heads() -> tuple[str, ...]:
     return tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
 
 
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """What comparing the schema with the models looks at: not the monthly partitions, which no model names."""
+    return not (type_ == "table" and name is not None and partitions.is_partition(name))
+
+
 def upgrade(engine: Engine, revision: str = "head", master_key_file: str | None = None) -> None:
-    """`master_key_file`: where the migration encrypting members' data finds the master key when COALITION_MASTER_KEY is unset."""
+    """`master_key_file`: where the migration encrypting members' data finds the master key when COALITION_MASTER_KEY is unset.
+
+    On PostgreSQL the months ahead get their partitions too, whether or not
+    a migration ran: upgrading is what a deployment does anyway.
+    """
     cfg = alembic_config(engine)
     cfg.attributes["master_key_file"] = master_key_file
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
+            partitions.ensure(connection, now=utc_now())
         return
     # SQLite alters a table by rebuilding it, which its foreign keys forbid while rows refer to it; they can
     # only be switched off outside a transaction (Alembic's batch mode documentation). Checked again after.

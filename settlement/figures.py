@@ -39,6 +39,14 @@ class Period:
     end: datetime
 
 
+@dataclass(frozen=True)
+class Opening:
+    """Points members held at `at`, by issuer: a closed statement's outstanding, where the next one starts."""
+
+    at: datetime
+    held: dict[int | None, int]
+
+
 @dataclass
 class Figures:
     """What each party did in the period and what it owes; parties are partner ids, NETWORK for the network."""
@@ -79,7 +87,11 @@ def _booked_in(period: Period, column):
 
 
 def _movements(*columns):
-    """SELECT columns FROM lot movements with their entry and lot: every figure but issuance reads them."""
+    """SELECT columns FROM lot movements with their entry and lot: every figure but issuance reads them.
+
+    A period is chosen by the movement's own `booked_at` (its entry's): on
+    PostgreSQL the table is partitioned by it, so a month reads one partition.
+    """
     return (
         select(*columns)
         .select_from(LotMovement)
@@ -144,8 +156,14 @@ class Spent:
     obligations: dict[tuple[int | None, int], int]  # (issuer, redeemer) -> minor units, issuer != redeemer
 
 
-def settle(session: Session, period: Period, currency: str) -> Figures:
-    """The period's figures: one step per figure a statement shows, each one or two GROUP BYs."""
+def settle(session: Session, period: Period, currency: str, *, opening: Opening | None = None) -> Figures:
+    """The period's figures: one step per figure a statement shows, each one or two GROUP BYs.
+
+    `opening`: the outstanding points at the period's start, when a closed
+    statement says them; without it they are summed from the first entry.
+    """
+    if opening is not None and opening.at != period.start:
+        raise ValueError(f"an opening at {opening.at} does not start a period from {period.start}")
     contracts = Contracts.of(session, currency)
     issued = issued_less_clawbacks(session, period, contracts)
     spent = spent_less_reversals(session, period, contracts)
@@ -158,7 +176,7 @@ def settle(session: Session, period: Period, currency: str) -> Figures:
         matrix=spent.matrix,
         obligations=spent.obligations,
         expired=breakage(session, period),
-        outstanding=outstanding(session, period.end),
+        outstanding=outstanding(session, period.end, opening=opening),
         contracts=partners_contracts(session, contracts, period.end),
     )
 
@@ -188,7 +206,8 @@ def _issue_points(session: Session, period: Period, contracts: Contracts) -> dic
         points[IssueKey(issuer, version_id)] += credit
     clawed_back = (  # a refund takes back its own partner's points; another issuer's it spends (below)
         _movements(lot.issuer_id, version, int_sum(-LotMovement.points))
-        .where(entry.kind == EntryKind.REFUND, entry.partner_id == lot.issuer_id, _booked_in(period, entry.booked_at))
+        .where(entry.kind == EntryKind.REFUND, entry.partner_id == lot.issuer_id,
+               _booked_in(period, LotMovement.booked_at))
         .group_by(lot.issuer_id, version)
     )
     for issuer, version_id, taken in session.execute(clawed_back):
@@ -225,7 +244,7 @@ def _spend_points(session: Session, period: Period, contracts: Contracts) -> dic
     query = (
         _movements(lot.issuer_id, entry.partner_id, version, int_sum(-LotMovement.points))
         .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == EntryKind.REDEMPTION_REVERSAL))
-        .where(spends, _booked_in(period, entry.booked_at))
+        .where(spends, _booked_in(period, LotMovement.booked_at))
         .group_by(lot.issuer_id, entry.partner_id, version)
     )
     points: dict[SpendKey, int] = defaultdict(int)
@@ -239,7 +258,7 @@ def breakage(session: Session, period: Period) -> dict[int | None, int]:
     expired: dict[int | None, int] = defaultdict(int)
     query = (
         _movements(Lot.issuer_id, int_sum(-LotMovement.points))
-        .where(JournalEntry.kind.in_(BREAKAGE_ENTRIES), _booked_in(period, JournalEntry.booked_at))
+        .where(JournalEntry.kind.in_(BREAKAGE_ENTRIES), _booked_in(period, LotMovement.booked_at))
         .group_by(Lot.issuer_id)
     )
     for issuer, points in session.execute(query):
@@ -247,22 +266,25 @@ def breakage(session: Session, period: Period) -> dict[int | None, int]:
     return expired
 
 
-def outstanding(session: Session, end: datetime) -> dict[int | None, int]:
+def outstanding(session: Session, end: datetime, *, opening: Opening | None = None) -> dict[int | None, int]:
     """Points members still hold at `end`, by issuer: each issuer's liability.
 
     Every lot credited before it, less every movement booked before it but a
     hold's: held points are still the member's until captured, and a release
-    gives them back.
+    gives them back. With an `opening` (what members held at an earlier
+    time: the last statement's figure), only what was booked since is read,
+    so a month's close reads that month and not the years before it.
     """
     entry, lot = JournalEntry, Lot
-    held: dict[int | None, int] = defaultdict(int)
+    since = Period(opening.at if opening else None, end)
+    held: dict[int | None, int] = defaultdict(int, opening.held if opening else {})
     credited = (
         select(lot.issuer_id, int_sum(lot.points)).join(entry, entry.id == lot.entry_id)
-        .where(entry.booked_at < end).group_by(lot.issuer_id)
+        .where(_booked_in(since, entry.booked_at)).group_by(lot.issuer_id)
     )
     moved = (
         _movements(lot.issuer_id, int_sum(LotMovement.points))
-        .where(entry.booked_at < end, entry.kind.not_in(HOLD_ENTRIES)).group_by(lot.issuer_id)
+        .where(_booked_in(since, LotMovement.booked_at), entry.kind.not_in(HOLD_ENTRIES)).group_by(lot.issuer_id)
     )
     for query in (credited, moved):
         for issuer, points in session.execute(query):

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from network.errors import Invalid, NotFound
 from network.models import Partner, Statement
 from settlement.canonical import canonical_bytes, sha256_hex
-from settlement.figures import Period, settle
+from settlement.figures import NETWORK, Opening, Period, settle
 from settlement.merkle import inclusion_proof, merkle_root, section_index, section_leaves
-from settlement.statement import build
+from settlement.statement import NETWORK_SLUG, build
 
 
 class Draft(NamedTuple):
@@ -39,7 +39,8 @@ def draft(session: Session, *, end: datetime, now: datetime, grace: timedelta, c
         raise Invalid(f"A period can end at the latest {int(grace.total_seconds())} s before now",
                       {"end": [f"must be at or before {(now - grace).isoformat()}"]}, code="period_not_over")
     last = session.execute(
-        select(Statement.sequence, Statement.period_end, Statement.hash).order_by(Statement.sequence.desc()).limit(1)
+        select(Statement.sequence, Statement.period_end, Statement.hash, Statement.canonical)
+        .order_by(Statement.sequence.desc()).limit(1)
     ).first()
     start = last.period_end if last else None
     if start is not None and end <= start:
@@ -47,10 +48,24 @@ def draft(session: Session, *, end: datetime, now: datetime, grace: timedelta, c
                       {"end": [f"must be after {start.isoformat()}"]}, code="period_closed")
     sequence = last.sequence + 1 if last else 1
     slugs = dict(session.execute(select(Partner.id, Partner.slug)).all())
-    statement = build(settle(session, Period(start, end), currency), sequence=sequence, network=network, slugs=slugs,
-                      previous_hash=last.hash if last else None)
+    opening = _opening(last.canonical, start, slugs) if last else None
+    statement = build(settle(session, Period(start, end), currency, opening=opening), sequence=sequence,
+                      network=network, slugs=slugs, previous_hash=last.hash if last else None)
     statement["merkle_root"] = merkle_root(section_leaves(statement["partners"]))
     return Draft(start, statement)
+
+
+def _opening(canonical: str, at: datetime, slugs: dict[int, str]) -> Opening | None:
+    """The last statement's outstanding points, by issuer: the next period rolls them forward.
+
+    None (sum them from the first entry) if it names a partner this hub no
+    longer knows by that slug.
+    """
+    ids = {slug: party for party, slug in slugs.items()} | {NETWORK_SLUG: NETWORK}
+    sections = json.loads(canonical)["partners"]
+    if any(section["partner"] not in ids for section in sections):
+        return None
+    return Opening(at, {ids[section["partner"]]: section["outstanding"] for section in sections})
 
 
 def close_period(

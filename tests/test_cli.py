@@ -19,7 +19,7 @@ COMMANDS = {
     "": ["aliases", "db", "demo", "events", "expire", "holds", "import", "import-balances", "keys", "ledger", "members",
          "openapi", "plugins", "serve", "settlement", "staff", "tiers"],
     "aliases": ["import"],
-    "db": ["upgrade"],
+    "db": ["partitions", "upgrade"],
     "events": ["deliver", "prune", "replay", "scan", "status"],
     "holds": ["release"],
     "keys": ["rotate"],

@@ -1,6 +1,6 @@
 """`coalition ledger check` finds a broken ledger and names the broken invariant."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -24,9 +24,9 @@ def _break_balance(session):
 
 
 def _break_entry(session):
-    entry = session.scalar(select(JournalEntry.id))
+    entry, booked_at = session.execute(select(JournalEntry.id, JournalEntry.booked_at)).first()
     account = session.scalar(select(Account.id).where(Account.kind == "issuance"))
-    session.execute(insert(Posting).values(entry_id=entry, account_id=account, amount=-3))
+    session.execute(insert(Posting).values(entry_id=entry, account_id=account, amount=-3, booked_at=booked_at))
 
 
 def _break_lot(session):
@@ -40,6 +40,12 @@ def _break_debt(session):
                                         points=5, remaining=5, created_at=datetime.now(timezone.utc)))
 
 
+def _break_booking(session):
+    """A posting booked a second after its entry: a month's close would count it in the wrong partition."""
+    posting = session.execute(select(Posting.id, Posting.booked_at).where(Posting.amount > 0)).first()
+    session.execute(update(Posting).where(Posting.id == posting.id).values(booked_at=posting.booked_at + timedelta(seconds=1)))
+
+
 @pytest.mark.parametrize(
     ("corrupt", "broken"),
     [
@@ -47,6 +53,7 @@ def _break_debt(session):
         (_break_entry, {"every entry sums to zero", "all postings sum to zero", "partner issuance equals its lots less refunds"}),
         (_break_lot, {"available and pending balances equal their lots", "lots equal their movements"}),
         (_break_debt, {"owed balances equal open debts"}),
+        (_break_booking, {"postings and movements are booked with their entry"}),
     ],
 )
 def test_a_corrupted_ledger_fails_naming_the_invariant(world, database, runner, corrupt, broken):

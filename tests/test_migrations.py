@@ -10,12 +10,12 @@ from sqlalchemy import create_engine, text
 
 from network.db import make_engine
 from network.models import Base
-from network.schema import MIGRATIONS, alembic_config, upgrade
+from network.schema import MIGRATIONS, alembic_config, include_name, upgrade
 
 
 def test_migrations_match_the_models(database):
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name})
         assert compare_metadata(context, Base.metadata) == []
 
 
@@ -57,7 +57,7 @@ def test_a_database_upgrades_one_revision_at_a_time_and_back(empty_engine, tmp_p
         assert MigrationContext.configure(connection).get_current_revision().startswith("0005")
     upgrade(empty_engine, "head", master_key_file=str(tmp_path / "master.key"))
     with empty_engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name})
         assert compare_metadata(context, Base.metadata) == []
 
 

@@ -308,7 +308,7 @@ def _write(session: Session, partner: PartnerRef, booked: list[tuple[_Claim, int
         lots.append({"member_id": claim.holder.member_id, "account_id": account, "entry_id": entry_id, "points": points,
                      "remaining": points, "earned_at": claim.earned_at, "available_at": claim.earned_at,
                      "expires_at": claim.earned_at + lifetime})
-    bulk.insert_many(connection, _postings, postings)
+    bulk.insert_many(connection, _postings, postings, same={"booked_at": now})
     bulk.insert_many(connection, _lots, lots, same={"issuer_id": partner.id})
     return entry_of_order
 

@@ -297,7 +297,7 @@ def _write_earnings(session: Session, partner: PartnerRef, earning: list[Booked]
                      "remaining": b.points, "available_at": UNPAID if b.sale.awaiting_payment else window})
         award_list += award_rows(entry_id, b.awards)
     bulk.insert_together(connection, [
-        (_postings, postings, {}),
+        (_postings, postings, {"booked_at": now}),
         (_lots, lots, {"issuer_id": partner.id, "earned_at": now, "expires_at": now + lifetime}),
         (_awards, award_list, {}),
     ])

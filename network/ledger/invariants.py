@@ -91,6 +91,17 @@ def _lots_match_movements(session: Session):
         yield f"lot {lot_id}: {points} points {total:+d} moved, but {remaining} remaining"
 
 
+def _rows_booked_with_their_entry(session: Session):
+    """Postings and lot movements carry their entry's booking time: what settlement and the partitions go by."""
+    for table in (Posting, LotMovement):
+        query = (
+            select(table.id, table.entry_id).join(JournalEntry, JournalEntry.id == table.entry_id)
+            .where(table.booked_at != JournalEntry.booked_at)
+        )
+        for row_id, entry_id in session.execute(query):
+            yield f"{table.__tablename__} {row_id}: booked apart from entry {entry_id}"
+
+
 def _issuance_matches_lots(session: Session):
     """A partner's issuance account is what its lots credited, less what its own refunds took back from them.
 
@@ -282,6 +293,7 @@ CHECKS = {
     "available and pending balances equal their lots": _balances_match_lots,
     "owed balances equal open debts": _owed_matches_debts,
     "lots equal their movements": _lots_match_movements,
+    "postings and movements are booked with their entry": _rows_booked_with_their_entry,
     "partner issuance equals its lots less refunds": _issuance_matches_lots,
     "no available balance below zero": _no_negative_available,
     "awards add up to their entries": _awards_explain_entries,

@@ -86,7 +86,11 @@ _MOVE_BALANCE = (
 )
 _INSERT_LOT = insert(_lots)
 _TAKE_FROM_LOT = update(_lots).where(_lots.c.id == bindparam("lot")).values(remaining=bindparam("left"))
-_INSERT_MOVEMENTS = insert(_movements)
+#: A lot's movement, booked at its entry's time: the statement copies it, so the two cannot differ.
+INSERT_MOVEMENTS = insert(_movements).values(
+    lot_id=bindparam("lot_id"), entry_id=bindparam("entry_id"), points=bindparam("points"),
+    booked_at=select(_entries.c.booked_at).where(_entries.c.id == bindparam("entry_id")).scalar_subquery(),
+)
 
 
 def post(
@@ -124,7 +128,8 @@ def post(
             "booked_at": booked_at,
         },
     ).scalar_one()
-    connection.execute(_INSERT_POSTINGS, [{"entry_id": entry_id, "account_id": a, "amount": n} for a, n in legs])
+    connection.execute(_INSERT_POSTINGS, [{"entry_id": entry_id, "account_id": a, "amount": n, "booked_at": booked_at}
+                                          for a, n in legs])
     if member is not None:
         kinds = {account_id: kind for kind, account_id in member.ids.items()}
         changes: dict[int, int] = defaultdict(int)
@@ -245,7 +250,7 @@ def take(session: Session, taking: Taking, entry_id: int) -> None:
     if taking.moves:
         connection = session.connection()
         connection.execute(_TAKE_FROM_LOT, [{"lot": lot, "left": left} for lot, _, left in taking.moves])
-        connection.execute(_INSERT_MOVEMENTS, [{"lot_id": lot, "entry_id": entry_id, "points": -n} for lot, n, _ in taking.moves])
+        connection.execute(INSERT_MOVEMENTS, [{"lot_id": lot, "entry_id": entry_id, "points": -n} for lot, n, _ in taking.moves])
 
 
 def consume_lots(

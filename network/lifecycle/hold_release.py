@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from network.ledger import journal
@@ -97,7 +97,7 @@ def move(session: Session, lots: list[HeldLot], points: int, entry_id: int) -> d
         connection.execute(update(_lots).where(_lots.c.id == movement["lot_id"])
                            .values(remaining=_lots.c.remaining + movement["points"]))
     if movements:
-        connection.execute(insert(_movements), movements)
+        connection.execute(journal.INSERT_MOVEMENTS, movements)
     return by_issuer
 
 

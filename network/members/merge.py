@@ -31,7 +31,7 @@ from network.ledger.journal import AVAILABLE, HELD, OWED, PENDING, MemberAccount
 from network.ledger.kinds import EntryKind
 from network.lifecycle import expiry, upkeep
 from network.members import cards
-from network.models import Account, Card, Debt, Lot, LotMovement, Member, Referral
+from network.models import Account, Card, Debt, Lot, Member, Referral
 
 MOVED_KINDS = (AVAILABLE, PENDING)
 
@@ -148,7 +148,7 @@ def _move_lots(session: Session, absorbed: MemberAccounts, survivor: MemberAccou
         return 0
     connection = session.connection()
     connection.execute(_EMPTY_LOT, [{"lot": lot.id} for lot in open_lots])
-    connection.execute(insert(LotMovement), [{"lot_id": lot.id, "entry_id": entry_id, "points": -lot.remaining} for lot in open_lots])
+    connection.execute(journal.INSERT_MOVEMENTS, [{"lot_id": lot.id, "entry_id": entry_id, "points": -lot.remaining} for lot in open_lots])
     connection.execute(insert(Lot), [
         {
             "member_id": survivor.member_id, "account_id": survivor.ids[kind], "issuer_id": lot.issuer_id,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from network.errors import Conflict, InsufficientPoints, Invalid, NotFound
@@ -194,7 +194,7 @@ def reverse(session: Session, partner: PartnerRef, redemption_id: int, *, now: d
         session.execute(update(Lot).where(Lot.id == row.lot_id).values(remaining=Lot.remaining - row.points))
         by_issuer[row.issuer_id] = by_issuer.get(row.issuer_id, 0) - row.points
     session.execute(
-        insert(LotMovement.__table__), [{"lot_id": row.lot_id, "entry_id": reversal_id, "points": -row.points} for row in consumed]
+        journal.INSERT_MOVEMENTS, [{"lot_id": row.lot_id, "entry_id": reversal_id, "points": -row.points} for row in consumed]
     )
     rewards.on_reversal(session, entry.id, reversal_id)
     # The member may have been merged or deleted since: the points follow where its others went.
