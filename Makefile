@@ -30,8 +30,11 @@ serve: $(STAMP)
 	test -n "$$DATABASE_URL" || unset DATABASE_URL; \
 	$(BIN)/coalition db upgrade && $(BIN)/coalition serve --host $(HOST) --port $(PORT)
 
+# The bench's table, then the scale run (1M members, 20M postings; PostgreSQL, about 15 minutes; SCALE=0 skips it).
+SCALE ?= 1
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+	if [ "$(SCALE)" != 0 ]; then $(BIN)/python -m bench.scale; fi
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -11,6 +11,7 @@ from network.ledger import partitions
 from settlement.figures import outstanding
 from settlement.statement import NETWORK_SLUG
 from tests.support.holds import hold
+from tests.support.metrics import scrape, value
 
 
 def close(hub, end: datetime) -> dict:
@@ -137,3 +138,19 @@ def test_the_migration_made_each_month_from_the_first_booked_to_three_ahead_and_
             assert partitions.partition_name(table, partitions.add_months(now, ahead)) in result.output
         assert f"{table}_default" in names
     assert all(partitions.is_partition(name) for name in names)
+
+
+def test_metrics_say_how_far_the_partitions_reach_and_what_waits_for_one(backend, world, clock, database, hub):
+    clock.now = datetime(2044, 1, 10, 9, 0, tzinfo=timezone.utc)  # a month nobody made
+    assert hub.sale(world.coffee, world.card, "40.00", occurred_at="2044-01-10T08:00:00Z").status_code == 201
+    found = scrape(hub.client)
+    if backend == "sqlite":
+        assert not [key for key in found if key[0].startswith("coalition_ledger_")]
+        return
+    assert value(found, "coalition_ledger_partition_months_ahead") == -1
+    assert value(found, "coalition_ledger_rows_awaiting_partition") == 2  # the sale's two postings
+    with database.engine.begin() as connection:
+        partitions.ensure(connection, now=clock.now, ahead=2)
+    found = scrape(hub.client)
+    assert value(found, "coalition_ledger_partition_months_ahead") == 2
+    assert value(found, "coalition_ledger_rows_awaiting_partition") == 0

@@ -40,6 +40,14 @@ class Partition:
     rows: int
 
 
+@dataclass(frozen=True)
+class Cover:
+    """How far the partitions reach: what /metrics shows, so a cron job that stopped is seen months before it matters."""
+
+    months_ahead: int  # whole months after the current one made for every table; -1: not even the current one
+    waiting: int  # rows in the default partitions: booked in a month nobody made
+
+
 def is_partition(name: str) -> bool:
     """Whether a table is one of these partitions: the schema's comparison with the models leaves them out."""
     return bool(_PARTITION.match(name))
@@ -129,3 +137,19 @@ def listing(connection: Connection) -> list[Partition]:
             else:
                 found.append(Partition(table, name, date(int(name[-7:-3]), int(name[-2:]), 1), estimate))
     return sorted(found, key=lambda p: (p.table, p.month is None, p.month or date.min))
+
+
+def cover(connection: Connection, *, now: datetime) -> Cover | None:
+    """None where nothing is partitioned (SQLite, or PostgreSQL before migration 0018)."""
+    if not partitioned(connection, TABLES[0]):
+        return None
+    ahead, waiting = None, 0
+    for table in TABLES:
+        made = 0
+        while made <= 120 and connection.execute(
+            text("SELECT to_regclass(:name)"), {"name": partition_name(table, add_months(month_of(now), made))}
+        ).scalar() is not None:
+            made += 1
+        ahead = made - 1 if ahead is None else min(ahead, made - 1)
+        waiting += connection.execute(text(f"SELECT count(*) FROM {table}_default")).scalar_one()
+    return Cover(ahead, waiting)

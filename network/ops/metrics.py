@@ -100,10 +100,11 @@ def _children(count: Counter, total: Counter, channel: str) -> tuple:
 
 
 class Backlog:
-    """The outbox's backlog and each webhook's figures, read from the database at scrape time; nothing when the database
-    does not answer.
+    """The outbox's backlog, each webhook's figures and the ledger partitions' reach, read from the database at scrape
+    time; nothing when the database does not answer.
 
-    `read` returns network.events.figures' `Backlog` and `WebhookFigures` (this module imports no layer of the hub, so
+    `read` returns network.events.figures' `Backlog` and `WebhookFigures`, and network.ledger.partitions' `Cover` or
+    None (this module imports no layer of the hub, so
     it takes them as they come). A webhook's series are labelled with its partner's slug: as many as partners.
     """
 
@@ -114,7 +115,13 @@ class Backlog:
         found = self.read()
         if found is None:
             return
-        outbox, webhooks = found
+        outbox, webhooks, ledger = found
+        if ledger is not None:  # PostgreSQL's monthly partitions of postings and lot movements
+            yield GaugeMetricFamily("coalition_ledger_partition_months_ahead", "Whole months after the current one whose "
+                                    "ledger partitions are made (coalition db partitions; below 1: run it)",
+                                    value=ledger.months_ahead)
+            yield GaugeMetricFamily("coalition_ledger_rows_awaiting_partition", "Postings and lot movements booked in a "
+                                    "month with no partition, waiting in the default one", value=ledger.waiting)
         yield GaugeMetricFamily("coalition_outbox_events_not_fanned_out", "Events written but not yet turned into "
                                 "deliveries (coalition events deliver does that)", value=outbox.not_fanned_out)
         yield GaugeMetricFamily("coalition_outbox_pending_deliveries", "Deliveries waiting to be sent or retried",

@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from network.db import Database
 from network.events import figures
+from network.ledger import partitions
 
 #: How long the probe waits to connect, and then for each statement (libpq counts connect_timeout in whole seconds).
 SECONDS = 2
@@ -55,10 +56,11 @@ class Probe:
         with self.engine.connect() as connection:
             return Revisions(tuple(MigrationContext.configure(connection).get_current_heads()), code)
 
-    def backlog(self, now: datetime) -> tuple[figures.Backlog, list[figures.WebhookFigures]]:
-        """The outbox's backlog and each webhook's figures; raises SQLAlchemy's error when the database does not answer in time."""
+    def backlog(self, now: datetime) -> tuple[figures.Backlog, list[figures.WebhookFigures], partitions.Cover | None]:
+        """The outbox's backlog, each webhook's figures and the ledger partitions' reach; raises SQLAlchemy's error when
+        the database does not answer in time."""
         with self.engine.connect() as connection, Session(connection) as session:
-            return figures.backlog(session, now), figures.per_webhook(session, now)
+            return figures.backlog(session, now), figures.per_webhook(session, now), partitions.cover(connection, now=now)
 
 
 def bounded_engine(engine: Engine) -> Engine:
