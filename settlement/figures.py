@@ -86,17 +86,19 @@ def _booked_in(period: Period, column):
     return condition if period.start is None else condition & (column >= period.start)
 
 
-def _movements(*columns):
-    """SELECT columns FROM lot movements with their entry and lot: every figure but issuance reads them.
+def _movements(period: Period, *columns):
+    """SELECT columns FROM the period's lot movements with their entry and lot: every figure but issuance reads them.
 
-    A period is chosen by the movement's own `booked_at` (its entry's): on
-    PostgreSQL the table is partitioned by it, so a month reads one partition.
+    A movement is booked with its entry (a ledger invariant), so both are
+    chosen by booking time: on PostgreSQL the movements' partition for the
+    month, and the entries' index, rather than every entry ever booked.
     """
     return (
         select(*columns)
         .select_from(LotMovement)
         .join(JournalEntry, JournalEntry.id == LotMovement.entry_id)
         .join(Lot, Lot.id == LotMovement.lot_id)
+        .where(_booked_in(period, LotMovement.booked_at), _booked_in(period, JournalEntry.booked_at))
     )
 
 
@@ -205,9 +207,8 @@ def _issue_points(session: Session, period: Period, contracts: Contracts) -> dic
     for issuer, version_id, credit in session.execute(credited):
         points[IssueKey(issuer, version_id)] += credit
     clawed_back = (  # a refund takes back its own partner's points; another issuer's it spends (below)
-        _movements(lot.issuer_id, version, int_sum(-LotMovement.points))
-        .where(entry.kind == EntryKind.REFUND, entry.partner_id == lot.issuer_id,
-               _booked_in(period, LotMovement.booked_at))
+        _movements(period, lot.issuer_id, version, int_sum(-LotMovement.points))
+        .where(entry.kind == EntryKind.REFUND, entry.partner_id == lot.issuer_id)
         .group_by(lot.issuer_id, version)
     )
     for issuer, version_id, taken in session.execute(clawed_back):
@@ -242,9 +243,9 @@ def _spend_points(session: Session, period: Period, contracts: Contracts) -> dic
         | ((entry.kind == EntryKind.REFUND) & (lot.issuer_id.is_(None) | (lot.issuer_id != entry.partner_id)))
     )
     query = (
-        _movements(lot.issuer_id, entry.partner_id, version, int_sum(-LotMovement.points))
+        _movements(period, lot.issuer_id, entry.partner_id, version, int_sum(-LotMovement.points))
         .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == EntryKind.REDEMPTION_REVERSAL))
-        .where(spends, _booked_in(period, LotMovement.booked_at))
+        .where(spends)
         .group_by(lot.issuer_id, entry.partner_id, version)
     )
     points: dict[SpendKey, int] = defaultdict(int)
@@ -257,8 +258,8 @@ def breakage(session: Session, period: Period) -> dict[int | None, int]:
     """Points that expired or were forfeited in the period, by issuer: the issuer keeps what is never spent."""
     expired: dict[int | None, int] = defaultdict(int)
     query = (
-        _movements(Lot.issuer_id, int_sum(-LotMovement.points))
-        .where(JournalEntry.kind.in_(BREAKAGE_ENTRIES), _booked_in(period, LotMovement.booked_at))
+        _movements(period, Lot.issuer_id, int_sum(-LotMovement.points))
+        .where(JournalEntry.kind.in_(BREAKAGE_ENTRIES))
         .group_by(Lot.issuer_id)
     )
     for issuer, points in session.execute(query):
@@ -283,8 +284,8 @@ def outstanding(session: Session, end: datetime, *, opening: Opening | None = No
         .where(_booked_in(since, entry.booked_at)).group_by(lot.issuer_id)
     )
     moved = (
-        _movements(lot.issuer_id, int_sum(LotMovement.points))
-        .where(_booked_in(since, LotMovement.booked_at), entry.kind.not_in(HOLD_ENTRIES)).group_by(lot.issuer_id)
+        _movements(since, lot.issuer_id, int_sum(LotMovement.points))
+        .where(entry.kind.not_in(HOLD_ENTRIES)).group_by(lot.issuer_id)
     )
     for query in (credited, moved):
         for issuer, points in session.execute(query):
