@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, text
+from alembic import command
+from sqlalchemy import event, inspect, text
 
 from network.ledger import partitions
+from network.schema import alembic_config, upgrade
 from settlement.figures import outstanding
 from settlement.statement import NETWORK_SLUG
 from tests.support.holds import hold
@@ -154,3 +156,31 @@ def test_metrics_say_how_far_the_partitions_reach_and_what_waits_for_one(backend
     found = scrape(hub.client)
     assert value(found, "coalition_ledger_partition_months_ahead") == 2
     assert value(found, "coalition_ledger_rows_awaiting_partition") == 0
+
+
+def test_migration_0018_keeps_every_row_on_the_way_down_and_up_again(world, database):
+    """The upgrade rewrites both tables into their months (PostgreSQL) or adds the column (SQLite); the downgrade undoes it."""
+    world.hub.sale(world.coffee, world.card, "40.00")
+    assert world.hub.redeem(world.grocer, world.card, 15).status_code == 201
+
+    def rows():
+        with database.engine.connect() as connection:
+            return [connection.execute(text(f"SELECT count(*), sum({column}) FROM {table}")).one()
+                    for table, column in (("postings", "amount"), ("lot_movements", "points"))]
+
+    before = rows()
+    assert before[0][0] == 4 and before[1][0] == 1
+    cfg = alembic_config(database.engine)
+    with database.engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0017")
+    try:
+        assert rows() == before
+        with database.engine.connect() as connection:
+            assert "booked_at" not in {column["name"] for column in inspect(connection).get_columns("postings")}
+            assert not partitions.partitioned(connection, "postings")
+    finally:
+        upgrade(database.engine)
+    assert rows() == before  # and the fixture's ledger check finds each row booked with its entry
+    with database.engine.connect() as connection:
+        assert partitions.partitioned(connection, "lot_movements") == (database.engine.dialect.name == "postgresql")

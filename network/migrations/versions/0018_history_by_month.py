@@ -83,9 +83,9 @@ def downgrade() -> None:
     for table, (columns, _, _) in SHAPES.items():
         listed = ", ".join(columns)
         op.execute(f"CREATE TABLE {table}_whole (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+        op.execute(f"ALTER TABLE {table}_whole DROP COLUMN booked_at")
         op.execute(f"INSERT INTO {table}_whole ({listed}) SELECT {listed} FROM {table}")
         op.execute(f"ALTER SEQUENCE {table}_id_seq OWNED BY {table}_whole.id")
         op.execute(f"DROP TABLE {table}")
         op.execute(f"ALTER TABLE {table}_whole RENAME TO {table}")
-        op.execute(f"ALTER TABLE {table} DROP COLUMN booked_at")
         _keys(table, "id")
