@@ -2,9 +2,9 @@
 
 The earn's speed is bounded by its waits on the server (docs/scaling.md), so
 the count is what a change to the hot path must not raise unnoticed. On
-PostgreSQL the sale's postings, lot and awards go in one statement of CTEs
-(network.ledger.bulk.insert_together); a member's second sale of the day
-writes no activity.
+PostgreSQL the sale's entry, postings, lot, awards and balance go in one
+statement of CTEs (network.ledger.bulk.insert_entries_with); a member's
+second sale of the day writes no activity.
 """
 
 from __future__ import annotations
@@ -38,17 +38,20 @@ def sent(monkeypatch):
     return statements
 
 
-def test_a_sale_sends_its_postings_lot_and_awards_in_one_statement(hub, world, database, sent):
+def test_a_sale_sends_its_entry_postings_lot_awards_and_balance_in_one_statement(hub, world, database, sent):
     hub.sale(world.coffee, world.card, "1.00", order="WARM-1")  # the member's first of the day, and the caller's
     sent.clear()
     assert hub.sale(world.coffee, world.card, "12.50", order="RT-1").status_code == 201
     writes = [statement[:60] for statement in sent]
-    # The card with its lock, the order, the entry, its postings, lot and awards, the balance, the event, and the
-    # audit event (the idempotency record with it, when the till sends a key): 7, where a statement per table was 9.
-    assert len(sent) == 7, writes
-    (together,) = [statement for statement in sent if statement.startswith("WITH w0 AS (INSERT INTO postings")]
-    assert "w1 AS (INSERT INTO lots" in together and ") INSERT INTO awards" in together
-    assert not any(statement.startswith("UPDATE members") for statement in sent)
+    # The card with its lock, the order, the entry with its postings, lot, awards and the balance, the event, and
+    # the audit event (the idempotency record with it, when the till sends a key): 5, where a statement per table
+    # was 9.
+    assert len(sent) == 5, writes
+    (together,) = [statement for statement in sent if statement.startswith("WITH e AS (INSERT INTO journal_entries")]
+    for part in ("w0 AS (INSERT INTO postings", "w1 AS (INSERT INTO lots", "w2 AS (INSERT INTO awards",
+                 "b AS (UPDATE accounts"):
+        assert part in together, together
+    assert not any(statement.startswith(("UPDATE members", "UPDATE accounts")) for statement in sent)
     with database.session() as session:
         entry = session.scalar(select(Lot.entry_id).order_by(Lot.id.desc()).limit(1))
         assert sorted(session.scalars(select(Posting.amount).where(Posting.entry_id == entry))) == [-12, 12]

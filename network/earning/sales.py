@@ -195,12 +195,15 @@ def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals
           now: datetime, terms: Terms, lock_first: bool) -> None:
     """Write the booked sales, move their members' balances, and what follows an earn: referrals, tiers, events."""
     earning = [b for b in booked if b.awards]  # a sale that earns nothing writes no entry and releases no referral
-    entries = _write_earnings(session, partner, earning, now=now, lifetime=terms.lifetime)
+    # Members locked already (a till's sale): their balances move in the statement that writes the entries.
+    along = _credit(partner, booked) if lock_first and earning else None
+    entries = _write_earnings(session, partner, earning, now=now, lifetime=terms.lifetime, balances=along)
     if not lock_first:
         _lock_holders(session, booked)
     for holder in {id(b.holder): b.holder for b in booked}.values():  # an expired hold ends before the write,
         hold_release.release_expired(session, holder, now)  # so the answer's balance shows it released
-    _credit(session, partner, booked)
+    if along is None:
+        bulk.add_to_balances(session.connection(), _credit(partner, booked))
     cards.touch(session, [b.holder for b in earning], now)
     first_sales = {b.holder.member_id: b.holder for b in earning if b.holder.member_id in referrals}
     for holder in first_sales.values():
@@ -232,14 +235,17 @@ def _lock_holders(session: Session, booked: list[Booked]) -> None:
         raise Retry("A member of the batch was merged while it waited for the lock")
 
 
-def _credit(session: Session, partner: PartnerRef, booked: list[Booked]) -> None:
-    """Move the locked members' running balances by what the batch earned them, one statement for all."""
+def _credit(partner: PartnerRef, booked: list[Booked]) -> dict[int, int]:
+    """What the batch earned the locked members, by account, added to the balances held in memory: one write for all.
+
+    Added in any order with a hold's release (network.lifecycle.hold_release): both only add to balances.
+    """
     changes: dict[int, int] = defaultdict(int)
     for b in booked:
         credited = _credited(partner, b.sale)
         changes[b.holder.ids[credited]] += b.points
         b.holder.balances[credited] += b.points
-    bulk.add_to_balances(session.connection(), {account: change for account, change in changes.items() if change})
+    return {account: change for account, change in changes.items() if change}
 
 
 def _credited(partner: PartnerRef, sale: Sale) -> str:
@@ -262,46 +268,33 @@ def _moves(booked: list[Booked]) -> list[tuple[str, int, int]]:
 
 
 def _write_earnings(session: Session, partner: PartnerRef, earning: list[Booked], *, now: datetime,
-                    lifetime: timedelta) -> dict[int, int]:
-    """Write the entries, postings, lots and awards of sales that earn; returns the entry id of each order."""
-    connection = session.connection()
-    entry_of_order = {
-        row.order_id: row.id
-        for row in bulk.insert_many(
-            connection,
-            _entries,
-            [
-                {
-                    "member_id": b.holder.member_id,
-                    "order_id": b.order_id,
-                    "reason": f"Sale {b.sale.order_id} at {partner.name}: {b.sale.total} {b.sale.total.currency}",
-                    "occurred_at": b.sale.occurred_at,
-                }
-                for b in earning
-            ],
-            same={"kind": EntryKind.EARN, "partner_id": partner.id, "booked_at": now},
-            returning=("id", "order_id"),
-        )
-    }
+                    lifetime: timedelta, balances: dict[int, int] | None = None) -> dict[int, int]:
+    """Write the entries, postings, lots and awards of sales that earn, and move `balances`; returns each order's entry id.
+
+    One statement on PostgreSQL (network.ledger.bulk.insert_entries_with):
+    the rows name their entry by its order until it has an id.
+    """
     issuance = partner.account_id(ISSUANCE)
     window = now + timedelta(days=partner.pending_days)
-    postings, lots, award_list = [], [], []
+    entries, postings, lots, award_list = [], [], [], []
     for b in earning:
-        entry_id = entry_of_order[b.order_id]
         account = b.holder.ids[_credited(partner, b.sale)]
+        entries.append({"member_id": b.holder.member_id, "order_id": b.order_id, "occurred_at": b.sale.occurred_at,
+                        "reason": f"Sale {b.sale.order_id} at {partner.name}: {b.sale.total} {b.sale.total.currency}"})
         postings += [
-            {"entry_id": entry_id, "account_id": issuance, "amount": -b.points},
-            {"entry_id": entry_id, "account_id": account, "amount": b.points},
+            {"entry_id": b.order_id, "account_id": issuance, "amount": -b.points},
+            {"entry_id": b.order_id, "account_id": account, "amount": b.points},
         ]
-        lots.append({"member_id": b.holder.member_id, "account_id": account, "entry_id": entry_id, "points": b.points,
+        lots.append({"member_id": b.holder.member_id, "account_id": account, "entry_id": b.order_id, "points": b.points,
                      "remaining": b.points, "available_at": UNPAID if b.sale.awaiting_payment else window})
-        award_list += award_rows(entry_id, b.awards)
-    bulk.insert_together(connection, [
-        (_postings, postings, {"booked_at": now}),
-        (_lots, lots, {"issuer_id": partner.id, "earned_at": now, "expires_at": now + lifetime}),
-        (_awards, award_list, {}),
-    ])
-    return entry_of_order
+        award_list += award_rows(b.order_id, b.awards)
+    return bulk.insert_entries_with(
+        session.connection(), _entries, entries, {"kind": EntryKind.EARN, "partner_id": partner.id, "booked_at": now},
+        [(_postings, postings, {"booked_at": now}),
+         (_lots, lots, {"issuer_id": partner.id, "earned_at": now, "expires_at": now + lifetime}),
+         (_awards, award_list, {})],
+        balances,
+    )
 
 
 def record_sale(session: Session, partner: PartnerRef, rules: RuleSet, sale: Sale, *, now: datetime,

@@ -14,7 +14,8 @@ import re
 from collections import namedtuple
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Table, any_, bindparam, func, select, update
+from sqlalchemy import Connection, Table, any_, bindparam, column, func, select, update
+from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
 
 from network.models import Account
@@ -53,43 +54,88 @@ def insert_many(
     return result.all() if returning else []
 
 
-#: One table's rows for `insert_together`: the table, the rows (dicts with the same keys), values every row shares.
+#: One table's rows for `insert_entries_with`: the table, the rows (dicts with the same keys), values every row shares.
 Rows = tuple[Table, Sequence[dict], dict]
 
 
-def insert_together(connection: Connection, writes: Sequence[Rows]) -> None:
-    """Insert into several tables at once, none of the rows depending on another's: one round trip on PostgreSQL.
+def insert_entries_with(connection: Connection, entries: Table, rows: Sequence[dict], same: dict,
+                        writes: Sequence[Rows], balances: dict[int, int] | None = None) -> dict:
+    """Insert journal entries and the rows that hang from them, and move balances: one statement on PostgreSQL.
 
-    An earn writes its postings, its lot and its awards, all keyed by the
-    entry written just before: three statements, three waits on the
-    server, where one statement of data-modifying CTEs (`WITH a AS (INSERT
-    ...), b AS (INSERT ...) INSERT ...`) does the same work. Each table's
-    rows travel as arrays, as `insert_many` sends them. On SQLite, which
-    runs in this process, each is an executemany as before.
+    `rows` are the entries, each with its `order_id` (an order has one earn
+    entry); each write's rows name their entry by that order id, in their
+    `entry_id` column, and get the entry's real id on the way in. Returns
+    {order id: entry id}. A sale at a till is thus one statement for its
+    entry, postings, lot, awards and balance, where each was a wait on the
+    server of its own: on PostgreSQL the entries' INSERT is a CTE the others
+    join (`WITH e AS (INSERT ... RETURNING id, order_id), w0 AS (INSERT ...
+    SELECT e.id ... JOIN e) ... SELECT id, order_id FROM e`). On SQLite,
+    in this process, the entries go first and the others after.
     """
-    writes = [(table, rows, same or {}) for table, rows, same in writes if rows]
-    if connection.dialect.name != "postgresql" or len(writes) < 2:
-        for table, rows, same in writes:
-            insert_many(connection, table, rows, same=same)
-        return
-    shapes = tuple((table, tuple(rows[0]), tuple(same)) for table, rows, same in writes)
-    params = {}
-    for n, (table, rows, same) in enumerate(writes):
-        params.update({f"w{n}_{name}": value for name, value in same.items()})
-        params.update({f"w{n}_{column}": [row[column] for row in rows] for column in rows[0]})
+    writes = [(table, table_rows, more or {}) for table, table_rows, more in writes if table_rows]
+    if not rows:
+        return {}
+    if connection.dialect.name != "postgresql":
+        entry_of = {row.order_id: row.id for row in insert_many(connection, entries, rows, same=same,
+                                                                returning=("id", "order_id"))}
+        for table, table_rows, more in writes:
+            insert_many(connection, table, [{**row, "entry_id": entry_of[row["entry_id"]]} for row in table_rows],
+                        same=more)
+        add_to_balances(connection, balances or {})
+        return entry_of
+    changes = {account: change for account, change in (balances or {}).items() if change}
+    one = len(rows) == 1
+    shapes = (entries, tuple(rows[0]), tuple(same),
+              tuple((table, tuple(table_rows[0]), tuple(more)) for table, table_rows, more in writes), min(len(changes), 2), one)
+    params = {f"e_{name}": value for name, value in same.items()}
+    params.update({f"e_{column}": row_values[0] if one else row_values
+                   for column, row_values in ((c, [row[c] for row in rows]) for c in rows[0])})
+    for n, (_, table_rows, more) in enumerate(writes):
+        params.update({f"w{n}_{name}": value for name, value in more.items()})
+        params.update({f"w{n}_{column}": [row[column] for row in table_rows] for column in table_rows[0]})
+    if len(changes) == 1:
+        ((params["b_account"], params["b_change"]),) = changes.items()
+    elif changes:
+        params.update({"b_ids": list(changes), "b_changes": list(changes.values())})
     with connection.connection.cursor() as cursor:
-        cursor.execute(_together_sql(connection.dialect, shapes), params)
+        cursor.execute(_with_entries_sql(connection.dialect, shapes), params)
+        return {order_id: entry_id for entry_id, order_id in cursor.fetchall()}
+
+
+#: The entries' CTE, as the rows that hang from them join it.
+_e = table_clause("e", column("id"), column("order_id"))
 
 
 @functools.cache
-def _together_sql(dialect, shapes: tuple[tuple[Table, tuple[str, ...], tuple[str, ...]], ...]) -> str:
-    """The CTE statement for tables of these columns, each one's parameters prefixed `w<n>_`, sent in binary."""
-    parts = []
-    for n, (table, columns, same) in enumerate(shapes):
-        sql = str(_statement("postgresql-arrays", table, columns, same, (), ()).compile(dialect=dialect))
-        parts.append(re.sub(r"%\((\w+)\)s", rf"%(w{n}_\1)b", sql))
-    *first, last = parts
-    return "WITH " + ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(first)) + " " + last
+def _with_entries_sql(dialect, shapes) -> str:
+    """`insert_entries_with`'s statement for rows of these columns, its parameters prefixed e_, w<n>_ and b_."""
+    entries, columns, same, writes, balances, one = shapes
+    # One entry (a till's sale) is a plain INSERT ... VALUES, and the rows take its id without a join: the
+    # server plans that for less.
+    head = _statement("postgresql" if one else "postgresql-arrays", entries, columns, same, ("id", "order_id"), ())
+    if one:
+        head = head.values({name: bindparam(name, type_=entries.c[name].type) for name in (*columns, *same)})
+    ctes = [f"e AS ({_sql(head, dialect, 'e')})"]
+    for n, (table, table_columns, more) in enumerate(writes):
+        arrays = select(
+            *(func.unnest(bindparam(f"w{n}_{c}", type_=postgresql.ARRAY(table.c[c].type))).label(c) for c in table_columns),
+        ).subquery("x")
+        entry_id = select(_e.c.id).scalar_subquery() if one else _e.c.id
+        picked = [entry_id if c == "entry_id" else arrays.c[c] for c in table_columns]
+        constants = [bindparam(f"w{n}_{name}", type_=table.c[name].type) for name in more]
+        source = select(*picked, *constants).select_from(
+            arrays if one else arrays.join(_e, _e.c.order_id == arrays.c.entry_id))
+        statement = postgresql.insert(table).from_select([*table_columns, *more], source)
+        ctes.append(f"w{n} AS ({_sql(statement, dialect, None)})")
+    if balances:  # 1: one account's, by its id; 2: several, as arrays
+        ctes.append(f"b AS ({_sql(_MOVE_BALANCE if balances == 1 else _PG_BALANCES, dialect, 'b')})")
+    return "WITH " + ", ".join(ctes) + " SELECT id, order_id FROM e"
+
+
+def _sql(statement, dialect, prefix: str | None) -> str:
+    """The statement's SQL with binary placeholders, each renamed `<prefix>_<name>` when a prefix is given."""
+    sql = str(statement.compile(dialect=dialect))
+    return re.sub(r"%\((\w+)\)s", (rf"%({prefix}_\1)b" if prefix else r"%(\1)b"), sql)
 
 
 def _binary(connection: Connection, statement, params: dict, returning: tuple[str, ...]) -> list:
