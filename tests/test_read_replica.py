@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from network.db import make_replica_engine
 from tests.support.hub import ADMIN_TOKEN, HubClient, World
+from tests.support.metrics import scrape, value
 
 REPLICA_URL = os.environ.get("COALITION_TEST_REPLICA_URL", "postgresql+psycopg://postgres@127.0.0.1:5433/postgres")
 REQUIRE_REPLICA = os.environ.get("COALITION_REQUIRE_REPLICA") == "1"
@@ -243,3 +244,32 @@ def test_a_replica_that_does_not_answer_costs_the_history_nothing_but_its_offloa
 def test_a_replica_url_must_be_postgresql(make_app, primary_url, tmp_path):
     with pytest.raises(ValueError, match="DATABASE_REPLICA_URL must be a PostgreSQL URL"):
         make_app(DATABASE=None, DATABASE_URL=primary_url, DATABASE_REPLICA_URL=f"sqlite:///{tmp_path}/replica.db")
+
+
+def test_metrics_show_the_replica_up_and_its_lag_and_a_replica_gone_as_down(
+        replicated, replica_admin, database, primary_url, make_app):
+    hub = HubClient(replicated.test_client(), ADMIN_TOKEN)
+    world = World.build(hub)
+    replayed(database.engine, replica_admin)
+    found = scrape(hub.client)
+    assert value(found, "coalition_replica_up") == 1
+    assert value(found, "coalition_replica_lag_seconds") == 0  # all it received is applied
+
+    with replay_paused(primary_url, replica_admin):
+        assert hub.sale(world.coffee, world.card, "10.00").status_code == 201
+        received(database.engine, replica_admin)
+        time.sleep(1.1)  # the last transaction it replayed is now older than a second
+        found = scrape(hub.client)
+        assert value(found, "coalition_replica_up") == 1
+        assert value(found, "coalition_replica_lag_seconds") >= 1
+
+    with socket.socket() as unused:  # a replica nobody answers for: reads go to the primary, and /metrics says so
+        unused.bind(("127.0.0.1", 0))
+        gone = make_url(primary_url).set(port=unused.getsockname()[1]).render_as_string(hide_password=False)
+    app = make_app(DATABASE=None, DATABASE_URL=primary_url, DATABASE_REPLICA_URL=gone)
+    try:
+        found = scrape(app.test_client())
+    finally:
+        app.extensions["coalition"].db.engine.dispose()
+    assert value(found, "coalition_replica_up") == 0
+    assert not [key for key in found if key[0] == "coalition_replica_lag_seconds"]

@@ -71,7 +71,8 @@ def scrape():
             raise Unauthenticated("/metrics needs the metrics token (COALITION_METRICS_TOKEN)", code="missing_token")
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise Unauthenticated("That is not the metrics token")
-    return Response(metrics.render(metrics.Backlog(_backlog)), mimetype=None, content_type=metrics.CONTENT_TYPE)
+    return Response(metrics.render(metrics.Backlog(_backlog), metrics.Replica(probe().replica)), mimetype=None,
+                    content_type=metrics.CONTENT_TYPE)
 
 
 def _bearer() -> str | None:

@@ -158,6 +158,23 @@ def _seconds(ms: int | None) -> float | None:
     return None if ms is None else ms / 1000
 
 
+class Replica:
+    """The read replica's figures (network.ops.probe's `Replica`, or None with no replica set), read at scrape time."""
+
+    def __init__(self, read: Callable[[], object | None]):
+        self.read = read
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        found = self.read()
+        if found is None:
+            return
+        yield GaugeMetricFamily("coalition_replica_up", "1 when the read replica (DATABASE_REPLICA_URL) answered this "
+                                "scrape, else 0: its reads then go to the primary", value=int(found.up))
+        if found.lag_seconds is not None:
+            yield GaugeMetricFamily("coalition_replica_lag_seconds", "How far the read replica's replay is behind: "
+                                    "0 once it has applied all it received", value=found.lag_seconds)
+
+
 class _Scrape:
     """What one scrape reads: the processes' figures and the database's."""
 
@@ -169,6 +186,7 @@ class _Scrape:
             yield from collector.collect()
 
 
-def render(backlog: Backlog) -> bytes:
+def render(*read_now) -> bytes:
+    """The processes' counted figures, then those `read_now` (Backlog, Replica) read from the database."""
     counted = MultiProcessCollector(None, os.environ["PROMETHEUS_MULTIPROC_DIR"]) if multiprocess() else REGISTRY
-    return generate_latest(_Scrape(counted, backlog))
+    return generate_latest(_Scrape(counted, *read_now))

@@ -12,17 +12,21 @@ there the hub's own engine serves (an in-memory database exists only on it).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from network.db import Database
 from network.events import figures
 from network.ledger import partitions
+
+log = logging.getLogger(__name__)
 
 #: How long the probe waits to connect, and then for each statement (libpq counts connect_timeout in whole seconds).
 SECONDS = 2
@@ -40,10 +44,27 @@ class Revisions:
         return set(self.database) == set(self.code)
 
 
+@dataclass(frozen=True)
+class Replica:
+    """The read replica as /metrics shows it: whether it answered, and how far its replay is behind."""
+
+    up: bool
+    lag_seconds: float | None  # None when it did not answer
+
+
+#: The replica's delay: 0 once it has replayed all it received (a quiet primary sends nothing to replay, and the
+#: last replayed transaction's time would then grow with no lag at all), else how old that transaction is.
+_LAG = text(
+    "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+    "ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END"
+)
+
+
 class Probe:
     def __init__(self, db: Database):
         self.db = db
         self._engine: Engine | None = None
+        self._replica: Engine | None = None
 
     @property
     def engine(self) -> Engine:
@@ -61,6 +82,20 @@ class Probe:
         the database does not answer in time."""
         with self.engine.connect() as connection, Session(connection) as session:
             return figures.backlog(session, now), figures.per_webhook(session, now), partitions.cover(connection, now=now)
+
+
+    def replica(self) -> Replica | None:
+        """None when no replica is set; never raises: a replica that does not answer in time is down."""
+        if self.db.replica is None:
+            return None
+        if self._replica is None:
+            self._replica = bounded_engine(self.db.replica)
+        try:
+            with self._replica.connect() as connection:
+                return Replica(True, float(connection.execute(_LAG).scalar_one()))
+        except SQLAlchemyError as exc:
+            log.warning("metrics: the read replica does not answer: %s", str(exc).splitlines()[0][:300])
+            return Replica(False, None)
 
 
 def bounded_engine(engine: Engine) -> Engine:
