@@ -31,7 +31,10 @@ ENTRIES, POSTINGS, LOTS, MOVES, ORDERS, ACCOUNTS, CARDS = (
 INSERT_ENTRY = insert(ENTRIES).returning(ENTRIES.c.id)
 INSERT_POSTINGS = insert(POSTINGS)
 INSERT_LOT = insert(LOTS)
-INSERT_MOVE = insert(MOVES)
+INSERT_MOVE = insert(MOVES).values(  # a movement names its lot's issuer, as the hub's own INSERT copies it
+    lot_id=bindparam("lot_id"), entry_id=bindparam("entry_id"), points=bindparam("points"),
+    booked_at=bindparam("booked_at"),
+    issuer_id=select(LOTS.c.issuer_id).where(LOTS.c.id == bindparam("lot_id")).scalar_subquery())
 INSERT_ORDER = insert(ORDERS).returning(ORDERS.c.id)
 # Which way an entry and its order point at each other follows the schema in use:
 # entries name their order (journal_entries.order_id), or orders name their entry (orders.entry_id).

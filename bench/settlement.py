@@ -157,8 +157,8 @@ def _sql(dialect: str, partners: list, first: dict[str, int], members: int) -> d
         f"FROM (SELECT g AS k, 10 + (g * 7919) % 191 AS p FROM {sales_series}) AS base) AS x"
     )
     movements = (
-        f"{prefix}INSERT INTO lot_movements (lot_id, entry_id, points, booked_at) "
-        f"SELECT {lot} + k, {e} + g, CASE j WHEN 1 THEN -r WHEN 2 THEN -f ELSE r END, {when('g')} "
+        f"{prefix}INSERT INTO lot_movements (lot_id, entry_id, points, booked_at, issuer_id) "
+        f"SELECT {lot} + k, {e} + g, CASE j WHEN 1 THEN -r WHEN 2 THEN -f ELSE r END, {when('g')}, {pid('issuer')} "
         f"FROM ({facts.format(series=series)}) AS x WHERE j > 0"
     )
     return {"entries": entries, "postings": postings, "lots": lots, "movements": movements}

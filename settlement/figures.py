@@ -2,7 +2,7 @@
 
 Every point carries its issuer on its lot, and every movement of a lot
 (redeemed, reversed, refunded, expired) is recorded with the entry that
-moved it. A period [start, end) takes the movements booked in it, by booking
+moved it and the lot's issuer. A period [start, end) takes the movements booked in it, by booking
 time, so a closed period's figures never change: what is booked later
 belongs to a later period. Points are integers; money is an integer count
 of minor units of the settlement currency, each amount rounded half to even
@@ -87,17 +87,17 @@ def _booked_in(period: Period, column):
 
 
 def _movements(period: Period, *columns):
-    """SELECT columns FROM the period's lot movements with their entry and lot: every figure but issuance reads them.
+    """SELECT columns FROM the period's lot movements with their entry: every figure but issuance reads them.
 
-    A movement is booked with its entry (a ledger invariant), so both are
-    chosen by booking time: on PostgreSQL the movements' partition for the
-    month, and the entries' index, rather than every entry ever booked.
+    A movement is booked with its entry and names its lot's issuer (ledger
+    invariants), so both are chosen by booking time: on PostgreSQL the
+    movements' partition for the month and the entries' index, and no lot
+    at all, rather than every entry and lot ever written.
     """
     return (
         select(*columns)
         .select_from(LotMovement)
         .join(JournalEntry, JournalEntry.id == LotMovement.entry_id)
-        .join(Lot, Lot.id == LotMovement.lot_id)
         .where(_booked_in(period, LotMovement.booked_at), _booked_in(period, JournalEntry.booked_at))
     )
 
@@ -167,7 +167,8 @@ def settle(session: Session, period: Period, currency: str, *, opening: Opening 
     if opening is not None and opening.at != period.start:
         raise ValueError(f"an opening at {opening.at} does not start a period from {period.start}")
     contracts = Contracts.of(session, currency)
-    issued = issued_less_clawbacks(session, period, contracts)
+    credits = credited(session, period, contracts)
+    issued = issued_less_clawbacks(session, period, contracts, credits)
     spent = spent_less_reversals(session, period, contracts)
     return Figures(
         currency=currency,
@@ -178,38 +179,62 @@ def settle(session: Session, period: Period, currency: str, *, opening: Opening 
         matrix=spent.matrix,
         obligations=spent.obligations,
         expired=breakage(session, period),
-        outstanding=outstanding(session, period.end, opening=opening),
+        # The period's credits are the outstanding's too, when it starts from the period's start.
+        outstanding=outstanding(session, period.end, opening=opening,
+                                credits=credits if opening is not None or period.start is None else None),
         contracts=partners_contracts(session, contracts, period.end),
     )
 
 
-def issued_less_clawbacks(session: Session, period: Period, contracts: Contracts) -> Issued:
+class CreditKey(NamedTuple):
+    issuer: int | None
+    version: int | None  # the issuer's contract version when the points were credited
+    moved: bool  # a merge's: points issued long ago, moved from one member to another
+
+
+def credited(session: Session, period: Period, contracts: Contracts | None) -> dict[CreditKey, int]:
+    """Points credited to members in the period (their lots), by issuer, issue-fee version and whether a merge moved
+    them: issuance and the outstanding read the one scan of lots (with no `contracts`, no version)."""
+    entry, lot = JournalEntry, Lot
+    version = literal(None) if contracts is None else contracts.in_force_sql(lot.issuer_id, entry.booked_at)
+    moved = entry.kind.in_(MOVES)
+    query = (
+        select(lot.issuer_id, version, moved, int_sum(lot.points))
+        .join(entry, entry.id == lot.entry_id)
+        .where(_booked_in(period, entry.booked_at))
+        .group_by(lot.issuer_id, version, moved)
+    )
+    return {CreditKey(issuer, version_id, bool(was_moved)): points
+            for issuer, version_id, was_moved, points in session.execute(query)}
+
+
+def issued_less_clawbacks(session: Session, period: Period, contracts: Contracts,
+                          credits: dict[CreditKey, int] | None = None) -> Issued:
     """Points issued less those refunds clawed back, by issuer: the issue fee is charged on the net."""
     issued = Issued(points=defaultdict(int), fees=defaultdict(int))
-    for (issuer, version), points in _issue_points(session, period, contracts).items():
+    if credits is None:
+        credits = credited(session, period, contracts)
+    for (issuer, version), points in _issue_points(session, period, contracts, credits).items():
         issued.points[issuer] += points
         if issuer is not NETWORK and version is not None:
             issued.fees[issuer] += amount(points, contracts.by_id[version].issue_fee, contracts.currency)
     return issued
 
 
-def _issue_points(session: Session, period: Period, contracts: Contracts) -> dict[IssueKey, int]:
+def _issue_points(session: Session, period: Period, contracts: Contracts,
+                  credits: dict[CreditKey, int]) -> dict[IssueKey, int]:
     """Net points by issuer and issue-fee version: the fee is rounded once per version, not per sale."""
-    entry, lot = JournalEntry, Lot
-    version = contracts.in_force_sql(lot.issuer_id, entry.booked_at)
+    entry = JournalEntry
     points: dict[IssueKey, int] = defaultdict(int)
-    credited = (  # lots a merge opened only moved points issued long ago
-        select(lot.issuer_id, version, int_sum(lot.points))
-        .join(entry, entry.id == lot.entry_id)
-        .where(_booked_in(period, entry.booked_at), entry.kind.not_in(MOVES))
-        .group_by(lot.issuer_id, version)
-    )
-    for issuer, version_id, credit in session.execute(credited):
-        points[IssueKey(issuer, version_id)] += credit
+    for (issuer, version_id, moved), credit in credits.items():
+        if not moved:  # lots a merge opened only moved points issued long ago
+            points[IssueKey(issuer, version_id)] += credit
+    issuer = LotMovement.issuer_id
+    moved_version = contracts.in_force_sql(issuer, entry.booked_at)
     clawed_back = (  # a refund takes back its own partner's points; another issuer's it spends (below)
-        _movements(period, lot.issuer_id, version, int_sum(-LotMovement.points))
-        .where(entry.kind == EntryKind.REFUND, entry.partner_id == lot.issuer_id)
-        .group_by(lot.issuer_id, version)
+        _movements(period, issuer, moved_version, int_sum(-LotMovement.points))
+        .where(entry.kind == EntryKind.REFUND, entry.partner_id == issuer)
+        .group_by(issuer, moved_version)
     )
     for issuer, version_id, taken in session.execute(clawed_back):
         points[IssueKey(issuer, version_id)] -= taken
@@ -235,18 +260,18 @@ def _spend_points(session: Session, period: Period, contracts: Contracts) -> dic
     issuer's points, and a repayment of what a refund left owing, spend those
     points at the refunding partner (network.earning.clawback).
     """
-    entry, lot, original = JournalEntry, Lot, aliased(JournalEntry)
+    entry, issuer, original = JournalEntry, LotMovement.issuer_id, aliased(JournalEntry)
     version = contracts.in_force_sql(entry.partner_id, func.coalesce(original.booked_at, entry.booked_at))
     spends = (
         entry.kind.in_(REDEMPTION_ENTRIES)
         | (entry.kind == EntryKind.REPAYMENT)
-        | ((entry.kind == EntryKind.REFUND) & (lot.issuer_id.is_(None) | (lot.issuer_id != entry.partner_id)))
+        | ((entry.kind == EntryKind.REFUND) & (issuer.is_(None) | (issuer != entry.partner_id)))
     )
     query = (
-        _movements(period, lot.issuer_id, entry.partner_id, version, int_sum(-LotMovement.points))
+        _movements(period, issuer, entry.partner_id, version, int_sum(-LotMovement.points))
         .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == EntryKind.REDEMPTION_REVERSAL))
         .where(spends)
-        .group_by(lot.issuer_id, entry.partner_id, version)
+        .group_by(issuer, entry.partner_id, version)
     )
     points: dict[SpendKey, int] = defaultdict(int)
     for issuer, redeemer, version_id, spent in session.execute(query):
@@ -258,16 +283,17 @@ def breakage(session: Session, period: Period) -> dict[int | None, int]:
     """Points that expired or were forfeited in the period, by issuer: the issuer keeps what is never spent."""
     expired: dict[int | None, int] = defaultdict(int)
     query = (
-        _movements(period, Lot.issuer_id, int_sum(-LotMovement.points))
+        _movements(period, LotMovement.issuer_id, int_sum(-LotMovement.points))
         .where(JournalEntry.kind.in_(BREAKAGE_ENTRIES))
-        .group_by(Lot.issuer_id)
+        .group_by(LotMovement.issuer_id)
     )
     for issuer, points in session.execute(query):
         expired[issuer] += points
     return expired
 
 
-def outstanding(session: Session, end: datetime, *, opening: Opening | None = None) -> dict[int | None, int]:
+def outstanding(session: Session, end: datetime, *, opening: Opening | None = None,
+                credits: dict[CreditKey, int] | None = None) -> dict[int | None, int]:
     """Points members still hold at `end`, by issuer: each issuer's liability.
 
     Every lot credited before it, less every movement booked before it but a
@@ -275,21 +301,18 @@ def outstanding(session: Session, end: datetime, *, opening: Opening | None = No
     gives them back. With an `opening` (what members held at an earlier
     time: the last statement's figure), only what was booked since is read,
     so a month's close reads that month and not the years before it.
+    `credits`: what `credited` found over that same span, if the caller has it.
     """
-    entry, lot = JournalEntry, Lot
     since = Period(opening.at if opening else None, end)
     held: dict[int | None, int] = defaultdict(int, opening.held if opening else {})
-    credited = (
-        select(lot.issuer_id, int_sum(lot.points)).join(entry, entry.id == lot.entry_id)
-        .where(_booked_in(since, entry.booked_at)).group_by(lot.issuer_id)
-    )
+    for key, points in (credited(session, since, None) if credits is None else credits).items():
+        held[key.issuer] += points
     moved = (
-        _movements(since, lot.issuer_id, int_sum(LotMovement.points))
-        .where(entry.kind.not_in(HOLD_ENTRIES)).group_by(lot.issuer_id)
+        _movements(since, LotMovement.issuer_id, int_sum(LotMovement.points))
+        .where(JournalEntry.kind.not_in(HOLD_ENTRIES)).group_by(LotMovement.issuer_id)
     )
-    for query in (credited, moved):
-        for issuer, points in session.execute(query):
-            held[issuer] += points
+    for issuer, points in session.execute(moved):
+        held[issuer] += points
     return held
 
 

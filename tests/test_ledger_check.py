@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from network.ledger.invariants import CHECKS, check
-from network.models import Account, Debt, JournalEntry, Lot, Member, Posting
+from network.models import Account, Debt, JournalEntry, Lot, LotMovement, Member, Posting
 from tests.support.holds import hold
 
 
@@ -46,6 +46,14 @@ def _break_booking(session):
     session.execute(update(Posting).where(Posting.id == posting.id).values(booked_at=posting.booked_at + timedelta(seconds=1)))
 
 
+def _break_issuer(session):
+    """A movement (of no points) naming another issuer than its lot's: settlement would bill the wrong partner."""
+    lot = session.execute(select(Lot.id, Lot.entry_id, Lot.issuer_id)).first()
+    booked_at = session.scalar(select(JournalEntry.booked_at).where(JournalEntry.id == lot.entry_id))
+    session.execute(insert(LotMovement).values(lot_id=lot.id, entry_id=lot.entry_id, points=0, booked_at=booked_at,
+                                               issuer_id=lot.issuer_id + 1))
+
+
 @pytest.mark.parametrize(
     ("corrupt", "broken"),
     [
@@ -54,6 +62,7 @@ def _break_booking(session):
         (_break_lot, {"available and pending balances equal their lots", "lots equal their movements"}),
         (_break_debt, {"owed balances equal open debts"}),
         (_break_booking, {"postings and movements are booked with their entry"}),
+        (_break_issuer, {"movements name their lot's issuer"}),
     ],
 )
 def test_a_corrupted_ledger_fails_naming_the_invariant(world, database, runner, corrupt, broken):

@@ -102,6 +102,16 @@ def _rows_booked_with_their_entry(session: Session):
             yield f"{table.__tablename__} {row_id}: booked apart from entry {entry_id}"
 
 
+def _movements_name_their_lots_issuer(session: Session):
+    """What settlement bills a movement to: its lot's issuer, copied onto it."""
+    query = (
+        select(LotMovement.id, LotMovement.lot_id).join(Lot, Lot.id == LotMovement.lot_id)
+        .where(LotMovement.issuer_id.is_distinct_from(Lot.issuer_id))
+    )
+    for movement_id, lot_id in session.execute(query):
+        yield f"lot movement {movement_id}: names another issuer than lot {lot_id}"
+
+
 def _issuance_matches_lots(session: Session):
     """A partner's issuance account is what its lots credited, less what its own refunds took back from them.
 
@@ -294,6 +304,7 @@ CHECKS = {
     "owed balances equal open debts": _owed_matches_debts,
     "lots equal their movements": _lots_match_movements,
     "postings and movements are booked with their entry": _rows_booked_with_their_entry,
+    "movements name their lot's issuer": _movements_name_their_lots_issuer,
     "partner issuance equals its lots less refunds": _issuance_matches_lots,
     "no available balance below zero": _no_negative_available,
     "awards add up to their entries": _awards_explain_entries,

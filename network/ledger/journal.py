@@ -86,10 +86,12 @@ _MOVE_BALANCE = (
 )
 _INSERT_LOT = insert(_lots)
 _TAKE_FROM_LOT = update(_lots).where(_lots.c.id == bindparam("lot")).values(remaining=bindparam("left"))
-#: A lot's movement, booked at its entry's time: the statement copies it, so the two cannot differ.
+#: A lot's movement, booked at its entry's time and naming its lot's issuer: the statement copies both, so they cannot
+#: differ from their originals.
 INSERT_MOVEMENTS = insert(_movements).values(
     lot_id=bindparam("lot_id"), entry_id=bindparam("entry_id"), points=bindparam("points"),
     booked_at=select(_entries.c.booked_at).where(_entries.c.id == bindparam("entry_id")).scalar_subquery(),
+    issuer_id=select(_lots.c.issuer_id).where(_lots.c.id == bindparam("lot_id")).scalar_subquery(),
 )
 
 

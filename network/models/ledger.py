@@ -187,7 +187,10 @@ class Award(Base):
 class LotMovement(Base):
     """Points taken from (negative) or given back to (positive) a lot by an entry.
 
-    Partitioned as postings are, by its entry's `booked_at`: what settling a month reads.
+    Partitioned as postings are, by its entry's `booked_at`: what settling a
+    month reads. It carries its lot's `issuer_id` too (a lot's issuer never
+    changes), so a month's close reads its movements without the lots of
+    every year before.
     """
 
     __tablename__ = "lot_movements"
@@ -197,6 +200,7 @@ class LotMovement(Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
     points: Mapped[int]
     booked_at: Mapped[datetime]
+    issuer_id: Mapped[int | None] = mapped_column(Id)
 
 
 class Order(Base):
