@@ -1,4 +1,5 @@
-"""A look at the hub's database that cannot hang: /readyz's and the outbox figures' (network.events.figures).
+"""A look at the hub's database that cannot hang: /readyz's, and /metrics' figures read from it (the outbox's, the
+partitions', the read replica's lag).
 
 A load balancer asks every few seconds and gives up after a few more: an
 answer that waits on a database that stopped answering (a host gone, packets
@@ -82,7 +83,6 @@ class Probe:
         the database does not answer in time."""
         with self.engine.connect() as connection, Session(connection) as session:
             return figures.backlog(session, now), figures.per_webhook(session, now), partitions.cover(connection, now=now)
-
 
     def replica(self) -> Replica | None:
         """None when no replica is set; never raises: a replica that does not answer in time is down."""
