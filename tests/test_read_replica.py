@@ -253,7 +253,8 @@ def test_metrics_show_the_replica_up_and_its_lag_and_a_replica_gone_as_down(
     replayed(database.engine, replica_admin)
     found = scrape(hub.client)
     assert value(found, "coalition_replica_up") == 1
-    assert value(found, "coalition_replica_lag_seconds") == 0  # all it received is applied
+    # Caught up; other tests' writes may be on their way to it meanwhile, a moment behind at most.
+    assert 0 <= value(found, "coalition_replica_lag_seconds") < 1
 
     with replay_paused(primary_url, replica_admin):
         assert hub.sale(world.coffee, world.card, "10.00").status_code == 201
