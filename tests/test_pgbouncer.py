@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -19,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from network.db import Database, make_engine
+from network.ops.probe import SECONDS, bounded_engine
 from tests.support.hub import ADMIN_TOKEN, HubClient, World
 
 PGBOUNCER_URL = os.environ.get("COALITION_TEST_PGBOUNCER_URL", "postgresql+psycopg://postgres@127.0.0.1:6432/postgres")
@@ -114,3 +116,14 @@ def test_prepared_statements_are_what_a_transaction_pooler_breaks(pooled_url, da
     assert failures["not prepared"] == []
     assert failures["prepared"], "psycopg's prepared statements survived a transaction pooler: the setting is moot"
     assert any("prepared statement" in str(exc) for exc in failures["prepared"])
+
+
+@pytest.mark.parametrize("through", ["pooler", "server"])
+def test_the_probe_gives_up_on_a_statement_after_its_seconds_through_the_pooler_too(through, pooled_url, database):
+    """/readyz must answer promptly; PgBouncer drops a startup option's statement_timeout, a SET LOCAL it keeps."""
+    url = pooled_url if through == "pooler" else database.engine.url.render_as_string(hide_password=False)
+    engine = bounded_engine(make_engine(url))
+    started = time.monotonic()
+    with pytest.raises(DBAPIError, match="statement timeout"), engine.connect() as connection:
+        connection.execute(text("SELECT pg_sleep(10)"))
+    assert time.monotonic() - started < SECONDS + 3

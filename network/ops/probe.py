@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -99,6 +99,18 @@ class Probe:
 
 
 def bounded_engine(engine: Engine) -> Engine:
-    """The hub's database URL, connected anew for each look, every wait bounded by `SECONDS`."""
-    return create_engine(engine.url, poolclass=NullPool, connect_args={
-        "connect_timeout": SECONDS, "options": f"-c statement_timeout={SECONDS * 1000}"})
+    """The hub's database URL, connected anew for each look, every wait bounded by `SECONDS`.
+
+    The statement timeout is set in each transaction (SET LOCAL), not as a
+    startup option: PgBouncer in transaction pooling drops startup options,
+    and a look through it would then wait as long as the pooler lets it.
+    Nothing is prepared, for the same pooler.
+    """
+    bounded = create_engine(engine.url, poolclass=NullPool,
+                            connect_args={"connect_timeout": SECONDS, "prepare_threshold": None})
+    event.listen(bounded, "begin", _timeout)
+    return bounded
+
+
+def _timeout(connection) -> None:
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {SECONDS * 1000}")
