@@ -43,10 +43,20 @@ def upgrade(engine: Engine, revision: str = "head", master_key_file: str | None 
     """
     cfg = alembic_config(engine)
     cfg.attributes["master_key_file"] = master_key_file
+    _migrate(engine, cfg, lambda: command.upgrade(cfg, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Back to `revision`: the way back from a release, on a database that holds a ledger."""
+    cfg = alembic_config(engine)
+    _migrate(engine, cfg, lambda: command.downgrade(cfg, revision))
+
+
+def _migrate(engine: Engine, cfg: Config, run) -> None:
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, revision)
+            run()
             partitions.ensure(connection, now=utc_now())
         return
     # SQLite alters a table by rebuilding it, which its foreign keys forbid while rows refer to it; they can
@@ -57,7 +67,7 @@ def upgrade(engine: Engine, revision: str = "head", master_key_file: str | None 
         try:
             with connection.begin():
                 cfg.attributes["connection"] = connection
-                command.upgrade(cfg, revision)
+                run()
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                 if broken:
                     raise RuntimeError(f"the migration left rows referring to nothing: {broken[:10]}")
