@@ -1,5 +1,5 @@
-"""postings and lot movements carry their entry's booking time (movements their lot's issuer); on PostgreSQL, one
-partition per month of it
+"""postings, lots and lot movements carry their entry's booking time (movements their lot's issuer); on PostgreSQL,
+postings and movements have one partition per month of it
 
 Revision ID: 0018
 Revises: 0017
@@ -58,7 +58,10 @@ def _lots_booked() -> None:
     """Each lot's entry's booking time, and the index a close finds a month's credits by."""
     with op.batch_alter_table('lots') as batch:
         batch.add_column(sa.Column('booked_at', sa.DateTime(timezone=True), nullable=True))
-    op.execute("UPDATE lots SET booked_at = (SELECT e.booked_at FROM journal_entries e WHERE e.id = lots.entry_id)")
+    if op.get_bind().dialect.name == 'postgresql':  # one join, not a look-up per lot
+        op.execute("UPDATE lots SET booked_at = e.booked_at FROM journal_entries e WHERE e.id = lots.entry_id")
+    else:
+        op.execute("UPDATE lots SET booked_at = (SELECT e.booked_at FROM journal_entries e WHERE e.id = lots.entry_id)")
     with op.batch_alter_table('lots') as batch:
         batch.alter_column('booked_at', existing_type=sa.DateTime(timezone=True), nullable=False)
     op.create_index('ix_lots_booked_at', 'lots', ['booked_at'], postgresql_using='brin')
