@@ -133,8 +133,7 @@ def raw_import(engine: Engine, world: World, partner: PartnerRef, path: Path, ta
                 bulk.insert_many(connection, lots, [
                     {"member_id": m, "account_id": available[m], "entry_id": e, "points": p, "remaining": p}
                     for e, m, p in zip(entry_ids, members, points)],
-                    same={"issuer_id": partner.id, "earned_at": now, "available_at": now, "expires_at": now + LIFETIME,
-                          "booked_at": now})
+                    same={"issuer_id": partner.id, "earned_at": now, "available_at": now, "expires_at": now + LIFETIME})
                 bulk.insert_many(connection, awards, [{"entry_id": e, "points": p} for e, p in zip(entry_ids, points)],
                                  same={"rule": "base_rate", "detail": "raw"})
                 changes: dict[int, int] = defaultdict(int)

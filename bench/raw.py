@@ -91,7 +91,7 @@ def earn_ops(engine: Engine, world: World, clients: int, *, hot: bool, tag: str)
                 connection.execute(INSERT_LOT, {
                     "member_id": member.member_id, "account_id": member.available, "issuer_id": partner.id,
                     "entry_id": entry_id, "points": SALE_POINTS, "remaining": SALE_POINTS, "earned_at": now,
-                    "available_at": now, "expires_at": now + LIFETIME, "booked_at": now,
+                    "available_at": now, "expires_at": now + LIFETIME,
                 })
 
         return op

@@ -52,8 +52,7 @@ def seed_heavy_member(db: Database, partner: BenchPartner, postings: int, progre
     )
     lots = text(
         "INSERT INTO lots (member_id, account_id, issuer_id, entry_id, points, remaining, earned_at, available_at, "
-        "expires_at, booked_at) SELECT CAST(:member AS VARCHAR(32)), :account, :partner, id, 1, 1, :t, :t, :exp, "
-        "booked_at FROM journal_entries "
+        "expires_at) SELECT CAST(:member AS VARCHAR(32)), :account, :partner, id, 1, 1, :t, :t, :exp FROM journal_entries "
         "WHERE member_id = :member AND id > :after"
     ).bindparams(*times)
     balance = text("UPDATE accounts SET balance = balance + :n WHERE id = :account")

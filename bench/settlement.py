@@ -149,10 +149,10 @@ def _sql(dialect: str, partners: list, first: dict[str, int], members: int) -> d
     )
     lots = (
         f"{sales_prefix}INSERT INTO lots (id, member_id, account_id, issuer_id, entry_id, points, remaining, earned_at, "
-        "available_at, expires_at, booked_at) "
+        "available_at, expires_at) "
         f"SELECT {lot} + k, 'settle-' || CAST(m AS TEXT), {available}, {pid('issuer')}, {e} + 4 * k, p, "
         "p - CASE WHEN k % 5 <> 0 AND k % 20 <> 1 THEN r ELSE 0 END - CASE WHEN k % 25 = 0 THEN f ELSE 0 END, "
-        f"{when('4 * k')}, {when('4 * k')}, {when(f'4 * k + {LIFETIME_SECONDS}')}, {when('4 * k')} "
+        f"{when('4 * k')}, {when('4 * k')}, {when(f'4 * k + {LIFETIME_SECONDS}')} "
         f"FROM (SELECT k, p, 1 + (k * 31) % p AS r, p / 2 AS f, k % {n} AS issuer, (k * 2654435761) % {members} AS m "
         f"FROM (SELECT g AS k, 10 + (g * 7919) % 191 AS p FROM {sales_series}) AS base) AS x"
     )

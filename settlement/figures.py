@@ -196,12 +196,12 @@ def credited(session: Session, period: Period, contracts: Contracts | None) -> d
     """Points credited to members in the period (their lots), by issuer, issue-fee version and whether a merge moved
     them: issuance and the outstanding read the one scan of lots (with no `contracts`, no version)."""
     entry, lot = JournalEntry, Lot
-    version = literal(None) if contracts is None else contracts.in_force_sql(lot.issuer_id, lot.booked_at)
+    version = literal(None) if contracts is None else contracts.in_force_sql(lot.issuer_id, entry.booked_at)
     moved = entry.kind.in_(MOVES)
-    query = (  # a lot is booked with its entry (a ledger invariant): both are found by their indexes on booked_at
+    query = (
         select(lot.issuer_id, version, moved, int_sum(lot.points))
         .join(entry, entry.id == lot.entry_id)
-        .where(_booked_in(period, lot.booked_at), _booked_in(period, entry.booked_at))
+        .where(_booked_in(period, entry.booked_at))
         .group_by(lot.issuer_id, version, moved)
     )
     return {CreditKey(issuer, version_id, bool(was_moved)): points

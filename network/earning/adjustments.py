@@ -41,7 +41,7 @@ def adjust(session, member_id: str, *, points: int, reason: str, now: datetime, 
     )
     if points > 0:
         journal.add_lot(session, member, issuer_id=None, entry_id=entry_id, points=points, earned_at=now,
-                       expires_at=now + lifetime, booked_at=now)
+                       expires_at=now + lifetime)
     else:
         journal.consume_lots(session, member, -points, entry_id)
     return {"adjustment_id": entry_id, "points": points, "reason": reason, "member_id": member.member_id,

@@ -49,7 +49,7 @@ def credit(
         order_id=order_id,
     )
     journal.add_lot(session, member, issuer_id=partner_id, entry_id=entry_id, points=award.points, earned_at=now,
-                   expires_at=now + lifetime, booked_at=now)
+                   expires_at=now + lifetime)
     session.execute(insert(AwardRow), [{"entry_id": entry_id, "rule": award.rule, "points": award.points,
                                         "detail": award.detail[:200]}])
     return entry_id

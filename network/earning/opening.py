@@ -309,7 +309,7 @@ def _write(session: Session, partner: PartnerRef, booked: list[tuple[_Claim, int
                      "remaining": points, "earned_at": claim.earned_at, "available_at": claim.earned_at,
                      "expires_at": claim.earned_at + lifetime})
     bulk.insert_many(connection, _postings, postings, same={"booked_at": now})
-    bulk.insert_many(connection, _lots, lots, same={"issuer_id": partner.id, "booked_at": now})
+    bulk.insert_many(connection, _lots, lots, same={"issuer_id": partner.id})
     return entry_of_order
 
 

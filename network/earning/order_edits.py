@@ -84,7 +84,7 @@ def _top_up(session: Session, partner: PartnerRef, rules: RuleSet, sale: Order, 
             reason=f"Sale {sale.order_id} at {partner.name} edited: {more} {more.currency} more")
         session.execute(insert(_lots), {
             "member_id": member.member_id, "account_id": member.ids[kind], "issuer_id": partner.id, "entry_id": entry_id,
-            "points": points, "remaining": points, "earned_at": now, "expires_at": now + terms.lifetime, "booked_at": now,
+            "points": points, "remaining": points, "earned_at": now, "expires_at": now + terms.lifetime,
             "available_at": sales.UNPAID if unpaid else now + timedelta(days=partner.pending_days)})
         session.execute(insert(_awards), sales.award_rows(entry_id, awards))
     return {"journal_id": entry_id, "points": points, "awards": sales.awards_view(awards), "edited": True,

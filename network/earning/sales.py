@@ -291,7 +291,7 @@ def _write_earnings(session: Session, partner: PartnerRef, earning: list[Booked]
     return bulk.insert_entries_with(
         session.connection(), _entries, entries, {"kind": EntryKind.EARN, "partner_id": partner.id, "booked_at": now},
         [(_postings, postings, {"booked_at": now}),
-         (_lots, lots, {"issuer_id": partner.id, "earned_at": now, "expires_at": now + lifetime, "booked_at": now}),
+         (_lots, lots, {"issuer_id": partner.id, "earned_at": now, "expires_at": now + lifetime}),
          (_awards, award_list, {})],
         balances,
     )

@@ -92,8 +92,8 @@ def _lots_match_movements(session: Session):
 
 
 def _rows_booked_with_their_entry(session: Session):
-    """Postings, lots and lot movements carry their entry's booking time: what settlement and the partitions go by."""
-    for table in (Posting, Lot, LotMovement):
+    """Postings and lot movements carry their entry's booking time: what settlement and the partitions go by."""
+    for table in (Posting, LotMovement):
         query = (
             select(table.id, table.entry_id).join(JournalEntry, JournalEntry.id == table.entry_id)
             .where(table.booked_at != JournalEntry.booked_at)
@@ -303,7 +303,7 @@ CHECKS = {
     "available and pending balances equal their lots": _balances_match_lots,
     "owed balances equal open debts": _owed_matches_debts,
     "lots equal their movements": _lots_match_movements,
-    "postings, lots and movements are booked with their entry": _rows_booked_with_their_entry,
+    "postings and movements are booked with their entry": _rows_booked_with_their_entry,
     "movements name their lot's issuer": _movements_name_their_lots_issuer,
     "partner issuance equals its lots less refunds": _issuance_matches_lots,
     "no available balance below zero": _no_negative_available,

@@ -154,9 +154,7 @@ def add_lot(
     points: int,
     earned_at: datetime,
     expires_at: datetime,
-    booked_at: datetime,
 ) -> None:
-    """`booked_at`: its entry's booking time, what a month's close finds its credits by."""
     session.connection().execute(
         _INSERT_LOT,
         {
@@ -169,7 +167,6 @@ def add_lot(
             "earned_at": earned_at,
             "available_at": earned_at,
             "expires_at": expires_at,
-            "booked_at": booked_at,
         },
     )
 

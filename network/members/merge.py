@@ -101,7 +101,7 @@ def _move_points(session: Session, absorbed: MemberAccounts, survivor: MemberAcc
         # `post` keeps the survivor's running balance; the absorbed member's moves here, under the same lock.
         session.execute(update(Account).where(Account.id == absorbed.ids[kind]).values(balance=Account.balance - points))
         absorbed.balances[kind] -= points
-        lots += _move_lots(session, absorbed, survivor, kind, entry_id, now)
+        lots += _move_lots(session, absorbed, survivor, kind, entry_id)
     return moved, lots
 
 
@@ -138,8 +138,7 @@ def rehome(session: Session, member: MemberAccounts, holder: str, *, now: dateti
     return member
 
 
-def _move_lots(session: Session, absorbed: MemberAccounts, survivor: MemberAccounts, kind: str, entry_id: int,
-               now: datetime) -> int:
+def _move_lots(session: Session, absorbed: MemberAccounts, survivor: MemberAccounts, kind: str, entry_id: int) -> int:
     """Empty every open lot of the absorbed member on `kind` into a like lot of the survivor's."""
     open_lots = session.execute(
         select(_lots).where(_lots.c.member_id == absorbed.member_id, _lots.c.account_id == absorbed.ids[kind],
@@ -154,7 +153,7 @@ def _move_lots(session: Session, absorbed: MemberAccounts, survivor: MemberAccou
         {
             "member_id": survivor.member_id, "account_id": survivor.ids[kind], "issuer_id": lot.issuer_id,
             "entry_id": entry_id, "points": lot.remaining, "remaining": lot.remaining, "earned_at": lot.earned_at,
-            "available_at": lot.available_at, "expires_at": lot.expires_at, "merged_from_id": lot.id, "booked_at": now,
+            "available_at": lot.available_at, "expires_at": lot.expires_at, "merged_from_id": lot.id,
         }
         for lot in open_lots
     ])

@@ -119,8 +119,6 @@ class Lot(Base):
             postgresql_where=text("remaining > 0"),
             sqlite_where=text("remaining > 0"),
         ),
-        # Lots are written in booking order: a month's close finds its credits in a few pages (settlement).
-        Index("ix_lots_booked_at", "booked_at", postgresql_using="brin"),
         # A refund after a merge follows its sale's lot to the lot that took its points.
         Index(
             "ix_lots_merged_from",
@@ -140,8 +138,6 @@ class Lot(Base):
     earned_at: Mapped[datetime]
     available_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    #: Its entry's booking time (a merge's lot: the merge's, whatever `earned_at` it keeps).
-    booked_at: Mapped[datetime]
     # The lot a merge emptied into this one: its points' history continues here.
     merged_from_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
 

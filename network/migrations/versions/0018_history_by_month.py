@@ -1,5 +1,5 @@
-"""postings, lots and lot movements carry their entry's booking time (movements their lot's issuer); on PostgreSQL,
-postings and movements have one partition per month of it
+"""postings and lot movements carry their entry's booking time (movements their lot's issuer); on PostgreSQL, one
+partition per month of it
 
 Revision ID: 0018
 Revises: 0017
@@ -10,10 +10,9 @@ reads that month's partition and no other (network.ledger.partitions).
 PostgreSQL wants the partition key in the primary key, so a posting's is
 (id, booked_at) there; ids still come from the one sequence, unique alone.
 Journal entries get a BRIN index on their booking time: they are written in
-that order, so a few pages of it find a month's entries; lots get their
-entry's booking time and the same index, and a movement names its lot's
-issuer, so the month's figures need no lot of the years before. SQLite
-gains the columns and nothing else.
+that order, so a few pages of it find a month's entries. A movement names
+its lot's issuer, so the month's figures need no lot of the years before.
+SQLite gains the columns and nothing else.
 """
 from datetime import datetime, timezone
 
@@ -54,22 +53,8 @@ def _keys(table: str, primary: str) -> None:
         op.execute(f"CREATE INDEX ix_{table}_{column} ON {table} ({column})")
 
 
-def _lots_booked() -> None:
-    """Each lot's entry's booking time, and the index a close finds a month's credits by."""
-    with op.batch_alter_table('lots') as batch:
-        batch.add_column(sa.Column('booked_at', sa.DateTime(timezone=True), nullable=True))
-    if op.get_bind().dialect.name == 'postgresql':  # one join, not a look-up per lot
-        op.execute("UPDATE lots SET booked_at = e.booked_at FROM journal_entries e WHERE e.id = lots.entry_id")
-    else:
-        op.execute("UPDATE lots SET booked_at = (SELECT e.booked_at FROM journal_entries e WHERE e.id = lots.entry_id)")
-    with op.batch_alter_table('lots') as batch:
-        batch.alter_column('booked_at', existing_type=sa.DateTime(timezone=True), nullable=False)
-    op.create_index('ix_lots_booked_at', 'lots', ['booked_at'], postgresql_using='brin')
-
-
 def upgrade() -> None:
     op.create_index('ix_journal_entries_booked_at', 'journal_entries', ['booked_at'], postgresql_using='brin')
-    _lots_booked()
     if op.get_bind().dialect.name != 'postgresql':
         for table in SHAPES:
             with op.batch_alter_table(table) as batch:
@@ -105,9 +90,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_journal_entries_booked_at', table_name='journal_entries')
-    op.drop_index('ix_lots_booked_at', table_name='lots')
-    with op.batch_alter_table('lots') as batch:
-        batch.drop_column('booked_at')
     if op.get_bind().dialect.name != 'postgresql':
         for table in SHAPES:
             with op.batch_alter_table(table) as batch:
