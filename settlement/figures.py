@@ -2,11 +2,11 @@
 
 Every point carries its issuer on its lot, and every movement of a lot
 (redeemed, reversed, refunded, expired) is recorded with the entry that
-moved it and the lot's issuer. A period [start, end) takes the movements booked in it, by booking
-time, so a closed period's figures never change: what is booked later
-belongs to a later period. Points are integers; money is an integer count
-of minor units of the settlement currency, each amount rounded half to even
-once per (issuer, redeemer, contract version).
+moved it and the lot's issuer. A period [start, end) takes the movements
+booked in it, by booking time, so a closed period's figures never change:
+what is booked later belongs to a later period. Points are integers; money
+is an integer count of minor units of the settlement currency, each amount
+rounded half to even once per (issuer, redeemer, contract version).
 """
 
 from __future__ import annotations
@@ -229,12 +229,12 @@ def _issue_points(session: Session, period: Period, contracts: Contracts,
     for (issuer, version_id, moved), credit in credits.items():
         if not moved:  # lots a merge opened only moved points issued long ago
             points[IssueKey(issuer, version_id)] += credit
-    issuer = LotMovement.issuer_id
-    moved_version = contracts.in_force_sql(issuer, entry.booked_at)
+    lot_issuer = LotMovement.issuer_id
+    moved_version = contracts.in_force_sql(lot_issuer, entry.booked_at)
     clawed_back = (  # a refund takes back its own partner's points; another issuer's it spends (below)
-        _movements(period, issuer, moved_version, int_sum(-LotMovement.points))
-        .where(entry.kind == EntryKind.REFUND, entry.partner_id == issuer)
-        .group_by(issuer, moved_version)
+        _movements(period, lot_issuer, moved_version, int_sum(-LotMovement.points))
+        .where(entry.kind == EntryKind.REFUND, entry.partner_id == lot_issuer)
+        .group_by(lot_issuer, moved_version)
     )
     for issuer, version_id, taken in session.execute(clawed_back):
         points[IssueKey(issuer, version_id)] -= taken
@@ -260,18 +260,18 @@ def _spend_points(session: Session, period: Period, contracts: Contracts) -> dic
     issuer's points, and a repayment of what a refund left owing, spend those
     points at the refunding partner (network.earning.clawback).
     """
-    entry, issuer, original = JournalEntry, LotMovement.issuer_id, aliased(JournalEntry)
+    entry, lot_issuer, original = JournalEntry, LotMovement.issuer_id, aliased(JournalEntry)
     version = contracts.in_force_sql(entry.partner_id, func.coalesce(original.booked_at, entry.booked_at))
     spends = (
         entry.kind.in_(REDEMPTION_ENTRIES)
         | (entry.kind == EntryKind.REPAYMENT)
-        | ((entry.kind == EntryKind.REFUND) & (issuer.is_(None) | (issuer != entry.partner_id)))
+        | ((entry.kind == EntryKind.REFUND) & (lot_issuer.is_(None) | (lot_issuer != entry.partner_id)))
     )
     query = (
-        _movements(period, issuer, entry.partner_id, version, int_sum(-LotMovement.points))
+        _movements(period, lot_issuer, entry.partner_id, version, int_sum(-LotMovement.points))
         .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == EntryKind.REDEMPTION_REVERSAL))
         .where(spends)
-        .group_by(issuer, entry.partner_id, version)
+        .group_by(lot_issuer, entry.partner_id, version)
     )
     points: dict[SpendKey, int] = defaultdict(int)
     for issuer, redeemer, version_id, spent in session.execute(query):
