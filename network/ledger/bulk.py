@@ -92,7 +92,8 @@ def insert_entries_with(connection: Connection, entries: Table, rows: Sequence[d
                    for column, row_values in ((c, [row[c] for row in rows]) for c in rows[0])})
     for n, (_, table_rows, more) in enumerate(writes):
         params.update({f"w{n}_{name}": value for name, value in more.items()})
-        params.update({f"w{n}_{column}": [row[column] for row in table_rows] for column in table_rows[0]})
+        params.update({f"w{n}_{column}": [row[column] for row in table_rows] for column in table_rows[0]
+                       if not (one and column == "entry_id")})  # one entry: the rows take its id, sent no more
     if len(changes) == 1:
         ((params["b_account"], params["b_change"]),) = changes.items()
     elif changes:
@@ -117,8 +118,9 @@ def _with_entries_sql(dialect, shapes) -> str:
         head = head.values({name: bindparam(name, type_=entries.c[name].type) for name in (*columns, *same)})
     ctes = [f"e AS ({_sql(head, dialect, 'e')})"]
     for n, (table, table_columns, more) in enumerate(writes):
+        sent = [c for c in table_columns if not (one and c == "entry_id")]
         arrays = select(
-            *(func.unnest(bindparam(f"w{n}_{c}", type_=postgresql.ARRAY(table.c[c].type))).label(c) for c in table_columns),
+            *(func.unnest(bindparam(f"w{n}_{c}", type_=postgresql.ARRAY(table.c[c].type))).label(c) for c in sent),
         ).subquery("x")
         entry_id = select(_e.c.id).scalar_subquery() if one else _e.c.id
         picked = [entry_id if c == "entry_id" else arrays.c[c] for c in table_columns]

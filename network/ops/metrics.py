@@ -104,8 +104,8 @@ class Backlog:
     time; nothing when the database does not answer.
 
     `read` returns network.events.figures' `Backlog` and `WebhookFigures`, and network.ledger.partitions' `Cover` or
-    None (this module imports no layer of the hub, so
-    it takes them as they come). A webhook's series are labelled with its partner's slug: as many as partners.
+    None (this module imports no layer of the hub, so it takes them as they come). A webhook's series are labelled
+    with its partner's slug: as many as partners.
     """
 
     def __init__(self, read: Callable[[], tuple | None]):
