@@ -55,6 +55,19 @@ def draft(session: Session, *, end: datetime, now: datetime, grace: timedelta, c
     return Draft(start, statement)
 
 
+def opening_before(session: Session, at: datetime) -> Opening | None:
+    """What members held at the end of the last statement closed by `at`: where figures up to `at` can start.
+
+    None when no statement ends by then (or the last names a partner no
+    longer known): the figures are then summed from the first entry.
+    """
+    last = session.execute(select(Statement.period_end, Statement.canonical).where(Statement.period_end <= at)
+                           .order_by(Statement.sequence.desc()).limit(1)).first()
+    if last is None:
+        return None
+    return _opening(last.canonical, last.period_end, dict(session.execute(select(Partner.id, Partner.slug)).all()))
+
+
 def _opening(canonical: str, at: datetime, slugs: dict[int, str]) -> Opening | None:
     """The last statement's outstanding points, by issuer: the next period rolls them forward.
 

@@ -316,6 +316,10 @@ MATRIX: dict[tuple[str, str], Cell] = {
     ("/v1/settlement/statements/<int:sequence>/obligations.csv", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
     ("/v1/settlement/statements/<int:sequence>/transfers.csv", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
     ("/v1/settlement/keys", "GET"): Cell(200, 200, 200, 200, why="public: anyone verifies a statement offline"),
+    # the programme's analytics: a partner reads its own, the operator's staff anyone's
+    **{(f"/v1/analytics/{report}", "GET"): Cell(200, 200, 403, why=OWN, query="?from=2026-03-01&to=2026-03-31&partner=alpha")
+       for report in ("programme", "programme.csv", "cohorts", "cohorts.csv")},
+    ("/v1/analytics/members/<member_id>", "GET"): Cell(200, 403, 403, why="admins' and finance's: a member across partners"),
     # the document and its page
     ("/v1/openapi.json", "GET"): Cell(200, 200, 200, 200, why="public"),
     ("/docs", "GET"): Cell(200, 200, 200, 200, why="public"),
@@ -401,6 +405,9 @@ ROLES: dict[tuple[str, str], str] = {
     ("/v1/redemptions/<int:redemption_id>/void", "POST"): "| key",
     ("/v1/redemptions/<int:redemption_id>/reversal", "POST"): "| key",
     ("/v1/settlement/runs", "POST"): "admin finance |",
+    **{(f"/v1/analytics/{report}", "GET"): "admin finance | admin staff key"
+       for report in ("programme", "programme.csv", "cohorts", "cohorts.csv")},
+    ("/v1/analytics/members/<member_id>", "GET"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>", "GET"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>/partners/<slug>", "GET"): "admin finance | admin staff key",
     ("/v1/settlement/statements/<int:sequence>/acknowledgements", "POST"): "| admin key",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -309,4 +311,15 @@ def idempotent_write(work: Callable[[Session], dict], status: int | Callable[[di
     response = Response(outcome.body + "\n", status=outcome.status, mimetype="application/json")
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def csv_file(filename: str, header: list[str], rows: list[list]) -> Response:
+    """A download for a spreadsheet: RFC 4180 (CRLF line ends, quoting only where needed), named `filename`."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

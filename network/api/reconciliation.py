@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from network.api.answers import answers
-from network.api.common import hub, media_type, principal, read, requires
+from network.api.common import csv_file, hub, media_type, principal, read, requires
 from network.api.schemas import Strict
 from network.errors import Forbidden, Invalid
 from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_KEY
@@ -85,13 +82,7 @@ def post_reconciliation(args, sequence):
 
 
 def _csv(sequence: int, name: str, header: list[str], rows: list[list[str]]) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)  # RFC 4180: CRLF line ends, quoting only where needed
-    writer.writerow(header)
-    writer.writerows(rows)
-    response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="statement-{sequence}-{name}.csv"'
-    return response
+    return csv_file(f"statement-{sequence}-{name}.csv", header, rows)
 
 
 @blp.route("/settlement/statements/<int:sequence>/obligations.csv", methods=["GET"])
