@@ -77,9 +77,11 @@ def _check_policies(settings) -> None:
     The booking terms check their own settings (claw-back, tier window) as
     every request reads them; building them once here makes that happen at start.
     """
+    from analytics.liability import parse_breakage
     from network.earning.terms import Terms
     from network.lifecycle import expiry
 
     if settings["COALITION_EXPIRY"] not in expiry.POLICIES:
         raise ValueError(f"COALITION_EXPIRY must be one of {', '.join(expiry.POLICIES)}, not {settings['COALITION_EXPIRY']!r}")
     Terms.from_config(settings)
+    parse_breakage(settings["COALITION_EXPECTED_BREAKAGE"])

@@ -53,6 +53,9 @@ def from_environment(instance_path: str) -> dict:
         "COALITION_SUPPORT_ADJUSTMENT_LIMIT": int(os.environ.get("COALITION_SUPPORT_ADJUSTMENT_LIMIT", "1000")),
         # The one currency the network settles in: contracts' rates and statements' money.
         "COALITION_SETTLEMENT_CURRENCY": os.environ.get("COALITION_SETTLEMENT_CURRENCY", "EUR"),
+        # The share of points expected never to be redeemed, 0 to 1, for every issuer's liability; unset: estimated
+        # from the points whose life ended (analytics/liability.py).
+        "COALITION_EXPECTED_BREAKAGE": os.environ.get("COALITION_EXPECTED_BREAKAGE") or None,
         # Where the hub's Ed25519 statement-signing keys live (one 0600 file each); or COALITION_SIGNING_KEY.
         "COALITION_SIGNING_KEYS_DIR": os.environ.get(
             "COALITION_SIGNING_KEYS_DIR", str(Path(instance_path) / "settlement-keys")

@@ -320,6 +320,7 @@ MATRIX: dict[tuple[str, str], Cell] = {
     **{(f"/v1/analytics/{report}", "GET"): Cell(200, 200, 403, why=OWN, query="?from=2026-03-01&to=2026-03-31&partner=alpha")
        for report in ("programme", "programme.csv", "cohorts", "cohorts.csv")},
     ("/v1/analytics/members/<member_id>", "GET"): Cell(200, 403, 403, why="admins' and finance's: a member across partners"),
+    ("/v1/analytics/liability", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY, query="?as_of=2026-03-31"),
     # the document and its page
     ("/v1/openapi.json", "GET"): Cell(200, 200, 200, 200, why="public"),
     ("/docs", "GET"): Cell(200, 200, 200, 200, why="public"),
@@ -408,6 +409,7 @@ ROLES: dict[tuple[str, str], str] = {
     **{(f"/v1/analytics/{report}", "GET"): "admin finance | admin staff key"
        for report in ("programme", "programme.csv", "cohorts", "cohorts.csv")},
     ("/v1/analytics/members/<member_id>", "GET"): "admin finance |",
+    ("/v1/analytics/liability", "GET"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>", "GET"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>/partners/<slug>", "GET"): "admin finance | admin staff key",
     ("/v1/settlement/statements/<int:sequence>/acknowledgements", "POST"): "| admin key",

@@ -7,13 +7,14 @@ spreadsheet.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from flask import Response
+from flask import Response, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from analytics.cohorts import cohorts
+from analytics.liability import liability, parse_breakage
 from analytics.lifetime import member_value
 from analytics.members import DORMANT_DAYS
 from analytics.programme import programme
@@ -32,12 +33,14 @@ blp = Blueprint("analytics", __name__, description="The programme's analytics")
 
 #: The longest span one report covers: ten years of days.
 MAX_DAYS = 3660
+#: The days a report may name: from the year 2000 to the last day whose end is still a date.
+DAYS = validate.Range(min=date(2000, 1, 1), max=date(9999, 12, 30), error="must be a day from 2000-01-01 to 9999-12-30")
 
 
 class Span(Strict):
-    first = fields.Date(required=True, data_key="from", metadata={"description": "the first day (UTC), included",
+    first = fields.Date(required=True, data_key="from", validate=DAYS, metadata={"description": "the first day (UTC), included",
                                                                     "example": "2026-11-01"})
-    last = fields.Date(required=True, data_key="to", metadata={"description": "the last day (UTC), included",
+    last = fields.Date(required=True, data_key="to", validate=DAYS, metadata={"description": "the last day (UTC), included",
                                                                  "example": "2026-11-30"})
     partner = fields.String(validate=validate.Length(max=64), metadata={
         "description": "one partner's members and points; a partner's caller may name only itself (and need not)"})
@@ -75,6 +78,32 @@ class Cohorts(Schema):
     partner = fields.String(allow_none=True)
     cohorts = fields.List(fields.Dict(), metadata={"description": '{"month", "members", "retention": [{"months_since", '
                                                                   '"active", "share"}]}'})
+
+
+class LiabilityQuery(Strict):
+    as_of = fields.Date(required=True, validate=DAYS, metadata={"description": "the day valued (UTC): the liability at its end",
+                                                 "example": "2026-11-30"})
+    first = fields.Date(data_key="from", validate=DAYS, metadata={"description": "the roll-forward's first day (UTC); default the "
+                                                                  "first of as_of's month", "example": "2026-11-01"})
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        first, as_of = data.get("first"), data.get("as_of")
+        if first and as_of and not timedelta(0) <= as_of - first <= timedelta(days=MAX_DAYS):
+            raise ValidationError(f"must be on or before `as_of`, at most {MAX_DAYS} days before it", "from")
+
+
+class Liability(Schema):
+    period = fields.Dict(metadata={"description": '{"from", "to"}: the roll-forward\'s days, both included'})
+    currency = fields.String()
+    outstanding = fields.Integer(metadata={"description": "points members hold at the end of as_of"})
+    deferred_revenue = fields.String(metadata={"description": "outstanding x value x (1 - breakage), summed by issuer"})
+    roll_forward = fields.Dict(metadata={"description": '{"points": {"opening", "issued", "redeemed", "expired", '
+                                                        '"closing", "unexplained"}, "money": {"opening", "issued", '
+                                                        '"redeemed", "expired", "change_of_estimate", "closing"}}'})
+    issuers = fields.List(fields.Dict(), metadata={"description": '{"issuer", "outstanding", "value_per_point", '
+                                                                  '"value_basis", "breakage", "breakage_basis", '
+                                                                  '"deferred_revenue", "roll_forward"}'})
 
 
 class MemberValue(Schema):
@@ -177,6 +206,25 @@ def get_cohorts_csv(args):
     rows = [[c["month"], c["members"], r["months_since"], r["active"], r["share"] or ""]
             for c in _cohorts(args)["cohorts"] for r in c["retention"]]
     return _csv("cohorts", ["cohort", "members", "months_since", "active", "share"], rows)
+
+
+@blp.route("/analytics/liability", methods=["GET"])
+@requires(ADMIN, FINANCE)
+@blp.arguments(LiabilityQuery, **QUERY)
+@blp.response(200, Liability)
+@answers()
+def get_liability(args):
+    """The points liability at the end of `as_of`, per issuer and for the network, with the roll-forward from `from`.
+
+    Each issuer's point is valued at the redeemers' rates in force, weighted by where its points were spent in the
+    last year, less the expected breakage (estimated from points whose life ended, or COALITION_EXPECTED_BREAKAGE).
+    """
+    as_of = args["as_of"]
+    window = Window.of_days(args.get("first") or as_of.replace(day=1), as_of)
+    config = current_app.config
+    override = parse_breakage(config["COALITION_EXPECTED_BREAKAGE"])
+    return lagging_read(lambda session: {"period": window.view(), **liability(
+        session, window.start, window.end, config["COALITION_SETTLEMENT_CURRENCY"], override)})
 
 
 @blp.route("/analytics/members/<member_id>", methods=["GET"])

@@ -54,11 +54,13 @@ UNSAYABLE = {
     "GET /v1/members": ("card", "email", "cursor"),
     "GET /v1/settlement/statements": ("cursor",),
     "GET /v1/members/{member_id}/history": ("cursor",),
-    # A report's `to` lies on or after its `from`, at most ten years on: a schema cannot compare two parameters.
-    "GET /v1/analytics/programme": ("to",),
-    "GET /v1/analytics/programme.csv": ("to",),
-    "GET /v1/analytics/cohorts": ("to",),
-    "GET /v1/analytics/cohorts.csv": ("to",),
+    # A report's `to` lies on or after its `from`, at most ten years on: a schema cannot compare two parameters; and
+    # its days lie from 2000 to 9999 (the document's x-minimum and x-maximum: a date's bounds have no JSON Schema word).
+    "GET /v1/analytics/programme": ("to", "from"),
+    "GET /v1/analytics/programme.csv": ("to", "from"),
+    "GET /v1/analytics/cohorts": ("to", "from"),
+    "GET /v1/analytics/cohorts.csv": ("to", "from"),
+    "GET /v1/analytics/liability": ("from", "as_of"),
     "GET /v1/partners/{slug}/webhook/deliveries": ("cursor",),
 }
 
