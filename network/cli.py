@@ -389,11 +389,14 @@ def settlement() -> None:
 @click.option("--keys", "keys_file", type=click.File("r"), help="the hub's JWK set (GET /v1/settlement/keys); "
               "default: this hub's own keys")
 @click.option("--previous", type=click.File("r"), help="the statement before, to check the chain")
+@click.option("--partner-keys", type=click.File("r"), help="partners' public keys as JSON {slug: key}, to check "
+              "their acknowledgements with; default: the key kept with each")
 @with_appcontext
-def settlement_verify(file, keys_file, previous) -> None:
+def settlement_verify(file, keys_file, previous, partner_keys) -> None:
     """Verify a statement or a partner's section offline.
 
-    Checks the signature, the Merkle root or inclusion proof, and the chain.
+    Checks the signature, the Merkle root or inclusion proof, the chain, and
+    the partners' acknowledgements kept beside a statement.
 
     Exits 0 when every check holds, 1 naming the first that fails.
     """
@@ -403,7 +406,8 @@ def settlement_verify(file, keys_file, previous) -> None:
 
     try:
         jwks = json.load(keys_file) if keys_file else current_app.extensions["coalition"].signing.jwks()
-        held, lines = verdict(json.load(file), jwks, json.load(previous) if previous else None)
+        held, lines = verdict(json.load(file), jwks, json.load(previous) if previous else None,
+                              json.load(partner_keys) if partner_keys else None)
     except ValueError as exc:  # a file that is not JSON
         held, lines = False, [f"FAIL  {exc}"]
     for line in lines:

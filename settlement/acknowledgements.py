@@ -55,16 +55,17 @@ def acknowledge(session: Session, partner: PartnerRef, sequence: int, *, stateme
                                                        Acknowledgement.partner_id == partner.id)) is not None:
         raise Conflict(f"{partner.name} already acknowledged statement {sequence}", code="already_acknowledged")
     session.execute(insert(Acknowledgement).values(sequence=sequence, partner_id=partner.id, statement_hash=statement_hash,
-                                                   signature=signature, created_at=now))
+                                                   signature=signature, public_key=key, created_at=now))
     return {"sequence": sequence, "partner": partner.slug, "statement_hash": statement_hash, "acknowledged_at": now}
 
 
 def listed(session: Session, sequence: int) -> list[dict]:
     rows = session.execute(
-        select(Partner.slug, Acknowledgement.statement_hash, Acknowledgement.signature, Acknowledgement.created_at)
+        select(Partner.slug, Acknowledgement.statement_hash, Acknowledgement.signature, Acknowledgement.public_key,
+               Acknowledgement.created_at)
         .join(Partner, Partner.id == Acknowledgement.partner_id)
         .where(Acknowledgement.sequence == sequence)
         .order_by(Partner.slug)
     )
-    return [{"partner": slug, "statement_hash": digest, "signature": signature, "acknowledged_at": at}
-            for slug, digest, signature, at in rows]
+    return [{"partner": slug, "statement_hash": digest, "signature": signature, "public_key": key, "acknowledged_at": at}
+            for slug, digest, signature, key, at in rows]

@@ -136,3 +136,65 @@ def test_partners_countersign_a_statements_hash_and_the_statement_lists_them(hub
     assert ack(signature).json["error"]["code"] == "already_acknowledged"
     listed = hub.call("GET", "/v1/settlement/statements/1").json["acknowledgements"]
     assert [(a["partner"], a["statement_hash"], a["signature"]) for a in listed] == [("grocer", digest, signature)]
+
+
+def test_acknowledgements_verify_offline_with_the_key_kept_beside_them(hub, clock, activity, runner, tmp_path):
+    """`coalition settlement verify` checks each countersignature, still after the partner registers a new key."""
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from settlement.signing import b64url_encode
+
+    run(hub, clock.now - timedelta(minutes=5))
+    first, second = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+
+    def register(key):
+        public = b64url_encode(key.public_key().public_bytes_raw())
+        assert hub.call("PUT", "/v1/partners/grocer/public-key", activity["grocer"], json={"public_key": public}).status_code == 200
+
+    register(first)
+    digest = sha256_hex(hub.call("GET", "/v1/settlement/statements/1").json["statement"])
+    assert hub.call("POST", "/v1/settlement/statements/1/acknowledgements", activity["grocer"], json={
+        "statement_hash": digest, "signature": b64url_encode(first.sign(digest.encode()))}).status_code == 201
+    register(second)  # after acknowledging: the acknowledgement keeps the first
+    signed = hub.call("GET", "/v1/settlement/statements/1").json
+    assert signed["acknowledgements"][0]["public_key"] == b64url_encode(first.public_key().public_bytes_raw())
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(hub.client.get("/v1/settlement/keys").json))
+
+    def verify(document, *more):
+        path = tmp_path / f"statement-{len(list(tmp_path.iterdir()))}.json"
+        path.write_text(json.dumps(document))
+        return runner.invoke(["settlement", "verify", str(path), "--keys", str(keys), *more])
+
+    held = verify(signed)
+    assert held.exit_code == 0, held.output
+    assert "ok    acknowledged by 'grocer': its countersignature holds under the key kept with it" in held.output
+    # The finance team's own copy of the grocer's key, now the second: the first's countersignature fails under it.
+    copy = tmp_path / "partner-keys.json"
+    copy.write_text(json.dumps({"grocer": b64url_encode(second.public_key().public_bytes_raw())}))
+    failed = verify(signed, "--partner-keys", str(copy))
+    assert failed.exit_code == 1 and "FAIL  'grocer''s acknowledgement: the countersignature does not hold" in failed.output
+    tampered = {**signed, "acknowledgements": [{**signed["acknowledgements"][0], "statement_hash": "0" * 64}]}
+    assert "acknowledged another statement" in verify(tampered).output
+    forged = {**signed, "acknowledgements": [{**signed["acknowledgements"][0],
+                                              "signature": b64url_encode(second.sign(digest.encode()))}]}
+    assert verify(forged).exit_code == 1
+
+
+def test_a_contract_version_inside_a_closed_period_is_refused(hub, clock, activity, database):
+    from tests.support.ledger import snapshot
+
+    end = clock.now - timedelta(minutes=5)
+    assert run(hub, end).status_code == 201
+    before = snapshot(database)
+    inside = hub.call("PUT", "/v1/partners/coffee/contract", json={
+        "issue_fee": "0.001", "redeem_rate": "0.002", "effective_from": (end - timedelta(seconds=1)).isoformat()})
+    assert (inside.status_code, inside.json["error"]["code"]) == (422, "period_closed")
+    assert "effective_from" in inside.json["error"]["details"]
+    assert snapshot(database) == before
+    # From where the statement ended on, it is the open period's.
+    at_end = hub.call("PUT", "/v1/partners/coffee/contract", json={
+        "issue_fee": "0.001", "redeem_rate": "0.002", "effective_from": end.isoformat()})
+    assert at_end.status_code == 201, at_end.json

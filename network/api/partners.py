@@ -205,12 +205,13 @@ def rules_change(slug: str, rules) -> Callable[[Session], dict]:
 @writes
 @blp.arguments(ContractSet)
 @blp.response(201, ContractsOut)
-@answers("unknown_partner", "contract_version_exists")
+@answers("unknown_partner", "contract_version_exists", "period_closed")
 def put_contract(args, slug):
     """Add a contract version (rates are money per point, in the network's settlement currency); earlier versions stay.
 
     Admins and finance. A version applies to points booked from its `effective_from`; settlement values each point under
-    the version in force when it was booked, so a new version never reprices the past.
+    the version in force when it was booked, so a new version never reprices the past: one starting inside a closed
+    period is refused (`period_closed`).
     """
     return idempotent_write(contract_version(slug, args))
 

@@ -46,4 +46,6 @@ class Acknowledgement(Base):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
     statement_hash: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
+    #: The key the countersignature was checked with: it verifies offline after the partner registers another.
+    public_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]

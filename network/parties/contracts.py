@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from network.errors import Conflict
-from network.models import Contract
+from network.errors import Conflict, Invalid
+from network.models import Contract, Statement
 from network.parties.registry import PartnerRef
 
 
@@ -41,7 +41,16 @@ def add_version(
     session: Session, partner: PartnerRef, *, issue_fee: Decimal, redeem_rate: Decimal, currency: str,
     effective_from: datetime, now: datetime,
 ) -> ContractVersion:
-    """Add a version; one already starting at that instant is a conflict (versions are never rewritten)."""
+    """Add a version; one already starting at that instant is a conflict (versions are never rewritten).
+
+    One starting inside a closed period is refused: the statement already
+    priced that period, and a correction belongs to the open one.
+    """
+    closed = session.scalar(select(func.max(Statement.period_end)))
+    if closed is not None and effective_from < closed:
+        raise Invalid("A contract version cannot start inside a closed period; correct it from the open one",
+                      {"effective_from": [f"must be at or after {closed.isoformat()}, where the last statement ended"]},
+                      code="period_closed")
     taken = session.scalar(
         select(Contract.id).where(Contract.partner_id == partner.id, Contract.effective_from == effective_from)
     )
