@@ -21,24 +21,34 @@ from network.models import Account, JournalEntry, Member, Posting, int_sum
 DORMANT_DAYS = 90
 
 
-def members(session: Session, window: Window, partner_id: int | None = None, *, dormant_days: int = DORMANT_DAYS) -> dict:
-    """enrolled, active, dormant and lapsed for the network (`partner_id` None) or one partner's members."""
+def members(session: Session, window: Window, partner_id: int | None = None, *, dormant_days: int = DORMANT_DAYS,
+            active: int | None = None) -> dict:
+    """enrolled, active, dormant and lapsed for the network (`partner_id` None) or one partner's members.
+
+    `active`: the count, when the caller has it already (the return after a reward counts every member who bought
+    or redeemed in the window): not counted twice.
+    """
     enrolled = select(func.count()).select_from(Member).where(
         Member.created_at >= window.start, Member.created_at < window.end, Member.merged_into.is_(None))
     if partner_id is not None:
         enrolled = enrolled.where(Member.enrolled_by == partner_id)
-    active = select(func.count(func.distinct(JournalEntry.member_id))).where(
-        *_activity(window.start, window.end, partner_id))
+    # A count of groups rather than COUNT(DISTINCT): PostgreSQL hashes the members instead of sorting the entries.
+    counted = select(func.count()).select_from(
+        select(JournalEntry.member_id).where(*_activity(window.start, window.end, partner_id))
+        .group_by(JournalEntry.member_id).subquery())
 
     known = _population(window, partner_id).subquery()
     recently = exists().where(JournalEntry.member_id == known.c.member_id,
                               *_activity(window.end - timedelta(days=dormant_days), window.end, partner_id))
     quiet = select(known.c.member_id).where(~recently).subquery()
+    # Joined, not probed: the holders are summed once, however many quiet members there are.
     holding = _holders(window).subquery()
-    has_points = exists().where(holding.c.member_id == quiet.c.member_id)
-    dormant, lapsed = session.execute(select(
-        func.count().filter(has_points), func.count().filter(~has_points)).select_from(quiet)).one()
-    return {"enrolled": session.scalar(enrolled), "active": session.scalar(active), "dormant": dormant,
+    has_points = holding.c.member_id.is_not(None)
+    dormant, lapsed = session.execute(select(func.count().filter(has_points), func.count().filter(~has_points))
+                                      .select_from(quiet.outerjoin(holding, holding.c.member_id == quiet.c.member_id))
+                                      ).one()
+    return {"enrolled": session.scalar(enrolled), "active": session.scalar(counted) if active is None else active,
+            "dormant": dormant,
             "lapsed": lapsed, "dormant_days": dormant_days}
 
 

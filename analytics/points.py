@@ -11,21 +11,31 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from analytics.window import Window, share
-from settlement.figures import Contracts, Period, breakage, credited, issued_less_clawbacks, outstanding, spent_less_reversals
+from settlement.figures import (
+    UNPRICED,
+    Period,
+    breakage,
+    credited,
+    issued_less_clawbacks,
+    moved,
+    outstanding,
+    spent_less_reversals,
+)
 from settlement.runs import opening_before
-
-#: No contract is read: points carry no price here, so no currency either.
-UNPRICED = Contracts("", ())
 
 
 def points(session: Session, window: Window, partner_id: int | None = None) -> dict:
     """The window's points for the network (`partner_id` None) or for the points one partner issued."""
     period = Period(window.start, window.end)
-    credits = credited(session, period, None)
-    issued = issued_less_clawbacks(session, period, UNPRICED, credits).points
-    spent = spent_less_reversals(session, period, UNPRICED)
-    expired = breakage(session, period)
-    held = outstanding(session, window.end, opening=opening_before(session, window.end))
+    credits, movements = credited(session, period, None), moved(session, period, UNPRICED)
+    issued = issued_less_clawbacks(session, period, UNPRICED, credits, movements).points
+    spent = spent_less_reversals(session, period, UNPRICED, movements)
+    expired = breakage(session, period, movements)
+    opening = opening_before(session, window.end)
+    # From a statement ending where the window starts, the window's credits and movements are the outstanding's too.
+    same_span = opening is not None and opening.at == window.start
+    held = outstanding(session, window.end, opening=opening, credits=credits if same_span else None,
+                       movements=movements if same_span else None)
     if partner_id is None:
         figures = {"issued": sum(issued.values()), "redeemed": sum(spent.redeemed.values()),
                    "expired": sum(expired.values()), "outstanding": sum(held.values())}

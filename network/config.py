@@ -54,8 +54,12 @@ def from_environment(instance_path: str) -> dict:
         # The one currency the network settles in: contracts' rates and statements' money.
         "COALITION_SETTLEMENT_CURRENCY": os.environ.get("COALITION_SETTLEMENT_CURRENCY", "EUR"),
         # The share of points expected never to be redeemed, 0 to 1, for every issuer's liability; unset: estimated
-        # from the points whose life ended (analytics/liability.py).
+        # from the points whose life ended (settlement/liability.py).
         "COALITION_EXPECTED_BREAKAGE": os.environ.get("COALITION_EXPECTED_BREAKAGE") or None,
+        # The network's own bank account, which a statement's transfer file pays partners from (all three, or none).
+        "COALITION_NETWORK_ACCOUNT_HOLDER": os.environ.get("COALITION_NETWORK_ACCOUNT_HOLDER") or None,
+        "COALITION_NETWORK_IBAN": os.environ.get("COALITION_NETWORK_IBAN") or None,
+        "COALITION_NETWORK_BIC": os.environ.get("COALITION_NETWORK_BIC") or None,
         # Where the hub's Ed25519 statement-signing keys live (one 0600 file each); or COALITION_SIGNING_KEY.
         "COALITION_SIGNING_KEYS_DIR": os.environ.get(
             "COALITION_SIGNING_KEYS_DIR", str(Path(instance_path) / "settlement-keys")

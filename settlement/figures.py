@@ -134,6 +134,10 @@ class Contracts:
         return latest
 
 
+#: No contract at all: the figures in points alone (reports that price nothing), so in no currency either.
+UNPRICED = Contracts("", ())
+
+
 class IssueKey(NamedTuple):
     issuer: int | None
     version: int | None  # the issuer's contract version when the points were credited
@@ -168,8 +172,11 @@ def settle(session: Session, period: Period, currency: str, *, opening: Opening 
         raise ValueError(f"an opening at {opening.at} does not start a period from {period.start}")
     contracts = Contracts.of(session, currency)
     credits = credited(session, period, contracts)
-    issued = issued_less_clawbacks(session, period, contracts, credits)
-    spent = spent_less_reversals(session, period, contracts)
+    movements = moved(session, period, contracts)
+    issued = issued_less_clawbacks(session, period, contracts, credits, movements)
+    spent = spent_less_reversals(session, period, contracts, movements)
+    # The period's credits and movements are the outstanding's too, when it starts from the period's start.
+    same_span = opening is not None or period.start is None
     return Figures(
         currency=currency,
         period=period,
@@ -178,12 +185,42 @@ def settle(session: Session, period: Period, currency: str, *, opening: Opening 
         redeemed=spent.redeemed,
         matrix=spent.matrix,
         obligations=spent.obligations,
-        expired=breakage(session, period),
-        # The period's credits are the outstanding's too, when it starts from the period's start.
-        outstanding=outstanding(session, period.end, opening=opening,
-                                credits=credits if opening is not None or period.start is None else None),
+        expired=breakage(session, period, movements),
+        outstanding=outstanding(session, period.end, opening=opening, credits=credits if same_span else None,
+                                movements=movements if same_span else None),
         contracts=partners_contracts(session, contracts, period.end),
     )
+
+
+class Moved(NamedTuple):
+    """The period's lot movements summed by what every figure but issuance tells apart."""
+
+    issuer: int | None  # the lot's
+    partner: int | None  # the entry's: where points were spent, or which partner refunded
+    kind: str  # the entry's
+    issue_version: int | None  # a refund's: the issuer's version when it was booked (a claw-back lowers its fee)
+    spend_version: int | None  # the entry partner's version when it (or the redemption it reverses) was booked
+    points: int  # negative: taken from lots
+
+
+def moved(session: Session, period: Period, contracts: Contracts) -> list[Moved]:
+    """Every movement of the period in one GROUP BY: claw-backs, spending, breakage and the outstanding read it.
+
+    One scan of the period's movements and their entries instead of one per
+    figure (a month's close read them four times). A reversal is grouped
+    under the version of the redemption it reverses.
+    """
+    entry, lot_issuer, original = JournalEntry, LotMovement.issuer_id, aliased(JournalEntry)
+    issue_version = case((entry.kind == EntryKind.REFUND, contracts.in_force_sql(lot_issuer, entry.booked_at)),
+                         else_=literal(None))
+    spend_version = contracts.in_force_sql(entry.partner_id, func.coalesce(original.booked_at, entry.booked_at))
+    query = (
+        _movements(period, lot_issuer, entry.partner_id, entry.kind, issue_version, spend_version,
+                   int_sum(LotMovement.points))
+        .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == EntryKind.REDEMPTION_REVERSAL))
+        .group_by(lot_issuer, entry.partner_id, entry.kind, issue_version, spend_version)
+    )
+    return [Moved(*row) for row in session.execute(query)]
 
 
 class CreditKey(NamedTuple):
@@ -209,42 +246,39 @@ def credited(session: Session, period: Period, contracts: Contracts | None) -> d
 
 
 def issued_less_clawbacks(session: Session, period: Period, contracts: Contracts,
-                          credits: dict[CreditKey, int] | None = None) -> Issued:
+                          credits: dict[CreditKey, int] | None = None, movements: list[Moved] | None = None) -> Issued:
     """Points issued less those refunds clawed back, by issuer: the issue fee is charged on the net."""
     issued = Issued(points=defaultdict(int), fees=defaultdict(int))
     if credits is None:
         credits = credited(session, period, contracts)
-    for (issuer, version), points in _issue_points(session, period, contracts, credits).items():
+    if movements is None:
+        movements = moved(session, period, contracts)
+    for (issuer, version), points in _issue_points(credits, movements).items():
         issued.points[issuer] += points
         if issuer is not NETWORK and version is not None:
             issued.fees[issuer] += amount(points, contracts.by_id[version].issue_fee, contracts.currency)
     return issued
 
 
-def _issue_points(session: Session, period: Period, contracts: Contracts,
-                  credits: dict[CreditKey, int]) -> dict[IssueKey, int]:
+def _issue_points(credits: dict[CreditKey, int], movements: list[Moved]) -> dict[IssueKey, int]:
     """Net points by issuer and issue-fee version: the fee is rounded once per version, not per sale."""
-    entry = JournalEntry
     points: dict[IssueKey, int] = defaultdict(int)
-    for (issuer, version_id, moved), credit in credits.items():
-        if not moved:  # lots a merge opened only moved points issued long ago
+    for (issuer, version_id, was_moved), credit in credits.items():
+        if not was_moved:  # lots a merge opened only moved points issued long ago
             points[IssueKey(issuer, version_id)] += credit
-    lot_issuer = LotMovement.issuer_id
-    moved_version = contracts.in_force_sql(lot_issuer, entry.booked_at)
-    clawed_back = (  # a refund takes back its own partner's points; another issuer's it spends (below)
-        _movements(period, lot_issuer, moved_version, int_sum(-LotMovement.points))
-        .where(entry.kind == EntryKind.REFUND, entry.partner_id == lot_issuer)
-        .group_by(lot_issuer, moved_version)
-    )
-    for issuer, version_id, taken in session.execute(clawed_back):
-        points[IssueKey(issuer, version_id)] -= taken
+    for m in movements:  # a refund takes back its own partner's points; another issuer's it spends (below)
+        if m.kind == EntryKind.REFUND and m.partner == m.issuer:
+            points[IssueKey(m.issuer, m.issue_version)] += m.points
     return points
 
 
-def spent_less_reversals(session: Session, period: Period, contracts: Contracts) -> Spent:
+def spent_less_reversals(session: Session, period: Period, contracts: Contracts,
+                         movements: list[Moved] | None = None) -> Spent:
     """Points spent less reversals, by issuer and redeemer: what one partner owes another."""
     spent = Spent(matrix=defaultdict(int), redeemed=defaultdict(int), obligations=defaultdict(int))
-    for (issuer, redeemer, version), points in _spend_points(session, period, contracts).items():
+    if movements is None:
+        movements = moved(session, period, contracts)
+    for (issuer, redeemer, version), points in _spend_points(movements).items():
         spent.matrix[issuer, redeemer] += points
         spent.redeemed[redeemer] += points
         if issuer != redeemer and version is not None:
@@ -253,47 +287,34 @@ def spent_less_reversals(session: Session, period: Period, contracts: Contracts)
     return spent
 
 
-def _spend_points(session: Session, period: Period, contracts: Contracts) -> dict[SpendKey, int]:
+def _spend_points(movements: list[Moved]) -> dict[SpendKey, int]:
     """Net points by issuer, redeemer and the redeemer's version when the redemption was booked.
 
     A reversal is valued at its redemption's version. A refund that takes another
     issuer's points, and a repayment of what a refund left owing, spend those
     points at the refunding partner (network.earning.clawback).
     """
-    entry, lot_issuer, original = JournalEntry, LotMovement.issuer_id, aliased(JournalEntry)
-    version = contracts.in_force_sql(entry.partner_id, func.coalesce(original.booked_at, entry.booked_at))
-    spends = (
-        entry.kind.in_(REDEMPTION_ENTRIES)
-        | (entry.kind == EntryKind.REPAYMENT)
-        | ((entry.kind == EntryKind.REFUND) & (lot_issuer.is_(None) | (lot_issuer != entry.partner_id)))
-    )
-    query = (
-        _movements(period, lot_issuer, entry.partner_id, version, int_sum(-LotMovement.points))
-        .outerjoin(original, (original.id == entry.reverses_id) & (entry.kind == EntryKind.REDEMPTION_REVERSAL))
-        .where(spends)
-        .group_by(lot_issuer, entry.partner_id, version)
-    )
     points: dict[SpendKey, int] = defaultdict(int)
-    for issuer, redeemer, version_id, spent in session.execute(query):
-        points[SpendKey(issuer, redeemer, version_id)] += spent
+    for m in movements:
+        spends = (m.kind in REDEMPTION_ENTRIES or m.kind == EntryKind.REPAYMENT
+                  or (m.kind == EntryKind.REFUND and (m.issuer is None or m.issuer != m.partner)))
+        if spends:
+            points[SpendKey(m.issuer, m.partner, m.spend_version)] -= m.points
     return points
 
 
-def breakage(session: Session, period: Period) -> dict[int | None, int]:
+def breakage(session: Session, period: Period, movements: list[Moved] | None = None) -> dict[int | None, int]:
     """Points that expired or were forfeited in the period, by issuer: the issuer keeps what is never spent."""
     expired: dict[int | None, int] = defaultdict(int)
-    query = (
-        _movements(period, LotMovement.issuer_id, int_sum(-LotMovement.points))
-        .where(JournalEntry.kind.in_(BREAKAGE_ENTRIES))
-        .group_by(LotMovement.issuer_id)
-    )
-    for issuer, points in session.execute(query):
-        expired[issuer] += points
+    for m in moved(session, period, UNPRICED) if movements is None else movements:
+        if m.kind in BREAKAGE_ENTRIES:
+            expired[m.issuer] -= m.points
     return expired
 
 
 def outstanding(session: Session, end: datetime, *, opening: Opening | None = None,
-                credits: dict[CreditKey, int] | None = None) -> dict[int | None, int]:
+                credits: dict[CreditKey, int] | None = None, movements: list[Moved] | None = None
+                ) -> dict[int | None, int]:
     """Points members still hold at `end`, by issuer: each issuer's liability.
 
     Every lot credited before it, less every movement booked before it but a
@@ -301,18 +322,15 @@ def outstanding(session: Session, end: datetime, *, opening: Opening | None = No
     gives them back. With an `opening` (what members held at an earlier
     time: the last statement's figure), only what was booked since is read,
     so a month's close reads that month and not the years before it.
-    `credits`: what `credited` found over that same span, if the caller has it.
+    `credits` and `movements`: what `credited` and `moved` found over that same span, if the caller has them.
     """
     since = Period(opening.at if opening else None, end)
     held: dict[int | None, int] = defaultdict(int, opening.held if opening else {})
     for key, points in (credited(session, since, None) if credits is None else credits).items():
         held[key.issuer] += points
-    moved = (
-        _movements(since, LotMovement.issuer_id, int_sum(LotMovement.points))
-        .where(JournalEntry.kind.not_in(HOLD_ENTRIES)).group_by(LotMovement.issuer_id)
-    )
-    for issuer, points in session.execute(moved):
-        held[issuer] += points
+    for m in moved(session, since, UNPRICED) if movements is None else movements:
+        if m.kind not in HOLD_ENTRIES:
+            held[m.issuer] += m.points
     return held
 
 

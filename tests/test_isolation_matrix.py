@@ -321,6 +321,17 @@ MATRIX: dict[tuple[str, str], Cell] = {
        for report in ("programme", "programme.csv", "cohorts", "cohorts.csv")},
     ("/v1/analytics/members/<member_id>", "GET"): Cell(200, 403, 403, why="admins' and finance's: a member across partners"),
     ("/v1/analytics/liability", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY, query="?as_of=2026-03-31"),
+    # paying statements: where money goes is the operator's staff's to set
+    ("/v1/partners/<slug>/bank-account", "PUT"): Cell(200, 403, 403, why=OPERATOR_ONLY, body=lambda s, w: {"json": {
+        "account_holder": "Alpha Ltd", "iban": "GB29NWBK60161331926819", "bic": "NWBKGB2L"}}),
+    ("/v1/partners/<slug>/bank-account", "GET"): Cell(200, 403, 403, why="the operator's staff; A's admin checks A's",
+                                                      overrides={"a_admin": 200}),
+    ("/v1/settlement/statements/<int:sequence>/payments", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
+    ("/v1/settlement/statements/<int:sequence>/pack.xlsx", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
+    ("/v1/settlement/statements/<int:sequence>/transfers.xml", "GET"): Cell(422, 403, 403, why="the operator's staff's; "
+                                                                            "this hub has no bank account of its own"),
+    ("/v1/settlement/bank-statements", "POST"): Cell(200, 403, 403, why=OPERATOR_ONLY, body=lambda s, w: {
+        "data": b"<Document><BkToCstmrStmt/></Document>", "content_type": "application/xml"}),
     # the document and its page
     ("/v1/openapi.json", "GET"): Cell(200, 200, 200, 200, why="public"),
     ("/docs", "GET"): Cell(200, 200, 200, 200, why="public"),
@@ -410,6 +421,12 @@ ROLES: dict[tuple[str, str], str] = {
        for report in ("programme", "programme.csv", "cohorts", "cohorts.csv")},
     ("/v1/analytics/members/<member_id>", "GET"): "admin finance |",
     ("/v1/analytics/liability", "GET"): "admin finance |",
+    ("/v1/partners/<slug>/bank-account", "PUT"): "admin finance |",
+    ("/v1/partners/<slug>/bank-account", "GET"): "admin finance | admin",
+    ("/v1/settlement/statements/<int:sequence>/payments", "GET"): "admin finance |",
+    ("/v1/settlement/statements/<int:sequence>/pack.xlsx", "GET"): "admin finance |",
+    ("/v1/settlement/statements/<int:sequence>/transfers.xml", "GET"): "admin finance |",
+    ("/v1/settlement/bank-statements", "POST"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>", "GET"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>/partners/<slug>", "GET"): "admin finance | admin staff key",
     ("/v1/settlement/statements/<int:sequence>/acknowledgements", "POST"): "| admin key",

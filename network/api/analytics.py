@@ -14,7 +14,6 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from analytics.cohorts import cohorts
-from analytics.liability import liability, parse_breakage
 from analytics.lifetime import member_value
 from analytics.members import DORMANT_DAYS
 from analytics.programme import programme
@@ -28,6 +27,7 @@ from network.errors import Forbidden
 from network.members.cards import get_member
 from network.parties.registry import get_partner
 from network.parties.roles import ADMIN, FINANCE, PARTNER_ROLES
+from settlement.liability import liability, parse_breakage
 
 blp = Blueprint("analytics", __name__, description="The programme's analytics")
 

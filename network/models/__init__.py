@@ -16,8 +16,8 @@ from network.models.ledger import Account, Award, Debt, JournalEntry, Lot, LotMo
 from network.models.members import Card, CardAlias, Member, MemberKey, Referral, WalletLink
 from network.models.parties import Contract, Partner
 from network.models.requests import IdempotencyRecord
-from network.models.settlement import Acknowledgement, Statement
+from network.models.settlement import Acknowledgement, Statement, TransferPayment
 from network.models.spending import Hold, Reward, RewardRedemption
 from network.models.tiers import Tier
 
-__all__ = ["AuditEvent", "Credential", "SettingsVersion", "User", "Base", "DecimalText", "Id", "UtcDateTime", "int_sum", "Contract", "Partner", "Card", "CardAlias", "Member", "MemberKey", "Referral", "WalletLink", "Account", "Award", "Debt", "JournalEntry", "Lot", "LotMovement", "Order", "Posting", "Hold", "Reward", "RewardRedemption", "Tier", "Delivery", "DeliveryAttempt", "Event", "Webhook", "Acknowledgement", "Statement", "IdempotencyRecord"]
+__all__ = ["AuditEvent", "Credential", "SettingsVersion", "User", "Base", "DecimalText", "Id", "UtcDateTime", "int_sum", "Contract", "Partner", "Card", "CardAlias", "Member", "MemberKey", "Referral", "WalletLink", "Account", "Award", "Debt", "JournalEntry", "Lot", "LotMovement", "Order", "Posting", "Hold", "Reward", "RewardRedemption", "Tier", "Delivery", "DeliveryAttempt", "Event", "Webhook", "Acknowledgement", "Statement", "TransferPayment", "IdempotencyRecord"]

@@ -39,6 +39,10 @@ class Partner(Base):
     kind: Mapped[str] = mapped_column(String(16), default="retailer", server_default="retailer")
     # Points per unit of its currency when a member pays an amount with points (100: 1 EUR costs 100 points).
     points_per_unit: Mapped[Decimal | None]
+    # Where the network pays it (and names it on a transfer file): checked by settlement.banking.
+    account_holder: Mapped[str | None] = mapped_column(String(70))
+    iban: Mapped[str | None] = mapped_column(String(34))
+    bic: Mapped[str | None] = mapped_column(String(11))
 
 
 class Contract(Base):

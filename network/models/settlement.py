@@ -49,3 +49,23 @@ class Acknowledgement(Base):
     #: The key the countersignature was checked with: it verifies offline after the partner registers another.
     public_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class TransferPayment(Base):
+    """A statement's transfer seen paid on the network's bank statement (camt.053): one per statement and partner.
+
+    The statement itself never changes; whether its money moved is kept
+    beside it, with the bank's own reference for the entry that moved it.
+    """
+
+    __tablename__ = "transfer_payments"
+    __table_args__ = (UniqueConstraint("sequence", "partner_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, ForeignKey("statements.sequence"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    amount_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    booked_on: Mapped[str] = mapped_column(String(10))  # the bank's booking date, YYYY-MM-DD
+    bank_reference: Mapped[str] = mapped_column(String(140))
+    created_at: Mapped[datetime]

@@ -61,6 +61,7 @@ UNSAYABLE = {
     "GET /v1/analytics/cohorts": ("to", "from"),
     "GET /v1/analytics/cohorts.csv": ("to", "from"),
     "GET /v1/analytics/liability": ("from", "as_of"),
+    "GET /v1/settlement/statements/{sequence}/transfers.xml": ("execution_date",),
     "GET /v1/partners/{slug}/webhook/deliveries": ("cursor",),
 }
 

@@ -25,17 +25,18 @@ from decimal import Decimal
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from analytics.points import UNPRICED
 from network.ledger.kinds import EntryKind
 from network.models import JournalEntry, Lot, LotMovement, Partner, int_sum
 from settlement.figures import (
     NETWORK,
+    UNPRICED,
     Contracts,
     Period,
     amount,
     breakage,
     issued_less_clawbacks,
     money,
+    moved,
     outstanding,
     spent_less_reversals,
 )
@@ -150,9 +151,10 @@ def liability(session: Session, start: datetime, end: datetime, currency: str, o
     period = Period(start, end)
     opening = outstanding(session, start, opening=opening_before(session, start))
     closing = outstanding(session, end, opening=opening_before(session, end))
-    issued = issued_less_clawbacks(session, period, UNPRICED).points
-    spent = spent_less_reversals(session, period, UNPRICED).matrix
-    expired = breakage(session, period)
+    movements = moved(session, period, UNPRICED)
+    issued = issued_less_clawbacks(session, period, UNPRICED, movements=movements).points
+    spent = spent_less_reversals(session, period, UNPRICED, movements).matrix
+    expired = breakage(session, period, movements)
     before, after = estimates(session, start, currency, override), estimates(session, end, currency, override)
     issuers, totals = [], defaultdict(int)
     for issuer in after:

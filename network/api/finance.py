@@ -1,0 +1,205 @@
+"""Paying a statement: partners' bank accounts, the finance pack, the transfer file, and the bank's statement back.
+
+Admins and finance only: a bank account is where money goes, so changing
+one is theirs alone, and audited with the account before and after.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from flask import Response, current_app, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import update
+
+from network.api import audit_trail
+from network.api.answers import answers, writes
+from network.api.common import hub, idempotent_write, lagging_read, media_type, now, only_itself, read, requires
+from network.api.gate import reads_raw_body
+from network.api.paging import QUERY
+from network.api.schemas import Strict
+from network.models import Partner
+from network.parties import audit
+from network.parties.registry import get_partner
+from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN
+from partners.money import decimals
+from settlement import pack
+from settlement.banking import BankAccount, checked
+from settlement.liability import parse_breakage
+from settlement.payments import credit_transfers, import_statement, payments, reference, transfers
+
+blp = Blueprint("finance", __name__, description="Paying statements: bank accounts, the finance pack, transfer files")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XML_TYPES = ("application/xml", "text/xml")
+
+
+class BankAccountSet(Strict):
+    account_holder = fields.String(required=True, validate=validate.Length(min=1, max=70),
+                                   metadata={"example": "Brew Bar SARL"})
+    iban = fields.String(required=True, validate=validate.Length(min=5, max=42), metadata={
+        "description": "checked: its checksum and its country's length; spaces allowed", "example": "FR1420041010050500013M02606"})
+    bic = fields.String(required=True, validate=validate.Length(min=8, max=11), metadata={"example": "PSSTFRPPPAR"})
+
+
+class BankAccountOut(Schema):
+    slug = fields.String()
+    account_holder = fields.String(allow_none=True)
+    iban = fields.String(allow_none=True)
+    bic = fields.String(allow_none=True)
+
+
+class TransferFileQuery(Strict):
+    execution_date = fields.Date(validate=validate.Range(min=date(2000, 1, 1), max=date(9999, 12, 31)), metadata={
+        "description": "the day the bank should pay (default today)", "example": "2026-12-07"})
+
+
+class PaymentsOut(Schema):
+    sequence = fields.Integer()
+    transfers = fields.List(fields.Dict(), metadata={"description": '{"partner", "direction", "amount", "reference", '
+                                                                    '"paid": {"booked_on", "bank_reference"} or null}'})
+
+
+class BankStatementImport(Schema):
+    matched = fields.List(fields.Dict(), metadata={"description": '{"partner", "sequence", "reference", "amount", '
+                                                                  '"currency", "direction", "booked_on", "bank_reference"}'})
+    unmatched = fields.List(fields.Dict(), metadata={"description": "each entry not matched to a transfer, with its "
+                                                                    "`reason`"})
+
+
+def network_account() -> BankAccount | None:
+    """The network's own account (COALITION_NETWORK_ACCOUNT_HOLDER, _IBAN, _BIC), checked at start; None when unset."""
+    config = current_app.config
+    if not config.get("COALITION_NETWORK_IBAN"):
+        return None
+    return checked(config["COALITION_NETWORK_ACCOUNT_HOLDER"], config["COALITION_NETWORK_IBAN"],
+                   config["COALITION_NETWORK_BIC"])
+
+
+def _account_view(partner: Partner) -> dict:
+    return {"slug": partner.slug, "account_holder": partner.account_holder, "iban": partner.iban, "bic": partner.bic}
+
+
+@blp.route("/partners/<slug>/bank-account", methods=["PUT"])
+@requires(ADMIN, FINANCE)
+@writes
+@blp.arguments(BankAccountSet)
+@blp.response(200, BankAccountOut)
+@answers("unknown_partner", "invalid_bank_account")
+def put_bank_account(args, slug):
+    """Set where the network pays the partner: its account holder, IBAN and BIC, each checked (IBAN checksum, BIC form).
+
+    Admins and finance; the account before and after is in the audit trail.
+    """
+    account = checked(args["account_holder"], args["iban"], args["bic"])
+
+    def work(session):
+        partner = get_partner(session, slug)
+        stored = session.get(Partner, partner.id)
+        before = _account_view(stored)
+        session.execute(update(Partner).where(Partner.id == partner.id).values(
+            account_holder=account.holder, iban=account.iban, bic=account.bic))
+        after = {"slug": slug, **account.view()}
+        audit_trail.change(before, after, partner_id=partner.id)
+        return after
+
+    return idempotent_write(work, status=200)
+
+
+@blp.route("/partners/<slug>/bank-account", methods=["GET"])
+@requires(ADMIN, FINANCE, PARTNER_ADMIN)
+@blp.response(200, BankAccountOut)
+@answers("unknown_partner", "wrong_partner")
+def get_bank_account(slug):
+    """Where the network pays the partner (a partner's admin sees its own, to check it)."""
+    only_itself(slug)
+    return read(lambda session: _account_view(session.get(Partner, get_partner(session, slug).id)))
+
+
+@blp.route("/settlement/statements/<int:sequence>/payments", methods=["GET"])
+@requires(ADMIN, FINANCE)
+@blp.response(200, PaymentsOut)
+@answers("unknown_statement")
+def get_payments(sequence):
+    """The statement's transfers, each with its reference and whether the bank statement showed it paid."""
+
+    def work(session):
+        paid = payments(session, sequence)
+        return {"sequence": sequence, "transfers": [
+            {"partner": t.slug, "direction": t.direction, "amount": str(_major(t.minor, t.currency)),
+             "currency": t.currency, "reference": reference(sequence, t.partner_id), "paid": paid.get(t.partner_id)}
+            for t in transfers(session, sequence)]}
+
+    return lagging_read(work)
+
+
+@blp.route("/settlement/statements/<int:sequence>/pack.xlsx", methods=["GET"])
+@requires(ADMIN, FINANCE)
+@blp.response(200, content_type=XLSX, description="sheets Summary, Matrix, Obligations, Transfers, Partner <slug>, "
+                                                  "Liability")
+@answers("unknown_statement")
+def get_pack(sequence):
+    """The statement's finance pack as a workbook: summary, matrix, obligations, transfers, each partner's section
+    and the points liability's roll-forward over its period."""
+    override = parse_breakage(current_app.config["COALITION_EXPECTED_BREAKAGE"])
+    data = lagging_read(lambda session: pack.workbook(session, sequence, breakage_override=override))
+    return _download(data, XLSX, f"statement-{sequence}-pack.xlsx")
+
+
+@blp.route("/settlement/statements/<int:sequence>/transfers.xml", methods=["GET"])
+@requires(ADMIN, FINANCE)
+@blp.arguments(TransferFileQuery, **QUERY)
+@blp.response(200, content_type="application/xml", description="ISO 20022 pain.001.001.03")
+@answers("unknown_statement", "no_bank_account")
+def get_transfer_file(args, sequence):
+    """The credit transfers paying every partner the statement says receives, as ISO 20022 pain.001 for the bank.
+
+    From the network's account (COALITION_NETWORK_IBAN and its holder and BIC) to each partner's; each transfer's
+    end-to-end id is its reference, `S<sequence>P<partner id>`. A missing account is a 422 naming it.
+    """
+    debtor = network_account()
+    execution = args.get("execution_date") or now().date()
+    data = read(lambda session: credit_transfers(session, sequence, debtor, execution=execution))
+    return _download(data, "application/xml", f"statement-{sequence}-transfers.xml")
+
+
+@blp.route("/settlement/bank-statements", methods=["POST"])
+@reads_raw_body
+@requires(ADMIN, FINANCE)
+@blp.doc(requestBody={
+    "description": "The network account's ISO 20022 camt.053 bank-to-customer statement, as the bank exports it.",
+    "required": True,
+    "content": {"application/xml": {"schema": {"type": "string"}}},
+})
+@blp.response(200, BankStatementImport)
+@answers("unreadable_bank_statement", "unsupported_media_type", "payload_too_large")
+def post_bank_statement():
+    """Mark the statements' transfers the bank statement shows paid; list every entry it could not match, with why.
+
+    An entry is matched by its transfer's reference (`S<sequence>P<partner id>`, in its end-to-end id or remittance
+    text), then checked for direction, amount and currency. An entry naming no transfer is listed, never guessed.
+    Sent again, a file marks nothing twice.
+    """
+    media_type(XML_TYPES, "A bank statement")
+    request.max_content_length = current_app.config["COALITION_MAX_BATCH_BYTES"]
+    where = audit.Where(request.remote_addr, request.headers.get("User-Agent"))
+
+    def work(session):
+        done = import_statement(session, request.stream, now=now())
+        audit.record(session, now(), audit_trail.actor(), "POST /v1/settlement/bank-statements", request.path,
+                     where=where, after={"matched": len(done.matched), "unmatched": len(done.unmatched)})
+        return done.view()
+
+    return hub().db.transact(work)
+
+
+def _major(minor: int, currency: str) -> Decimal:
+    return Decimal(minor).scaleb(-decimals(currency))
+
+
+def _download(data: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
