@@ -69,6 +69,13 @@ class InsufficientPoints(DomainError):
     code = "insufficient_points"
 
 
+class PaymentRequired(DomainError):
+    """A partner past its credit limit (or its prepaid funds): it may not issue more points until funds arrive."""
+
+    status = 402
+    code = "credit_limit_reached"
+
+
 class Unavailable(DomainError):
     status = 503
     code = "unavailable"

@@ -9,8 +9,11 @@ quote the same.
 
 Back, `camt.053` (bank-to-customer statement): each booked entry is
 matched by that reference, then checked for its direction, amount and
-currency, and marks its transfer paid. An entry that names no transfer,
-or one whose money differs, is reported with why, never guessed.
+currency, and marks its transfer paid (a partner's payment of its
+statement is funds for its credit, too). A credit entry quoting
+`FUND-P<partner id>` records that partner's prepayment. An entry that
+names no transfer, or one whose money differs, is reported with why,
+never guessed.
 """
 
 from __future__ import annotations
@@ -28,14 +31,17 @@ from sepaxml import SepaTransfer
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from network.errors import Invalid, NotFound
+from network.errors import Conflict, Invalid, NotFound
 from network.models import Partner, TransferPayment
+from network.parties import funding
 from partners.money import decimals
 from settlement.banking import BankAccount
 from settlement.runs import signed_statement
 
 PAIN = "pain.001.001.03"
 REFERENCE = re.compile(r"\bS(\d{1,9})P(\d{1,18})\b")
+#: What a partner quotes when it sends funds ahead of its sales (network.parties.funding).
+FUNDS = re.compile(r"\bFUND-P(\d{1,18})\b")
 
 
 def reference(sequence: int, partner_id: int) -> str:
@@ -144,6 +150,10 @@ def _match(session: Session, entry: Element, known: dict, paid: set, done: Impor
 
 def _one(session: Session, seen: dict, texts: str, known: dict, paid: set, done: Imported, now: datetime) -> None:
     found = REFERENCE.search(texts)
+    funds = FUNDS.search(texts)
+    if found is None and funds is not None and seen["direction"] == "CRDT":
+        _funds(session, seen, int(funds.group(1)), done, now)
+        return
     if found is None:
         done.unmatched.append({**seen, "reason": "names no statement's transfer (no S<sequence>P<partner> reference)"})
         return
@@ -177,6 +187,33 @@ def _one(session: Session, seen: dict, texts: str, known: dict, paid: set, done:
         created_at=now))
     paid.add((sequence, partner_id))
     done.matched.append({**seen, "partner": transfer.slug, "sequence": sequence})
+    if transfer.direction == "pays" and _funded(session, partner_id):  # its statement paid: it may draw again
+        funding.fund(session, partner_id, Decimal(minor).scaleb(-decimals(transfer.currency)), found.group(0), now)
+
+
+def _funded(session: Session, partner_id: int) -> bool:
+    return session.scalar(select(Partner.funding).where(Partner.id == partner_id)) is not None
+
+
+def _funds(session: Session, seen: dict, partner_id: int, done: Imported, now: datetime) -> None:
+    """A partner's prepayment, quoting `FUND-P<partner id>`: recorded once, by the bank's reference for the entry."""
+    slug = session.scalar(select(Partner.slug).where(Partner.id == partner_id, Partner.funding.is_not(None)))
+    reference = seen["bank_reference"] or ""
+    try:
+        amount = Decimal(seen["amount"] or "")
+    except InvalidOperation:
+        amount = Decimal(0)
+    if slug is None or not reference or amount <= 0:
+        done.unmatched.append({**seen, "reason": f"funds for partner {partner_id}, which draws on no funds, or an "
+                                                 "entry without a bank reference or amount"})
+        return
+    try:
+        with session.begin_nested():
+            funding.fund(session, partner_id, amount, reference, now)
+    except Conflict:
+        done.unmatched.append({**seen, "reason": f"{slug}'s funds with this bank reference are recorded already"})
+        return
+    done.matched.append({**seen, "partner": slug, "prepayment": True})
 
 
 def _amount(detail: Element) -> Element | None:

@@ -327,6 +327,9 @@ MATRIX: dict[tuple[str, str], Cell] = {
     ("/v1/partners/<slug>/bank-account", "GET"): Cell(200, 403, 403, why="the operator's staff; A's admin checks A's",
                                                       overrides={"a_admin": 200}),
     ("/v1/settlement/statements/<int:sequence>/payments", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
+    ("/v1/partners/<slug>/credit", "GET"): Cell(200, 200, 403, why=OWN),
+    ("/v1/partners/<slug>/prepayments", "POST"): Cell(422, 403, 403, why="the operator's staff's; A draws on no funds",
+                                                      body=lambda s, w: {"json": {"amount": "1.00", "reference": unique("BANK")}}),
     ("/v1/settlement/statements/<int:sequence>/pack.xlsx", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
     ("/v1/settlement/statements/<int:sequence>/transfers.xml", "GET"): Cell(422, 403, 403, why="the operator's staff's; "
                                                                             "this hub has no bank account of its own"),
@@ -424,6 +427,8 @@ ROLES: dict[tuple[str, str], str] = {
     ("/v1/partners/<slug>/bank-account", "PUT"): "admin finance |",
     ("/v1/partners/<slug>/bank-account", "GET"): "admin finance | admin",
     ("/v1/settlement/statements/<int:sequence>/payments", "GET"): "admin finance |",
+    ("/v1/partners/<slug>/credit", "GET"): "admin finance | admin staff key",
+    ("/v1/partners/<slug>/prepayments", "POST"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>/pack.xlsx", "GET"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>/transfers.xml", "GET"): "admin finance |",
     ("/v1/settlement/bank-statements", "POST"): "admin finance |",

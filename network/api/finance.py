@@ -19,11 +19,12 @@ from network.api.answers import answers, writes
 from network.api.common import hub, idempotent_write, lagging_read, media_type, now, only_itself, read, requires
 from network.api.gate import reads_raw_body
 from network.api.paging import QUERY
-from network.api.schemas import Strict
+from network.api.schemas import DecimalString, Strict
+from network.errors import Invalid
 from network.models import Partner
-from network.parties import audit
+from network.parties import audit, funding
 from network.parties.registry import get_partner
-from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN
+from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_ROLES
 from partners.money import decimals
 from settlement import pack
 from settlement.banking import BankAccount, checked
@@ -116,6 +117,61 @@ def get_bank_account(slug):
     """Where the network pays the partner (a partner's admin sees its own, to check it)."""
     only_itself(slug)
     return read(lambda session: _account_view(session.get(Partner, get_partner(session, slug).id)))
+
+
+class PrepaymentCreate(Strict):
+    amount = DecimalString(required=True, metadata={"example": "500.00", "description": "in the settlement currency"})
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=140), metadata={
+        "example": "BANK-2026-11-30-0042", "description": "the bank's or finance's own reference: recorded once"})
+
+
+class CreditOut(Schema):
+    slug = fields.String()
+    funding = fields.String(allow_none=True, metadata={"description": "prepaid, credit, or null: not controlled"})
+    credit_limit = fields.String()
+    funded = fields.String()
+    drawn = fields.String(metadata={"description": "what its points issued drew: issue fee plus expected redemption value"})
+    available = fields.String()
+    point_cost = fields.String()
+    used_share = fields.String(allow_none=True)
+    points_left = fields.Integer(allow_none=True)
+
+
+@blp.route("/partners/<slug>/credit", methods=["GET"])
+@requires(ADMIN, FINANCE, PARTNER_ROLES)
+@blp.response(200, CreditOut)
+@answers("unknown_partner", "wrong_partner")
+def get_credit(slug):
+    """The partner's exposure: its funding, its limit and funds, what its points drew and what it may still issue.
+
+    Admins and finance read any partner's; a partner its own.
+    """
+    only_itself(slug)
+    return read(lambda session: {"slug": slug, **funding.exposure(session, get_partner(session, slug).id)})
+
+
+@blp.route("/partners/<slug>/prepayments", methods=["POST"])
+@requires(ADMIN, FINANCE)
+@writes
+@blp.arguments(PrepaymentCreate)
+@blp.response(201, CreditOut)
+@answers("unknown_partner", "prepayment_exists", "not_funded")
+def post_prepayment(args, slug):
+    """Record funds the partner sent: what it may draw rises by the amount (once per reference).
+
+    Admins and finance. The bank statement import records them too, for entries quoting `FUND-P<partner id>`.
+    """
+
+    def work(session):
+        partner = get_partner(session, slug)
+        if partner.funding is None:
+            raise Invalid("The partner's issuing draws on no funds (PUT its contract with funding first)",
+                          {"slug": [slug]}, code="not_funded")
+        done = {"slug": slug, **funding.fund(session, partner.id, args["amount"], args["reference"], now())}
+        audit_trail.change(None, {"amount": str(args["amount"]), "reference": args["reference"]}, partner_id=partner.id)
+        return done
+
+    return idempotent_write(work)
 
 
 @blp.route("/settlement/statements/<int:sequence>/payments", methods=["GET"])

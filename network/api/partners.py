@@ -23,11 +23,12 @@ from network.api.schemas import (
     PartnerOut,
 )
 from network.errors import BadRequest, Invalid
-from network.parties import contracts
+from network.parties import contracts, funding
 from network.parties.auth import bump_settings_version
 from network.parties.registry import NewPartner, PartnerRef, amend, create_partner, get_partner, set_adapter, set_rules
 from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_KEY, PARTNER_ROLES, STAFF_ROLES
 from partners.earning import InvalidRules, compile_rules, earn_rate_rules
+from settlement.liability import estimates, parse_breakage
 
 blp = Blueprint("partners", __name__, description="Partner retailers")
 
@@ -226,6 +227,8 @@ def contract_version(slug: str, args: dict) -> Callable[[Session], dict]:
         before = contracts_view(session, partner)
         contracts.add_version(session, partner, issue_fee=args["issue_fee"], redeem_rate=args["redeem_rate"],
                               currency=currency, effective_from=args["effective_from"] or now(), now=now())
+        if "funding" in args:
+            control(session, partner, args, currency)
         after = contracts_view(session, partner)
         audit_trail.change(before, after, partner_id=partner.id)
         return after
@@ -248,7 +251,21 @@ def get_contract(slug):
 
 def contracts_view(session, partner: PartnerRef) -> dict:
     """The partner's contract versions as GET /v1/partners/<slug>/contract answers them, oldest first."""
-    return {"slug": partner.slug, "versions": [v.view() for v in contracts.versions(session, {partner.id})]}
+    return {"slug": partner.slug, "versions": [v.view() for v in contracts.versions(session, {partner.id})],
+            "funding": funding.exposure(session, partner.id)}
+
+
+def control(session: Session, partner: PartnerRef, args: dict, currency: str) -> None:
+    """Set the partner's funding: a point then draws its issue fee plus its expected redemption value (the
+    liability's value per point for it, else its own redeem rate), in force for every worker at its next request."""
+    mode = None if args["funding"] == "none" else args["funding"]
+    at = now()
+    override = parse_breakage(current_app.config["COALITION_EXPECTED_BREAKAGE"])
+    found = estimates(session, at, currency, override).get(partner.id) if mode else None
+    value = None if found is None else found.value
+    funding.configure(session, partner.id, funding=mode, credit_limit=args.get("credit_limit"),
+                      point_cost=args["issue_fee"] + (args["redeem_rate"] if value is None else value), now=at)
+    bump_settings_version(session)
 
 
 def partner_change(slug: str, change: Callable[[Session], PartnerRef]) -> Callable[[Session], dict]:

@@ -74,6 +74,21 @@ class ContractSet(Strict):
     issue_fee = DecimalString(required=True, metadata={"example": "0.004", "description": "money per point issued, owed to the network"})
     redeem_rate = DecimalString(required=True, metadata={"example": "0.008", "description": "money per point spent at this partner, received"})
     effective_from = fields.AwareDateTime(load_default=None, metadata={"description": "default: now"})
+    funding = fields.String(validate=validate.OneOf(["prepaid", "credit", "none"]), metadata={
+        "description": "prepaid: it issues against funds it sent; credit: up to `credit_limit` beyond them; none: "
+                       "no control. Unsent: as it was. Each point issued draws its issue fee plus its expected "
+                       "redemption value; past what may be drawn, its sales are refused (402 credit_limit_reached)"})
+    credit_limit = DecimalString(metadata={"example": "5000.00", "description": "with funding credit: how far past its "
+                                                                              "funds it may draw, in the settlement currency"})
+
+    @validates_schema
+    def _limit(self, data, **kwargs):
+        if data.get("funding") == "credit" and data.get("credit_limit") is None:
+            raise ValidationError("is required with funding credit", "credit_limit")
+        if data.get("credit_limit") is not None and data.get("funding") != "credit":
+            raise ValidationError("goes with funding credit only", "credit_limit")
+        if data.get("credit_limit") is not None and data["credit_limit"] < 0:
+            raise ValidationError("must not be negative", "credit_limit")
 
 
 class ContractOut(Schema):
@@ -86,6 +101,8 @@ class ContractOut(Schema):
 class ContractsOut(Schema):
     slug = fields.String()
     versions = fields.List(fields.Nested(ContractOut), metadata={"description": "oldest first"})
+    funding = fields.Dict(metadata={"description": '{"funding": null} or {"funding", "credit_limit", "funded", "drawn", '
+                                                   '"available", "point_cost", "used_share", "points_left"}'})
 
 
 class AdapterSet(Strict):

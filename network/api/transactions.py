@@ -20,8 +20,8 @@ from network.api.schemas import (
     ReversalResult,
     TransactionResult,
 )
-from network.earning import bonuses, intake
-from network.errors import BadRequest, Invalid, UnsupportedMediaType
+from network.earning import bonuses, credit, intake
+from network.errors import BadRequest, Invalid, PaymentRequired, UnsupportedMediaType
 from network.ops import metrics
 from network.parties.registry import PartnerRef
 from network.parties.roles import PARTNER_ADMIN, PARTNER_KEY
@@ -77,7 +77,7 @@ def parse(adapter: Adapter, config: dict, body: Payload) -> list[Transaction]:
     }
 )
 @blp.response(201, TransactionResult)
-@answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "unmeasurable_refund", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "duplicate_order")
+@answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "unmeasurable_refund", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "duplicate_order", "credit_limit_reached")
 def post_transaction():
     """Book sales (they earn points) and refunds (they claw back their share) in the partner's format.
 
@@ -99,8 +99,12 @@ def post_transaction():
                   for t in transactions]
         return booked[0] if len(booked) == 1 else {"transactions": booked}
 
-    return idempotent_write(work, status=_status, booked=lambda answer: count_sales(
-        "transactions", transactions, answer["transactions"] if "transactions" in answer else [answer]))
+    try:
+        return idempotent_write(work, status=_status, booked=lambda answer: count_sales(
+            "transactions", transactions, answer["transactions"] if "transactions" in answer else [answer]))
+    except PaymentRequired:
+        hub().db.transact(lambda session: credit.refused(session, partner, now()))
+        raise
 
 
 def _status(answer: dict) -> int:

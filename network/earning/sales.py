@@ -24,10 +24,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from network.db import Retry
-from network.earning import bonuses, checks
+from network.earning import bonuses, checks, credit
 from network.earning import clawback as clawbacks
 from network.earning.terms import Terms
-from network.errors import DomainError, Invalid
+from network.errors import DomainError, Invalid, PaymentRequired
 from network.events import notices, outbox
 from network.events.kinds import EventKind
 from network.ledger import bulk, debts, journal, locks, orders
@@ -128,9 +128,19 @@ def book_sales(
     priced = _priced(sales, outcomes, now=now, terms=terms)
     holders, referrals = aliases.holders(session, partner.id, {p.sale.card_number for p in priced}, lock=lock_first)
     claims = _with_tier_awards(session, _claims(priced, holders, outcomes), now=now, terms=terms)
-    booked = _claim_orders(session, partner, claims, outcomes, now=now)
-    if booked:
-        _book(session, partner, booked, referrals, outcomes, now=now, terms=terms, lock_first=lock_first)
+    if partner.funding is None or lock_first:  # a single sale past a credit limit is refused whole (402)
+        booked = _claim_orders(session, partner, claims, outcomes, now=now)
+        if booked:
+            _book(session, partner, booked, referrals, outcomes, now=now, terms=terms, lock_first=lock_first)
+        return outcomes  # type: ignore[return-value]
+    try:  # a batch past the limit: its sales refused, each, and nothing of them kept (not even their order ids)
+        with session.begin_nested():
+            booked = _claim_orders(session, partner, claims, outcomes, now=now)
+            if booked:
+                _book(session, partner, booked, referrals, outcomes, now=now, terms=terms, lock_first=lock_first)
+    except PaymentRequired as refusal:
+        for claim in claims:
+            outcomes[claim.index] = refusal
     return outcomes  # type: ignore[return-value]
 
 
@@ -198,6 +208,7 @@ def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals
     # Members locked already (a till's sale): their balances move in the statement that writes the entries.
     along = _credit(partner, booked) if lock_first and earning else None
     entries = _write_earnings(session, partner, earning, now=now, lifetime=terms.lifetime, balances=along)
+    credit.draw(session, partner, sum(b.points for b in earning), now)
     if not lock_first:
         _lock_holders(session, booked)
     for holder in {id(b.holder): b.holder for b in booked}.values():  # an expired hold ends before the write,

@@ -15,6 +15,8 @@ class EventKind(StrEnum):
     WEBHOOK_TEST = "webhook_test"  # asked for by the partner itself, to try its endpoint
     WEBHOOK_PAUSED = "webhook_paused"  # to the operator (plugins): a partner's endpoint kept failing
     WEBHOOK_RESUMED = "webhook_resumed"  # to the operator (plugins): it answers again
+    CREDIT_WARNING = "credit_warning"  # to the partner: its points drew 80% of its funds and credit limit
+    CREDIT_LIMIT_REACHED = "credit_limit_reached"  # to the partner: a sale was refused at its limit
 
 
 class DeliveryStatus(StrEnum):

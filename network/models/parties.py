@@ -39,6 +39,8 @@ class Partner(Base):
     kind: Mapped[str] = mapped_column(String(16), default="retailer", server_default="retailer")
     # Points per unit of its currency when a member pays an amount with points (100: 1 EUR costs 100 points).
     points_per_unit: Mapped[Decimal | None]
+    # "prepaid" or "credit" when its issuing draws on funds (network.parties.credit); None: not controlled.
+    funding: Mapped[str | None] = mapped_column(String(8))
     # Where the network pays it (and names it on a transfer file): checked by settlement.banking.
     account_holder: Mapped[str | None] = mapped_column(String(70))
     iban: Mapped[str | None] = mapped_column(String(34))
@@ -63,4 +65,39 @@ class Contract(Base):
     issue_fee: Mapped[Decimal]
     # ... and received per point a member spends at this partner's tills.
     redeem_rate: Mapped[Decimal]
+    created_at: Mapped[datetime]
+
+
+class PartnerCredit(Base):
+    """What an issuing partner may draw: its funds and credit limit, and what its points have drawn so far.
+
+    One row per controlled partner, updated by each earn with a single
+    conditional UPDATE (the check reads no aggregate), so concurrent sales
+    cannot together pass the limit. Amounts are in millionths of the
+    settlement currency's unit: a point's cost has more places than money.
+    """
+
+    __tablename__ = "partner_credit"
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    limit_micros: Mapped[int]  # 0 when prepaid
+    #: What one point issued draws: its issue fee plus its expected redemption value, in micros.
+    point_cost_micros: Mapped[int]
+    drawn_micros: Mapped[int]
+    funded_micros: Mapped[int]
+    #: The last level warned of ("80": 80% of what it may draw), so each warning is sent once per climb.
+    warned: Mapped[str | None] = mapped_column(String(8))
+    updated_at: Mapped[datetime]
+
+
+class Prepayment(Base):
+    """Funds a partner sent, recorded by finance or found on the bank statement (by its reference)."""
+
+    __tablename__ = "prepayments"
+    __table_args__ = (UniqueConstraint("partner_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    amount_micros: Mapped[int]
+    reference: Mapped[str] = mapped_column(String(140))
     created_at: Mapped[datetime]

@@ -46,6 +46,8 @@ class PartnerRef(NewPartner):
     id: int
     created_at: datetime
     accounts: dict[str, int]
+    #: "prepaid" or "credit": each earn draws on its funds (network.parties.funding); None: not controlled.
+    funding: str | None = None
 
     def account_id(self, kind: str) -> int:
         return self.accounts[kind]
@@ -54,7 +56,7 @@ class PartnerRef(NewPartner):
 #: A partner's columns as `PartnerRef` takes them (the caller's query in `auth` reads them too).
 PARTNER_COLUMNS = (
     Partner.id, Partner.slug, Partner.name, Partner.timezone, Partner.currency, Partner.adapter, Partner.adapter_config,
-    Partner.rules, Partner.pending_days, Partner.kind, Partner.points_per_unit, Partner.created_at,
+    Partner.rules, Partner.pending_days, Partner.kind, Partner.points_per_unit, Partner.created_at, Partner.funding,
 )
 _FIELDS = tuple(column.key for column in PARTNER_COLUMNS)
 _issuance, _redemption = aliased(Account), aliased(Account)

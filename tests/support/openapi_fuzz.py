@@ -62,6 +62,7 @@ UNSAYABLE = {
     "GET /v1/analytics/cohorts.csv": ("to", "from"),
     "GET /v1/analytics/liability": ("from", "as_of"),
     "GET /v1/settlement/statements/{sequence}/transfers.xml": ("execution_date",),
+    "PUT /v1/partners/{slug}/contract": ("credit_limit",),  # with funding credit, and only then
     "GET /v1/partners/{slug}/webhook/deliveries": ("cursor",),
 }
 
