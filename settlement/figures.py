@@ -63,14 +63,17 @@ class Figures:
     obligations: dict[tuple[int | None, int], int] = field(default_factory=lambda: defaultdict(int))
     fees: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     contracts: dict[int, ContractVersion | None] = field(default_factory=dict)
+    #: partner -> minor units it receives (negative: pays) by disputes upheld in the period (settlement.disputes)
+    adjustments: dict[int, int] = field(default_factory=dict)
 
     def net(self, party: int | None) -> int:
         """Minor units the party receives (positive) or pays (negative) through the network."""
         if party is NETWORK:
-            return sum(self.fees.values()) - sum(a for (issuer, _), a in self.obligations.items() if issuer is NETWORK)
+            return (sum(self.fees.values()) - sum(a for (issuer, _), a in self.obligations.items() if issuer is NETWORK)
+                    - sum(self.adjustments.values()))
         owed_to = sum(a for (_, redeemer), a in self.obligations.items() if redeemer == party)
         owed_by = sum(a for (issuer, _), a in self.obligations.items() if issuer == party)
-        return owed_to - owed_by - self.fees.get(party, 0)
+        return owed_to - owed_by - self.fees.get(party, 0) + self.adjustments.get(party, 0)
 
 
 def amount(points: int, rate: Decimal, currency: str) -> int:

@@ -2,8 +2,9 @@
 
 Sheets: the summary (what was signed, and by which key), the matrix of
 points by issuer and redeemer, the obligations, the transfers with each
-one's reference, account and payment, a sheet per partner's section, and
-the points liability's roll-forward over the statement's period. Numbers
+one's reference, account and payment, a sheet per partner's section, the
+disputes the statement settles (when it settles any), and the points
+liability's roll-forward over the statement's period. Numbers
 are written as numbers (points as integers, money as exact decimals with
 the currency's places), so the workbook adds up in a spreadsheet as it
 does here.
@@ -83,6 +84,11 @@ def workbook(session: Session, sequence: int, *, breakage_override: Decimal | No
             ["Contract from", contract.get("effective_from", "")], ["Issue fee per point", contract.get("issue_fee", "")],
             ["Redeem rate per point", contract.get("redeem_rate", "")],
         ])
+    if statement.get("disputes"):
+        _rows(book.create_sheet("Disputes"), ["dispute", "statement", "partner", "orders", "outcome",
+                                              f"adjustment ({currency})", "note"],
+              [[d["id"], d["statement"], d["partner"], " ".join(d["order_ids"]), d["outcome"], money(d["adjustment"]),
+                d["note"]] for d in statement["disputes"]])
     points = ("opening", "issued", "redeemed", "expired", "closing", "unexplained")
     lines = ("opening", "issued", "redeemed", "expired", "change_of_estimate", "closing")
     rolled = [[i["issuer"], *[i["roll_forward"]["points"][line] for line in points],

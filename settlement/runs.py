@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from network.errors import Invalid, NotFound
 from network.models import Partner, Statement
+from settlement import disputes
 from settlement.canonical import canonical_bytes, sha256_hex
 from settlement.figures import NETWORK, Opening, Period, settle
 from settlement.merkle import inclusion_proof, merkle_root, section_index, section_leaves
@@ -49,8 +50,12 @@ def draft(session: Session, *, end: datetime, now: datetime, grace: timedelta, c
     sequence = last.sequence + 1 if last else 1
     slugs = dict(session.execute(select(Partner.id, Partner.slug)).all())
     opening = _opening(last.canonical, start, slugs) if last else None
-    statement = build(settle(session, Period(start, end), currency, opening=opening), sequence=sequence,
-                      network=network, slugs=slugs, previous_hash=last.hash if last else None)
+    figures = settle(session, Period(start, end), currency, opening=opening)
+    figures.adjustments, ended = disputes.ended_in(session, Period(start, end), currency)
+    statement = build(figures, sequence=sequence, network=network, slugs=slugs,
+                      previous_hash=last.hash if last else None)
+    if ended:  # the disputes ended in the period, and how: listed only when there are any
+        statement["disputes"] = ended
     statement["merkle_root"] = merkle_root(section_leaves(statement["partners"]))
     return Draft(start, statement)
 

@@ -31,7 +31,7 @@ def build(figures: Figures, *, sequence: int, network: str, slugs: dict[int, str
         if net:  # multilateral netting: each partner pays or receives only its net, through the network
             transfers.append({"partner": name(party), "direction": "receives" if net > 0 else "pays",
                               "amount": money(abs(net), currency)})
-        sections.append({
+        section = {
             "partner": name(party),
             "issued": figures.issued.get(party, 0),
             "redeemed": figures.redeemed.get(party, 0),
@@ -44,7 +44,10 @@ def build(figures: Figures, *, sequence: int, network: str, slugs: dict[int, str
                 "issue_fee": str(version.issue_fee),
                 "redeem_rate": str(version.redeem_rate),
             },
-        })
+        }
+        if figures.adjustments.get(party):  # only where a dispute was upheld: earlier statements' shape stays
+            section["adjustment"] = money(figures.adjustments[party], currency)
+        sections.append(section)
     sections.append({
         "partner": NETWORK_SLUG,
         "issued": figures.issued.get(NETWORK, 0),

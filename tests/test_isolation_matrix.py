@@ -328,6 +328,15 @@ MATRIX: dict[tuple[str, str], Cell] = {
                                                       overrides={"a_admin": 200}),
     ("/v1/settlement/statements/<int:sequence>/payments", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
     ("/v1/partners/<slug>/credit", "GET"): Cell(200, 200, 403, why=OWN),
+    ("/v1/settlement/statements/<int:sequence>/disputes", "POST"): Cell(
+        422, 422, 422, why="a partner files for itself (none of these orders is A's or B's); the operator names one",
+        body=lambda s, w: {"json": {"order_ids": ["NOT-BOOKED"], "reason": "why not", "partner": "alpha"}
+                           if w in STAFF_COLUMNS else
+                           {"order_ids": ["NOT-BOOKED"], "reason": "why not"}}),
+    ("/v1/settlement/statements/<int:sequence>/disputes", "GET"): Cell(200, 200, 200, why="finance sees all, "
+                                                                       "a partner its own"),
+    ("/v1/settlement/disputes/<int:dispute_id>/resolution", "POST"): Cell(404, 403, 403, why=OPERATOR_ONLY,
+        params=lambda s, w: {"dispute_id": 999999}, body=lambda s, w: {"json": {"outcome": "rejected", "note": "n"}}),
     ("/v1/partners/<slug>/prepayments", "POST"): Cell(422, 403, 403, why="the operator's staff's; A draws on no funds",
                                                       body=lambda s, w: {"json": {"amount": "1.00", "reference": unique("BANK")}}),
     ("/v1/settlement/statements/<int:sequence>/pack.xlsx", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
@@ -428,6 +437,9 @@ ROLES: dict[tuple[str, str], str] = {
     ("/v1/partners/<slug>/bank-account", "GET"): "admin finance | admin",
     ("/v1/settlement/statements/<int:sequence>/payments", "GET"): "admin finance |",
     ("/v1/partners/<slug>/credit", "GET"): "admin finance | admin staff key",
+    ("/v1/settlement/statements/<int:sequence>/disputes", "POST"): "admin finance | admin key",
+    ("/v1/settlement/statements/<int:sequence>/disputes", "GET"): "admin finance | admin staff key",
+    ("/v1/settlement/disputes/<int:dispute_id>/resolution", "POST"): "admin finance |",
     ("/v1/partners/<slug>/prepayments", "POST"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>/pack.xlsx", "GET"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>/transfers.xml", "GET"): "admin finance |",

@@ -69,3 +69,26 @@ class TransferPayment(Base):
     booked_on: Mapped[str] = mapped_column(String(10))  # the bank's booking date, YYYY-MM-DD
     bank_reference: Mapped[str] = mapped_column(String(140))
     created_at: Mapped[datetime]
+
+
+class Dispute(Base):
+    """A partner's objection to lines of its section of a statement, and how finance ended it.
+
+    The statement never changes: an upheld dispute is settled by an
+    adjustment in money booked in the open period (`resolved_at`), which
+    the next statement carries in the partner's net and lists.
+    """
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, ForeignKey("statements.sequence"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    order_ids: Mapped[list] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))  # open, adjusted or rejected
+    #: Minor units of the settlement currency the partner receives (negative: pays) by an upheld dispute.
+    adjustment_minor: Mapped[int | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
