@@ -33,7 +33,7 @@ def test_a_contract_change_records_the_versions_before_and_after_exactly(hub, wo
     assert event["target"] == "/v1/partners/brew-bar/contract" and event["user_agent"] == "finance-script/1.0"
     assert event["address"] == "127.0.0.1" and event["at"] == app.config["CLOCK"].now.isoformat()
     assert event["before"] == first.json and event["after"] == second.json
-    assert earlier["before"] == {"slug": "brew-bar", "versions": []}
+    assert earlier["before"] == {"slug": "brew-bar", "versions": [], "funding": {"funding": None}}
     assert event["after"]["versions"][-1] == {
         "effective_from": "2026-03-31T22:00:00+00:00", "currency": "EUR", "issue_fee": "0.0025", "redeem_rate": "0.011"}
 

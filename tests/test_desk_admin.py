@@ -219,7 +219,8 @@ def test_finance_reads_the_partner_and_adds_a_contract_version_and_nothing_else(
         (datetime.fromisoformat("2026-04-01T00:00:00+00:00"), "0.004", "0.008", "EUR")]
     event = last_event(database)
     assert (event.actor, event.role, event.action) == ("fin@example.net", "finance", "POST /desk/partners/<slug>/contract")
-    assert event.before == {"slug": "brew-bar", "versions": []} and len(event.after["versions"]) == 1
+    assert event.before == {"slug": "brew-bar", "versions": [], "funding": {"funding": None}}
+    assert len(event.after["versions"]) == 1
     now = finance.post(f"{PAGE}/contract", data={"issue_fee": "0.005", "redeem_rate": "0.009", "effective_from": "",
                                                  "csrf_token": token})
     assert now.status_code == 302

@@ -252,7 +252,7 @@ def get_contract(slug):
 def contracts_view(session, partner: PartnerRef) -> dict:
     """The partner's contract versions as GET /v1/partners/<slug>/contract answers them, oldest first."""
     return {"slug": partner.slug, "versions": [v.view() for v in contracts.versions(session, {partner.id})],
-            "funding": funding.exposure(session, partner.id)}
+            "funding": funding.settings(session, partner.id)}
 
 
 def control(session: Session, partner: PartnerRef, args: dict, currency: str) -> None:

@@ -101,8 +101,8 @@ class ContractOut(Schema):
 class ContractsOut(Schema):
     slug = fields.String()
     versions = fields.List(fields.Nested(ContractOut), metadata={"description": "oldest first"})
-    funding = fields.Dict(metadata={"description": '{"funding": null} or {"funding", "credit_limit", "funded", "drawn", '
-                                                   '"available", "point_cost", "used_share", "points_left"}'})
+    funding = fields.Dict(metadata={"description": '{"funding": null} or {"funding", "credit_limit", "point_cost"} '
+                                                   '(what it drew: GET /v1/partners/<slug>/credit)'})
 
 
 class AdapterSet(Strict):

@@ -102,6 +102,15 @@ def fund(session: Session, partner_id: int, amount: Decimal, reference: str, now
     return exposure(session, partner_id)
 
 
+def settings(session: Session, partner_id: int) -> dict:
+    """The partner's funding as its contract shows it (not what it drew: that moves with every sale)."""
+    funding = session.scalar(select(Partner.funding).where(Partner.id == partner_id))
+    row = session.get(PartnerCredit, partner_id) if funding else None
+    if row is None:
+        return {"funding": None}
+    return {"funding": funding, "credit_limit": str(major(row.limit_micros)), "point_cost": str(major(row.point_cost_micros))}
+
+
 def exposure(session: Session, partner_id: int) -> dict:
     """What the partner may still issue against, as finance and the partner read it (money as decimal strings)."""
     funding = session.scalar(select(Partner.funding).where(Partner.id == partner_id))

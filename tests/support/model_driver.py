@@ -87,9 +87,9 @@ class Driver:
         for name, rate, contract in self.PARTNERS:
             slug = f"{name}-{self.tag}"
             self.keys[slug] = self.hub.create_partner(slug, earn_rate=rate)
-            response = self.hub.call("PUT", f"/v1/partners/{slug}/contract", json={
+            response = self.hub.call("PUT", f"/v1/partners/{slug}/contract", json={  # from now: the past is closed
                 "issue_fee": str(contract.issue_fee), "redeem_rate": str(contract.redeem_rate),
-                "effective_from": "2026-01-01T00:00:00Z"})
+                "effective_from": self.now().isoformat()})
             assert response.status_code in (200, 201), response.get_json()
             self.contracts[slug] = contract
             self.model.rates[slug] = Decimal(rate)
