@@ -48,6 +48,9 @@ def test_finance_closes_a_period_and_the_statement_shows_the_apis_transfers(brow
     page.goto(base + "/desk/charts")
     assert page.locator("svg.chart").count() == 2
     assert look(page, "desk-charts", shots, elsewhere) == []
+    page.goto(base + "/desk/analytics?from=2026-03-01&to=2026-03-31")
+    assert page.locator("table[data-cohorts]").count() == 1
+    assert look(page, "desk-analytics", shots, elsewhere) == []
     context.close()
 
 

@@ -37,6 +37,7 @@ PAGES: dict[tuple[str, str], tuple[int, str, dict | None]] = {
     ("/desk/keys.json", "GET"): (302, "no session: to the sign-in page", None),
     ("/desk/close", "GET"): (302, "no session: to the sign-in page", None),
     ("/desk/charts", "GET"): (302, "no session: to the sign-in page", None),
+    ("/desk/analytics", "GET"): (302, "no session: to the sign-in page", None),
     ("/desk/members", "GET"): (302, "no session: to the sign-in page", None),
     ("/desk/members/<member_id>", "GET"): (302, "no session: to the sign-in page", None),
     ("/desk/partners", "GET"): (302, "no session: to the sign-in page", None),

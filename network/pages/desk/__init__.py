@@ -31,6 +31,7 @@ SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("desk.statements", "Statements", MONEY),
     ("desk.close", "Close a period", MONEY),
     ("desk.charts", "Charts", MONEY),
+    ("desk.analytics", "Analytics", MONEY),
     ("desk.members", "Members", HELP),
     ("desk.partners", "Partners", MONEY),
     ("desk.staff", "Staff", RUN),
@@ -49,4 +50,13 @@ def _sections():
     return {"desk_sections": desk_sections}
 
 
-from network.pages.desk import admin, closing, partner_settings, statements, support, tiers, trends  # noqa: E402, F401  (their routes)
+from network.pages.desk import (  # noqa: E402, F401  (their routes)
+    admin,
+    closing,
+    partner_settings,
+    programme,
+    statements,
+    support,
+    tiers,
+    trends,
+)

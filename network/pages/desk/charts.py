@@ -68,6 +68,19 @@ def heat_map(matrix: list[dict], parties: list[str]) -> HeatMap:
     return HeatMap(issuers, redeemers, cells, legend(most))
 
 
+#: A share drawn as basis points: 10,000 is the whole.
+WHOLE = 10_000
+
+
+def shares_map(cells: list[dict], rows: list[str], columns: list[str], sizes: dict[str, int]) -> HeatMap:
+    """Cells ({"issuer": row, "redeemer": column, "points": count, "amount": label}) shaded by their share of their
+    row's size (a cohort's retention), so a small cohort's month reads as dark as a large one's; the legend is in
+    basis points of the whole."""
+    shaded = {(cell["issuer"], cell["redeemer"]): Cell(cell["points"], cell["amount"], shade(
+        cell["points"] * WHOLE // sizes[cell["issuer"]] if sizes.get(cell["issuer"]) else 0, WHOLE)) for cell in cells}
+    return HeatMap(rows, columns, shaded, legend(WHOLE))
+
+
 @dataclass(frozen=True)
 class Bar:
     x: int
