@@ -20,10 +20,9 @@ from analytics.programme import programme
 from analytics.returns import RETURN_DAYS
 from analytics.window import Window
 from network.api.answers import answers
-from network.api.common import csv_file, lagging_read, principal, requires
+from network.api.common import acting_for, csv_file, lagging_read, requires
 from network.api.paging import QUERY
 from network.api.schemas import Strict
-from network.errors import Forbidden
 from network.members.cards import get_member
 from network.parties.registry import get_partner
 from network.parties.roles import ADMIN, FINANCE, PARTNER_ROLES
@@ -118,11 +117,7 @@ class MemberValue(Schema):
 
 def _scope(args: dict):
     """(window, (partner id, slug) or None): a partner's caller always reads its own partner."""
-    caller, slug = principal(), args.get("partner")
-    if caller.partner is not None:
-        if slug is not None and slug != caller.partner.slug:
-            raise Forbidden("A partner reads only its own analytics", code="wrong_partner")
-        slug = caller.partner.slug
+    slug = acting_for(args.get("partner"), "A partner reads only its own analytics", required=False)
     return Window.of_days(args["first"], args["last"]), slug
 
 

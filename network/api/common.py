@@ -213,6 +213,19 @@ def only_itself(slug: str, message: str = "A partner sees only itself") -> None:
         raise Forbidden(message, code="wrong_partner")
 
 
+def acting_for(slug: str | None, message: str, *, required: bool) -> str | None:
+    """The partner a request speaks of: a partner's caller always itself (naming another is 403 `wrong_partner`);
+    the operator's staff the one they name, which `required` makes them name (422 naming `partner`)."""
+    caller = principal()
+    if caller.partner is not None:
+        if slug is not None and slug != caller.partner.slug:
+            raise Forbidden(message, code="wrong_partner")
+        return caller.partner.slug
+    if slug is None and required:
+        raise Invalid("The operator's staff name the partner", {"partner": ["is required for the operator"]})
+    return slug
+
+
 def media_type(reads: Sequence[str], reader: str) -> str:
     """The request's media type if `reader` reads it: anything else is a 415 before a byte of the body is read."""
     found = request.mimetype or ""

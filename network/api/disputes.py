@@ -7,9 +7,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from network.api.answers import answers, writes
-from network.api.common import idempotent_write, lagging_read, now, principal, requires
+from network.api.common import acting_for, idempotent_write, lagging_read, now, principal, requires
 from network.api.schemas import DecimalString, Strict
-from network.errors import Forbidden, Invalid
 from network.parties.registry import get_partner
 from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_KEY, PARTNER_ROLES
 from settlement import disputes
@@ -76,13 +75,7 @@ def post_dispute(args, sequence):
     A partner files for itself; the operator's staff name the partner. Finance ends it (its resolution); an upheld
     dispute's adjustment is in the next statement, which lists every dispute ended in its period.
     """
-    caller, slug = principal(), args.get("partner")
-    if caller.partner is not None:
-        if slug is not None and slug != caller.partner.slug:
-            raise Forbidden("A partner disputes only its own section", code="wrong_partner")
-        slug = caller.partner.slug
-    elif slug is None:
-        raise Invalid("The operator's staff name the partner", {"partner": ["is required for the operator"]})
+    slug = acting_for(args.get("partner"), "A partner disputes only its own section", required=True)
 
     def work(session):
         partner = get_partner(session, slug)

@@ -7,9 +7,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from network.api.answers import answers
-from network.api.common import csv_file, hub, media_type, principal, read, requires
+from network.api.common import acting_for, csv_file, hub, media_type, read, requires
 from network.api.schemas import Strict
-from network.errors import Forbidden, Invalid
 from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_KEY
 from settlement import reconcile, runs
 
@@ -68,14 +67,7 @@ def post_reconciliation(args, sequence):
     A partner reconciles its own records; the operator names the partner with `?partner=`. Not run under an
     Idempotency-Key: it books nothing.
     """
-    caller = principal()
-    slug = args.get("partner")
-    if caller.partner is not None:
-        if slug is not None and slug != caller.partner.slug:
-            raise Forbidden("A partner reconciles only its own records", code="wrong_partner")
-        slug = caller.partner.slug
-    elif slug is None:
-        raise Invalid("The operator names the partner: ?partner=<slug>", {"partner": ["is required for the operator"]})
+    slug = acting_for(args.get("partner"), "A partner reconciles only its own records", required=True)
     media_type(("text/csv",), "A reconciliation")
     request.max_content_length = current_app.config["COALITION_MAX_BATCH_BYTES"]
     return reconcile.reconcile_file(hub().db, sequence, slug, request.stream)
