@@ -208,9 +208,10 @@ def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals
     # Members locked already (a till's sale): their balances move in the statement that writes the entries.
     along = _credit(partner, booked) if lock_first and earning else None
     entries = _write_earnings(session, partner, earning, now=now, lifetime=terms.lifetime, balances=along)
-    credit.draw(session, partner, sum(b.points for b in earning), now)
     if not lock_first:
         _lock_holders(session, booked)
+    # After the members' locks, as a single sale takes them: members first, then the partner's funds, always.
+    credit.draw(session, partner, sum(b.points for b in earning), now)
     for holder in {id(b.holder): b.holder for b in booked}.values():  # an expired hold ends before the write,
         hold_release.release_expired(session, holder, now)  # so the answer's balance shows it released
     if along is None:
