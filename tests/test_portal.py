@@ -398,3 +398,34 @@ def test_the_section_download_is_the_apis_bytes_and_reconciliation_says_what_mat
                {"records": (io.BytesIO(b"what,ever\n1,2\n"), "ours.csv")}, form="/portal/brew-bar/settlement",
                content_type="multipart/form-data")
     assert bad.status_code == 400 and "error" in bad.get_data(as_text=True)
+
+
+def test_a_partners_admin_disputes_lines_and_reads_how_finance_ended_them(app, world, database, clock):
+    world.hub.sale(world.coffee, world.card, "12.00", order="A-1")
+    clock.advance(hours=2)
+    end = (clock.now - timedelta(hours=1)).isoformat()
+    sequence = world.hub.call("POST", "/v1/settlement/runs", json={"end": end}).json["statement"]["sequence"]
+    client = signed_in(app, "boss@brew.example", "partner_admin", "brew-bar")
+    form = "/portal/brew-bar/settlement"
+    before = snapshot(database)
+    refused = post(client, f"/portal/brew-bar/settlement/{sequence}/disputes",
+                   {"order_ids": "A-1\nNOT-OURS", "reason": "a test"}, form=form)
+    assert refused.status_code == 422 and "NOT-OURS" in refused.get_data(as_text=True)
+    empty = post(client, f"/portal/brew-bar/settlement/{sequence}/disputes", {"order_ids": "", "reason": ""}, form=form)
+    assert empty.status_code == 422 and "not complete" in empty.get_data(as_text=True)
+    assert snapshot(database)["counts"]["disputes"] == before["counts"]["disputes"] == 0
+    filed = post(client, f"/portal/brew-bar/settlement/{sequence}/disputes",
+                 {"order_ids": "A-1", "reason": "Our till's test sale"}, form=form)
+    assert filed.status_code == 303
+    (dispute,) = world.hub.call("GET", f"/v1/settlement/statements/{sequence}/disputes").json["items"]
+    assert (dispute["partner"], dispute["order_ids"], dispute["status"]) == ("brew-bar", ["A-1"], "open")
+    world.hub.call("POST", f"/v1/settlement/disputes/{dispute['id']}/resolution",
+                   json={"outcome": "adjusted", "amount": "0.10", "note": "Fee refunded"})
+    page = client.get(filed.headers["Location"]).get_data(as_text=True)
+    assert marked(page, "disputed") == [str(sequence)]
+    assert marked(page, "status") == ["adjusted"] and "Fee refunded" in page and "0.10" in page
+    # Staff read the disputes but file none.
+    staff = signed_in(app, "till@brew.example", "partner_staff", "brew-bar")
+    assert "Dispute these lines" not in staff.get(form).get_data(as_text=True)
+    assert post(staff, f"/portal/brew-bar/settlement/{sequence}/disputes", {"order_ids": "A-1", "reason": "x"},
+                form=form).status_code == 403

@@ -57,6 +57,7 @@ PAGES: dict[tuple[str, str], tuple[int, str, dict | None]] = {
     ("/desk/staff", "POST"): (400, "a form without its CSRF token", None),
     ("/portal", "GET"): (302, "no session: to the sign-in page", None),
     ("/portal/<slug>", "GET"): (302, "no session: to the sign-in page", None),
+    ("/portal/<slug>/settlement/<int:sequence>/disputes", "POST"): (400, "a form without its CSRF token", None),
     ("/portal/<slug>/orders", "POST"): (400, "a form without its CSRF token", None),
     ("/portal/<slug>/upload", "GET"): (302, "no session: to the sign-in page", None),
     ("/portal/<slug>/upload", "POST"): (400, "a form without its CSRF token", None),

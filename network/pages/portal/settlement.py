@@ -4,19 +4,25 @@ The download is the very bytes the API answers for the section, so the
 `coalition settlement verify` command a finance team runs on it holds the
 hub to its signature without trusting the portal. Reconciliation reads the
 partner's own records as the API's does (`reconcile_file`) and books nothing.
+A partner's admin disputes lines of a statement here as through the API
+(`settlement.disputes.file`), and reads how finance ended each.
 """
 
 from __future__ import annotations
 
-from flask import g, jsonify, render_template, request, url_for
+import re
 
-from network.api.common import hub
+from flask import current_app, g, jsonify, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from network.api.common import hub, now
+from network.api.disputes import DisputeCreate
 from network.api.partners import public_url
 from network.api.settlement import PartnerSection
 from network.errors import DomainError
 from network.pages import signed_in
 from network.pages.portal import ADMINS, PEOPLE, blp, over_the_limit, partner, takes_a_file, too_large
-from settlement import reconcile, runs
+from settlement import disputes, reconcile, runs
 
 #: Statements the page lists, newest first.
 SHOWN = 24
@@ -39,6 +45,30 @@ def section(slug: str, sequence: int):
     return answer
 
 
+@blp.route("/<slug>/settlement/<int:sequence>/disputes", methods=["POST"])
+@signed_in.needs(ADMINS)
+def dispute(slug: str, sequence: int):
+    """Dispute the partner's orders of the statement's period: order ids (one per line, or by spaces or commas) and why."""
+    shown = partner(slug)
+    asked = {"order_ids": [o for o in re.split(r"[\s,]+", request.form.get("order_ids") or "") if o],
+             "reason": (request.form.get("reason") or "").strip()}
+    try:
+        args = DisputeCreate().load(asked)
+    except ValidationError as exc:
+        words = "; ".join(f"{field}: {' '.join(map(str, messages if isinstance(messages, list) else [messages]))}"
+                          for field, messages in exc.messages.items())
+        return _page(shown, sequence=sequence, error=f"The dispute is not complete ({words})."), 422
+    currency = current_app.config["COALITION_SETTLEMENT_CURRENCY"]
+    try:
+        signed_in.write(lambda session: disputes.file(session, sequence, shown.id, args["order_ids"], args["reason"],
+                                                      now(), currency))
+    except DomainError as refused:  # an order the statement did not book for this partner
+        named = refused.details.get("order_ids")
+        return _page(shown, sequence=sequence, error=refused.message + (f": {', '.join(named)}" if named else "")), \
+            refused.status
+    return redirect(url_for("portal.settlement", slug=shown.slug, disputed=sequence) + f"#statement-{sequence}", 303)
+
+
 @blp.route("/<slug>/settlement/<int:sequence>/reconciliation", methods=["POST"])
 @takes_a_file
 @signed_in.needs(ADMINS)
@@ -58,8 +88,14 @@ def reconciliation(slug: str, sequence: int):
 
 
 def _page(shown, *, sequence: int | None = None, error: str | None = None) -> str:
-    statements = hub().db.lagging_read(lambda session: runs.listed(session, after=None, limit=SHOWN,
-                                                                   partner_since=shown.created_at))
+    currency = current_app.config["COALITION_SETTLEMENT_CURRENCY"]
+
+    def work(session):
+        listed = runs.listed(session, after=None, limit=SHOWN, partner_since=shown.created_at)
+        return listed, {s.sequence: disputes.listed(session, s.sequence, currency, shown.id) for s in listed}
+
+    statements, filed = hub().db.lagging_read(work)
     return render_template("portal/settlement.html", partner=shown, statements=statements, failed=sequence, error=error,
-                           reconciles=g.principal.role in ADMINS,
+                           reconciles=g.principal.role in ADMINS, disputes=filed,
+                           disputed=request.args.get("disputed", type=int),
                            keys_url=public_url(url_for("settlement.keys")))  # the hub's own address, never the Host header
