@@ -48,8 +48,7 @@ def members(session: Session, window: Window, partner_id: int | None = None, *, 
                                       .select_from(quiet.outerjoin(holding, holding.c.member_id == quiet.c.member_id))
                                       ).one()
     return {"enrolled": session.scalar(enrolled), "active": session.scalar(counted) if active is None else active,
-            "dormant": dormant,
-            "lapsed": lapsed, "dormant_days": dormant_days}
+            "dormant": dormant, "lapsed": lapsed, "dormant_days": dormant_days}
 
 
 def _activity(start, end, partner_id: int | None) -> list:
