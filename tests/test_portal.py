@@ -196,7 +196,7 @@ def test_another_partners_portal_pages_are_404_to_a_partner_user_and_change_noth
             answer = client.open(path, method=method, data={**form, "csrf_token": form_token},
                                  content_type="multipart/form-data" if method == "POST" else None)
             seen.append((method, path, answer.status_code))
-    assert len(seen) == 2 * 22 and {status for _, _, status in seen} == {404}, [s for s in seen if s[2] != 404]
+    assert len(seen) == 2 * 23 and {status for _, _, status in seen} == {404}, [s for s in seen if s[2] != 404]
     assert snapshot(database) == before
 
 
