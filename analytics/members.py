@@ -21,22 +21,17 @@ from network.models import Account, JournalEntry, Member, Posting, int_sum
 DORMANT_DAYS = 90
 
 
-def members(session: Session, window: Window, partner_id: int | None = None, *, dormant_days: int = DORMANT_DAYS,
-            active: int | None = None) -> dict:
+def members(session: Session, window: Window, partner_id: int | None = None, *, active: int,
+            dormant_days: int = DORMANT_DAYS) -> dict:
     """enrolled, active, dormant and lapsed for the network (`partner_id` None) or one partner's members.
 
-    `active`: the count, when the caller has it already (the return after a reward counts every member who bought
-    or redeemed in the window): not counted twice.
+    `active`: the members who bought or redeemed in the window, as the return after a reward counted them
+    (its redeemers and others are exactly those): not counted again.
     """
     enrolled = select(func.count()).select_from(Member).where(
         Member.created_at >= window.start, Member.created_at < window.end, Member.merged_into.is_(None))
     if partner_id is not None:
         enrolled = enrolled.where(Member.enrolled_by == partner_id)
-    # A count of groups rather than COUNT(DISTINCT): PostgreSQL hashes the members instead of sorting the entries.
-    counted = select(func.count()).select_from(
-        select(JournalEntry.member_id).where(*_activity(window.start, window.end, partner_id))
-        .group_by(JournalEntry.member_id).subquery())
-
     known = _population(window, partner_id).subquery()
     recently = exists().where(JournalEntry.member_id == known.c.member_id,
                               *_activity(window.end - timedelta(days=dormant_days), window.end, partner_id))
@@ -47,7 +42,7 @@ def members(session: Session, window: Window, partner_id: int | None = None, *, 
     dormant, lapsed = session.execute(select(func.count().filter(has_points), func.count().filter(~has_points))
                                       .select_from(quiet.outerjoin(holding, holding.c.member_id == quiet.c.member_id))
                                       ).one()
-    return {"enrolled": session.scalar(enrolled), "active": session.scalar(counted) if active is None else active,
+    return {"enrolled": session.scalar(enrolled), "active": active,
             "dormant": dormant, "lapsed": lapsed, "dormant_days": dormant_days}
 
 

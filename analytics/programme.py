@@ -21,7 +21,7 @@ def programme(session: Session, window: Window, partner: tuple[int, str] | None 
     return {
         "period": window.view(),
         "partner": None if partner is None else partner[1],
-        "members": members(session, window, partner_id, dormant_days=dormant_days, active=active),
+        "members": members(session, window, partner_id, active=active, dormant_days=dormant_days),
         "points": figures,
         "redemption_rate": redemption_rate(figures),
         "return_after_reward": returns,

@@ -8,8 +8,8 @@ returned, so a recent month's shares can only rise as time passes.
 
 One statement: the entries of the window and the days after it are read
 once, by booking time, each member's anchor taken from them and joined
-back to their later purchases (a probe per member took ten times longer
-on a 20M-posting ledger).
+back to their later purchases (an EXISTS probe per member, on a
+20M-posting ledger, ran for over a minute before it was stopped).
 """
 
 from __future__ import annotations

@@ -34,8 +34,9 @@ from sqlalchemy.orm import Session
 from network.errors import Conflict, Invalid, NotFound
 from network.models import Partner, TransferPayment
 from network.parties import funding
-from partners.money import decimals
+from partners.money import Money, MoneyError, decimals
 from settlement.banking import BankAccount
+from settlement.figures import money
 from settlement.runs import signed_statement
 
 PAIN = "pain.001.001.03"
@@ -73,7 +74,7 @@ def transfers(session: Session, sequence: int) -> list[Transfer]:
 
 
 def _minor(text: str, currency: str) -> int:
-    return int(Decimal(text).scaleb(decimals(currency)))
+    return Money.parse(text, currency).minor
 
 
 def credit_transfers(session: Session, sequence: int, debtor: BankAccount | None, *, execution: date) -> bytes:
@@ -171,11 +172,11 @@ def _one(session: Session, seen: dict, texts: str, known: dict, paid: set, done:
     expected = "DBIT" if transfer.direction == "receives" else "CRDT"
     try:
         minor = _minor(seen["amount"] or "", transfer.currency)
-    except (InvalidOperation, ValueError):
+    except MoneyError:  # not an amount, or more decimals than the currency has: not this transfer's
         minor = None
     if seen["direction"] != expected or minor != transfer.minor or seen["currency"] != transfer.currency:
         done.unmatched.append({**seen, "reason": f"{transfer.slug} {transfer.direction} "
-                                                 f"{Decimal(transfer.minor).scaleb(-decimals(transfer.currency))} "
+                                                 f"{money(transfer.minor, transfer.currency)} "
                                                  f"{transfer.currency}: the entry says otherwise"})
         return
     if (sequence, partner_id) in paid:

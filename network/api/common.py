@@ -333,6 +333,11 @@ def csv_file(filename: str, header: list[str], rows: list[list]) -> Response:
     writer = csv.writer(out)
     writer.writerow(header)
     writer.writerows(rows)
-    response = Response(out.getvalue(), mimetype="text/csv")
+    return download(out.getvalue(), "text/csv", filename)
+
+
+def download(data: str | bytes, mimetype: str, filename: str) -> Response:
+    """A file the browser saves under `filename` rather than shows."""
+    response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -7,16 +7,15 @@ one is theirs alone, and audited with the account before and after.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
-from flask import Response, current_app, request
+from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import update
 
 from network.api import audit_trail
 from network.api.answers import answers, writes
-from network.api.common import hub, idempotent_write, lagging_read, media_type, now, only_itself, read, requires
+from network.api.common import download, hub, idempotent_write, lagging_read, media_type, now, only_itself, read, requires
 from network.api.gate import reads_raw_body
 from network.api.paging import QUERY
 from network.api.schemas import DecimalString, Strict
@@ -25,9 +24,9 @@ from network.models import Partner
 from network.parties import audit, funding
 from network.parties.registry import get_partner
 from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_ROLES
-from partners.money import decimals
 from settlement import pack
 from settlement.banking import BankAccount, checked
+from settlement.figures import money
 from settlement.liability import parse_breakage
 from settlement.payments import credit_transfers, import_statement, payments, reference, transfers
 
@@ -184,7 +183,7 @@ def get_payments(sequence):
     def work(session):
         paid = payments(session, sequence)
         return {"sequence": sequence, "transfers": [
-            {"partner": t.slug, "direction": t.direction, "amount": str(_major(t.minor, t.currency)),
+            {"partner": t.slug, "direction": t.direction, "amount": money(t.minor, t.currency),
              "currency": t.currency, "reference": reference(sequence, t.partner_id), "paid": paid.get(t.partner_id)}
             for t in transfers(session, sequence)]}
 
@@ -201,7 +200,7 @@ def get_pack(sequence):
     and the points liability's roll-forward over its period."""
     override = parse_breakage(current_app.config["COALITION_EXPECTED_BREAKAGE"])
     data = lagging_read(lambda session: pack.workbook(session, sequence, breakage_override=override))
-    return _download(data, XLSX, f"statement-{sequence}-pack.xlsx")
+    return download(data, XLSX, f"statement-{sequence}-pack.xlsx")
 
 
 @blp.route("/settlement/statements/<int:sequence>/transfers.xml", methods=["GET"])
@@ -218,7 +217,7 @@ def get_transfer_file(args, sequence):
     debtor = network_account()
     execution = args.get("execution_date") or now().date()
     data = read(lambda session: credit_transfers(session, sequence, debtor, execution=execution))
-    return _download(data, "application/xml", f"statement-{sequence}-transfers.xml")
+    return download(data, "application/xml", f"statement-{sequence}-transfers.xml")
 
 
 @blp.route("/settlement/bank-statements", methods=["POST"])
@@ -250,12 +249,3 @@ def post_bank_statement():
 
     return hub().db.transact(work)
 
-
-def _major(minor: int, currency: str) -> Decimal:
-    return Decimal(minor).scaleb(-decimals(currency))
-
-
-def _download(data: bytes, mimetype: str, filename: str) -> Response:
-    response = Response(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response

@@ -104,19 +104,34 @@ def fund(session: Session, partner_id: int, amount: Decimal, reference: str, now
 
 def settings(session: Session, partner_id: int) -> dict:
     """The partner's funding as its contract shows it (not what it drew: that moves with every sale)."""
-    funding = session.scalar(select(Partner.funding).where(Partner.id == partner_id))
-    row = session.get(PartnerCredit, partner_id) if funding else None
-    if row is None:
+    found = _controlled(session, Partner.id == partner_id)
+    if not found:
         return {"funding": None}
+    ((funding, row),) = found
     return {"funding": funding, "credit_limit": str(major(row.limit_micros)), "point_cost": str(major(row.point_cost_micros))}
 
 
 def exposure(session: Session, partner_id: int) -> dict:
     """What the partner may still issue against, as finance and the partner read it (money as decimal strings)."""
-    funding = session.scalar(select(Partner.funding).where(Partner.id == partner_id))
-    row = session.get(PartnerCredit, partner_id) if funding else None
-    if row is None:
-        return {"funding": None}
+    found = _controlled(session, Partner.id == partner_id)
+    return _exposure(*found[0]) if found else {"funding": None}
+
+
+def exposures(session: Session) -> list[dict]:
+    """Every controlled partner's exposure, by slug, in one query: what the desk lists."""
+    return [{"slug": slug, **_exposure(funding, row)}
+            for funding, row, slug in session.execute(_CONTROLLED.add_columns(Partner.slug).order_by(Partner.slug))]
+
+
+_CONTROLLED = select(Partner.funding, PartnerCredit).join(PartnerCredit, PartnerCredit.partner_id == Partner.id).where(
+    Partner.funding.is_not(None))
+
+
+def _controlled(session: Session, *where) -> list:
+    return session.execute(_CONTROLLED.where(*where)).all()
+
+
+def _exposure(funding: str, row: PartnerCredit) -> dict:
     cap = row.funded_micros + row.limit_micros
     return {"funding": funding, "credit_limit": str(major(row.limit_micros)), "funded": str(major(row.funded_micros)),
             "drawn": str(major(row.drawn_micros)), "available": str(major(cap - row.drawn_micros)),

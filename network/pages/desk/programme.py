@@ -58,7 +58,7 @@ def analytics_page():
             "report": programme(session, window, scope),
             "cohorts": cohorts(session, Window.of_days(grid_start, span["last"]), None if partner is None else partner.id),
             "liability": liability(session, window.start, window.end, config["COALITION_SETTLEMENT_CURRENCY"], override),
-            "credit": _exposures(session),
+            "credit": funding.exposures(session),
             "partners": _slugs(session),
         }
 
@@ -74,12 +74,6 @@ def _months_before(day: date, months: int) -> date:
 
 def _slugs(session) -> list[str]:
     return list(session.scalars(select(Partner.slug).order_by(Partner.slug)))
-
-
-def _exposures(session) -> list[dict]:
-    controlled = session.execute(select(Partner.id, Partner.slug).where(Partner.funding.is_not(None))
-                                 .order_by(Partner.slug)).all()
-    return [{"slug": slug, **funding.exposure(session, partner_id)} for partner_id, slug in controlled]
 
 
 def _grid(found: list[dict]) -> charts.HeatMap:
