@@ -43,6 +43,15 @@ def test_finance_closes_a_period_and_the_statement_shows_the_apis_transfers(brow
     cells = page.locator("table[data-heat-map] td").evaluate_all("els => els.map(e => [e.dataset.cell, e.className])")
     assert {cell for cell, shade in cells if shade != "heat-0"} == {f'{c["issuer"]}>{c["redeemer"]}' for c in api["matrix"]}
     assert look(page, "desk-statement", shots, elsewhere) == []
+    for party in api["partners"]:  # each party's section, opened, as its PDF has it
+        page.locator(f"details[data-party={party['partner']}] summary").click()
+        shown = page.locator(f"table[data-party-section={party['partner']}] [data-figure=net]").inner_text()
+        assert shown == party["net"]
+    assert look(page, "desk-statement-sections", shots, elsewhere) == []
+    with page.expect_download() as download:
+        page.locator("[data-section-pdf=brew-bar]").click()
+    assert download.value.suggested_filename == "statement-1-brew-bar.pdf"
+    assert open(download.value.path(), "rb").read(5) == b"%PDF-"
     page.goto(base + "/desk/statements")
     assert look(page, "desk-statements", shots, elsewhere) == []
     page.goto(base + "/desk/charts")

@@ -14,13 +14,13 @@ import json
 from flask import jsonify, render_template
 from sqlalchemy import func, select
 
-from network.api import reconciliation
+from network.api import finance, reconciliation
 from network.api.common import hub, lagging_read, read
 from network.api.settlement import JwkSet, SignedStatement, signed_statement
 from network.models import Acknowledgement, Statement
 from network.pages import signed_in
 from network.pages.desk import MONEY, blp, statement_view
-from settlement import verify
+from settlement import section_pdf, verify
 
 #: How many statements the list shows, newest first.
 LISTED = 100
@@ -54,13 +54,14 @@ def statement(sequence: int):
     def work(session):
         document = signed_statement(session, sequence)
         previous = signed_statement(session, sequence - 1) if sequence > 1 else None
-        return document, previous
+        return document, previous, section_pdf.names(session)
 
-    document, previous = read(work)
+    document, previous, names = read(work)
     verified, checks = verify.verdict(document, hub().signing.jwks(), previous)
     return render_template("desk/statement.html", shown=statement_view.shown(document["statement"]),
                            signature=document["signature"], acknowledgements=document["acknowledgements"],
-                           verified=verified, checks=checks)
+                           verified=verified, checks=checks,
+                           parties=section_pdf.sections(document["statement"], document["signature"], names))
 
 
 @blp.route("/statements/<int:sequence>/transfers.csv", methods=["GET"])
@@ -73,6 +74,14 @@ def transfers_csv(sequence: int):
 @signed_in.needs(MONEY)
 def obligations_csv(sequence: int):
     return reconciliation.obligations_file(sequence)
+
+
+@blp.route("/statements/<int:sequence>/partners/<slug>/section.pdf", methods=["GET"])
+@signed_in.needs(MONEY)
+def section_file(sequence: int, slug: str):
+    """A party's section as GET /v1/settlement/statements/<sequence>/partners/<slug>/section.pdf answers it: the
+    section this page shows, laid out for filing."""
+    return finance.section_file(sequence, slug)
 
 
 @blp.route("/statements/<int:sequence>/statement.json", methods=["GET"])

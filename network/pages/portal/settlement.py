@@ -15,6 +15,7 @@ import re
 from flask import current_app, g, jsonify, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
+from network.api import finance
 from network.api.common import hub, now
 from network.api.disputes import DisputeCreate
 from network.api.partners import public_url
@@ -43,6 +44,13 @@ def section(slug: str, sequence: int):
     answer = jsonify(PartnerSection().dump(found))
     answer.headers["Content-Disposition"] = f'attachment; filename="{shown.slug}-{sequence}.json"'
     return answer
+
+
+@blp.route("/<slug>/settlement/<int:sequence>/section.pdf", methods=["GET"])
+@signed_in.needs(PEOPLE)
+def section_pdf(slug: str, sequence: int):
+    """The partner's section to file, as GET /v1/settlement/statements/<n>/partners/<slug>/section.pdf answers it."""
+    return finance.section_file(sequence, partner(slug).slug)
 
 
 @blp.route("/<slug>/settlement/<int:sequence>/disputes", methods=["POST"])
