@@ -40,7 +40,7 @@ def prepaid(hub, world):
 
 
 def test_each_point_draws_its_cost_until_the_funds_are_spent(hub, world, prepaid, database):
-    assert credit(hub) == {"slug": "brew-bar", "funding": "prepaid", "credit_limit": "0", "funded": "1.2",
+    assert credit(hub) == {"slug": "brew-bar", "funding": "prepaid", "over_limit": "refuse", "credit_limit": "0", "funded": "1.2",
                            "drawn": "0", "available": "1.2", "point_cost": "0.012", "used_share": "0.0000",
                            "points_left": 100}
     assert hub.sale(world.coffee, world.card, "50.00").status_code == 201  # 50 points: 0.60

@@ -1,14 +1,16 @@
 """Paying a statement: partners' bank accounts, the finance pack, the transfer file, and the bank's statement back.
 
 Admins and finance only: a bank account is where money goes, so changing
-one is theirs alone, and audited with the account before and after.
+one is theirs alone, and audited with the account before and after. A
+partner reads its own account, credit and section's PDF, never another's.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import io
+from datetime import date, datetime
 
-from flask import current_app, request
+from flask import Response, current_app, render_template, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import update
@@ -19,12 +21,13 @@ from network.api.common import download, hub, idempotent_write, lagging_read, me
 from network.api.gate import reads_raw_body
 from network.api.paging import QUERY
 from network.api.schemas import DecimalString, Strict
+from network.earning import unfunded
 from network.errors import Invalid
 from network.models import Partner
 from network.parties import audit, funding
 from network.parties.registry import get_partner
 from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_ROLES
-from settlement import pack
+from settlement import pack, section_pdf
 from settlement.banking import BankAccount, checked
 from settlement.figures import money
 from settlement.liability import parse_breakage
@@ -34,6 +37,7 @@ blp = Blueprint("finance", __name__, description="Paying statements: bank accoun
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XML_TYPES = ("application/xml", "text/xml")
+PDF = "application/pdf"
 
 
 class BankAccountSet(Strict):
@@ -62,11 +66,19 @@ class PaymentsOut(Schema):
                                                                     '"paid": {"booked_on", "bank_reference"} or null}'})
 
 
+class ReleasedOut(Schema):
+    partner = fields.String()
+    sales = fields.Integer(metadata={"description": "sales whose points waited for funds and now drew on them"})
+    points = fields.Integer()
+
+
 class BankStatementImport(Schema):
     matched = fields.List(fields.Dict(), metadata={"description": '{"partner", "sequence", "reference", "amount", '
                                                                   '"currency", "direction", "booked_on", "bank_reference"}'})
     unmatched = fields.List(fields.Dict(), metadata={"description": "each entry not matched to a transfer, with its "
                                                                     "`reason`"})
+    released = fields.List(fields.Nested(ReleasedOut), metadata={
+        "description": "for each partner the entries funded: its sales that waited for funds and were released"})
 
 
 def network_account() -> BankAccount | None:
@@ -127,6 +139,8 @@ class PrepaymentCreate(Strict):
 class CreditOut(Schema):
     slug = fields.String()
     funding = fields.String(allow_none=True, metadata={"description": "prepaid, credit, or null: not controlled"})
+    over_limit = fields.String(metadata={"description": "refuse: sales past what it may draw are refused; pending: "
+                                                        "their points are booked pending until funds arrive"})
     credit_limit = fields.String()
     funded = fields.String()
     drawn = fields.String(metadata={"description": "what its points issued drew: issue fee plus expected redemption value"})
@@ -134,6 +148,8 @@ class CreditOut(Schema):
     point_cost = fields.String()
     used_share = fields.String(allow_none=True)
     points_left = fields.Integer(allow_none=True)
+    released = fields.Nested(ReleasedOut, metadata={"description": "a prepayment only: the sales that waited for "
+                                                                   "funds, released oldest first as far as it covers"})
 
 
 @blp.route("/partners/<slug>/credit", methods=["GET"])
@@ -159,6 +175,8 @@ def post_prepayment(args, slug):
     """Record funds the partner sent: what it may draw rises by the amount (once per reference).
 
     Admins and finance. The bank statement import records them too, for entries quoting `FUND-P<partner id>`.
+    The partner's sales that waited for funds (`over_limit` pending) are released oldest first, each drawing on
+    them, as far as they cover; `released` counts them.
     """
 
     def work(session):
@@ -166,9 +184,10 @@ def post_prepayment(args, slug):
         if partner.funding is None:
             raise Invalid("The partner's issuing draws on no funds (PUT its contract with funding first)",
                           {"slug": [slug]}, code="not_funded")
-        done = {"slug": slug, **funding.fund(session, partner.id, args["amount"], args["reference"], now())}
+        released = unfunded.release(session, partner, now(), funds=lambda: funding.fund(
+            session, partner.id, args["amount"], args["reference"], now()))
         audit_trail.change(None, {"amount": str(args["amount"]), "reference": args["reference"]}, partner_id=partner.id)
-        return done
+        return {"slug": slug, **funding.exposure(session, partner.id), "released": released.view()}
 
     return idempotent_write(work)
 
@@ -203,6 +222,36 @@ def get_pack(sequence):
     return download(data, XLSX, f"statement-{sequence}-pack.xlsx")
 
 
+@blp.route("/settlement/statements/<int:sequence>/partners/<slug>/section.pdf", methods=["GET"])
+@requires(ADMIN, FINANCE, PARTNER_ROLES)
+@blp.response(200, content_type=PDF, description="the party's section as the desk's statement page shows it, A4, "
+                                                 "the statement's number, hash and page numbers on every page")
+@answers("unknown_statement", "unknown_partner", "wrong_partner")
+def get_section_pdf(sequence, slug):
+    """One party's section of the statement as a PDF to file: its lines, its transfer, the statement's hash and key.
+
+    Admins and finance any party's (`network` is the network's own); a partner's keys and people only their own.
+    """
+    only_itself(slug, "A partner sees only its own section")
+    return section_file(sequence, slug)
+
+
+def section_file(sequence: int, slug: str) -> Response:
+    """The PDF of a party's section, as this API, the desk and the portal hand it out.
+
+    The HTML is the desk's own partial (rendered by its template's name, as a wallet link's address is url_for's:
+    the API imports no page), over the same `Section` the desk's statement page shows.
+    """
+    part = read(lambda session: section_pdf.section(session, sequence, slug))
+    statement = part.statement
+    data = section_pdf.pdf(render_template("desk/section.pdf.html", part=part),
+                           title=f"Statement {sequence}: {part.name}'s section",
+                           footer=f"{statement['network']} · statement {sequence} · {slug} · "
+                                  f"hash {part.statement_hash[:16]}",
+                           created=datetime.fromisoformat(statement["period"]["end"]))
+    return download(data, PDF, f"statement-{sequence}-{slug}.pdf")
+
+
 @blp.route("/settlement/statements/<int:sequence>/transfers.xml", methods=["GET"])
 @requires(ADMIN, FINANCE)
 @blp.arguments(TransferFileQuery, **QUERY)
@@ -235,17 +284,31 @@ def post_bank_statement():
 
     An entry is matched by its transfer's reference (`S<sequence>P<partner id>`, in its end-to-end id or remittance
     text), then checked for direction, amount and currency. An entry naming no transfer is listed, never guessed.
-    Sent again, a file marks nothing twice.
+    Sent again, a file marks nothing twice. Funds it brings a partner release the partner's sales that waited for
+    them (`released`).
     """
     media_type(XML_TYPES, "A bank statement")
     request.max_content_length = current_app.config["COALITION_MAX_BATCH_BYTES"]
     where = audit.Where(request.remote_addr, request.headers.get("User-Agent"))
+    body = request.get_data()  # read whole by the XML parser anyway; kept, so a retried transaction reads it again
 
     def work(session):
-        done = import_statement(session, request.stream, now=now())
+        done = import_statement(session, io.BytesIO(body), now=now())
         audit.record(session, now(), audit_trail.actor(), "POST /v1/settlement/bank-statements", request.path,
                      where=where, after={"matched": len(done.matched), "unmatched": len(done.unmatched)})
-        return done.view()
+        return {**done.view(), "released": _release_funded(session, {m["partner"] for m in done.matched})}
 
     return hub().db.transact(work)
 
+
+def _release_funded(session, slugs: set[str]) -> list[dict]:
+    """What the funds the bank statement brought released of each partner's waiting sales (after the funds: the
+    import locked each partner's row first, so a release may meet a sale the other way round, and is retried)."""
+    released = []
+    for slug in sorted(slugs):
+        partner = get_partner(session, slug)
+        if partner.funding is not None:
+            done = unfunded.release(session, partner, now())
+            if done.sales:
+                released.append({"partner": slug, **done.view()})
+    return released

@@ -17,7 +17,7 @@ from network.api.gate import reads_raw_body
 from network.api.idempotency import to_json
 from network.api.schemas import TransactionResult
 from network.api.transactions import count_sales, parse, payload
-from network.earning import intake
+from network.earning import credit, intake
 from network.errors import Conflict, NotFound, Unauthenticated
 from network.parties.registry import get_partner
 
@@ -29,7 +29,7 @@ blp = Blueprint("inbound", __name__, description="Signed webhooks from shop plat
 @blp.doc(security=[], requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}},
                                     "description": "the platform's own webhook body (Shopify, Square), signed"})
 @blp.response(201, TransactionResult)
-@answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "unmeasurable_refund", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "unknown_partner", "no_inbound_endpoint", "bad_request")
+@answers("unknown_card", "invalid_card", "card_blocked", "card_mismatch", "currency_mismatch", "refund_exceeds_sale", "unknown_order", "unmeasurable_refund", "invalid_transaction", "unreadable_body", "body_too_deep", "payload_too_large", "unsupported_media_type", "adapter_unavailable", "rules_unavailable", "bad_signature", "unknown_partner", "no_inbound_endpoint", "bad_request", "credit_limit_reached")
 def inbound(slug):
     """Book a platform's webhook for this partner, once its signature holds.
 
@@ -58,7 +58,7 @@ def inbound(slug):
                 booked.append({"duplicate": True, "order_id": transaction.order_id})
         return booked
 
-    booked = hub().db.transact(work)
+    booked = credit.telling_refusals(hub().db, partner, now, lambda: hub().db.transact(work))
     count_sales("inbound", transactions, booked)
     status = 201 if any("duplicate" not in b and "ignored" not in b for b in booked) else 200
     body_out = booked[0] if len(booked) == 1 else {"transactions": booked}

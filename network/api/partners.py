@@ -22,6 +22,7 @@ from network.api.schemas import (
     PartnerCreated,
     PartnerOut,
 )
+from network.earning import unfunded
 from network.errors import BadRequest, Invalid
 from network.parties import contracts, funding
 from network.parties.auth import bump_settings_version
@@ -257,14 +258,18 @@ def contracts_view(session, partner: PartnerRef) -> dict:
 
 def control(session: Session, partner: PartnerRef, args: dict, currency: str) -> None:
     """Set the partner's funding: a point then draws its issue fee plus its expected redemption value (the
-    liability's value per point for it, else its own redeem rate), in force for every worker at its next request."""
+    liability's value per point for it, else its own redeem rate), in force for every worker at its next request.
+
+    A higher limit, or control lifted, releases the sales that waited for funds as far as it now covers them."""
     mode = None if args["funding"] == "none" else args["funding"]
     at = now()
     override = parse_breakage(current_app.config["COALITION_EXPECTED_BREAKAGE"])
     found = estimates(session, at, currency, override).get(partner.id) if mode else None
     value = None if found is None else found.value
-    funding.configure(session, partner.id, funding=mode, credit_limit=args.get("credit_limit"),
-                      point_cost=args["issue_fee"] + (args["redeem_rate"] if value is None else value), now=at)
+    unfunded.release(session, partner, at, funds=lambda: funding.configure(
+        session, partner.id, funding=mode, credit_limit=args.get("credit_limit"),
+        point_cost=args["issue_fee"] + (args["redeem_rate"] if value is None else value), now=at,
+        over_limit=args.get("over_limit")))
     bump_settings_version(session)
 
 

@@ -77,9 +77,16 @@ class ContractSet(Strict):
     funding = fields.String(validate=validate.OneOf(["prepaid", "credit", "none"]), metadata={
         "description": "prepaid: it issues against funds it sent; credit: up to `credit_limit` beyond them; none: "
                        "no control. Unsent: as it was. Each point issued draws its issue fee plus its expected "
-                       "redemption value; past what may be drawn, its sales are refused (402 credit_limit_reached)"})
+                       "redemption value; past what may be drawn, its sales are refused (402 credit_limit_reached) or, with "
+                       "over_limit pending, wait for funds"})
     credit_limit = DecimalString(metadata={"example": "5000.00", "description": "with funding credit: how far past its "
                                                                               "funds it may draw, in the settlement currency"})
+    over_limit = fields.String(validate=validate.OneOf(["refuse", "pending"]), metadata={
+        "description": "with funding prepaid or credit, what a sale past what may be drawn does (unsent: as it was, "
+                       "at first refuse). refuse: 402 credit_limit_reached, nothing booked; pending: booked, its points "
+                       "pending (the member sees them and cannot spend them, nothing drawn) until funds arrive (a "
+                       "prepayment, the bank statement, a higher limit), which release the waiting sales oldest first, "
+                       "each drawing as its earn would have, as far as the funds cover"})
 
     @validates_schema
     def _limit(self, data, **kwargs):
@@ -89,6 +96,8 @@ class ContractSet(Strict):
             raise ValidationError("goes with funding credit only", "credit_limit")
         if data.get("credit_limit") is not None and data["credit_limit"] < 0:
             raise ValidationError("must not be negative", "credit_limit")
+        if "over_limit" in data and data.get("funding") not in ("prepaid", "credit"):
+            raise ValidationError("goes with funding prepaid or credit", "over_limit")
 
 
 class ContractOut(Schema):
@@ -101,7 +110,8 @@ class ContractOut(Schema):
 class ContractsOut(Schema):
     slug = fields.String()
     versions = fields.List(fields.Nested(ContractOut), metadata={"description": "oldest first"})
-    funding = fields.Dict(metadata={"description": '{"funding": null} or {"funding", "credit_limit", "point_cost"} '
+    funding = fields.Dict(metadata={"description": '{"funding": null} or {"funding", "credit_limit", "point_cost", '
+                                                   '"over_limit"} '
                                                    '(what it drew: GET /v1/partners/<slug>/credit)'})
 
 
@@ -238,6 +248,9 @@ class TransactionResult(Schema):
     member_id = BalanceHolder()
     balance = fields.Nested(BalanceOut)
     uncollected_points = fields.Integer(metadata={"description": "refund only: points the balance could not cover"})
+    awaiting_funds = fields.Boolean(metadata={"description": "true for a sale past its partner's limit under "
+                                                             "over_limit pending: its points are pending until funds "
+                                                             "arrive"})
     ignored = fields.Boolean(metadata={"description": "true (answered 200) for a platform's event that books nothing: "
                                                       "a shopper without a card, a refund of an order never booked"})
     reason = fields.String(metadata={"description": "why it was ignored"})

@@ -99,12 +99,11 @@ def post_transaction():
                   for t in transactions]
         return booked[0] if len(booked) == 1 else {"transactions": booked}
 
-    try:
-        return idempotent_write(work, status=_status, booked=lambda answer: count_sales(
-            "transactions", transactions, answer["transactions"] if "transactions" in answer else [answer]))
-    except PaymentRequired:
-        hub().db.transact(lambda session: credit.refused(session, partner, now()))
-        raise
+    return credit.telling_refusals(hub().db, partner, now, lambda: idempotent_write(
+        work, status=_status, booked=lambda answer: count_sales(
+            "transactions", transactions, answer["transactions"] if "transactions" in answer else [answer])),
+        refused_in=lambda answer: answer.status_code == PaymentRequired.status and not answer.headers.get(
+            "Idempotent-Replayed"))
 
 
 def _status(answer: dict) -> int:

@@ -30,6 +30,7 @@ from network.errors import DomainError
 from network.ledger import journal, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, PENDING
 from network.ledger.kinds import EntryKind, OrderKind
+from network.lifecycle import pending
 from network.models import Award as AwardRow
 from network.models import Lot, Order, int_sum
 from network.parties.registry import PartnerRef
@@ -76,8 +77,8 @@ def _top_up(session: Session, partner: PartnerRef, rules: RuleSet, sale: Order, 
     entry_id = None
     if points:
         earned = sales.earned_by(session, sale, member)
-        unpaid = earned is not None and _unpaid(session, earned.lot_ids)
-        kind = PENDING if unpaid or partner.pending_days or (earned and earned.account_id == member.ids[PENDING]) else AVAILABLE
+        waits = _waits_for(session, earned.lot_ids) if earned is not None else None
+        kind = PENDING if waits or partner.pending_days or (earned and earned.account_id == member.ids[PENDING]) else AVAILABLE
         entry_id = journal.post(
             session, kind=EntryKind.EARN, legs=[(partner.account_id(ISSUANCE), -points), (member.ids[kind], points)],
             member=member, partner_id=partner.id, booked_at=now, occurred_at=occurred_at, order_id=sale.id,
@@ -85,13 +86,17 @@ def _top_up(session: Session, partner: PartnerRef, rules: RuleSet, sale: Order, 
         session.execute(insert(_lots), {
             "member_id": member.member_id, "account_id": member.ids[kind], "issuer_id": partner.id, "entry_id": entry_id,
             "points": points, "remaining": points, "earned_at": now, "expires_at": now + terms.lifetime,
-            "available_at": sales.UNPAID if unpaid else now + timedelta(days=partner.pending_days)})
+            "available_at": waits or now + timedelta(days=partner.pending_days)})
         session.execute(insert(_awards), sales.award_rows(entry_id, awards))
     return {"journal_id": entry_id, "points": points, "awards": sales.awards_view(awards), "edited": True,
             "member_id": member.member_id, "balance": member.balance_view()}
 
 
-def _unpaid(session: Session, lot_ids: tuple[int, ...]) -> bool:
-    """The sale's points still wait for its payment: a top-up waits with them."""
-    return bool(lot_ids) and session.scalar(
-        select(func.count()).where(_lots.c.id.in_(lot_ids), _lots.c.available_at == sales.UNPAID)) > 0
+def _waits_for(session: Session, lot_ids: tuple[int, ...]) -> datetime | None:
+    """What the sale's points still wait for (its payment, its partner's funds: network.lifecycle.pending's mark), if
+    anything: a top-up waits with them, and is released with them (funded, it draws with the sale)."""
+    return session.scalar(select(func.max(_lots.c.available_at)).where(
+        _lots.c.id.in_(lot_ids), _lots.c.available_at.in_(_WAITING))) if lot_ids else None
+
+
+_WAITING = (pending.UNPAID, pending.UNFUNDED, pending.UNFUNDED_UNPAID)

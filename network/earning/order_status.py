@@ -49,12 +49,18 @@ def record_payment(session: Session, partner: PartnerRef, rules: RuleSet, paymen
         update(_lots).where(_lots.c.id.in_(lot_ids), _lots.c.available_at == sales.UNPAID)
         .values(available_at=now + timedelta(days=partner.pending_days))
     ).rowcount if lot_ids else 0
-    if not held:
+    # Past its partner's limit as well: paid, its points wait on for funds (network.earning.unfunded).
+    unfunded = session.execute(
+        update(_lots).where(_lots.c.id.in_(lot_ids), _lots.c.available_at == pending.UNFUNDED_UNPAID)
+        .values(available_at=pending.UNFUNDED)
+    ).rowcount if lot_ids else 0
+    if not held and not unfunded:
         return Ignored(payment.order_id, "the order's points are not awaiting payment: it was booked paid, or paid "
                                          "already")
     released = pending.release_due(session, member, now)
     return {"order_id": payment.order_id, "paid": True, "points": 0, "released_points": released,
-            "member_id": member.member_id, "balance": member.balance_view()}
+            "member_id": member.member_id, "balance": member.balance_view(),
+            **({"awaiting_funds": True} if unfunded else {})}
 
 
 def record_cancellation(session: Session, partner: PartnerRef, cancellation: Cancellation, *, now: datetime,

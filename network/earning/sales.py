@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import insert, select
@@ -33,10 +33,11 @@ from network.events.kinds import EventKind
 from network.ledger import bulk, debts, journal, locks, orders
 from network.ledger.journal import AVAILABLE, ISSUANCE, OWED, PENDING, REDEMPTION
 from network.ledger.kinds import EntryKind, OrderKind
-from network.lifecycle import hold_release, tiers, upkeep
+from network.lifecycle import hold_release, pending, tiers, upkeep
 from network.members import aliases, cards
 from network.models import Award as AwardRow
 from network.models import Card, JournalEntry, Lot, Order, Posting
+from network.parties import funding
 from network.parties.registry import PartnerRef
 from partners.cards import is_valid_card_number
 from partners.earning import RuleSet, awards_for_sale, clawback_awards
@@ -48,7 +49,7 @@ from partners.transactions import Refund, Sale
 #: A sale whose order id this partner already booked (or that appears twice in one batch).
 DUPLICATE = "duplicate"
 #: When the points of an order placed but not paid become available: not before a `Payment` says so.
-UNPAID = datetime(9999, 12, 31, tzinfo=timezone.utc)
+UNPAID = pending.UNPAID
 
 _entries, _postings, _lots, _awards = JournalEntry.__table__, Posting.__table__, Lot.__table__, AwardRow.__table__
 
@@ -100,6 +101,7 @@ class Booked(NamedTuple):
     holder: journal.MemberAccounts
     order_id: int
     points: int
+    waits: bool = False  # past its partner's limit: its points wait, pending, for funds (network.earning.unfunded)
 
 
 def book_sales(
@@ -128,7 +130,8 @@ def book_sales(
     priced = _priced(sales, outcomes, now=now, terms=terms)
     holders, referrals = aliases.holders(session, partner.id, {p.sale.card_number for p in priced}, lock=lock_first)
     claims = _with_tier_awards(session, _claims(priced, holders, outcomes), now=now, terms=terms)
-    if partner.funding is None or lock_first:  # a single sale past a credit limit is refused whole (402)
+    # A single sale past a credit limit is refused whole (402); past a limit that lets sales wait, none is refused.
+    if partner.funding is None or lock_first or partner.over_limit == funding.PENDING:
         booked = _claim_orders(session, partner, claims, outcomes, now=now)
         if booked:
             _book(session, partner, booked, referrals, outcomes, now=now, terms=terms, lock_first=lock_first)
@@ -141,6 +144,7 @@ def book_sales(
     except PaymentRequired as refusal:
         for claim in claims:
             outcomes[claim.index] = refusal
+        credit.refused(session, partner, now)  # in the chunk's transaction: only the savepoint rolled back
     return outcomes  # type: ignore[return-value]
 
 
@@ -204,14 +208,24 @@ def _claim_orders(session: Session, partner: PartnerRef, claims: list[Claim], ou
 def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals: set[str], outcomes: list, *,
           now: datetime, terms: Terms, lock_first: bool) -> None:
     """Write the booked sales, move their members' balances, and what follows an earn: referrals, tiers, events."""
+    locked, waiting = lock_first, partner.funding is not None and partner.over_limit == funding.PENDING
+    if waiting:
+        # Whether a sale's points wait for funds says where they are written, so the draw comes first; after the
+        # members' locks all the same (a batch's too, then), as every draw.
+        if not locked:
+            _lock_holders(session, booked)
+            locked = True
+        waits = credit.cover(session, partner, [(b.order_id, b.points) for b in booked if b.awards], now)
+        booked = [b._replace(waits=True) if b.order_id in waits else b for b in booked]
     earning = [b for b in booked if b.awards]  # a sale that earns nothing writes no entry and releases no referral
     # Members locked already (a till's sale): their balances move in the statement that writes the entries.
-    along = _credit(partner, booked) if lock_first and earning else None
+    along = _credit(partner, booked) if locked and earning else None
     entries = _write_earnings(session, partner, earning, now=now, lifetime=terms.lifetime, balances=along)
-    if not lock_first:
+    if not locked:
         _lock_holders(session, booked)
-    # After the members' locks, as a single sale takes them: members first, then the partner's funds, always.
-    credit.draw(session, partner, sum(b.points for b in earning), now)
+    if partner.funding is not None and not waiting:
+        # After the members' locks, as a single sale takes them: members first, then the partner's funds, always.
+        credit.draw(session, partner, [(b.order_id, b.points) for b in earning], now)
     for holder in {id(b.holder): b.holder for b in booked}.values():  # an expired hold ends before the write,
         hold_release.release_expired(session, holder, now)  # so the answer's balance shows it released
     if along is None:
@@ -229,7 +243,7 @@ def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals
     for b in booked:  # each answer shows the balance after the whole batch
         outcomes[b.index] = {"journal_id": entries.get(b.order_id), "points": b.points,
                              "awards": awards_view(b.awards), "member_id": b.holder.member_id,
-                             "balance": b.holder.balance_view()}
+                             "balance": b.holder.balance_view(), **({"awaiting_funds": True} if b.waits else {})}
     outbox.emit_many(session, EventKind.POINTS_EARNED, [outbox.NewEvent(b.holder.member_id, partner.id, {
         "member_id": b.holder.member_id, "partner": partner.slug, "points": b.points, "order_id": b.sale.order_id,
         "balance": outcomes[b.index]["balance"]}) for b in earning], now=now)
@@ -254,15 +268,22 @@ def _credit(partner: PartnerRef, booked: list[Booked]) -> dict[int, int]:
     """
     changes: dict[int, int] = defaultdict(int)
     for b in booked:
-        credited = _credited(partner, b.sale)
+        credited = _credited(partner, b)
         changes[b.holder.ids[credited]] += b.points
         b.holder.balances[credited] += b.points
     return {account: change for account, change in changes.items() if change}
 
 
-def _credited(partner: PartnerRef, sale: Sale) -> str:
-    """Where a sale's points go: pending through the partner's return window, or until the order is paid."""
-    return PENDING if partner.pending_days or sale.awaiting_payment else AVAILABLE
+def _credited(partner: PartnerRef, b: Booked) -> str:
+    """Where a sale's points go: pending through the partner's return window, or until the order is paid or funded."""
+    return PENDING if partner.pending_days or b.sale.awaiting_payment or b.waits else AVAILABLE
+
+
+def _available_at(b: Booked, window: datetime) -> datetime:
+    """When the sale's points become available: at the end of the window, unless they wait for news first."""
+    if b.waits:
+        return pending.UNFUNDED_UNPAID if b.sale.awaiting_payment else pending.UNFUNDED
+    return UNPAID if b.sale.awaiting_payment else window
 
 
 def _moves(booked: list[Booked]) -> list[tuple[str, int, int]]:
@@ -290,7 +311,7 @@ def _write_earnings(session: Session, partner: PartnerRef, earning: list[Booked]
     window = now + timedelta(days=partner.pending_days)
     entries, postings, lots, award_list = [], [], [], []
     for b in earning:
-        account = b.holder.ids[_credited(partner, b.sale)]
+        account = b.holder.ids[_credited(partner, b)]
         entries.append({"member_id": b.holder.member_id, "order_id": b.order_id, "occurred_at": b.sale.occurred_at,
                         "reason": f"Sale {b.sale.order_id} at {partner.name}: {b.sale.total} {b.sale.total.currency}"})
         postings += [
@@ -298,7 +319,7 @@ def _write_earnings(session: Session, partner: PartnerRef, earning: list[Booked]
             {"entry_id": b.order_id, "account_id": account, "amount": b.points},
         ]
         lots.append({"member_id": b.holder.member_id, "account_id": account, "entry_id": b.order_id, "points": b.points,
-                     "remaining": b.points, "available_at": UNPAID if b.sale.awaiting_payment else window})
+                     "remaining": b.points, "available_at": _available_at(b, window)})
         award_list += award_rows(b.order_id, b.awards)
     return bulk.insert_entries_with(
         session.connection(), _entries, entries, {"kind": EntryKind.EARN, "partner_id": partner.id, "booked_at": now},
@@ -494,6 +515,9 @@ def _book_refund(session: Session, partner: PartnerRef, refund: Refund, sale: Or
     # Points the partner issued come back to its issuance account; another issuer's points, and
     # what is left owing, it receives as if the member had spent them at its till.
     own_issue = sum(plan.by_issuer.get(partner.id, 0) for plan in plans)
+    if share.own and (sale.point_cost_micros is not None or partner.funding is not None):
+        # What the sale's own points drew on the partner's funds returns with them (the member is locked: funds last).
+        funding.give_back(session, partner.id, sale.id, share.own, now, emptied=share.own == earned.remaining)
     entry_id = journal.post(
         session,
         kind=EntryKind.REFUND,

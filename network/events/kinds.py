@@ -16,7 +16,8 @@ class EventKind(StrEnum):
     WEBHOOK_PAUSED = "webhook_paused"  # to the operator (plugins): a partner's endpoint kept failing
     WEBHOOK_RESUMED = "webhook_resumed"  # to the operator (plugins): it answers again
     CREDIT_WARNING = "credit_warning"  # to the partner: its points drew 80% of its funds and credit limit
-    CREDIT_LIMIT_REACHED = "credit_limit_reached"  # to the partner: a sale was refused at its limit
+    CREDIT_LIMIT_REACHED = "credit_limit_reached"  # to the partner: a sale was refused (or left waiting) at its limit
+    POINTS_FUNDED = "points_funded"  # to the partner where the sale was made: its points that waited for funds drew
 
 
 class DeliveryStatus(StrEnum):

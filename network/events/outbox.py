@@ -19,6 +19,9 @@ event is offered to the delivery plugins as well):
 | `webhook_test` | the partner that asked for it (`webhooks.send_test`) | partner, message |
 | `webhook_paused` | the operator: delivery plugins only (network.events.breaker) | partner, failures, paused_until |
 | `webhook_resumed` | the operator: delivery plugins only | partner, failures |
+| `credit_warning` | the partner whose points drew 80% of its funds and limit | partner, funding, level, drawn, may_draw |
+| `credit_limit_reached` | the partner whose sale was refused (or left waiting) at its limit, once per level of funds | partner, funding, over_limit, drawn, may_draw |
+| `points_funded` | the partner where a sale left waiting for its funds was funded at last | member_id, partner, order_id, points, available_at (null: the order is not paid yet), balance |
 
 Payloads never carry a member's e-mail or name: a partner's webhook is
 outside the hub, and the member id is all it needs to look its own

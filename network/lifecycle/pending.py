@@ -7,11 +7,16 @@ points first releases what is due (`release_due`, under the member's lock),
 and every balance read counts due points as available already
 (`due_points`). Releasing moves the lots to the available account and posts
 one entry, pending -> available, so the postings keep matching the balances.
+
+Some pending points wait for news rather than for time: their lot's
+`available_at` is a date no clock reaches, which whatever brings the news
+replaces by the end of the return window (or by now). The sentinels are
+the one mark: nothing else tells a waiting lot from any other pending one.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -20,6 +25,13 @@ from network.ledger import journal
 from network.ledger.journal import AVAILABLE, PENDING, MemberAccounts
 from network.ledger.kinds import EntryKind
 from network.models import Lot, int_sum
+
+#: An order placed but not paid: its payment (network.earning.order_status) starts the window.
+UNPAID = datetime(9999, 12, 31, tzinfo=timezone.utc)
+#: A sale past its partner's limit (network.earning.unfunded): funds that cover it start the window.
+UNFUNDED = datetime(9999, 12, 30, tzinfo=timezone.utc)
+#: Both at once: funds make it UNPAID, a payment makes it UNFUNDED, and the second news starts the window.
+UNFUNDED_UNPAID = datetime(9999, 12, 29, tzinfo=timezone.utc)
 
 _lots = Lot.__table__
 _DUE = select(_lots.c.id, _lots.c.remaining).where(

@@ -230,3 +230,7 @@ class Order(Base):
     points: Mapped[int]
     occurred_at: Mapped[datetime | None]
     booked_at: Mapped[datetime]
+    #: A sale at a controlled partner: what each of its points drew on the partner's funds, in micros
+    #: (network.parties.funding), and how many drew and were not given back by a refund. NULL: none drew.
+    point_cost_micros: Mapped[int | None]
+    drawn_points: Mapped[int | None]

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import (
     JSON,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -41,6 +42,8 @@ class Partner(Base):
     points_per_unit: Mapped[Decimal | None]
     # "prepaid" or "credit" when its issuing draws on funds (network.parties.credit); None: not controlled.
     funding: Mapped[str | None] = mapped_column(String(8))
+    # Past what it may draw: "refuse" its sales (402), or book their points "pending" until funds cover them.
+    over_limit: Mapped[str] = mapped_column(String(8), default="refuse", server_default="refuse")
     # Where the network pays it (and names it on a transfer file): checked by settlement.banking.
     account_holder: Mapped[str | None] = mapped_column(String(70))
     iban: Mapped[str | None] = mapped_column(String(34))
@@ -100,4 +103,22 @@ class Prepayment(Base):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
     amount_micros: Mapped[int]
     reference: Mapped[str] = mapped_column(String(140))
+    created_at: Mapped[datetime]
+
+
+class UnfundedSale(Base):
+    """A sale booked past its partner's limit (over_limit "pending"): its points wait, pending, for funds.
+
+    The queue funds arriving read, oldest first, by partner: the lots'
+    `available_at` (network.lifecycle.pending.UNFUNDED) keeps the points from
+    being spent, this row says whose funds they wait for, so a prepayment
+    reads its partner's few waiting sales rather than every open lot. The row
+    goes when the sale's points are released (or found all taken back).
+    """
+
+    __tablename__ = "unfunded_sales"
+    __table_args__ = (Index("ix_unfunded_sales_partner_id_order_id", "partner_id", "order_id"),)
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
     created_at: Mapped[datetime]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from network.events import notices
 from network.ledger.journal import AVAILABLE, PENDING
-from network.lifecycle import expiry, tiers
+from network.lifecycle import expiry, pending, tiers
 from network.members import aliases, cards, history
 from network.models import Account, Lot, Partner, int_sum
 from network.spending import holds
@@ -56,14 +56,20 @@ def wallet(session: Session, member_id: str, *, now: datetime, policy: expiry.Po
     }
 
 
-def _releases(session: Session, member_id: str, now: datetime) -> list[tuple[datetime, int]]:
-    """Pending points by the day they become available (a return window still open)."""
+def _releases(session: Session, member_id: str, now: datetime) -> list[tuple[datetime | None, int]]:
+    """Pending points by the day they become available (a return window still open); None for those that wait for
+    news (the order's payment, the partner's funds), whose date is a mark no day reaches, not one to show."""
     rows = session.execute(
         select(Lot.available_at, int_sum(Lot.remaining)).join(Account, Account.id == Lot.account_id)
         .where(Lot.member_id == member_id, Lot.remaining > 0, Account.kind == PENDING, Lot.available_at > now)
         .group_by(Lot.available_at).order_by(Lot.available_at)
     ).all()
-    return [(at, points) for at, points in rows]
+    dated = [(at, points) for at, points in rows if at not in _NEWS]
+    waiting = sum(points for at, points in rows if at in _NEWS)
+    return dated + ([(None, waiting)] if waiting else [])
+
+
+_NEWS = (pending.UNPAID, pending.UNFUNDED, pending.UNFUNDED_UNPAID)
 
 
 def _sources(session: Session, member_id: str) -> list[tuple[str, int]]:

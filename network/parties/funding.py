@@ -5,7 +5,13 @@ expected redemption value. The earn checks and moves the partner's one
 row in a single conditional UPDATE: the row lock orders concurrent sales,
 and PostgreSQL checks the condition again on the row each one finds, so
 no two sales can together pass the limit. Funds (a prepayment recorded by
-finance, the bank statement's entries) raise what may be drawn.
+finance, the bank statement's entries) raise what may be drawn; a refund
+gives back what its points drew, at the amount a point of its sale drew
+(kept on the sale's order: the contract may have changed since).
+
+Past the limit a partner's sales are refused, or (`over_limit` "pending")
+booked pending and queued here until funds cover them
+(network.earning.unfunded releases them).
 
 Amounts are kept in millionths of the settlement currency's unit (micros):
 a point's cost has more places than money.
@@ -13,18 +19,22 @@ a point's cost has more places than money.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from network.errors import Conflict, Invalid
-from network.models import Partner, PartnerCredit, Prepayment
+from network.models import Order, Partner, PartnerCredit, Prepayment, UnfundedSale
 
 PREPAID, CREDIT = "prepaid", "credit"
 FUNDINGS = (PREPAID, CREDIT)
+#: What happens to a sale past what the partner may draw: refused (402), or its points pending until funds arrive.
+REFUSE, PENDING = "refuse", "pending"
+OVER_LIMIT = (REFUSE, PENDING)
 MICROS = Decimal(1_000_000)
 #: The share of what may be drawn at which the partner and the operator are warned.
 WARN_AT = Decimal("0.8")
@@ -39,11 +49,15 @@ def major(value: int) -> Decimal:
 
 
 def configure(session: Session, partner_id: int, *, funding: str | None, credit_limit: Decimal | None,
-              point_cost: Decimal, now: datetime) -> None:
-    """Set (or lift, with `funding` None) the partner's control; what it drew and was funded with stays."""
+              point_cost: Decimal, now: datetime, over_limit: str | None = None) -> None:
+    """Set (or lift, with `funding` None) the partner's control; what it drew and was funded with stays, and so does
+    what a sale past its limit does unless `over_limit` says: a new rate must not quietly turn waiting into refusing."""
     if funding is not None and funding not in FUNDINGS:
         raise Invalid(f"funding is one of {', '.join(FUNDINGS)}", {"funding": [f"not {funding!r}"]})
-    session.execute(update(Partner).where(Partner.id == partner_id).values(funding=funding))
+    if over_limit is not None and over_limit not in OVER_LIMIT:
+        raise Invalid(f"over_limit is one of {', '.join(OVER_LIMIT)}", {"over_limit": [f"not {over_limit!r}"]})
+    session.execute(update(Partner).where(Partner.id == partner_id).values(
+        funding=funding, **({} if over_limit is None else {"over_limit": over_limit})))
     if funding is None:
         return
     limit = 0 if funding == PREPAID else micros(credit_limit or Decimal(0))
@@ -61,6 +75,7 @@ class Drawn:
     funded: int
     limit: int
     warned: str | None
+    cost: int  # what each point of this draw drew
 
     @property
     def warn(self) -> bool:
@@ -78,9 +93,96 @@ def draw(session: Session, partner_id: int, points: int, now: datetime) -> Drawn
                PartnerCredit.drawn_micros + cost <= PartnerCredit.funded_micros + PartnerCredit.limit_micros)
         .values(drawn_micros=PartnerCredit.drawn_micros + cost, updated_at=now)
         .returning(PartnerCredit.drawn_micros, PartnerCredit.funded_micros, PartnerCredit.limit_micros,
-                   PartnerCredit.warned)
+                   PartnerCredit.warned, PartnerCredit.point_cost_micros)
     ).first()
     return None if row is None else Drawn(*row)
+
+
+def draw_first(session: Session, partner_id: int, points: Sequence[int], now: datetime) -> tuple[int, Drawn | None]:
+    """Draw for the first of `points` (sales, oldest first) that the funds cover, up to the first they do not.
+
+    The row is read FOR UPDATE, so the conditional UPDATE that draws passes
+    on what was read: a sale that waits is never one that would have fitted.
+    Returns how many drew, and the row after (None if none did).
+    """
+    if len(points) == 1:  # one sale: the conditional UPDATE alone decides
+        drawn = draw(session, partner_id, points[0], now)
+        return (0, None) if drawn is None else (1, drawn)
+    row = session.execute(select(PartnerCredit.funded_micros + PartnerCredit.limit_micros - PartnerCredit.drawn_micros,
+                                 PartnerCredit.point_cost_micros)
+                          .where(PartnerCredit.partner_id == partner_id).with_for_update()).first()
+    count = total = 0
+    for sale in points if row is not None else ():
+        if (total + sale) * row[1] > row[0]:
+            break
+        count, total = count + 1, total + sale
+    drawn = draw(session, partner_id, total, now) if count else None
+    return (0, None) if drawn is None else (count, drawn)
+
+
+_orders = Order.__table__
+_DREW = update(_orders).where(_orders.c.id == bindparam("sale")).values(
+    point_cost_micros=bindparam("cost"), drawn_points=bindparam("drew"))
+
+
+def drew_in_full(session: Session, cost: int, sale_ids: Sequence[int]) -> None:
+    """Remember on sales just booked that all their points drew, `cost` each: what their refunds give back."""
+    if sale_ids:
+        session.execute(update(_orders).where(_orders.c.id.in_(sale_ids)).values(point_cost_micros=cost,
+                                                                                drawn_points=_orders.c.points))
+
+
+def drew(session: Session, cost: int, points_by_sale: dict[int, int]) -> None:
+    """Remember on released sales how many of their points drew (a refund may have taken some while they waited)."""
+    if points_by_sale:
+        session.connection().execute(_DREW, [{"sale": sale, "cost": cost, "drew": points}
+                                             for sale, points in points_by_sale.items()])
+
+
+def give_back(session: Session, partner_id: int, sale_id: int, points: int, now: datetime, *, emptied: bool) -> int:
+    """A refund took `points` of the sale back: what they drew returns to the partner's funds (micros returned).
+
+    At most the points of the sale that drew and were not given back
+    already; a sale whose points never drew (they waited for funds, or the
+    partner was not controlled) gives nothing, and leaves the queue if
+    `emptied` (none of its points is left to wait). The caller holds the
+    sale's member's lock, which a release takes too, so what is read here
+    is the sale's latest.
+    """
+    found = session.execute(select(Order.point_cost_micros, Order.drawn_points).where(Order.id == sale_id)).first()
+    if found is not None and found.point_cost_micros is None and emptied:
+        done_waiting(session, [sale_id])
+    if points <= 0 or found is None or found.point_cost_micros is None or not found.drawn_points:
+        return 0
+    back = min(points, found.drawn_points)
+    session.execute(update(_orders).where(_orders.c.id == sale_id).values(drawn_points=_orders.c.drawn_points - back))
+    returned = back * found.point_cost_micros
+    session.execute(update(PartnerCredit).where(PartnerCredit.partner_id == partner_id).values(
+        drawn_micros=PartnerCredit.drawn_micros - returned, updated_at=now))
+    return returned
+
+
+def wait(session: Session, partner_id: int, sale_ids: Sequence[int], now: datetime) -> None:
+    """Queue sales whose points wait, pending, for the partner's funds."""
+    if sale_ids:
+        session.execute(insert(UnfundedSale), [{"order_id": sale, "partner_id": partner_id, "created_at": now}
+                                               for sale in sale_ids])
+
+
+def any_waiting(session: Session, partner_id: int) -> bool:
+    """Whether a sale of the partner waits for funds: a new one then waits behind it (one index entry read)."""
+    return session.scalar(select(UnfundedSale.order_id).where(UnfundedSale.partner_id == partner_id).limit(1)) is not None
+
+
+def waiting(session: Session, partner_id: int, *, after: int, limit: int) -> list[int]:
+    """The partner's queued sales (their order rows), oldest first, after the order row `after`."""
+    return list(session.scalars(select(UnfundedSale.order_id).where(
+        UnfundedSale.partner_id == partner_id, UnfundedSale.order_id > after).order_by(UnfundedSale.order_id).limit(limit)))
+
+
+def done_waiting(session: Session, sale_ids: Sequence[int]) -> None:
+    if sale_ids:
+        session.execute(UnfundedSale.__table__.delete().where(UnfundedSale.order_id.in_(sale_ids)))
 
 
 def mark_warned(session: Session, partner_id: int) -> None:
@@ -107,8 +209,9 @@ def settings(session: Session, partner_id: int) -> dict:
     found = _controlled(session, Partner.id == partner_id)
     if not found:
         return {"funding": None}
-    ((funding, row),) = found
-    return {"funding": funding, "credit_limit": str(major(row.limit_micros)), "point_cost": str(major(row.point_cost_micros))}
+    ((funding, row, over_limit),) = found
+    return {"funding": funding, "credit_limit": str(major(row.limit_micros)), "point_cost": str(major(row.point_cost_micros)),
+            "over_limit": over_limit}
 
 
 def exposure(session: Session, partner_id: int) -> dict:
@@ -119,11 +222,12 @@ def exposure(session: Session, partner_id: int) -> dict:
 
 def exposures(session: Session) -> list[dict]:
     """Every controlled partner's exposure, by slug, in one query: what the desk lists."""
-    return [{"slug": slug, **_exposure(funding, row)}
-            for funding, row, slug in session.execute(_CONTROLLED.add_columns(Partner.slug).order_by(Partner.slug))]
+    return [{"slug": slug, **_exposure(funding, row, over_limit)}
+            for funding, row, over_limit, slug in session.execute(_CONTROLLED.add_columns(Partner.slug)
+                                                                  .order_by(Partner.slug))]
 
 
-_CONTROLLED = select(Partner.funding, PartnerCredit).join(PartnerCredit, PartnerCredit.partner_id == Partner.id).where(
+_CONTROLLED = select(Partner.funding, PartnerCredit, Partner.over_limit).join(PartnerCredit, PartnerCredit.partner_id == Partner.id).where(
     Partner.funding.is_not(None))
 
 
@@ -131,9 +235,9 @@ def _controlled(session: Session, *where) -> list:
     return session.execute(_CONTROLLED.where(*where)).all()
 
 
-def _exposure(funding: str, row: PartnerCredit) -> dict:
+def _exposure(funding: str, row: PartnerCredit, over_limit: str) -> dict:
     cap = row.funded_micros + row.limit_micros
-    return {"funding": funding, "credit_limit": str(major(row.limit_micros)), "funded": str(major(row.funded_micros)),
+    return {"funding": funding, "over_limit": over_limit, "credit_limit": str(major(row.limit_micros)), "funded": str(major(row.funded_micros)),
             "drawn": str(major(row.drawn_micros)), "available": str(major(cap - row.drawn_micros)),
             "point_cost": str(major(row.point_cost_micros)),
             "used_share": None if cap <= 0 else str((Decimal(row.drawn_micros) / cap).quantize(Decimal("0.0001"))),

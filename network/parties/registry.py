@@ -48,6 +48,8 @@ class PartnerRef(NewPartner):
     accounts: dict[str, int]
     #: "prepaid" or "credit": each earn draws on its funds (network.parties.funding); None: not controlled.
     funding: str | None = None
+    #: Past what it may draw: "refuse" its sales, or book their points "pending" until funds arrive.
+    over_limit: str = "refuse"
 
     def account_id(self, kind: str) -> int:
         return self.accounts[kind]
@@ -57,6 +59,7 @@ class PartnerRef(NewPartner):
 PARTNER_COLUMNS = (
     Partner.id, Partner.slug, Partner.name, Partner.timezone, Partner.currency, Partner.adapter, Partner.adapter_config,
     Partner.rules, Partner.pending_days, Partner.kind, Partner.points_per_unit, Partner.created_at, Partner.funding,
+    Partner.over_limit,
 )
 _FIELDS = tuple(column.key for column in PARTNER_COLUMNS)
 _issuance, _redemption = aliased(Account), aliased(Account)
