@@ -1,4 +1,4 @@
-"""What one member is worth so far: their spend at every partner and their points, summed in the database.
+"""What members are worth so far: one member's spend and points, and the averages by partner, tier and cohort.
 
 Read through the member's own journal entries (indexed by member), so one
 member costs a few index look-ups on any size of ledger. Spend is what
@@ -9,12 +9,15 @@ the hub saw: sales that earned points less their refunds, per currency
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from analytics.window import month_of
 from network.ledger.kinds import MEMBER_ACCOUNTS, EntryKind
-from network.models import Account, JournalEntry, Member, Order, Posting, int_sum
+from network.models import Account, JournalEntry, Member, Order, Partner, Posting, Tier, int_sum
 from partners.money import Money
 
 #: How each kind of entry shows in a member's points: anything not named is `other`.
@@ -59,3 +62,59 @@ def member_value(session: Session, member: Member) -> dict:
         "points": {"earned": points["earned"], "bonus": points["bonus"], "redeemed": -points["redeemed"],
                    "expired": -points["expired"], "other": points["other"], "balance": sum(points.values())},
     }
+
+
+#: What a lifetime average may be grouped by: the partner that enrolled the member, the member's tier, or its cohort.
+GROUPINGS = ("partner", "tier", "cohort")
+
+
+def averages(session: Session, until: datetime, by: str) -> list[dict]:
+    """Members' spend and net points so far (before `until`), in total and per member, for each group `by` names.
+
+    Two GROUP BYs: each member's totals (their entries, by currency), then
+    the groups over every member, so members who never bought count in
+    their group's average as the zero they are. Averages are rounded half to
+    even, to the minor unit for money and to 2 places for points.
+    """
+    group = _group(session, by)
+    entry = JournalEntry
+    signed = case((entry.kind == EntryKind.REFUND, -Order.total_minor), else_=Order.total_minor)
+    each = (select(entry.member_id, Order.currency, int_sum(signed).label("spend"), int_sum(Order.points).label("points"))
+            .join(Order, Order.id == entry.order_id)
+            .where(entry.kind.in_((EntryKind.EARN, EntryKind.REFUND)), entry.booked_at < until)
+            .group_by(entry.member_id, Order.currency).subquery())
+    population = (Member.created_at < until, Member.merged_into.is_(None))
+    sizes = dict(session.execute(select(group, func.count()).select_from(Member).where(*population).group_by(group)).all())
+    totals = session.execute(
+        select(group, each.c.currency, func.sum(each.c.spend), func.sum(each.c.points))
+        .select_from(Member).join(each, each.c.member_id == Member.id).where(*population).group_by(group, each.c.currency)).all()
+    spend: dict = defaultdict(list)
+    points: dict = defaultdict(int)
+    for key, currency, minor, earned in totals:
+        points[key] += int(earned or 0)
+        if currency:
+            spend[key].append((currency, int(minor or 0)))
+    return [{"group": key, "members": size,
+             "spend": [{"currency": currency, "total": str(Money(minor, currency)),
+                        "per_member": str(Money(_per(minor, size), currency))} for currency, minor in sorted(spend[key])],
+             "points": {"net_earned": points[key], "per_member": str(_per_points(points[key], size))}}
+            for key, size in sorted(sizes.items(), key=lambda item: (item[0] is None, str(item[0])))]
+
+
+def _group(session: Session, by: str):
+    if by == "partner":
+        return select(Partner.slug).where(Partner.id == Member.enrolled_by).scalar_subquery()
+    if by == "tier":
+        # No tier is the ladder's first rung (position 0); a member of a network without tiers is in none.
+        return select(Tier.name).where(Tier.position == func.coalesce(Member.tier, 0)).scalar_subquery()
+    if by == "cohort":
+        return month_of(session.get_bind().dialect.name, Member.created_at)
+    raise ValueError(f"cannot group members by {by!r}")
+
+
+def _per(minor: int, members: int) -> int:
+    return int((Decimal(minor) / members).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)) if members else 0
+
+
+def _per_points(points: int, members: int) -> Decimal:
+    return (Decimal(points) / members).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN) if members else Decimal("0.00")

@@ -8,9 +8,14 @@ spent, beside what was spent at its own tills.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analytics.window import Window, share
+from analytics.window import Window, days_between, share
+from network.ledger.kinds import EntryKind
+from network.models import JournalEntry, Lot, LotMovement
 from settlement.figures import (
     UNPRICED,
     Period,
@@ -47,7 +52,31 @@ def points(session: Session, window: Window, partner_id: int | None = None) -> d
                    "spent_here": spent.redeemed.get(partner_id, 0)}
         elsewhere = sum(p for redeemer, p in mine.items() if redeemer != partner_id)
     figures["spent_elsewhere_share"] = share(elsewhere, figures["redeemed"])
+    figures["average_days_to_spend"] = days_to_spend(session, window, partner_id)
     return figures
+
+
+def days_to_spend(session: Session, window: Window, partner_id: int | None = None) -> str | None:
+    """The average days from earning a point to spending it, over the points redeemed in the window (one decimal).
+
+    Each redeemed point counts once, from its lot's earning to the
+    redemption that took it: the window's redemption movements joined to
+    their lots. A partner's: the points it issued. None when none was spent.
+    """
+    dialect = session.get_bind().dialect.name
+    taken = -LotMovement.points
+    query = (select(func.sum(taken * days_between(dialect, JournalEntry.booked_at, Lot.earned_at)), func.sum(taken))
+             .select_from(LotMovement).join(JournalEntry, JournalEntry.id == LotMovement.entry_id)
+             .join(Lot, Lot.id == LotMovement.lot_id)
+             .where(JournalEntry.kind == EntryKind.REDEMPTION, LotMovement.booked_at >= window.start,
+                    LotMovement.booked_at < window.end, JournalEntry.booked_at >= window.start,
+                    JournalEntry.booked_at < window.end))
+    if partner_id is not None:
+        query = query.where(LotMovement.issuer_id == partner_id)
+    weighted, points = session.execute(query).one()
+    if not points:
+        return None
+    return str((Decimal(str(weighted)) / Decimal(points)).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN))
 
 
 def redemption_rate(figures: dict) -> str | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import func, literal_column
+from sqlalchemy import Integer, func, literal_column
 
 from network.ledger.kinds import EntryKind
 
@@ -45,7 +45,21 @@ def plus_days(dialect: str, column, days: int):
     days = int(days)
     if dialect == "postgresql":
         return column + literal_column(f"interval '{days} days'")
-    return func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{days} days")
+    return func.strftime("%Y-%m-%d %H:%M:%f", column, f"{days:+d} days")
+
+
+def day_number(dialect: str, column):
+    """Whole UTC days since 1970-01-01 of a time, as an integer on both databases: for spans counted in days."""
+    if dialect == "postgresql":
+        return func.floor(func.extract("epoch", column) / 86400).cast(Integer)
+    return func.cast(func.julianday(column) - 2440587.5, Integer)
+
+
+def days_between(dialect: str, later, earlier):
+    """(later - earlier) in days with their fraction, as a number in SQL on both databases."""
+    if dialect == "postgresql":
+        return func.extract("epoch", later - earlier) / 86400
+    return func.julianday(later) - func.julianday(earlier)
 
 
 def month_of(dialect: str, column):

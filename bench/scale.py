@@ -28,16 +28,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from analytics.lifetime import averages
 from analytics.programme import programme
+from analytics.returns_on_points import returns
+from analytics.value import fit_value_model, predicted
 from analytics.window import Window
 from bench import backends, load, service, settlement, world
 from bench.report import Row, text_table
 from network.clock import utc_now
 from network.db import Database, make_engine
 from network.ledger import partitions
-from network.models import Posting
+from network.models import JournalEntry, Member, Posting
 from network.schema import upgrade
 from settlement import runs
 from settlement.figures import Opening, Period, outstanding, settle
@@ -100,6 +103,7 @@ def measure(admin_url: str, ledger: Ledger, ops: int, reads: int, progress: bool
             notes.append(f"{ledger.label}: {month.start:%B %Y} holds {in_month:,} postings; settle() over it took "
                          f"{', '.join(f'{s:.2f} s' for s in settled)} (best counted)")
             rows.append(_report(db, month, ledger, in_month, notes))
+            _value(db, month, ledger, notes)
         finally:
             engine.dispose()
     return rows, notes
@@ -125,6 +129,50 @@ def _report(db: Database, month: Period, ledger: Ledger, in_month: int, notes: l
     best = min(took)
     return Row("postgresql", "service", f"a month's programme report, on {ledger.label} (ops = its postings)",
                load.Measure(in_month, 0, best, [best], [], 1, in_month))
+
+
+def _value(db: Database, month: Period, ledger: Ledger, notes: list[str]) -> None:
+    """The money side of the analytics on the same ledger: the value models' fit, members' value, the return.
+
+    The seeder writes no orders, so first each seeded earn gets the order a
+    till would have sent (1 euro a point, and some cents), as one INSERT and
+    one UPDATE: the fit, the averages and the return read orders.
+    """
+    with db.session() as session, session.begin():
+        base = {"base": session.scalar(text("SELECT coalesce(max(id), 0) FROM orders"))}  # past the live members' own
+        session.execute(text(
+            "INSERT INTO orders (id, partner_id, kind, order_id, member_id, currency, total_minor, points, occurred_at, "
+            "booked_at) SELECT e.id + :base, e.partner_id, 'sale', 'SEED-' || e.id, e.member_id, 'EUR', "
+            "p.amount * 100 + e.id % 100, p.amount, e.booked_at, e.booked_at FROM journal_entries e "
+            "JOIN postings p ON p.entry_id = e.id AND p.amount > 0 WHERE e.kind = 'earn' AND e.order_id IS NULL"), base)
+        session.execute(text("UPDATE journal_entries SET order_id = id + :base WHERE kind = 'earn' AND order_id IS NULL"),
+                        base)
+        session.execute(text("SELECT setval(pg_get_serial_sequence('orders', 'id'), (SELECT max(id) FROM orders))"))
+    with db.session() as session:
+        session.execute(text("ANALYZE orders"))
+        session.execute(text("ANALYZE journal_entries"))
+        session.commit()
+    window = Window(month.start, month.end)
+    timed = {}
+    for name, work in (
+            ("the value models' fit (coalition analytics fit)",
+             lambda s: fit_value_model(s, "EUR", month.end, utc_now())),
+            ("members' value by enrolling partner (GET /v1/analytics/lifetime)", lambda s: averages(s, month.end, "partner")),
+            ("the month's return per partner (GET /v1/analytics/returns)", lambda s: returns(s, window, settlement.CURRENCY)),
+    ):
+        with db.session() as session:
+            begun = time.perf_counter()
+            work(session)
+            timed[name] = time.perf_counter() - begun
+            session.commit()
+    with db.session() as session:
+        someone = session.scalar(select(Member.id).where(Member.id.in_(
+            select(JournalEntry.member_id).where(JournalEntry.kind == "earn").limit(1))))
+        begun = time.perf_counter()
+        predicted(session, someone, month.end)
+        timed["one member's predicted value (GET /v1/analytics/members/<id>)"] = time.perf_counter() - begun
+    for name, took in timed.items():
+        notes.append(f"{ledger.label}: {name} took {took:.2f} s")
 
 
 @click.command()

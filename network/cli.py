@@ -363,6 +363,44 @@ def tiers_review(as_of) -> None:
                f"{end.isoformat()}: {run.moved} moved down one tier")
 
 
+@main.group("analytics")
+def analytics_group() -> None:
+    """Jobs behind the programme's analytics."""
+
+
+@analytics_group.command("fit")
+@as_of_option("fit to the purchases booked before")
+@with_appcontext
+def analytics_fit(as_of) -> None:
+    """Fit the value models behind members' predicted value.
+
+    BG/NBD and Gamma-Gamma, one per currency members bought in.
+    Reads every member's purchases grouped in the database; run it nightly
+    or weekly. Each run keeps a new fit; the newest answers. Needs SciPy:
+    pip install 'coalition-loyalty[model]'.
+    """
+    try:
+        import scipy  # noqa: F401
+    except ImportError:
+        raise click.ClickException("fitting needs SciPy: pip install 'coalition-loyalty[model]'") from None
+    from analytics.value import MIN_REPEATERS, Unfitted, currencies, fit_value_model
+
+    now, as_of = _now_and_as_of(as_of, "must not be in the future")
+    db = _db()
+    for currency in db.read(currencies):
+        model = db.transact(lambda session, c=currency: fit_value_model(session, c, as_of, now))
+        if model is None:
+            continue
+        if isinstance(model, Unfitted):
+            click.echo(f"{currency}: not fitted: {model.members} members, {model.repeaters} repeat buyers "
+                       f"(it takes {MIN_REPEATERS})")
+            continue
+        frequency = ", ".join(f"{k}={v}" for k, v in model.frequency.items())
+        spend = "not fitted (no spend)" if model.spend is None else ", ".join(f"{k}={v}" for k, v in model.spend.items())
+        click.echo(f"{currency}: {model.members} members, {model.repeaters} repeat buyers; BG/NBD {frequency}; "
+                   f"Gamma-Gamma {spend}")
+
+
 @main.group()
 def keys() -> None:
     """Manage the hub's statement-signing keys."""

@@ -57,8 +57,9 @@ def test_march_for_the_network(hub, programme):
     # bought and holds none (lapsed). Bob's April points are not his at the end of March.
     assert march["members"] == {"enrolled": 4, "active": 3, "dormant": 2, "lapsed": 1, "dormant_days": 10}
     # Issued 12 + 80 + 10 - 5 (the claw-back) + 10 = 107; 10 spent; 97 held at the end of March.
+    # Ann's 10 points were earned on the 14th and spent on the 20th, both at 09:30: 6.0 days.
     assert march["points"] == {"issued": 107, "redeemed": 10, "expired": 0, "outstanding": 97,
-                               "spent_elsewhere_share": "1.0000"}
+                               "spent_elsewhere_share": "1.0000", "average_days_to_spend": "6.0"}
     assert march["redemption_rate"] == "0.0935"  # 10 / 107
     # Ann redeemed and bought again 5 days later; of Bob and Cy (bought, did not redeem), Bob bought again
     # 27 days after his first March purchase, Cy never.
@@ -80,14 +81,15 @@ def test_a_partner_sees_its_members_and_the_points_it_issued(hub, world, program
     assert mine["members"] == {"enrolled": 2, "active": 2, "dormant": 2, "lapsed": 0, "dormant_days": 10}
     # Brew Bar issued 12 + 10 - 5; Ann spent 10 of them at the grocer; nothing was spent at Brew Bar.
     assert mine["points"] == {"issued": 17, "redeemed": 10, "expired": 0, "outstanding": 7, "spent_here": 0,
-                              "spent_elsewhere_share": "1.0000"}
+                              "spent_elsewhere_share": "1.0000", "average_days_to_spend": "6.0"}
     assert mine["redemption_rate"] == "0.5882"
     # No one redeemed at Brew Bar; Ann and Cy bought there: Ann bought again (at the grocer) within 30 days.
     assert mine["return_after_reward"]["redeemers"] == {"members": 0, "returned": 0, "share": None}
     assert mine["return_after_reward"]["others"] == {"members": 2, "returned": 1, "share": "0.5000"}
     grocer = report(hub, partner="green-grocer", **MARCH)
     assert grocer["points"] | {"spent_elsewhere_share": None} == {
-        "issued": 90, "redeemed": 0, "expired": 0, "outstanding": 90, "spent_here": 10, "spent_elsewhere_share": None}
+        "issued": 90, "redeemed": 0, "expired": 0, "outstanding": 90, "spent_here": 10, "spent_elsewhere_share": None,
+        "average_days_to_spend": None}  # none of its points was spent
     # The operator may name the partner; the partner's own name changes nothing.
     assert report(hub, world.coffee, partner="brew-bar", **MARCH) == report(hub, partner="brew-bar", **MARCH)
 
@@ -102,7 +104,8 @@ def test_a_closed_month_shows_its_statements_figures_and_the_next_starts_from_it
     # April starts from the statement's outstanding: 97 and Bob's 40.
     april = report(hub, **{"from": "2026-04-01", "to": "2026-04-30"})
     assert april["points"] | {"spent_elsewhere_share": None} == {
-        "issued": 40, "redeemed": 0, "expired": 0, "outstanding": 137, "spent_elsewhere_share": None}
+        "issued": 40, "redeemed": 0, "expired": 0, "outstanding": 137, "spent_elsewhere_share": None,
+        "average_days_to_spend": None}
     assert april["members"]["active"] == 1 and april["members"]["enrolled"] == 0
 
 
@@ -123,7 +126,8 @@ def test_a_members_value_so_far(hub, world, programme):
     assert ann == {"member_id": world.member_id, "enrolled_at": "2026-03-14T09:30:00+00:00", "purchases": 2,
                    "first_purchase": "2026-03-14T09:30:00+00:00", "last_purchase": "2026-03-25T09:30:00+00:00",
                    "spend": [{"currency": "EUR", "amount": "17.50"}],
-                   "points": {"earned": 22, "bonus": 0, "redeemed": 10, "expired": 0, "other": 0, "balance": 12}}
+                   "points": {"earned": 22, "bonus": 0, "redeemed": 10, "expired": 0, "other": 0, "balance": 12},
+                   "predicted": []}  # no value model fitted (tests/test_value.py)
     cy = hub.call("GET", f"/v1/analytics/members/{programme['cy']}").json
     # 10.00 bought, 5.00 returned; 10 points earned, 5 clawed back.
     assert cy["spend"] == [{"currency": "EUR", "amount": "5.00"}] and cy["purchases"] == 1

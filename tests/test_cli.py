@@ -16,9 +16,10 @@ from network.cli import main
 from tests.support.ledger import snapshot
 
 COMMANDS = {
-    "": ["aliases", "db", "demo", "events", "expire", "holds", "import", "import-balances", "keys", "ledger", "members",
+    "": ["aliases", "analytics", "db", "demo", "events", "expire", "holds", "import", "import-balances", "keys", "ledger", "members",
          "openapi", "plugins", "serve", "settlement", "staff", "tiers"],
     "aliases": ["import"],
+    "analytics": ["fit"],
     "db": ["partitions", "upgrade"],
     "events": ["deliver", "prune", "replay", "scan", "status"],
     "holds": ["release"],

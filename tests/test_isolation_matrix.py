@@ -318,8 +318,11 @@ MATRIX: dict[tuple[str, str], Cell] = {
     ("/v1/settlement/keys", "GET"): Cell(200, 200, 200, 200, why="public: anyone verifies a statement offline"),
     # the programme's analytics: a partner reads its own, the operator's staff anyone's
     **{(f"/v1/analytics/{report}", "GET"): Cell(200, 200, 403, why=OWN, query="?from=2026-03-01&to=2026-03-31&partner=alpha")
-       for report in ("programme", "programme.csv", "cohorts", "cohorts.csv")},
+       for report in ("programme", "programme.csv", "cohorts", "cohorts.csv", "returns")},
     ("/v1/analytics/members/<member_id>", "GET"): Cell(200, 403, 403, why="admins' and finance's: a member across partners"),
+    ("/v1/analytics/value-models", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
+    ("/v1/analytics/lifetime", "GET"): Cell(200, 403, 403, why="admins' and finance's: members across partners",
+                                             query="?as_of=2026-03-31&by=partner"),
     ("/v1/analytics/liability", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY, query="?as_of=2026-03-31"),
     # paying statements: where money goes is the operator's staff's to set
     ("/v1/partners/<slug>/bank-account", "PUT"): Cell(200, 403, 403, why=OPERATOR_ONLY, body=lambda s, w: {"json": {
@@ -340,6 +343,7 @@ MATRIX: dict[tuple[str, str], Cell] = {
     ("/v1/partners/<slug>/prepayments", "POST"): Cell(422, 403, 403, why="the operator's staff's; A draws on no funds",
                                                       body=lambda s, w: {"json": {"amount": "1.00", "reference": unique("BANK")}}),
     ("/v1/settlement/statements/<int:sequence>/pack.xlsx", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
+    ("/v1/settlement/statements/<int:sequence>/partners/<slug>/section.pdf", "GET"): Cell(200, 200, 403, why=OWN),
     ("/v1/settlement/statements/<int:sequence>/transfers.xml", "GET"): Cell(422, 403, 403, why="the operator's staff's; "
                                                                             "this hub has no bank account of its own"),
     ("/v1/settlement/bank-statements", "POST"): Cell(200, 403, 403, why=OPERATOR_ONLY, body=lambda s, w: {
@@ -430,8 +434,10 @@ ROLES: dict[tuple[str, str], str] = {
     ("/v1/redemptions/<int:redemption_id>/reversal", "POST"): "| key",
     ("/v1/settlement/runs", "POST"): "admin finance |",
     **{(f"/v1/analytics/{report}", "GET"): "admin finance | admin staff key"
-       for report in ("programme", "programme.csv", "cohorts", "cohorts.csv")},
+       for report in ("programme", "programme.csv", "cohorts", "cohorts.csv", "returns")},
     ("/v1/analytics/members/<member_id>", "GET"): "admin finance |",
+    ("/v1/analytics/value-models", "GET"): "admin finance |",
+    ("/v1/analytics/lifetime", "GET"): "admin finance |",
     ("/v1/analytics/liability", "GET"): "admin finance |",
     ("/v1/partners/<slug>/bank-account", "PUT"): "admin finance |",
     ("/v1/partners/<slug>/bank-account", "GET"): "admin finance | admin",
@@ -442,6 +448,7 @@ ROLES: dict[tuple[str, str], str] = {
     ("/v1/settlement/disputes/<int:dispute_id>/resolution", "POST"): "admin finance |",
     ("/v1/partners/<slug>/prepayments", "POST"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>/pack.xlsx", "GET"): "admin finance |",
+    ("/v1/settlement/statements/<int:sequence>/partners/<slug>/section.pdf", "GET"): "admin finance | admin staff key",
     ("/v1/settlement/statements/<int:sequence>/transfers.xml", "GET"): "admin finance |",
     ("/v1/settlement/bank-statements", "POST"): "admin finance |",
     ("/v1/settlement/statements/<int:sequence>", "GET"): "admin finance |",

@@ -196,7 +196,7 @@ def test_another_partners_portal_pages_are_404_to_a_partner_user_and_change_noth
             answer = client.open(path, method=method, data={**form, "csrf_token": form_token},
                                  content_type="multipart/form-data" if method == "POST" else None)
             seen.append((method, path, answer.status_code))
-    assert len(seen) == 2 * 23 and {status for _, _, status in seen} == {404}, [s for s in seen if s[2] != 404]
+    assert len(seen) == 2 * 25 and {status for _, _, status in seen} == {404}, [s for s in seen if s[2] != 404]
     assert snapshot(database) == before
 
 
@@ -204,7 +204,8 @@ def test_a_partners_staff_open_what_their_role_reads_on_the_api_and_no_more(app,
     staff = signed_in(app, "till@brew.example", "partner_staff", "brew-bar")
     page = staff.get("/portal/brew-bar").get_data(as_text=True)
     menu = re.findall(r'class="link[^"]*" href="([^"]+)"', page)
-    assert menu == ["/portal/brew-bar", "/portal/brew-bar/rewards", "/portal/brew-bar/settlement"]
+    assert menu == ["/portal/brew-bar", "/portal/brew-bar/rewards", "/portal/brew-bar/settlement",
+                    "/portal/brew-bar/analytics"]
     statements = staff.get("/portal/brew-bar/settlement")  # the statements they read on the API too, but no upload
     assert statements.status_code == 200 and "Reconcile" not in statements.get_data(as_text=True)
     for path in ("/portal/brew-bar/keys", "/portal/brew-bar/webhook", "/portal/brew-bar/upload",
@@ -223,7 +224,8 @@ def test_a_partners_staff_open_what_their_role_reads_on_the_api_and_no_more(app,
     assert 'action="/portal/brew-bar/rewards"' not in staff.get("/portal/brew-bar/rewards").get_data(as_text=True)
     admin = signed_in(app, "boss@brew.example", "partner_admin", "brew-bar").get("/portal/brew-bar").get_data(as_text=True)
     assert re.findall(r'class="link[^"]*" href="([^"]+)"', admin)[3:] == [
-        "/portal/brew-bar/webhook", "/portal/brew-bar/adapter", "/portal/brew-bar/keys", "/portal/brew-bar/settlement"]
+        "/portal/brew-bar/webhook", "/portal/brew-bar/adapter", "/portal/brew-bar/keys", "/portal/brew-bar/settlement",
+        "/portal/brew-bar/analytics"]
 
 
 def test_a_form_without_its_csrf_token_is_400_and_changes_nothing(app, world, database):

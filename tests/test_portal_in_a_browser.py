@@ -64,7 +64,7 @@ def test_a_partner_admin_uploads_the_days_file_and_every_portal_page_passes_axe(
     assert look(page, "portal-upload-report", shots, elsewhere) == []
 
     for section, name in (("Webhook", "portal-webhook"), ("Rewards", "portal-rewards"), ("Settlement", "portal-settlement"),
-                          ("API keys", "portal-keys")):
+                          ("Analytics", "portal-analytics"), ("API keys", "portal-keys")):
         follow(page, page.get_by_role("link", name=section, exact=True))
         assert look(page, name, shots, elsewhere) == [], name
     page.get_by_label("What it is for (a name)").fill("tills, store 4")

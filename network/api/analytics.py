@@ -14,7 +14,6 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from analytics.cohorts import cohorts
-from analytics.lifetime import member_value
 from analytics.members import DORMANT_DAYS
 from analytics.programme import programme
 from analytics.returns import RETURN_DAYS
@@ -23,7 +22,6 @@ from network.api.answers import answers
 from network.api.common import acting_for, csv_file, lagging_read, requires
 from network.api.paging import QUERY
 from network.api.schemas import Strict
-from network.members.cards import get_member
 from network.parties.registry import get_partner
 from network.parties.roles import ADMIN, FINANCE, PARTNER_ROLES
 from settlement.liability import liability, parse_breakage
@@ -65,7 +63,8 @@ class Programme(Schema):
     partner = fields.String(allow_none=True)
     members = fields.Dict(metadata={"description": '{"enrolled", "active", "dormant", "lapsed", "dormant_days"}'})
     points = fields.Dict(metadata={"description": '{"issued", "redeemed", "expired", "outstanding", '
-                                                  '"spent_elsewhere_share"} (a partner\'s: of the points it issued, '
+                                                  '"spent_elsewhere_share", "average_days_to_spend" (from earning a '
+                                                  'point to spending it, one decimal)} (a partner\'s: of the points it issued, '
                                                   'and "spent_here": spent at its tills)'})
     redemption_rate = fields.String(allow_none=True, metadata={"description": "redeemed / issued, 4 places"})
     return_after_reward = fields.Dict(metadata={"description": '{"days", "redeemers", "others"}: each {"members", '
@@ -105,24 +104,14 @@ class Liability(Schema):
                                                                   '"deferred_revenue", "roll_forward"}'})
 
 
-class MemberValue(Schema):
-    member_id = fields.String()
-    enrolled_at = fields.String()
-    purchases = fields.Integer()
-    first_purchase = fields.String(allow_none=True)
-    last_purchase = fields.String(allow_none=True)
-    spend = fields.List(fields.Dict(), metadata={"description": '{"currency", "amount"}: sales less refunds'})
-    points = fields.Dict(metadata={"description": '{"earned", "bonus", "redeemed", "expired", "other", "balance"}'})
-
-
-def _scope(args: dict):
+def scope(args: dict):
     """(window, (partner id, slug) or None): a partner's caller always reads its own partner."""
     slug = acting_for(args.get("partner"), "A partner reads only its own analytics", required=False)
     return Window.of_days(args["first"], args["last"]), slug
 
 
 def _programme(args: dict) -> dict:
-    window, slug = _scope(args)
+    window, slug = scope(args)
 
     def work(session):
         partner = None if slug is None else get_partner(session, slug)
@@ -133,7 +122,7 @@ def _programme(args: dict) -> dict:
 
 
 def _cohorts(args: dict) -> dict:
-    window, slug = _scope(args)
+    window, slug = scope(args)
 
     def work(session):
         partner = None if slug is None else get_partner(session, slug)
@@ -220,15 +209,6 @@ def get_liability(args):
     override = parse_breakage(config["COALITION_EXPECTED_BREAKAGE"])
     return lagging_read(lambda session: {"period": window.view(), **liability(
         session, window.start, window.end, config["COALITION_SETTLEMENT_CURRENCY"], override)})
-
-
-@blp.route("/analytics/members/<member_id>", methods=["GET"])
-@requires(ADMIN, FINANCE)
-@blp.response(200, MemberValue)
-@answers("unknown_member", "member_deleted", "member_merged")
-def get_member_value(member_id):
-    """One member's value so far: purchases, spend by currency (sales less refunds) and points by what moved them."""
-    return lagging_read(lambda session: member_value(session, get_member(session, member_id)))
 
 
 def _csv(name: str, header: list[str], rows: list[list]) -> Response:

@@ -60,7 +60,9 @@ UNSAYABLE = {
     "GET /v1/analytics/programme.csv": ("to", "from"),
     "GET /v1/analytics/cohorts": ("to", "from"),
     "GET /v1/analytics/cohorts.csv": ("to", "from"),
+    "GET /v1/analytics/returns": ("to", "from"),
     "GET /v1/analytics/liability": ("from", "as_of"),
+    "GET /v1/analytics/lifetime": ("as_of",),
     "GET /v1/settlement/statements/{sequence}/transfers.xml": ("execution_date",),
     "PUT /v1/partners/{slug}/contract": ("credit_limit",),  # with funding credit, and only then
     "POST /v1/settlement/disputes/{dispute_id}/resolution": ("amount",),  # with `adjusted`, and only then

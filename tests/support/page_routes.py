@@ -34,6 +34,7 @@ PAGES: dict[tuple[str, str], tuple[int, str, dict | None]] = {
     ("/desk/statements/<int:sequence>/transfers.csv", "GET"): (302, "no session: to the sign-in page", None),
     ("/desk/statements/<int:sequence>/obligations.csv", "GET"): (302, "no session: to the sign-in page", None),
     ("/desk/statements/<int:sequence>/statement.json", "GET"): (302, "no session: to the sign-in page", None),
+    ("/desk/statements/<int:sequence>/partners/<slug>/section.pdf", "GET"): (302, "no session: to the sign-in page", None),
     ("/desk/keys.json", "GET"): (302, "no session: to the sign-in page", None),
     ("/desk/close", "GET"): (302, "no session: to the sign-in page", None),
     ("/desk/charts", "GET"): (302, "no session: to the sign-in page", None),
@@ -78,5 +79,7 @@ PAGES: dict[tuple[str, str], tuple[int, str, dict | None]] = {
     ("/portal/<slug>/rewards/<sku>", "POST"): (400, "a form without its CSRF token", None),
     ("/portal/<slug>/settlement", "GET"): (302, "no session: to the sign-in page", None),
     ("/portal/<slug>/settlement/<int:sequence>/section.json", "GET"): (302, "no session: to the sign-in page", None),
+    ("/portal/<slug>/settlement/<int:sequence>/section.pdf", "GET"): (302, "no session: to the sign-in page", None),
     ("/portal/<slug>/settlement/<int:sequence>/reconciliation", "POST"): (400, "a form without its CSRF token", None),
+    ("/portal/<slug>/analytics", "GET"): (302, "no session: to the sign-in page", None),
 }

@@ -95,6 +95,7 @@ SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("portal.adapter", "Adapter", ADMINS),
     ("portal.keys", "API keys", ADMINS),
     ("portal.settlement", "Settlement", PEOPLE),
+    ("portal.analytics", "Analytics", PEOPLE),
 ]
 
 
@@ -108,4 +109,4 @@ def _sections():
     return {"portal_sections": portal_sections}
 
 
-from network.pages.portal import adapter, dashboard, keys, rewards, settlement, upload, webhook  # noqa: E402,F401  (their routes)
+from network.pages.portal import adapter, analytics, dashboard, keys, rewards, settlement, upload, webhook  # noqa: E402,F401  (their routes)

@@ -1,0 +1,66 @@
+"""The programme's figures as the desk and a partner's portal both show them: the span asked, the report, its grid.
+
+One reading for both, so the network's page and a partner's cannot tell
+different stories: a partner's is the same report narrowed to its own
+members and points (the API's `partner` scope).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask import current_app
+
+from analytics.cohorts import cohorts
+from analytics.programme import programme
+from analytics.returns_on_points import METHOD as UPLIFT_METHOD
+from analytics.returns_on_points import returns
+from analytics.window import Window
+from network.api.analytics import Span
+from network.pages.desk import charts
+
+#: Months of enrolment the cohort grid shows, up to the report's last day.
+COHORT_MONTHS = 12
+
+
+def asked_span(args, today: date, partner: str | None = None) -> dict:
+    """The days a person asked for, the last whole month unless they picked others, as the API's query names them."""
+    first_of_month = today.replace(day=1)
+    last_month = (first_of_month - timedelta(days=1)).replace(day=1)
+    asked = {"from": args.get("from") or last_month.isoformat(),
+             "to": args.get("to") or (first_of_month - timedelta(days=1)).isoformat()}
+    if partner or args.get("partner"):
+        asked["partner"] = partner or args["partner"]
+    return asked
+
+
+def load_span(asked: dict) -> dict:
+    """The span checked as the API checks it (`marshmallow.ValidationError` naming the field)."""
+    return Span().load(asked)
+
+
+def read(session, span: dict, scope: tuple[int, str] | None) -> dict:
+    """The report, the cohorts of the twelve months to its end, and the return per partner (or the one in scope)."""
+    window = Window.of_days(span["first"], span["last"])
+    partner_id = None if scope is None else scope[0]
+    grid_start = _months_before(span["last"], COHORT_MONTHS - 1)
+    found = cohorts(session, Window.of_days(grid_start, span["last"]), partner_id)
+    return {"report": programme(session, window, scope), "cohorts": found, "grid": _grid(found),
+            "returns": returns(session, window, current_app.config["COALITION_SETTLEMENT_CURRENCY"], partner_id),
+            "uplift_method": UPLIFT_METHOD}
+
+
+def _months_before(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _grid(found: list[dict]) -> charts.HeatMap:
+    """The cohorts as a heat map: a row per month of enrolment, a column per month since, shaded by retention."""
+    width = max((len(c["retention"]) for c in found), default=0)
+    cells = [{"issuer": c["month"], "redeemer": str(r["months_since"]), "points": r["active"],
+              "amount": None if r["share"] is None else f"{(Decimal(r['share']) * 100).quantize(Decimal(1))}%"}
+             for c in found for r in c["retention"]]
+    return charts.shares_map(cells, [c["month"] for c in found], [str(k) for k in range(width)],
+                             {c["month"]: c["members"] for c in found})
