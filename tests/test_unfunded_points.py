@@ -352,3 +352,16 @@ def test_sales_drawing_while_funds_release_the_queue_never_overdraw(hub, world, 
     spendable = sum(held(hub, card)[0] for card in cards)
     assert Decimal(found["drawn"]) == spendable * Decimal("0.012") and spendable % 10 == 0
     assert sum(sum(held(hub, card)) for card in cards) == 100  # every sale booked, spendable or waiting
+
+
+def test_the_desk_shows_the_sales_waiting_for_a_partners_funds(app, hub, world, waiting):
+    from tests.support.desk import marked
+    from tests.support.pages import signed_in
+
+    assert hub.sale(world.coffee, world.card, "30.00", order="WAIT-1").json["awaiting_funds"] is True
+    html = signed_in(app, "fin@example.net", "finance").get("/desk/analytics").get_data(as_text=True)
+    (row,) = [entry for entry in marked(html, "data-credit") if entry["attrs"]["data-credit"] == "brew-bar"]
+    shown = {entry["attrs"]["data-figure"]: entry["text"] for entry in marked(html, "data-figure")
+             if entry["attrs"]["data-figure"] in ("over_limit", "waiting_sales", "waiting_points")}
+    assert shown == {"over_limit": "sales wait", "waiting_sales": "1", "waiting_points": "30"}
+    assert "0.96" in row["text"]  # what Ann's 80 points drew

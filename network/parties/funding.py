@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from network.errors import Conflict, Invalid
-from network.models import Order, Partner, PartnerCredit, Prepayment, UnfundedSale
+from network.models import Order, Partner, PartnerCredit, Prepayment, UnfundedSale, int_sum
 
 PREPAID, CREDIT = "prepaid", "credit"
 FUNDINGS = (PREPAID, CREDIT)
@@ -221,14 +221,18 @@ def exposure(session: Session, partner_id: int) -> dict:
 
 
 def exposures(session: Session) -> list[dict]:
-    """Every controlled partner's exposure, by slug, in one query: what the desk lists."""
-    return [{"slug": slug, **_exposure(funding, row, over_limit)}
-            for funding, row, over_limit, slug in session.execute(_CONTROLLED.add_columns(Partner.slug)
-                                                                  .order_by(Partner.slug))]
+    """Every controlled partner's exposure, by slug, with the sales waiting for its funds: what the desk lists."""
+    waiting = (select(UnfundedSale.partner_id, func.count().label("sales"), int_sum(Order.points).label("points"))
+               .join(Order, Order.id == UnfundedSale.order_id).group_by(UnfundedSale.partner_id).subquery())
+    query = (_CONTROLLED.add_columns(Partner.slug, waiting.c.sales, waiting.c.points)
+             .outerjoin(waiting, waiting.c.partner_id == Partner.id).order_by(Partner.slug))
+    return [{"slug": slug, **_exposure(funding, row, over_limit), "waiting_sales": sales or 0,
+             "waiting_points": int(points or 0)}
+            for funding, row, over_limit, slug, sales, points in session.execute(query)]
 
 
-_CONTROLLED = select(Partner.funding, PartnerCredit, Partner.over_limit).join(PartnerCredit, PartnerCredit.partner_id == Partner.id).where(
-    Partner.funding.is_not(None))
+_CONTROLLED = (select(Partner.funding, PartnerCredit, Partner.over_limit)
+               .join(PartnerCredit, PartnerCredit.partner_id == Partner.id).where(Partner.funding.is_not(None)))
 
 
 def _controlled(session: Session, *where) -> list:
