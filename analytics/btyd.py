@@ -18,10 +18,11 @@ predict is rounded to money where it is shown.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-#: The series for 2F1 stops when a term adds less than this share of the sum.
-_TOLERANCE = 1e-14
+#: The series for 2F1 stops when its terms shrink and one adds less than this share (as a log) of the sum.
+_LOG_TOLERANCE = math.log(1e-15)
 _MAX_TERMS = 200_000
 
 
@@ -34,22 +35,28 @@ class Frequency:
     a: float
     b: float
 
-    def expected_purchases(self, t: float, x: int, t_x: float, T: float) -> float:
-        """E[Y(t) | x, t_x, T]: purchases in the next t weeks of a member with that history (the paper's (10))."""
+    def expected_purchases(self, t: float, x: int, t_x: float, T: float) -> float | None:
+        """E[Y(t) | x, t_x, T]: purchases in the next t weeks of a member with that history (the paper's (10)).
+
+        In logs where the paper's factors overflow a float (a member of
+        hundreds of purchases, a horizon of years); None where the series
+        cannot be summed to precision (a history of no length at all).
+        """
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         head = (a + b + x - 1) / (a - 1)
         z = t / (alpha + T + t)
-        tail = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
-        return head * tail / (1 + self._dropped(x, t_x, T))
+        series = log_hyp2f1(r + x, b + x, a + b + x - 1, z)
+        if series is None:
+            return None
+        tail = -math.expm1((r + x) * math.log((alpha + T) / (alpha + T + t)) + series)
+        return head * tail * self.alive(x, t_x, T)
 
     def alive(self, x: int, t_x: float, T: float) -> float:
         """P(still buying | x, t_x, T)."""
-        return 1 / (1 + self._dropped(x, t_x, T))
-
-    def _dropped(self, x: int, t_x: float, T: float) -> float:
         if x == 0:
-            return 0.0
-        return self.a / (self.b + x - 1) * ((self.alpha + T) / (self.alpha + t_x)) ** (self.r + x)
+            return 1.0
+        dropped = math.log(self.a / (self.b + x - 1)) + (self.r + x) * math.log((self.alpha + T) / (self.alpha + t_x))
+        return 0.0 if dropped > 700 else 1 / (1 + math.exp(dropped))
 
 
 @dataclass(frozen=True)
@@ -69,16 +76,27 @@ class Spend:
 
 
 def hyp2f1(a: float, b: float, c: float, z: float) -> float:
-    """Gauss's hypergeometric function for 0 <= z < 1 by its series: what E[Y(t)] needs and no more."""
-    term = total = 1.0
-    k = 0
-    while k < _MAX_TERMS:
-        term *= (a + k) * (b + k) / ((c + k) * (k + 1)) * z
-        total += term
-        k += 1
-        if abs(term) < _TOLERANCE * abs(total):
-            return total
-    raise ArithmeticError("2F1 series did not converge")
+    """Gauss's hypergeometric function for 0 <= z < 1 and a, b, c > 0, by its series."""
+    found = log_hyp2f1(a, b, c, z)
+    if found is None:
+        raise ArithmeticError("2F1 series did not converge")
+    return math.exp(found)
+
+
+def log_hyp2f1(a: float, b: float, c: float, z: float) -> float | None:
+    """log 2F1(a, b; c; z) for 0 <= z < 1 and a, b, c > 0: every term is positive, so the sum is kept as its log
+    and never overflows. None when it has not converged within _MAX_TERMS terms (z too near 1)."""
+    if z == 0:
+        return 0.0
+    log_z, log_term, log_total = math.log(z), 0.0, 0.0
+    for k in range(_MAX_TERMS):
+        log_term += math.log((a + k) * (b + k) / ((c + k) * (k + 1))) + log_z
+        high, low = max(log_total, log_term), min(log_total, log_term)
+        log_total = high + math.log1p(math.exp(low - high))
+        shrinking = (a + k + 1) * (b + k + 1) * z < (c + k + 1) * (k + 2)
+        if shrinking and log_term - log_total < _LOG_TOLERANCE:
+            return log_total
+    return None
 
 
 def frequency_loglik(params, x, t_x, T, weight):
@@ -106,8 +124,9 @@ def spend_loglik(params, n, mean, weight):
                                   + (px - 1) * np.log(mean) + px * np.log(n) - (px + q) * np.log(n * mean + gamma))))
 
 
-def fit(loglik, start: tuple[float, ...], *data) -> tuple[tuple[float, ...], float]:
-    """The parameters (all positive) that maximise `loglik` over `data`, and the log-likelihood there.
+def fit(loglik, start: tuple[float, ...], *data) -> tuple[tuple[float, ...], float] | None:
+    """The parameters (all positive) that maximise `loglik` over `data`, and the log-likelihood there; None when
+    the likelihood is nowhere finite.
 
     Searched in logs so every step stays positive; Nelder-Mead, as the
     likelihoods are cheap and their gradients are not worth deriving.
@@ -121,4 +140,6 @@ def fit(loglik, start: tuple[float, ...], *data) -> tuple[tuple[float, ...], flo
 
     found = minimize(negative, np.log(np.asarray(start, dtype=float)), method="Nelder-Mead",
                      options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-8})
+    if not np.isfinite(found.fun) or found.fun >= 1e300:
+        return None  # nowhere finite: data the model cannot describe (say, a mean of nothing)
     return tuple(float(v) for v in np.exp(found.x)), -float(found.fun)

@@ -1,9 +1,9 @@
 """What members are worth so far: one member's spend and points, and the averages by partner, tier and cohort.
 
-Read through the member's own journal entries (indexed by member), so one
-member costs a few index look-ups on any size of ledger. Spend is what
-the hub saw: sales that earned points less their refunds, per currency
-(a sale too small to earn a point writes no entry and is not in it).
+A member's own is read through their journal entries (indexed by member),
+so one member costs a few index look-ups on any size of ledger; spend is
+their orders' (analytics.spend), a sale too small to earn a point, which
+wrote no entry, aside.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from collections import defaultdict
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from analytics.spend import bought_at, of_member, signed, spending
 from analytics.window import month_of
-from network.ledger.kinds import MEMBER_ACCOUNTS, EntryKind
+from network.ledger.kinds import MEMBER_ACCOUNTS, EntryKind, OrderKind
 from network.models import Account, JournalEntry, Member, Order, Partner, Posting, Tier, int_sum
 from partners.money import Money
 
@@ -32,14 +33,11 @@ POINTS_OF = {
 def member_value(session: Session, member: Member) -> dict:
     """{"member_id", "enrolled_at", "purchases", "first_purchase", "last_purchase", "spend", "points"}."""
     entry = JournalEntry
-    signed = case((entry.kind == EntryKind.REFUND, -Order.total_minor), else_=Order.total_minor)
+    sale = Order.kind == OrderKind.SALE
     spend = session.execute(
-        select(Order.currency, int_sum(signed), func.count().filter(entry.kind == EntryKind.EARN),
-               func.min(entry.booked_at).filter(entry.kind == EntryKind.EARN),
-               func.max(entry.booked_at).filter(entry.kind == EntryKind.EARN))
-        .join(Order, Order.id == entry.order_id)
-        .where(entry.member_id == member.id, entry.kind.in_((EntryKind.EARN, EntryKind.REFUND)))
-        .group_by(Order.currency)
+        select(Order.currency, int_sum(signed), func.count().filter(sale), func.min(bought_at).filter(sale),
+               func.max(bought_at).filter(sale))
+        .where(*spending(of_member(member.id))).group_by(Order.currency)
     ).all()
     points: dict[str, int] = defaultdict(int)
     for kind, amount in session.execute(
@@ -71,18 +69,14 @@ GROUPINGS = ("partner", "tier", "cohort")
 def averages(session: Session, until: datetime, by: str) -> list[dict]:
     """Members' spend and net points so far (before `until`), in total and per member, for each group `by` names.
 
-    Two GROUP BYs: each member's totals (their entries, by currency), then
+    Two GROUP BYs: each member's totals (their orders, by currency: analytics.spend), then
     the groups over every member, so members who never bought count in
     their group's average as the zero they are. Averages are rounded half to
     even, to the minor unit for money and to 2 places for points.
     """
     group = _group(session, by)
-    entry = JournalEntry
-    signed = case((entry.kind == EntryKind.REFUND, -Order.total_minor), else_=Order.total_minor)
-    each = (select(entry.member_id, Order.currency, int_sum(signed).label("spend"), int_sum(Order.points).label("points"))
-            .join(Order, Order.id == entry.order_id)
-            .where(entry.kind.in_((EntryKind.EARN, EntryKind.REFUND)), entry.booked_at < until)
-            .group_by(entry.member_id, Order.currency).subquery())
+    each = (select(Order.member_id, Order.currency, int_sum(signed).label("spend"), int_sum(Order.points).label("points"))
+            .where(*spending(Order.booked_at < until)).group_by(Order.member_id, Order.currency).subquery())
     population = (Member.created_at < until, Member.merged_into.is_(None))
     sizes = dict(session.execute(select(group, func.count()).select_from(Member).where(*population).group_by(group)).all())
     totals = session.execute(

@@ -21,12 +21,12 @@ from network.models import Account, JournalEntry, Member, Posting, int_sum
 DORMANT_DAYS = 90
 
 
-def members(session: Session, window: Window, partner_id: int | None = None, *, active: int,
+def members(session: Session, window: Window, partner_id: int | None = None, *,
             dormant_days: int = DORMANT_DAYS) -> dict:
-    """enrolled, active, dormant and lapsed for the network (`partner_id` None) or one partner's members.
+    """enrolled, dormant and lapsed for the network (`partner_id` None) or one partner's members.
 
-    `active`: the members who bought or redeemed in the window, as the return after a reward counted them
-    (its redeemers and others are exactly those): not counted again.
+    Not `active`: the members who bought or redeemed in the window are the return after a reward's redeemers and
+    others, counted there (analytics.programme.assemble), not again here.
     """
     enrolled = select(func.count()).select_from(Member).where(
         Member.created_at >= window.start, Member.created_at < window.end, Member.merged_into.is_(None))
@@ -42,8 +42,7 @@ def members(session: Session, window: Window, partner_id: int | None = None, *, 
     dormant, lapsed = session.execute(select(func.count().filter(has_points), func.count().filter(~has_points))
                                       .select_from(quiet.outerjoin(holding, holding.c.member_id == quiet.c.member_id))
                                       ).one()
-    return {"enrolled": session.scalar(enrolled), "active": active,
-            "dormant": dormant, "lapsed": lapsed, "dormant_days": dormant_days}
+    return {"enrolled": session.scalar(enrolled), "dormant": dormant, "lapsed": lapsed, "dormant_days": dormant_days}
 
 
 def _activity(start, end, partner_id: int | None) -> list:

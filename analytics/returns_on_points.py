@@ -14,26 +14,30 @@ linked). Without such members it is not estimated, rather than guessed.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from analytics.spend import bought_at, signed, spending
 from analytics.window import Window, plus_days, share
-from network.ledger.kinds import EntryKind
-from network.models import JournalEntry, Member, Order, Partner, int_sum
+from network.models import Member, Order, Partner, int_sum
 from partners.money import Money
 from settlement.figures import Period, settle
 
 METHOD = ("members' spend at the partner in the window's length of days after enrolling, against their spend in as "
-          "many days before, over the members enrolled in the window whom the hub saw buy there before enrolling")
+          "many days before, over the members enrolled in the window whose days after have passed and whom the hub "
+          "saw buy there before enrolling")
 
 
-def returns(session: Session, window: Window, currency: str, partner_id: int | None = None) -> list[dict]:
-    """A line per partner (or the one named): revenue by currency, the points' cost in `currency`, the uplift."""
+def returns(session: Session, window: Window, currency: str, now: datetime, partner_id: int | None = None) -> list[dict]:
+    """A line per partner (or the one named): revenue by currency, the points' cost in `currency`, the uplift.
+
+    `now`: the uplift counts members whose span after enrolling has ended by then.
+    """
     figures = settle(session, Period(window.start, window.end), currency)
     revenue = _revenue(session, window, partner_id)
-    uplift = _incremental(session, window, partner_id)
+    uplift = _incremental(session, window, partner_id, now)
     partners = session.execute(select(Partner.id, Partner.slug).order_by(Partner.slug)
                                .where(True if partner_id is None else Partner.id == partner_id)).all()
     lines = []
@@ -63,11 +67,8 @@ def _signed(minor: int, currency: str) -> str:
 
 
 def _revenue(session: Session, window: Window, partner_id: int | None) -> dict[int, dict[str, int]]:
-    entry = JournalEntry
-    signed = case((entry.kind == EntryKind.REFUND, -Order.total_minor), else_=Order.total_minor)
-    query = (select(Order.partner_id, Order.currency, int_sum(signed)).select_from(entry).join(Order, Order.id == entry.order_id)
-             .where(entry.kind.in_((EntryKind.EARN, EntryKind.REFUND)), entry.booked_at >= window.start,
-                    entry.booked_at < window.end, Order.currency.is_not(None))
+    query = (select(Order.partner_id, Order.currency, int_sum(signed))
+             .where(*spending(Order.booked_at >= window.start, Order.booked_at < window.end))
              .group_by(Order.partner_id, Order.currency))
     if partner_id is not None:
         query = query.where(Order.partner_id == partner_id)
@@ -81,20 +82,25 @@ def _none() -> dict:
     return {"members": 0, "before": [], "after": [], "incremental": [], "method": METHOD}
 
 
-def _incremental(session: Session, window: Window, partner_id: int | None) -> dict[int, dict]:
-    """Per partner and currency: spend in the span after enrolling and in the span before, of members with a 'before'."""
+def _incremental(session: Session, window: Window, partner_id: int | None, now: datetime) -> dict[int, dict]:
+    """Per partner and currency: spend in the span after enrolling and in the span before, of members with a 'before'.
+
+    Only members whose span after enrolling has ended by `now` count: a member enrolled yesterday has one day of
+    'after' to set against a whole span of 'before'. A member's orders are all booked after they enrolled (an
+    order names its member), so the window's start bounds the orders read.
+    """
     dialect = session.get_bind().dialect.name
     days = (window.end - window.start) // timedelta(days=1)
-    when = func.coalesce(Order.occurred_at, Order.booked_at)
-    signed = case((Order.kind == "refund", -Order.total_minor), else_=Order.total_minor)
-    enrolled = and_(Member.created_at >= window.start, Member.created_at < window.end, Member.merged_into.is_(None))
+    enrolled = and_(Member.created_at >= window.start, Member.created_at < window.end, Member.merged_into.is_(None),
+                    plus_days(dialect, Member.created_at, days) <= now)
     spans = (select(Order.partner_id, Order.currency, Member.id.label("member_id"),
-                    int_sum(case((when < Member.created_at, signed), else_=0)).label("before"),
-                    int_sum(case((when >= Member.created_at, signed), else_=0)).label("after"),
-                    func.count().filter(when < Member.created_at).label("earlier"))
+                    int_sum(case((bought_at < Member.created_at, signed), else_=0)).label("before"),
+                    int_sum(case((bought_at >= Member.created_at, signed), else_=0)).label("after"),
+                    func.count().filter(bought_at < Member.created_at).label("earlier"))
              .select_from(Order).join(Member, Member.id == Order.member_id)
-             .where(enrolled, Order.kind.in_(("sale", "refund")), Order.currency.is_not(None),
-                    when >= plus_days(dialect, Member.created_at, -days), when < plus_days(dialect, Member.created_at, days))
+             .where(enrolled, *spending(Order.booked_at >= window.start),
+                    bought_at >= plus_days(dialect, Member.created_at, -days),
+                    bought_at < plus_days(dialect, Member.created_at, days))
              .group_by(Order.partner_id, Order.currency, Member.id))
     if partner_id is not None:
         spans = spans.where(Order.partner_id == partner_id)

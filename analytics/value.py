@@ -18,15 +18,18 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from analytics.btyd import Frequency, Spend, fit, frequency_loglik, spend_loglik
+from analytics.spend import bought_at, of_member, signed, spending
 from analytics.window import day_number
-from network.ledger.kinds import EntryKind
-from network.models import JournalEntry, Order, ValueModel
+from network.ledger.kinds import OrderKind
+from network.models import Order, ValueModel, int_sum
 from partners.money import Money
 
 #: How the prediction is made, as the page and the API state it.
 METHOD = ("BG/NBD (Fader, Hardie & Lee 2005) for the number of purchases, Gamma-Gamma (Fader & Hardie 2013) for "
-          "their mean, fitted by maximum likelihood to every member's purchase days (sales less refunds) up to the "
-          "fit's date; value = expected purchases in the horizon x expected mean purchase, undiscounted.")
+          "their mean, fitted by maximum likelihood to every member's purchase days up to the fit's date (a day's "
+          "purchases are one; spend is sales less refunds; the mean is over all the member's purchase days, the first "
+          "included, where the paper takes repeat ones); value = expected purchases in the horizon x expected mean "
+          "purchase, undiscounted.")
 #: The horizon of a prediction unless asked otherwise: a year.
 HORIZON_DAYS = 365
 #: Fewer repeat buyers than this and nothing is fitted: the estimates would be noise (a lone buyer's fit
@@ -46,22 +49,17 @@ class Unfitted:
 
 
 def histories(session: Session, currency: str, until: datetime, member_id: str | None = None):
-    """Per member: purchase days, first and last purchase day, and spend (sales less refunds, minor units)."""
+    """Per member: purchase days, the first and last of them (day numbers), and net spend (minor units)."""
     dialect = session.get_bind().dialect.name
-    entry = JournalEntry
-    day = day_number(dialect, entry.booked_at)
-    earn = entry.kind == EntryKind.EARN
-    signed = case((entry.kind == EntryKind.REFUND, -Order.total_minor), else_=Order.total_minor)
-    query = (select(entry.member_id.label("member_id"),
-                    func.count(case((earn, day)).distinct()).label("days"),
-                    func.min(case((earn, day))).label("first"), func.max(case((earn, day))).label("last"),
-                    func.coalesce(func.sum(signed), 0).label("spend"))
-             .join(Order, Order.id == entry.order_id)
-             .where(entry.kind.in_((EntryKind.EARN, EntryKind.REFUND)), Order.currency == currency,
-                    entry.booked_at < until)
-             .group_by(entry.member_id))
+    day = day_number(dialect, bought_at)
+    sale = Order.kind == OrderKind.SALE
+    query = (select(Order.member_id.label("member_id"), func.count(case((sale, day)).distinct()).label("days"),
+                    func.min(case((sale, day))).label("first"), func.max(case((sale, day))).label("last"),
+                    int_sum(signed).label("spend"))
+             .where(*spending(Order.currency == currency, Order.booked_at < until))
+             .group_by(Order.member_id))
     if member_id is not None:
-        query = query.where(entry.member_id == member_id)
+        query = query.where(of_member(member_id))
     return query
 
 
@@ -98,14 +96,18 @@ def fit_value_model(session: Session, currency: str, as_of: datetime, now: datet
     members, repeaters = int(weight.sum()), int(weight[x > 0].sum())
     if repeaters < MIN_REPEATERS:
         return Unfitted(currency, members, repeaters)
-    frequency, _ = fit(frequency_loglik, (1.0, 10.0, 1.0, 1.0), x, span / WEEK, np.maximum(age, span) / WEEK, weight)
+    found = fit(frequency_loglik, (1.0, 10.0, 1.0, 1.0), x, span / WEEK, np.maximum(age, span) / WEEK, weight)
+    if found is None:
+        return Unfitted(currency, members, repeaters)
+    frequency, _ = found
     means = (select(each.c.days.label("n"), _binned(each.c.spend // each.c.days).label("mean"))
-             .where(each.c.days > 0, each.c.spend > 0).subquery())
+             .where(each.c.days > 0, each.c.spend >= each.c.days).subquery())  # a mean of at least one minor unit
     spends = session.execute(select(means.c.n, means.c.mean, func.count()).group_by(means.c.n, means.c.mean)).all()
     spend = None
     if spends:
         n, mean, counts = (np.asarray(column, dtype=float) for column in zip(*spends))
-        spend, _ = fit(spend_loglik, (1.0, 2.0, float(np.median(mean))), n, mean, counts)
+        found = fit(spend_loglik, (1.0, 2.0, float(np.median(mean))), n, mean, counts)
+        spend = None if found is None else found[0]
     model = ValueModel(currency=currency, as_of=as_of, fitted_at=now, members=members, repeaters=repeaters,
                        frequency=dict(zip(("r", "alpha", "a", "b"), map(_text, frequency))),
                        spend=None if spend is None else dict(zip(("p", "q", "gamma"), map(_text, spend))))
@@ -141,15 +143,17 @@ def predicted(session: Session, member_id: str, now: datetime, horizon_days: int
         x, t_x, T = history.days - 1, (history.last - history.first) / WEEK, max(today - history.first, 0) / WEEK
         frequency = Frequency(**{name: float(value) for name, value in model.frequency.items()})
         purchases = frequency.expected_purchases(horizon_days / WEEK, x, min(t_x, T), T)
-        answer = {"currency": currency, "horizon_days": horizon_days, "purchases": f"{purchases:.2f}",
+        answer = {"currency": currency, "horizon_days": horizon_days,
+                  "purchases": None if purchases is None else f"{purchases:.2f}",
                   "alive": f"{frequency.alive(x, min(t_x, T), T):.4f}", "mean_purchase": None, "value": None,
                   "model": {"id": model.id, "as_of": model.as_of.isoformat(), "method": METHOD}}
-        spent = int(history.spend)  # a numeric sum on PostgreSQL
-        if model.spend is not None and spent > 0:
+        spent = int(history.spend)
+        if model.spend is not None and spent >= history.days:
             spend = Spend(**{name: float(value) for name, value in model.spend.items()})
             mean = spend.expected_mean(history.days, spent / history.days)
             answer["mean_purchase"] = str(Money(max(round(mean), 0), currency))
-            answer["value"] = str(Money(max(round(mean * purchases), 0), currency))
+            if purchases is not None:
+                answer["value"] = str(Money(max(round(mean * purchases), 0), currency))
         answers.append(answer)
     return answers
 

@@ -158,7 +158,7 @@ def _value(db: Database, month: Period, ledger: Ledger, notes: list[str]) -> Non
             ("the value models' fit (coalition analytics fit)",
              lambda s: fit_value_model(s, "EUR", month.end, utc_now())),
             ("members' value by enrolling partner (GET /v1/analytics/lifetime)", lambda s: averages(s, month.end, "partner")),
-            ("the month's return per partner (GET /v1/analytics/returns)", lambda s: returns(s, window, settlement.CURRENCY)),
+            ("the month's return per partner (GET /v1/analytics/returns)", lambda s: returns(s, window, settlement.CURRENCY, utc_now())),
     ):
         with db.session() as session:
             begun = time.perf_counter()

@@ -140,7 +140,7 @@ def march(hub, world, clock):
     assert hub.refund(world.coffee, "CY-1", "5.00", occurred_at=today).json["points"] == -5
     clock.now += timedelta(days=6)
     assert hub.redeem(world.grocer, world.card, 10).status_code == 201
-    clock.now = datetime(2026, 4, 2, tzinfo=timezone.utc)
+    clock.now = datetime(2026, 4, 20, tzinfo=timezone.utc)  # Bob's 31 days after enrolling have passed
     return {"bob": bob_id, "cy": cy_id}
 
 
@@ -193,6 +193,27 @@ def test_the_return_on_the_programme_per_partner(hub, world, march):
     assert mine == [grocer]
     other = hub.call("GET", "/v1/analytics/returns", world.grocer, query_string={**MARCH, "partner": "brew-bar"})
     assert other.status_code == 403 and other.json["error"]["code"] == "wrong_partner"
+
+
+def test_a_refund_that_took_back_no_point_still_comes_off_the_spend(hub, world, clock):
+    # 10.00 earns 10 points at Brew Bar; a refund of 0.40 takes back 10 x 0.40 / 10.00 = 0.4 of a point: none.
+    assert hub.sale(world.coffee, world.card, "10.00", order="SMALL-1").json["points"] == 10
+    assert hub.refund(world.coffee, "SMALL-1", "0.40").json["points"] == 0
+    ann = hub.call("GET", f"/v1/analytics/members/{world.member_id}").json
+    assert ann["spend"] == [{"currency": "EUR", "amount": "9.60"}] and ann["purchases"] == 1
+    (brew,) = [g for g in hub.call("GET", "/v1/analytics/lifetime", query_string={"as_of": "2026-03-31", "by": "partner"}
+                                    ).json["groups"] if g["group"] == "brew-bar"]
+    assert brew["spend"] == [{"currency": "EUR", "total": "9.60", "per_member": "9.60"}]
+    (line,) = hub.call("GET", "/v1/analytics/returns", world.coffee, query_string=MARCH).json["partners"]
+    assert line["revenue"] == [{"currency": "EUR", "amount": "9.60"}]
+
+
+def test_a_prediction_too_large_for_a_float_is_no_500():
+    # A member of 280 purchase days over 40 weeks, ten years ahead: the paper's factors overflow a float; in logs not.
+    cdnow = Frequency(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    assert 500 < cdnow.expected_purchases(3660 / 7, 280, 40, 40) < 2000
+    # A history of no length under a vanishing alpha: the series cannot be summed, and it says so.
+    assert Frequency(r=0.5, alpha=1e-9, a=0.8, b=2.5).expected_purchases(52, 0, 0, 0) is None
 
 
 @pytest.mark.parametrize("path, query, field", [

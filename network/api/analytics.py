@@ -15,11 +15,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from analytics.cohorts import cohorts
 from analytics.members import DORMANT_DAYS
-from analytics.programme import programme
+from analytics.programme import assemble, parts
 from analytics.returns import RETURN_DAYS
 from analytics.window import Window
 from network.api.answers import answers
-from network.api.common import acting_for, csv_file, lagging_read, requires
+from network.api.common import acting_for, csv_file, lagging_read, lagging_reads, requires
 from network.api.paging import QUERY
 from network.api.schemas import Strict
 from network.parties.registry import get_partner
@@ -112,13 +112,10 @@ def scope(args: dict):
 
 def _programme(args: dict) -> dict:
     window, slug = scope(args)
-
-    def work(session):
-        partner = None if slug is None else get_partner(session, slug)
-        return programme(session, window, None if partner is None else (partner.id, partner.slug),
-                         dormant_days=args["dormant_days"], return_days=args["return_days"])
-
-    return lagging_read(work)
+    found = lagging_read(lambda session: None if slug is None else get_partner(session, slug))
+    partner = None if found is None else (found.id, found.slug)
+    works = parts(window, partner, dormant_days=args["dormant_days"], return_days=args["return_days"])
+    return assemble(window, partner, lagging_reads(works))
 
 
 def _cohorts(args: dict) -> dict:

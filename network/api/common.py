@@ -258,6 +258,13 @@ def lagging_read(work: Callable[[Session], object]):
     return hub().db.lagging_read(work)
 
 
+def lagging_reads(works: dict[str, Callable[[Session], object]]) -> dict:
+    """Independent lagging reads at once (`Database.lagging_reads`), once the caller is proven on the primary."""
+    if not _proven():
+        raise auth.Stale
+    return hub().db.lagging_reads(works)
+
+
 def _proven() -> bool:
     """Whether this request's caller holds: at once if it was read or proven by this request, else one query."""
     return g.principal.verified or hub().db.read(lambda session: _prove(session.connection()))

@@ -131,11 +131,11 @@ def get_returns(args):
     for honouring others'). A partner's caller reads its own line.
     """
     window, slug = scope(args)
-    currency = current_app.config["COALITION_SETTLEMENT_CURRENCY"]
+    currency, at = current_app.config["COALITION_SETTLEMENT_CURRENCY"], now()
 
     def work(session):
         partner_id = None if slug is None else get_partner(session, slug).id
         return {"period": window.view(), "currency": currency, "method": UPLIFT_METHOD,
-                "partners": returns(session, window, currency, partner_id)}
+                "partners": returns(session, window, currency, at, partner_id)}
 
     return lagging_read(work)

@@ -214,7 +214,11 @@ class Order(Base):
     """
 
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("partner_id", "kind", "order_id"),)
+    __table_args__ = (
+        UniqueConstraint("partner_id", "kind", "order_id"),
+        # Orders are written in booking order: a BRIN index finds a span's in a few pages (the analytics' revenue).
+        Index("ix_orders_booked_at", "booked_at", postgresql_using="brin"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))

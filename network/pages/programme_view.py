@@ -13,7 +13,7 @@ from decimal import Decimal
 from flask import current_app
 
 from analytics.cohorts import cohorts
-from analytics.programme import programme
+from analytics.programme import assemble, parts
 from analytics.returns_on_points import METHOD as UPLIFT_METHOD
 from analytics.returns_on_points import returns
 from analytics.window import Window
@@ -40,15 +40,25 @@ def load_span(asked: dict) -> dict:
     return Span().load(asked)
 
 
-def read(session, span: dict, scope: tuple[int, str] | None) -> dict:
-    """The report, the cohorts of the twelve months to its end, and the return per partner (or the one in scope)."""
+def works(span: dict, scope: tuple[int, str] | None) -> dict:
+    """The page's reads, independent of each other (`Database.lagging_reads` runs them side by side).
+
+    Everything they need is taken here, in the request: they run on other threads, outside its app context.
+    """
     window = Window.of_days(span["first"], span["last"])
     partner_id = None if scope is None else scope[0]
-    grid_start = _months_before(span["last"], COHORT_MONTHS - 1)
-    found = cohorts(session, Window.of_days(grid_start, span["last"]), partner_id)
-    return {"report": programme(session, window, scope), "cohorts": found, "grid": _grid(found),
-            "returns": returns(session, window, current_app.config["COALITION_SETTLEMENT_CURRENCY"], partner_id),
-            "uplift_method": UPLIFT_METHOD}
+    grid = Window.of_days(_months_before(span["last"], COHORT_MONTHS - 1), span["last"])
+    currency, at = current_app.config["COALITION_SETTLEMENT_CURRENCY"], current_app.config["CLOCK"]()
+    return {**{f"report.{name}": work for name, work in parts(window, scope).items()},
+            "cohorts": lambda session: cohorts(session, grid, partner_id),
+            "returns": lambda session: returns(session, window, currency, at, partner_id)}
+
+
+def shown(span: dict, scope: tuple[int, str] | None, found: dict) -> dict:
+    """What the template shows of the reads' answers: the report, the cohorts and their grid, the return."""
+    report = {name.split(".", 1)[1]: answer for name, answer in found.items() if name.startswith("report.")}
+    return {"report": assemble(Window.of_days(span["first"], span["last"]), scope, report), "cohorts": found["cohorts"],
+            "grid": _grid(found["cohorts"]), "returns": found["returns"], "uplift_method": UPLIFT_METHOD}
 
 
 def _months_before(day: date, months: int) -> date:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from analytics.lifetime import averages
 from analytics.value import METHOD, MIN_REPEATERS, latest_models, model_view
 from analytics.window import Window
-from network.api.common import lagging_read, now
+from network.api.common import lagging_read, lagging_reads, now
 from network.models import Partner
 from network.pages import programme_view, signed_in
 from network.pages.desk import MONEY, blp
@@ -35,24 +35,22 @@ def analytics_page():
                                partners=lagging_read(_slugs)), 422
     config = current_app.config
     override = parse_breakage(config["COALITION_EXPECTED_BREAKAGE"])
-
-    def work(session):
-        partner = get_partner(session, span["partner"]) if span.get("partner") else None
-        shown = programme_view.read(session, span, None if partner is None else (partner.id, partner.slug))
-        end = Window.of_days(span["first"], span["last"])
-        return {
-            **shown,
-            "liability": liability(session, end.start, end.end, config["COALITION_SETTLEMENT_CURRENCY"], override),
-            "credit": funding.exposures(session),
-            "lifetime": averages(session, end.end, "partner"),
-            "models": [model_view(m) for _, m in sorted(latest_models(session).items())],
-            "value_method": METHOD, "min_repeaters": MIN_REPEATERS,
-            "partners": _slugs(session),
-        }
-
-    found = lagging_read(work)
-    return render_template("desk/analytics.html", asked=asked, errors=None,
-                           currency=config["COALITION_SETTLEMENT_CURRENCY"], **found)
+    partner = lagging_read(lambda session: get_partner(session, span["partner"]) if span.get("partner") else None)
+    scope = None if partner is None else (partner.id, partner.slug)
+    window, currency = Window.of_days(span["first"], span["last"]), config["COALITION_SETTLEMENT_CURRENCY"]
+    start, end = window.start, window.end
+    found = lagging_reads({
+        **programme_view.works(span, scope),
+        "liability": lambda session: liability(session, start, end, currency, override),
+        "credit": funding.exposures,
+        "lifetime": lambda session: averages(session, end, "partner"),
+        "models": lambda session: [model_view(m) for _, m in sorted(latest_models(session).items())],
+        "partners": _slugs,
+    })
+    return render_template("desk/analytics.html", asked=asked, errors=None, currency=currency,
+                           value_method=METHOD, min_repeaters=MIN_REPEATERS,
+                           **programme_view.shown(span, scope, found),
+                           **{name: found[name] for name in ("liability", "credit", "lifetime", "models", "partners")})
 
 
 def _slugs(session) -> list[str]:

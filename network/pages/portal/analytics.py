@@ -25,5 +25,7 @@ def analytics(slug: str):
         span = programme_view.load_span(asked)
     except ValidationError as exc:
         return render_template("portal/analytics.html", partner=shown, asked=asked, errors=exc.messages, report=None), 422
-    found = hub().db.lagging_read(lambda session: programme_view.read(session, span, (shown.id, shown.slug)))
-    return render_template("portal/analytics.html", partner=shown, asked=asked, errors=None, **found)
+    scope = (shown.id, shown.slug)
+    found = hub().db.lagging_reads(programme_view.works(span, scope))
+    return render_template("portal/analytics.html", partner=shown, asked=asked, errors=None,
+                           **programme_view.shown(span, scope, found))
