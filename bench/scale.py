@@ -31,7 +31,7 @@ import click
 from sqlalchemy import func, select, text
 
 from analytics.lifetime import averages
-from analytics.programme import programme
+from analytics.programme import assemble, parts, programme
 from analytics.returns_on_points import returns
 from analytics.value import fit_value_model, predicted
 from analytics.window import Window
@@ -125,6 +125,14 @@ def _report(db: Database, month: Period, ledger: Ledger, in_month: int, notes: l
             programme(session, Window(month.start, month.end))
             took.append(time.perf_counter() - begun)
     notes.append(f"{ledger.label}: the {month.start:%B %Y} programme report took "
+                 f"{', '.join(f'{s:.2f} s' for s in took)} one part after another")
+    window = Window(month.start, month.end)
+    took = []
+    for _ in range(3):
+        begun = time.perf_counter()
+        assemble(window, None, db.lagging_reads(parts(window)))
+        took.append(time.perf_counter() - begun)
+    notes.append(f"{ledger.label}: the same report as the API reads it, its parts side by side, took "
                  f"{', '.join(f'{s:.2f} s' for s in took)} (best counted)")
     best = min(took)
     return Row("postgresql", "service", f"a month's programme report, on {ledger.label} (ops = its postings)",
