@@ -19,10 +19,12 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
 
+from partners import validity
 from partners.errors import flatten_errors
 from partners.money import decimals
 from partners.rules import Award, EarningRule, Line, SaleContext
 from partners.transactions import Sale
+from partners.validity import Validity
 
 
 class InvalidRules(ValueError):
@@ -35,27 +37,42 @@ class InvalidRules(ValueError):
 
 @dataclass(frozen=True)
 class RuleSet:
-    """A partner's rules, validated and ready: (rule, parameters) in the partner's order."""
+    """A partner's rules, validated and ready: (rule, parameters) in the partner's order, each with its window."""
 
     rules: tuple[tuple[EarningRule, Mapping[str, Any]], ...]
+    #: Each rule's window (partners.validity), None for always; empty: no rule has one.
+    windows: tuple[Validity | None, ...] = ()
 
-    def stage(self, stage: str) -> list[tuple[EarningRule, Mapping[str, Any], str]]:
-        """The rules of one stage with their parameters and description, worked out once per rule set."""
-        return self._stages.get(stage, [])
+    def stage(self, stage: str, at: datetime | None = None) -> list[tuple[EarningRule, Mapping[str, Any], str]]:
+        """The rules of one stage with their parameters and description (worked out once per rule set); with `at`
+        (a local time in the partner's zone), only those in force then."""
+        if at is None or not self.windows:
+            return self._always.get(stage, [])
+        return [(rule, params, detail) for rule, params, detail, window in self._stages.get(stage, [])
+                if window is None or window.holds(at)]
 
     @functools.cached_property
-    def _stages(self) -> dict[str, list[tuple[EarningRule, Mapping[str, Any], str]]]:
+    def _always(self) -> dict[str, list[tuple[EarningRule, Mapping[str, Any], str]]]:
+        """The stages without their windows: what a sale reads of rules that have none, as it always did."""
+        return {stage: [(rule, params, detail) for rule, params, detail, _ in found]
+                for stage, found in self._stages.items()}
+
+    @functools.cached_property
+    def _stages(self) -> dict[str, list[tuple[EarningRule, Mapping[str, Any], str, Validity | None]]]:
         stages: dict[str, list] = {}
-        for rule, params in self.rules:
-            stages.setdefault(rule.stage, []).append((rule, params, rule.describe(params)))
+        windows = self.windows or (None,) * len(self.rules)
+        for (rule, params), window in zip(self.rules, windows):
+            stages.setdefault(rule.stage, []).append((rule, params, rule.describe(params), window))
         return stages
 
-    def event(self, name: str) -> Mapping[str, Any] | None:
-        """The parameters of the event rule `name` (welcome_bonus, referral), if the partner has it."""
-        return next((params for rule, params in self.rules if rule.name == name), None)
+    def event(self, name: str, at: datetime | None = None) -> Mapping[str, Any] | None:
+        """The parameters of the event rule `name` (welcome_bonus, referral) in force at `at`, if the partner has it."""
+        return next(iter(self.events(name, at)), None)
 
-    def events(self, name: str) -> list[Mapping[str, Any]]:
-        return [params for rule, params in self.rules if rule.name == name]
+    def events(self, name: str, at: datetime | None = None) -> list[Mapping[str, Any]]:
+        windows = self.windows or (None,) * len(self.rules)
+        return [params for (rule, params), window in zip(self.rules, windows)
+                if rule.name == name and (at is None or window is None or window.holds(at))]
 
 
 def earn_rate_rules(earn_rate: str) -> list[dict]:
@@ -72,7 +89,7 @@ def compile_rules(registry: Mapping[str, EarningRule], raw: Sequence[Mapping[str
     if not isinstance(raw, (list, tuple)):
         raise InvalidRules({"rules": ["must be a list of rules"]})
     errors: dict[str, list[str]] = {}
-    compiled = []
+    compiled, windows = [], []
     for index, entry in enumerate(raw):
         where = f"rules.{index}"
         if not isinstance(entry, Mapping):
@@ -84,14 +101,17 @@ def compile_rules(registry: Mapping[str, EarningRule], raw: Sequence[Mapping[str
             known = ", ".join(sorted(registry))
             errors[f"{where}.rule"] = [f"unknown rule {name!r}; known rules: {known}"]
             continue
-        params = {key: value for key, value in entry.items() if key != "rule"}
+        params = {key: value for key, value in entry.items() if key != "rule" and key not in validity.KEYS}
+        window, wrong = validity.parse(entry)
+        errors.update({f"{where}.{key}": messages for key, messages in wrong.items()})
         try:
             compiled.append((rule, rule.schema().load(params)))
+            windows.append(window)
         except ValidationError as exc:
             errors.update(flatten_errors(exc.messages, where))
     if errors:
         raise InvalidRules(errors)
-    return RuleSet(tuple(compiled))
+    return RuleSet(tuple(compiled), tuple(windows) if any(w is not None for w in windows) else ())
 
 
 def sale_context(sale: Sale, timezone: str) -> SaleContext:
@@ -112,21 +132,22 @@ def awards_for_sale(rules: RuleSet, sale: Sale, timezone: str) -> list[Award]:
     if sale.total.minor == 0:  # nothing a refund could ever take back in proportion
         return []
     context = sale_context(sale, timezone)
-    if not all(rule.admits(params, context) for rule, params, _ in rules.stage("gate")):
+    at = context.local_time  # a campaign's rule counts only inside its window (partners.validity)
+    if not all(rule.admits(params, context) for rule, params, _ in rules.stage("gate", at)):
         return []
     base_lines = [Fraction(0)] * len(context.lines)
     awards: list[Award] = []
-    for rule, params, detail in rules.stage("base"):
+    for rule, params, detail in rules.stage("base", at):
         exact = [_exact(rule, value) for value in rule.base(params, context)]
         if len(exact) != len(base_lines):
             raise RuleError(f"rule {rule.name!r} gave {len(exact)} base values for {len(base_lines)} lines")
         base_lines = [a + b for a, b in zip(base_lines, exact)]
         awards.append(Award(rule.name, math.floor(sum(exact, Fraction(0))), detail))
     context = SaleContext(context.sale, context.local_time, context.lines, tuple(base_lines))
-    for rule, params, detail in rules.stage("bonus"):
+    for rule, params, detail in rules.stage("bonus", at):
         awards.append(Award(rule.name, math.floor(_exact(rule, rule.bonus(params, context))), detail))
     awards = [award for award in awards if award.points > 0]
-    for rule, params, _ in rules.stage("limit"):
+    for rule, params, _ in rules.stage("limit", at):
         awards = [award for award in rule.limit(params, context, awards) if award.points > 0]
     return awards
 

@@ -174,10 +174,15 @@ def adapter_change(slug: str, adapter: str, config: dict) -> Callable[[Session],
 @blp.doc(
     requestBody={
         "required": True,
-        "description": 'A JSON list of rules, each `{"rule": <name>, ...its parameters}`.',
+        "description": 'A JSON list of rules, each `{"rule": <name>, ...its parameters}`, and for a campaign its '
+                       'window: `valid_from` and `valid_until`, dates or local times in the partner\'s zone without '
+                       'an offset ("2026-12-01", "2026-12-24T18:00"; a date as `valid_until` includes that day).',
         "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}},
                                           "example": [{"rule": "base_rate", "rate": "1"},
-                                                      {"rule": "day_of_week", "days": ["sat", "sun"], "multiplier": "2"}]}},
+                                                      {"rule": "day_of_week", "days": ["sat", "sun"], "multiplier": "2"},
+                                                      {"rule": "category_multiplier", "category": "toys",
+                                                       "multiplier": "3", "valid_from": "2026-12-01",
+                                                       "valid_until": "2026-12-24T18:00"}]}},
     }
 )
 @blp.response(200, PartnerOut)

@@ -8,6 +8,7 @@ like any sale. Each records its award, so the member sees which rule paid.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -67,7 +68,8 @@ def on_enrolment(
 ) -> dict:
     """A partner enrolled a member: its welcome bonus now, its referral promise for the first sale."""
     outcome: dict = {}
-    welcome = rules.event("welcome_bonus")
+    local = now.astimezone(ZoneInfo(partner.timezone))  # a campaign's event rule counts inside its window
+    welcome = rules.event("welcome_bonus", local)
     if welcome:
         member = locks.lock_member(session, member_id)
         award = Award("welcome_bonus", welcome["points"], f"welcome to {partner.name}")
@@ -77,7 +79,7 @@ def on_enrolment(
         outcome["balance"] = member.balance_view()
     if referred_by is not None:
         referrer = cards.member_for_card(session, referred_by)
-        terms = rules.event("referral")
+        terms = rules.event("referral", local)
         if terms:
             session.execute(insert(Referral).values(
                 referred_id=member_id, referrer_id=referrer, partner_id=partner.id,
@@ -127,9 +129,10 @@ def record_action(
     The day is the partner's local calendar day; the reference is the
     partner's own id for the action and is booked once.
     """
-    terms = next((params for params in rules.events("action") if params["action"] == action), None)
+    local = now.astimezone(ZoneInfo(partner.timezone))
+    terms = next((params for params in rules.events("action", local) if params["action"] == action), None)
     if terms is None:
-        known = sorted(params["action"] for params in rules.events("action"))
+        known = sorted(params["action"] for params in rules.events("action", local))
         raise Invalid(f"{partner.name} rewards no action {action!r}", {"action": [f"must be one of: {', '.join(known) or 'none'}"]},
                       code="unknown_action")
     member = locks.lock_member_by_card(session, card_number)
