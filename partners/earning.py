@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
 
-from partners import validity
+from partners import audience, validity
+from partners.audience import Audience, Member
 from partners.errors import flatten_errors
 from partners.money import decimals
 from partners.rules import Award, EarningRule, Line, SaleContext
@@ -37,41 +38,52 @@ class InvalidRules(ValueError):
 
 @dataclass(frozen=True)
 class RuleSet:
-    """A partner's rules, validated and ready: (rule, parameters) in the partner's order, each with its window."""
+    """A partner's rules, validated and ready: (rule, parameters) in the partner's order, each with its campaign's
+    window (partners.validity) and audience (partners.audience)."""
 
     rules: tuple[tuple[EarningRule, Mapping[str, Any]], ...]
-    #: Each rule's window (partners.validity), None for always; empty: no rule has one.
+    #: Each rule's window, None for always; empty: no rule has one.
     windows: tuple[Validity | None, ...] = ()
+    #: Each rule's audience, None for everyone; empty: no rule has one.
+    audiences: tuple[Audience | None, ...] = ()
 
-    def stage(self, stage: str, at: datetime | None = None) -> list[tuple[EarningRule, Mapping[str, Any], str]]:
+    def stage(self, stage: str, at: datetime | None = None,
+              member: Member | None = None) -> list[tuple[EarningRule, Mapping[str, Any], str]]:
         """The rules of one stage with their parameters and description (worked out once per rule set); with `at`
-        (a local time in the partner's zone), only those in force then."""
-        if at is None or not self.windows:
+        (a local time in the partner's zone), only those in force then, and for `member` (None: unknown yet)."""
+        if at is None or not (self.windows or self.audiences):
             return self._always.get(stage, [])
-        return [(rule, params, detail) for rule, params, detail, window in self._stages.get(stage, [])
-                if window is None or window.holds(at)]
+        return [(rule, params, detail) for rule, params, detail, window, audience in self._stages.get(stage, [])
+                if (window is None or window.holds(at)) and (audience is None or audience.admits(member, at))]
 
     @functools.cached_property
     def _always(self) -> dict[str, list[tuple[EarningRule, Mapping[str, Any], str]]]:
-        """The stages without their windows: what a sale reads of rules that have none, as it always did."""
-        return {stage: [(rule, params, detail) for rule, params, detail, _ in found]
+        """The stages without windows and audiences: what a sale reads of rules that have none, as it always did."""
+        return {stage: [(rule, params, detail) for rule, params, detail, *_ in found]
                 for stage, found in self._stages.items()}
 
     @functools.cached_property
-    def _stages(self) -> dict[str, list[tuple[EarningRule, Mapping[str, Any], str, Validity | None]]]:
+    def _stages(self) -> dict[str, list[tuple]]:
         stages: dict[str, list] = {}
-        windows = self.windows or (None,) * len(self.rules)
-        for (rule, params), window in zip(self.rules, windows):
-            stages.setdefault(rule.stage, []).append((rule, params, rule.describe(params), window))
+        for (rule, params), window, who in zip(self.rules, self._windows, self._audiences):
+            stages.setdefault(rule.stage, []).append((rule, params, rule.describe(params), window, who))
         return stages
+
+    @property
+    def _windows(self) -> tuple:
+        return self.windows or (None,) * len(self.rules)
+
+    @property
+    def _audiences(self) -> tuple:
+        return self.audiences or (None,) * len(self.rules)
 
     def event(self, name: str, at: datetime | None = None) -> Mapping[str, Any] | None:
         """The parameters of the event rule `name` (welcome_bonus, referral) in force at `at`, if the partner has it."""
         return next(iter(self.events(name, at)), None)
 
     def events(self, name: str, at: datetime | None = None) -> list[Mapping[str, Any]]:
-        windows = self.windows or (None,) * len(self.rules)
-        return [params for (rule, params), window in zip(self.rules, windows)
+        """An event's rules in force at `at`; an event rule has no audience (refused when the rules are set)."""
+        return [params for (rule, params), window in zip(self.rules, self._windows)
                 if rule.name == name and (at is None or window is None or window.holds(at))]
 
 
@@ -89,7 +101,7 @@ def compile_rules(registry: Mapping[str, EarningRule], raw: Sequence[Mapping[str
     if not isinstance(raw, (list, tuple)):
         raise InvalidRules({"rules": ["must be a list of rules"]})
     errors: dict[str, list[str]] = {}
-    compiled, windows = [], []
+    compiled, windows, audiences = [], [], []
     for index, entry in enumerate(raw):
         where = f"rules.{index}"
         if not isinstance(entry, Mapping):
@@ -101,17 +113,23 @@ def compile_rules(registry: Mapping[str, EarningRule], raw: Sequence[Mapping[str
             known = ", ".join(sorted(registry))
             errors[f"{where}.rule"] = [f"unknown rule {name!r}; known rules: {known}"]
             continue
-        params = {key: value for key, value in entry.items() if key != "rule" and key not in validity.KEYS}
+        params = {key: value for key, value in entry.items() if key not in ("rule", audience.KEY, *validity.KEYS)}
         window, wrong = validity.parse(entry)
         errors.update({f"{where}.{key}": messages for key, messages in wrong.items()})
+        who, wrong = (None, {}) if audience.KEY not in entry else audience.parse(entry[audience.KEY])
+        errors.update(flatten_errors(wrong, f"{where}.{audience.KEY}"))
+        if who is not None and rule.stage == "event":
+            errors[f"{where}.{audience.KEY}"] = ["an event rule (welcome_bonus, referral, action) has no audience"]
         try:
             compiled.append((rule, rule.schema().load(params)))
             windows.append(window)
+            audiences.append(who)
         except ValidationError as exc:
             errors.update(flatten_errors(exc.messages, where))
     if errors:
         raise InvalidRules(errors)
-    return RuleSet(tuple(compiled), tuple(windows) if any(w is not None for w in windows) else ())
+    return RuleSet(tuple(compiled), tuple(windows) if any(w is not None for w in windows) else (),
+                   tuple(audiences) if any(a is not None for a in audiences) else ())
 
 
 def sale_context(sale: Sale, timezone: str) -> SaleContext:
@@ -127,27 +145,30 @@ def sale_context(sale: Sale, timezone: str) -> SaleContext:
     return SaleContext(sale=sale, local_time=local, lines=lines)
 
 
-def awards_for_sale(rules: RuleSet, sale: Sale, timezone: str) -> list[Award]:
-    """The awards a sale earns, in the partner's order of rules, each floored on its own."""
+def awards_for_sale(rules: RuleSet, sale: Sale, timezone: str, member: Member | None = None) -> list[Award]:
+    """The awards a sale earns, in the partner's order of rules, each floored on its own.
+
+    `member`: what the hub knows of the buyer, for rules with an audience; unknown (None), they do not count.
+    """
     if sale.total.minor == 0:  # nothing a refund could ever take back in proportion
         return []
     context = sale_context(sale, timezone)
     at = context.local_time  # a campaign's rule counts only inside its window (partners.validity)
-    if not all(rule.admits(params, context) for rule, params, _ in rules.stage("gate", at)):
+    if not all(rule.admits(params, context) for rule, params, _ in rules.stage("gate", at, member)):
         return []
     base_lines = [Fraction(0)] * len(context.lines)
     awards: list[Award] = []
-    for rule, params, detail in rules.stage("base", at):
+    for rule, params, detail in rules.stage("base", at, member):
         exact = [_exact(rule, value) for value in rule.base(params, context)]
         if len(exact) != len(base_lines):
             raise RuleError(f"rule {rule.name!r} gave {len(exact)} base values for {len(base_lines)} lines")
         base_lines = [a + b for a, b in zip(base_lines, exact)]
         awards.append(Award(rule.name, math.floor(sum(exact, Fraction(0))), detail))
     context = SaleContext(context.sale, context.local_time, context.lines, tuple(base_lines))
-    for rule, params, detail in rules.stage("bonus", at):
+    for rule, params, detail in rules.stage("bonus", at, member):
         awards.append(Award(rule.name, math.floor(_exact(rule, rule.bonus(params, context))), detail))
     awards = [award for award in awards if award.points > 0]
-    for rule, params, _ in rules.stage("limit", at):
+    for rule, params, _ in rules.stage("limit", at, member):
         awards = [award for award in rule.limit(params, context, awards) if award.points > 0]
     return awards
 

@@ -321,6 +321,8 @@ MATRIX: dict[tuple[str, str], Cell] = {
        for report in ("programme", "programme.csv", "cohorts", "cohorts.csv", "returns")},
     ("/v1/analytics/members/<member_id>", "GET"): Cell(200, 403, 403, why="admins' and finance's: a member across partners"),
     ("/v1/analytics/value-models", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY),
+    ("/v1/partners/<slug>/audience-preview", "POST"): Cell(200, 200, 403, why=OWN,
+                                                           body=lambda s, w: {"json": {"audience": {"dormant_days": 30}}}),
     ("/v1/analytics/lifetime", "GET"): Cell(200, 403, 403, why="admins' and finance's: members across partners",
                                              query="?as_of=2026-03-31&by=partner"),
     ("/v1/analytics/liability", "GET"): Cell(200, 403, 403, why=OPERATOR_ONLY, query="?as_of=2026-03-31"),
@@ -437,6 +439,7 @@ ROLES: dict[tuple[str, str], str] = {
        for report in ("programme", "programme.csv", "cohorts", "cohorts.csv", "returns")},
     ("/v1/analytics/members/<member_id>", "GET"): "admin finance |",
     ("/v1/analytics/value-models", "GET"): "admin finance |",
+    ("/v1/partners/<slug>/audience-preview", "POST"): "admin | admin staff key",
     ("/v1/analytics/lifetime", "GET"): "admin finance |",
     ("/v1/analytics/liability", "GET"): "admin finance |",
     ("/v1/partners/<slug>/bank-account", "PUT"): "admin finance |",
@@ -486,7 +489,7 @@ AUTOMATIC = {"OPTIONS", "HEAD"}
 
 
 #: POSTs that write nothing: a reconciliation compares files.
-BOOKS_NOTHING = {"/v1/settlement/statements/<int:sequence>/reconciliation"}
+BOOKS_NOTHING = {"/v1/settlement/statements/<int:sequence>/reconciliation", "/v1/partners/<slug>/audience-preview"}
 
 
 def audit_count(app) -> int:

@@ -8,6 +8,7 @@ from network.api import (
     access,
     analytics,
     audit_events,
+    campaigns,
     card_aliases,
     disputes,
     docs,
@@ -42,7 +43,7 @@ def register(app: Flask) -> None:
     api.register_converter(card_aliases.AliasConverter, lambda converter: {"type": "string", "maxLength": 128})
     document.register(api)
     for module in (access, partners, partner_access, audit_events, members, member_data, transactions, holds, rewards, inbound,
-                   settlement, reconciliation, finance, disputes, analytics, value, network, webhooks, lists, wallet_links, card_aliases, opening_balances):
+                   settlement, reconciliation, finance, disputes, analytics, value, campaigns, network, webhooks, lists, wallet_links, card_aliases, opening_balances):
         api.register_blueprint(module.blp, url_prefix="/v1")
     app.register_blueprint(docs.blp)  # beside the API, not in its document: the page that renders it
     app.register_error_handler(DomainError, handle_domain_error)

@@ -17,7 +17,7 @@ from itertools import islice
 from sqlalchemy.orm import Session
 
 from network.db import Database
-from network.earning import order_edits, order_status, sales
+from network.earning import order_edits, order_status, sales, unfunded
 from network.earning.terms import Terms
 from network.errors import DomainError, Invalid, Unauthenticated
 from network.ledger import locks
@@ -205,6 +205,7 @@ class _Prepared:
     invalid: list[Row]
     sales: list[tuple[Row, list[Award] | DomainError]]
     refunds: list[Row]
+    rules: RuleSet | None = None  # what priced them: a campaign's audience prices again for the members
 
     @classmethod
     def of(cls, chunk: list[Row], partner: PartnerRef, rules: RuleSet, *, now: datetime, terms: Terms) -> _Prepared:
@@ -212,22 +213,29 @@ class _Prepared:
         priced = [(row, sales.price(partner, rules, row.transaction, now=now, terms=terms))
                   for row in chunk if not row.errors and isinstance(row.transaction, Sale)]
         refunds = [row for row in chunk if not row.errors and isinstance(row.transaction, Refund)]
-        return cls(len(chunk), invalid, priced, refunds)
+        return cls(len(chunk), invalid, priced, refunds, rules)
 
     def book_sales(self, session: Session, partner: PartnerRef, *, now: datetime, terms: Terms) -> list:
         booked = sales.book_sales(session, partner, [(row.transaction, awards) for row, awards in self.sales],
-                                  now=now, terms=terms)
+                                  now=now, terms=terms, rules=self.rules)
         return [(row, result) for (row, _), result in zip(self.sales, booked)]
 
     def book_refunds(self, session: Session, partner: PartnerRef, *, now: datetime, terms: Terms) -> list:
-        locks.lock_refunded_members(session, partner.id, [row.transaction for row in self.refunds])
+        if not self.refunds:
+            return []
+        # The members of the sales the partner's funds may release after them are locked with theirs, in one order.
+        queue = unfunded.ahead_of_refunds(session, partner, [row.transaction.original_order_id for row in self.refunds])
+        if queue is None:
+            locks.lock_refunded_members(session, partner.id, [row.transaction for row in self.refunds])
         results = []
         for row in self.refunds:
             try:
                 with session.begin_nested():  # a refusal takes back whatever the refund had written
-                    results.append((row, sales.record_refund(session, partner, row.transaction, now=now, terms=terms)))
+                    results.append((row, sales.record_refund(session, partner, row.transaction, now=now, terms=terms,
+                                                             queue=queue, release=False)))
             except DomainError as refusal:
                 results.append((row, refusal))
+        unfunded.after_refunds(session, partner, now, queue)
         return results
 
 

@@ -64,7 +64,9 @@ UNSAYABLE = {
     "GET /v1/analytics/liability": ("from", "as_of"),
     "GET /v1/analytics/lifetime": ("as_of",),
     "GET /v1/settlement/statements/{sequence}/transfers.xml": ("execution_date",),
-    "PUT /v1/partners/{slug}/contract": ("credit_limit",),  # with funding credit, and only then
+    "PUT /v1/partners/{slug}/contract": ("credit_limit", "over_limit"),  # with funding credit (prepaid), and only then
+    # An audience names someone, and its enrolment days are in order: a schema cannot compare two fields.
+    "POST /v1/partners/{slug}/audience-preview": ("audience",),
     "POST /v1/settlement/disputes/{dispute_id}/resolution": ("amount",),  # with `adjusted`, and only then
     "POST /v1/settlement/statements/{sequence}/disputes": ("partner", "order_ids"),  # the operator names one; booked
     "GET /v1/partners/{slug}/webhook/deliveries": ("cursor",),
