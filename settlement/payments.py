@@ -19,6 +19,7 @@ never guessed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -133,8 +134,42 @@ def import_statement(session: Session, stream: IO[bytes], *, now: datetime) -> I
     return done
 
 
+def credited(stream: IO[bytes]) -> dict[int, Decimal]:
+    """The most the statement's entries could add to each partner's funds: its credits quoting `FUND-P<partner id>` or
+    one of its transfers' references, whether they match or not.
+
+    Read before the import, which locks each partner's row as it records
+    its funds, so that the members their releases will reach are locked
+    first (network.earning.unfunded); an unreadable file names none, and the
+    import says why.
+    """
+    try:
+        root = SafeXML.parse(stream).getroot()
+    except (SafeXML.ParseError, DefusedXmlException):
+        return {}
+    found: dict[int, Decimal] = {}
+    for entry in _all(root, "Ntry"):
+        for seen, texts in _lines(entry):
+            named = REFERENCE.search(texts) or FUNDS.search(texts)
+            try:
+                amount = Decimal(seen["amount"] or "")
+            except InvalidOperation:
+                continue
+            if named is not None and seen["direction"] == "CRDT" and amount.is_finite() and amount > 0:
+                partner_id = int(named.group(named.lastindex or 1))
+                found[partner_id] = found.get(partner_id, Decimal(0)) + amount
+    return found
+
+
 def _match(session: Session, entry: Element, known: dict, paid: set, done: Imported, now: datetime) -> None:
     """One booked entry: a transfer by itself, or a batch whose transactions (TxDtls) are matched one by one."""
+    for seen, texts in _lines(entry):
+        _one(session, seen, texts, known, paid, done, now)
+
+
+def _lines(entry: Element) -> Iterator[tuple[dict, str]]:
+    """What each line of a booked entry says (the entry itself, or each transaction of a batch), and the texts that
+    may quote a reference."""
     booked = _text(entry, "BookgDt", "Dt") or _text(entry, "BookgDt", "DtTm")[:10]
     bank_reference = _text(entry, "AcctSvcrRef") or _text(entry, "NtryRef")
     details = _all(entry, "TxDtls")
@@ -143,10 +178,9 @@ def _match(session: Session, entry: Element, known: dict, paid: set, done: Impor
         amount_node = _amount(line) if line is not outer else _child(outer, "Amt")
         direction = _text(line, "CdtDbtInd") or _text(outer, "CdtDbtInd")
         texts = " ".join(node.text or "" for name in ("EndToEndId", "Ustrd", "Ref") for node in _all(line, name))
-        seen = {"amount": None if amount_node is None else (amount_node.text or "").strip(),
+        yield ({"amount": None if amount_node is None else (amount_node.text or "").strip(),
                 "currency": None if amount_node is None else amount_node.get("Ccy"), "direction": direction,
-                "booked_on": booked, "bank_reference": bank_reference}
-        _one(session, seen, texts, known, paid, done, now)
+                "booked_on": booked, "bank_reference": bank_reference}, texts)
 
 
 def _one(session: Session, seen: dict, texts: str, known: dict, paid: set, done: Imported, now: datetime) -> None:

@@ -25,13 +25,13 @@ from network.earning import unfunded
 from network.errors import Invalid
 from network.models import Partner
 from network.parties import audit, funding
-from network.parties.registry import get_partner
+from network.parties.registry import get_partner, slugs
 from network.parties.roles import ADMIN, FINANCE, PARTNER_ADMIN, PARTNER_ROLES
 from settlement import pack, section_pdf
 from settlement.banking import BankAccount, checked
 from settlement.figures import money
 from settlement.liability import parse_breakage
-from settlement.payments import credit_transfers, import_statement, payments, reference, transfers
+from settlement.payments import credit_transfers, credited, import_statement, payments, reference, transfers
 
 blp = Blueprint("finance", __name__, description="Paying statements: bank accounts, the finance pack, transfer files")
 
@@ -185,7 +185,8 @@ def post_prepayment(args, slug):
             raise Invalid("The partner's issuing draws on no funds (PUT its contract with funding first)",
                           {"slug": [slug]}, code="not_funded")
         released = unfunded.release(session, partner, now(), funds=lambda: funding.fund(
-            session, partner.id, args["amount"], args["reference"], now()))
+            session, partner.id, args["amount"], args["reference"], now()),
+            room=unfunded.more(session, partner.id, funding.micros(args["amount"])))
         audit_trail.change(None, {"amount": str(args["amount"]), "reference": args["reference"]}, partner_id=partner.id)
         return {"slug": slug, **funding.exposure(session, partner.id), "released": released.view()}
 
@@ -293,22 +294,23 @@ def post_bank_statement():
     body = request.get_data()  # read whole by the XML parser anyway; kept, so a retried transaction reads it again
 
     def work(session):
+        # Each partner's row is locked as its funds are recorded: the members their releases reach are locked first.
+        plans = unfunded.ahead_of_funds(session, {partner_id: funding.micros(amount)
+                                                  for partner_id, amount in credited(io.BytesIO(body)).items()})
         done = import_statement(session, io.BytesIO(body), now=now())
         audit.record(session, now(), audit_trail.actor(), "POST /v1/settlement/bank-statements", request.path,
                      where=where, after={"matched": len(done.matched), "unmatched": len(done.unmatched)})
-        return {**done.view(), "released": _release_funded(session, {m["partner"] for m in done.matched})}
+        return {**done.view(), "released": _release_funded(session, plans)}
 
     return hub().db.transact(work)
 
 
-def _release_funded(session, slugs: set[str]) -> list[dict]:
-    """What the funds the bank statement brought released of each partner's waiting sales (after the funds: the
-    import locked each partner's row first, so a release may meet a sale the other way round, and is retried)."""
+def _release_funded(session, plans: dict[int, unfunded.Plan]) -> list[dict]:
+    """What the funds the bank statement brought released of each partner's waiting sales, by slug."""
     released = []
-    for slug in sorted(slugs):
-        partner = get_partner(session, slug)
-        if partner.funding is not None:
-            done = unfunded.release(session, partner, now())
-            if done.sales:
-                released.append({"partner": slug, **done.view()})
+    named = slugs(session, set(plans))
+    for partner_id, slug in sorted(((pid, named[pid]) for pid in plans), key=lambda found: found[1]):
+        done = unfunded.release(session, get_partner(session, slug), now(), planned=plans[partner_id])
+        if done.sales:
+            released.append({"partner": slug, **done.view()})
     return released

@@ -271,10 +271,11 @@ def control(session: Session, partner: PartnerRef, args: dict, currency: str) ->
     override = parse_breakage(current_app.config["COALITION_EXPECTED_BREAKAGE"])
     found = estimates(session, at, currency, override).get(partner.id) if mode else None
     value = None if found is None else found.value
+    point_cost = args["issue_fee"] + (args["redeem_rate"] if value is None else value)
     unfunded.release(session, partner, at, funds=lambda: funding.configure(
-        session, partner.id, funding=mode, credit_limit=args.get("credit_limit"),
-        point_cost=args["issue_fee"] + (args["redeem_rate"] if value is None else value), now=at,
-        over_limit=args.get("over_limit")))
+        session, partner.id, funding=mode, credit_limit=args.get("credit_limit"), point_cost=point_cost, now=at,
+        over_limit=args.get("over_limit")), room=lambda: funding.room_under(
+        session, partner.id, funding=mode, credit_limit=args.get("credit_limit"), point_cost=point_cost))
     bump_settings_version(session)
 
 

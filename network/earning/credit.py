@@ -3,9 +3,10 @@
 The draw is the earn's own conditional UPDATE of the partner's one row
 (network.parties.funding), after the sale's members are locked. A partner
 whose contract says `over_limit: "pending"` has a sale past its funds
-booked all the same, its points pending until funds cover them
-(network.earning.unfunded); otherwise the sale is refused whole and rolls
-back. Either way the partner is told once per level of funds
+booked all the same, its points pending until funds cover them: whether it
+draws or waits is decided with the queue it would wait in
+(network.earning.unfunded.cover); otherwise the sale is refused whole and
+rolls back. Either way the partner is told once per level of funds
 (`credit_limit_reached`), whatever path the sale came by: a batch in its
 chunk's own transaction (only a savepoint rolled back), a single sale's
 path in a transaction of its own once the refusal rolled everything back
@@ -43,27 +44,6 @@ def draw(session: Session, partner: PartnerRef, sales: Sequence[tuple[int, int]]
                               "arrive", {"partner": [partner.slug]})
     funding.drew_in_full(session, drawn.cost, [sale for sale, p in sales if p > 0])
     warn(session, partner, drawn, now)
-
-
-def cover(session: Session, partner: PartnerRef, sales: Sequence[tuple[int, int]], now: datetime) -> set[int]:
-    """Draw for the sales the funds cover, oldest first; the order rows of the others, queued to wait for funds.
-
-    Behind a sale already waiting, every new one waits too: funds serve the
-    queue in order, so a small sale never overtakes a large one.
-    """
-    earning = [(sale, points) for sale, points in sales if points > 0]
-    if partner.funding is None or not earning:
-        return set()
-    count, drawn = (0, None) if funding.any_waiting(session, partner.id) else funding.draw_first(
-        session, partner.id, [points for _, points in earning], now)
-    if drawn is not None:
-        funding.drew_in_full(session, drawn.cost, [sale for sale, _ in earning[:count]])
-        warn(session, partner, drawn, now)
-    waiting = [sale for sale, _ in earning[count:]]
-    if waiting:
-        funding.wait(session, partner.id, waiting, now)
-        refused(session, partner, now)
-    return set(waiting)
 
 
 def warn(session: Session, partner: PartnerRef, drawn: funding.Drawn, now: datetime) -> None:

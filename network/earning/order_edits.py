@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from network.earning import checks, order_status, sales
+from network.earning import checks, order_status, sales, unfunded
 from network.earning.terms import Terms
 from network.errors import DomainError
 from network.ledger import journal, locks, orders
@@ -50,6 +50,8 @@ def record_amendment(session: Session, partner: PartnerRef, rules: RuleSet, amen
         return Ignored(amendment.order_id, "an order the hub never booked (no member's card was on it)")
     if order_status.cancelled(session, partner, amendment.order_id):
         return Ignored(amendment.order_id, "the order was cancelled: its points were taken back already")
+    # A lower total is a refund: what it makes room for is released, its members locked with the sale's, first.
+    queue = unfunded.ahead_of_refunds(session, partner, [found.order_id])
     member = locks.lock_holder(session, found.member_id)
     sale = session.execute(select(Order).where(Order.id == found.id).execution_options(populate_existing=True)).scalar_one()
     edits, lowered = session.execute(select(func.count(), int_sum(Order.total_minor)).where(
@@ -61,7 +63,8 @@ def record_amendment(session: Session, partner: PartnerRef, rules: RuleSet, amen
     if change < 0:
         edit = Refund(order_id=f"{sale.id}:{edits + 1}", original_order_id=sale.order_id, occurred_at=occurred_at,
                       total=Money(-change, sale.currency))
-        return {**sales.record_refund(session, partner, edit, now=now, terms=terms, kind=OrderKind.EDIT), "edited": True}
+        return {**sales.record_refund(session, partner, edit, now=now, terms=terms, kind=OrderKind.EDIT, queue=queue),
+                "edited": True}
     return _top_up(session, partner, rules, sale, member, Money(change, sale.currency), occurred_at, now=now, terms=terms)
 
 

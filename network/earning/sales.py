@@ -24,8 +24,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from network.db import Retry
-from network.earning import bonuses, checks, credit
+from network.earning import audiences, bonuses, checks, credit, unfunded
 from network.earning import clawback as clawbacks
+from network.earning.earned import Earned, earned_by
 from network.earning.terms import Terms
 from network.errors import DomainError, Invalid, PaymentRequired
 from network.events import notices, outbox
@@ -112,8 +113,11 @@ def book_sales(
     now: datetime,
     terms: Terms = Terms(),
     lock_first: bool = False,
+    rules: RuleSet | None = None,
 ) -> list[dict | DomainError | str]:
     """Book many priced sales of one partner; one outcome per sale, in order.
+
+    `rules`: the rules they were priced by; a campaign's rule with an audience prices each again for its member.
 
     An outcome is the booking (a dict), the `DomainError` that refused the
     sale, or `DUPLICATE`. Every refusal is decided before anything is
@@ -129,7 +133,10 @@ def book_sales(
     outcomes: list[dict | DomainError | str | None] = [None] * len(sales)
     priced = _priced(sales, outcomes, now=now, terms=terms)
     holders, referrals = aliases.holders(session, partner.id, {p.sale.card_number for p in priced}, lock=lock_first)
-    claims = _with_tier_awards(session, _claims(priced, holders, outcomes), now=now, terms=terms)
+    claims = _claims(priced, holders, outcomes)
+    if rules is not None:
+        claims = audiences.repriced(session, rules, partner.timezone, claims)
+    claims = _with_tier_awards(session, claims, now=now, terms=terms)
     # A single sale past a credit limit is refused whole (402); past a limit that lets sales wait, none is refused.
     if partner.funding is None or lock_first or partner.over_limit == funding.PENDING:
         booked = _claim_orders(session, partner, claims, outcomes, now=now)
@@ -215,7 +222,8 @@ def _book(session: Session, partner: PartnerRef, booked: list[Booked], referrals
         if not locked:
             _lock_holders(session, booked)
             locked = True
-        waits = credit.cover(session, partner, [(b.order_id, b.points) for b in booked if b.awards], now)
+        waits = unfunded.cover(session, partner, [(b.order_id, b.points) for b in booked if b.awards], now,
+                               held=[b.holder for b in booked])
         booked = [b._replace(waits=True) if b.order_id in waits else b for b in booked]
     earning = [b for b in booked if b.awards]  # a sale that earns nothing writes no entry and releases no referral
     # Members locked already (a till's sale): their balances move in the statement that writes the entries.
@@ -333,21 +341,12 @@ def _write_earnings(session: Session, partner: PartnerRef, earning: list[Booked]
 def record_sale(session: Session, partner: PartnerRef, rules: RuleSet, sale: Sale, *, now: datetime,
                 terms: Terms = Terms()) -> dict:
     priced = price(partner, rules, sale, now=now, terms=terms)
-    (outcome,) = book_sales(session, partner, [(sale, priced)], now=now, terms=terms, lock_first=True)
+    (outcome,) = book_sales(session, partner, [(sale, priced)], now=now, terms=terms, lock_first=True, rules=rules)
     if outcome == DUPLICATE:
         raise orders.duplicate(session, partner.id, OrderKind.SALE, sale.order_id)
     if isinstance(outcome, DomainError):
         raise outcome
     return outcome
-
-
-class Earned(NamedTuple):
-    """The entry a sale earned by, and the open lots holding its points now (merges may have moved them)."""
-
-    entry_id: int
-    lot_ids: tuple[int, ...]  # in the order a refund takes them
-    remaining: int
-    account_id: int | None  # the holder's account they are on; None once none is left
 
 
 class TakeBack(NamedTuple):
@@ -364,8 +363,13 @@ class TakeBack(NamedTuple):
 
 
 def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now: datetime, terms: Terms = Terms(),
-                  kind: OrderKind = OrderKind.REFUND) -> dict:
-    """`kind`: a cancellation is booked as the refund of all that is left, under the order's own id (network.earning.order_status)."""
+                  kind: OrderKind = OrderKind.REFUND, queue: unfunded.Plan | None = None, release: bool = True) -> dict:
+    """`kind`: a cancellation is booked as the refund of all that is left, under the order's own id (network.earning.order_status).
+
+    What the refund makes room for in its partner's funds is released in its
+    transaction (`release`), the members that reaches locked with the sale's
+    first (`unfunded.ahead_of_refunds`; `queue`: by the caller already).
+    """
     _check_refund(partner, refund, now=now, terms=terms)
     sale = _refunded_sale(session, partner, refund)
     refund = _measured(refund, sale)
@@ -374,6 +378,7 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
         raise Invalid("The refund is dated before the sale it refunds",
                       {"occurred_at": [f"must be at least {checks.utc(sale.occurred_at).isoformat()}, the sale's date"]},
                       code="invalid_transaction")
+    queue = unfunded.ahead_of_refunds(session, partner, [sale.order_id]) if queue is None else queue
     # After a merge the sale's points (and its card) are the surviving member's.
     member = locks.lock_holder(session, sale.member_id)
     _check_card_and_order(session, partner, refund, member, kind)
@@ -389,6 +394,8 @@ def record_refund(session: Session, partner: PartnerRef, refund: Refund, *, now:
         total_minor=refund.total.minor, original_id=sale.id,
     )
     entry_id = _book_refund(session, partner, refund, sale, member, earned, back, order, now) if back.share.total else None
+    if release:
+        unfunded.after_refunds(session, partner, now, queue, held=[member])
     result = {"journal_id": entry_id, "points": -back.share.total, "awards": awards_view(back.taken, sign=-1),
               "member_id": member.member_id, "balance": member.balance_view()}
     if back.uncollected > 0:
@@ -459,36 +466,6 @@ def _refunded_before(session: Session, sale: Order, refund: Refund) -> int:
             code="refund_exceeds_sale",
         )
     return before
-
-
-def earned_by(session: Session, sale: Order, member: journal.MemberAccounts) -> Earned | None:
-    """The sale's entry and the holder's open lots descended from its lot (None if it earned nothing).
-
-    A merge empties a lot into one on the survivor (`merged_from_id`); a
-    redemption reversed after it re-credits the emptied lot, which moves on
-    again as a second lot from the same one. However many there are, all of
-    them are the sale's own points.
-    """
-    descent = (
-        select(JournalEntry.id.label("entry_id"), Lot.id, Lot.remaining, Lot.account_id, Lot.member_id, Lot.expires_at)
-        .join(Lot, Lot.entry_id == JournalEntry.id)
-        .where(JournalEntry.order_id == sale.id)
-        .cte("descent", recursive=True)
-    )
-    descent = descent.union_all(
-        select(descent.c.entry_id, Lot.id, Lot.remaining, Lot.account_id, Lot.member_id, Lot.expires_at)
-        .join(descent, Lot.merged_from_id == descent.c.id)
-        .where(Lot.merged_from_id.is_not(None))
-    )
-    rows = session.execute(select(descent)).all()
-    if not rows:
-        return None
-    held = [row for row in rows if row.remaining > 0 and row.member_id == member.member_id]
-    # All on one account: a merge keeps a pending lot pending, and only available ones are spent and re-credited.
-    on = member.ids[PENDING] if any(row.account_id == member.ids[PENDING] for row in held) else (
-        held[0].account_id if held else None)
-    own = sorted((row for row in held if row.account_id == on), key=lambda row: (row.expires_at, row.id))
-    return Earned(min(row.entry_id for row in rows), tuple(row.id for row in own), sum(row.remaining for row in own), on)
 
 
 def _take_back(terms: Terms, member: journal.MemberAccounts, earned: Earned | None, due: list[Award]) -> TakeBack:

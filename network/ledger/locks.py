@@ -22,13 +22,16 @@ function here keeps:
    concurrent capture or void may have won), a reward's stock (one
    conditional UPDATE), debts, the members row (activity, tier).
 
-One movement locks out of that order: a referral bonus locks the referrer
-after the referred member (network.earning.bonuses). Bulk sales claim their
-order ids before they lock their members, so a unique-key race between two
-imports waits on the other's transaction rather than on a row lock. A
-deadlock either causes is detected by PostgreSQL and retried by
-`Database.transact` (network.db) a bounded number of times, then answered
-503.
+Two movements lock out of that order: a referral bonus locks the referrer
+after the referred member (network.earning.bonuses), and a sale at a
+partner whose funds cover sales waiting for them locks those sales' members
+after its own, to release them first (network.earning.unfunded; once it
+holds the partner's row a release only tries, `try_lock_member_ids`). Bulk
+sales claim their order ids before they lock their members, so a
+unique-key race between two imports waits on the other's transaction
+rather than on a row lock. A deadlock any of these causes is detected by
+PostgreSQL and retried by `Database.transact` (network.db) a bounded number
+of times, then answered 503.
 
 The locks are `FOR NO KEY UPDATE`, so inserting postings and lots that
 reference the accounts does not wait on them. SQLite ignores `FOR UPDATE`:
@@ -41,6 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from network.errors import DomainError, Invalid, NotFound
@@ -74,7 +78,7 @@ def _accounts_of(rows) -> MemberAccounts:
                           rows[0].merged_into, rows[0].last_activity_at)
 
 
-def _locking(statement):
+def _locking(statement, *, nowait: bool = False):
     """A statement over accounts made a lock: on the accounts and on their members' rows, read with `merged_into`.
 
     The members row is locked too so that a merge which commits while this
@@ -86,7 +90,7 @@ def _locking(statement):
     """
     return (statement.add_columns(_members.c.merged_into, _members.c.last_activity_at)
             .join(_members, _members.c.id == _accounts.c.member_id)
-            .with_for_update(of=(_accounts, _members), key_share=True))
+            .with_for_update(of=(_accounts, _members), key_share=True, nowait=nowait))
 
 
 _LOCK_MEMBER = _locking(
@@ -153,11 +157,13 @@ _FIND_CARDS = {
     for dialect, condition in any_of(_cards.c.number, "numbers").items()
     for lock in (False, True)
 }
-_LOCK_MEMBERS = {
+_LOCK_MEMBERS, _TRY_LOCK_MEMBERS = ({
     dialect: _locking(select(_accounts.c.id, _accounts.c.kind, _accounts.c.balance, _accounts.c.member_id)
-                      .where(condition).order_by(_accounts.c.id))
+                      .where(condition).order_by(_accounts.c.id), nowait=nowait)
     for dialect, condition in any_of(_accounts.c.member_id, "members").items()
-}
+} for nowait in (False, True))
+#: PostgreSQL's answer to a NOWAIT lock another transaction holds.
+_LOCK_NOT_AVAILABLE = "55P03"
 
 
 def find_cards(
@@ -243,9 +249,27 @@ def lock_member_ids(session: Session, member_ids: Iterable[str]) -> None:
         pass
 
 
-def _lock(session: Session, member_ids: Iterable[str]) -> Iterator:
+def try_lock_member_ids(session: Session, member_ids: Iterable[str]) -> bool:
+    """`lock_member_ids` if no other transaction holds any of them now; else False, and this locked none of them.
+
+    What may be locked out of order without waiting, so without a deadlock:
+    members a release of a partner's waiting sales finds it needs once it
+    holds the partner's row (network.earning.unfunded).
+    """
+    try:
+        with session.begin_nested():  # a refusal aborts the statement only: its savepoint is rolled back
+            for _ in _lock(session, member_ids, nowait=True):
+                pass
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        return False
+    return True
+
+
+def _lock(session: Session, member_ids: Iterable[str], *, nowait: bool = False) -> Iterator:
     members = sorted(set(member_ids))
-    statement = _LOCK_MEMBERS[session.get_bind().dialect.name]
+    statement = (_TRY_LOCK_MEMBERS if nowait else _LOCK_MEMBERS)[session.get_bind().dialect.name]
     for start in range(0, len(members), _PAGE):
         yield from session.connection().execute(statement, {"members": members[start:start + _PAGE]}).all()
 

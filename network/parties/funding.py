@@ -11,7 +11,8 @@ gives back what its points drew, at the amount a point of its sale drew
 
 Past the limit a partner's sales are refused, or (`over_limit` "pending")
 booked pending and queued here until funds cover them
-(network.earning.unfunded releases them).
+(network.earning.unfunded releases them, planning how far from the
+partner's `room` before it locks the row).
 
 Amounts are kept in millionths of the settlement currency's unit (micros):
 a point's cost has more places than money.
@@ -60,13 +61,64 @@ def configure(session: Session, partner_id: int, *, funding: str | None, credit_
         funding=funding, **({} if over_limit is None else {"over_limit": over_limit})))
     if funding is None:
         return
-    limit = 0 if funding == PREPAID else micros(credit_limit or Decimal(0))
-    cost = micros(point_cost, up=True)  # a point never draws less than it costs
+    limit, cost = terms(funding, credit_limit, point_cost)
     found = session.execute(update(PartnerCredit).where(PartnerCredit.partner_id == partner_id).values(
         limit_micros=limit, point_cost_micros=cost, updated_at=now).returning(PartnerCredit.partner_id)).first()
     if found is None:
         session.execute(insert(PartnerCredit).values(partner_id=partner_id, limit_micros=limit, point_cost_micros=cost,
                                                      drawn_micros=0, funded_micros=0, warned=None, updated_at=now))
+
+
+def terms(funding: str, credit_limit: Decimal | None, point_cost: Decimal) -> tuple[int, int]:
+    """A contract's limit and what a point draws, in micros, as `configure` stores them."""
+    limit = 0 if funding == PREPAID else micros(credit_limit or Decimal(0))
+    return limit, micros(point_cost, up=True)  # a point never draws less than it costs
+
+
+@dataclass(frozen=True)
+class Room:
+    """What the partner may still draw (micros), and what a point draws: how far funds reach down its queue."""
+
+    micros: int
+    cost: int
+
+    def more(self, micros: int) -> Room:
+        return Room(self.micros + micros, self.cost)
+
+    def fitting(self, points: Sequence[int]) -> tuple[int, int]:
+        """How many of `points` (sales, oldest first) fit, up to the first that does not, and their points."""
+        count = total = 0
+        for sale in points:
+            if (total + sale) * self.cost > self.micros:
+                break
+            count, total = count + 1, total + sale
+        return count, total
+
+
+_ROOM = select(PartnerCredit.funded_micros + PartnerCredit.limit_micros - PartnerCredit.drawn_micros,
+               PartnerCredit.point_cost_micros)
+
+
+def room(session: Session, partner_id: int, *, lock: bool = False) -> Room | None:
+    """The partner's room, from its one row (None: it has none); `lock`: the row locked, as a draw locks it.
+
+    Locked, every sale and release of the partner reads its queue after
+    the one before it committed: whether anything waits is decided in turn.
+    """
+    statement = _ROOM.where(PartnerCredit.partner_id == partner_id)
+    found = session.execute(statement.with_for_update() if lock else statement).first()
+    return None if found is None else Room(*found)
+
+
+def room_under(session: Session, partner_id: int, *, funding: str | None, credit_limit: Decimal | None,
+               point_cost: Decimal) -> Room | None:
+    """The room these contract terms would leave the partner (read unlocked); None when they lift control: no bound."""
+    if funding is None:
+        return None
+    limit, cost = terms(funding, credit_limit, point_cost)
+    found = session.execute(select(PartnerCredit.funded_micros - PartnerCredit.drawn_micros).where(
+        PartnerCredit.partner_id == partner_id)).scalar()
+    return Room((found or 0) + limit, cost)
 
 
 @dataclass(frozen=True)
@@ -108,14 +160,8 @@ def draw_first(session: Session, partner_id: int, points: Sequence[int], now: da
     if len(points) == 1:  # one sale: the conditional UPDATE alone decides
         drawn = draw(session, partner_id, points[0], now)
         return (0, None) if drawn is None else (1, drawn)
-    row = session.execute(select(PartnerCredit.funded_micros + PartnerCredit.limit_micros - PartnerCredit.drawn_micros,
-                                 PartnerCredit.point_cost_micros)
-                          .where(PartnerCredit.partner_id == partner_id).with_for_update()).first()
-    count = total = 0
-    for sale in points if row is not None else ():
-        if (total + sale) * row[1] > row[0]:
-            break
-        count, total = count + 1, total + sale
+    found = room(session, partner_id, lock=True)
+    count, total = found.fitting(points) if found is not None else (0, 0)
     drawn = draw(session, partner_id, total, now) if count else None
     return (0, None) if drawn is None else (count, drawn)
 
@@ -147,7 +193,8 @@ def give_back(session: Session, partner_id: int, sale_id: int, points: int, now:
     partner was not controlled) gives nothing, and leaves the queue if
     `emptied` (none of its points is left to wait). The caller holds the
     sale's member's lock, which a release takes too, so what is read here
-    is the sale's latest.
+    is the sale's latest; it then releases what waits that the funds given
+    back cover (network.earning.unfunded.after_refunds).
     """
     found = session.execute(select(Order.point_cost_micros, Order.drawn_points).where(Order.id == sale_id)).first()
     if found is not None and found.point_cost_micros is None and emptied:
@@ -167,11 +214,6 @@ def wait(session: Session, partner_id: int, sale_ids: Sequence[int], now: dateti
     if sale_ids:
         session.execute(insert(UnfundedSale), [{"order_id": sale, "partner_id": partner_id, "created_at": now}
                                                for sale in sale_ids])
-
-
-def any_waiting(session: Session, partner_id: int) -> bool:
-    """Whether a sale of the partner waits for funds: a new one then waits behind it (one index entry read)."""
-    return session.scalar(select(UnfundedSale.order_id).where(UnfundedSale.partner_id == partner_id).limit(1)) is not None
 
 
 def waiting(session: Session, partner_id: int, *, after: int, limit: int) -> list[int]:
