@@ -35,6 +35,7 @@ def test_the_page_shows_the_programme_cohorts_liability_and_credit(app, hub, wor
     issuers = [entry["attrs"]["data-issuer"] for entry in marked(html, "data-issuer")]
     assert issuers[-1] == "all" and "brew-bar" in issuers
     # A partner's view, chosen from the list.
+    assert '<select id="partner" name="partner">' in html and '<option value="green-grocer">' in html
     mine = client.get("/desk/analytics", query_string={**march, "partner": "green-grocer"}).get_data(as_text=True)
     assert "The programme: green-grocer" in mine
 

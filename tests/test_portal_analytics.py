@@ -32,6 +32,7 @@ def test_a_partner_sees_its_own_report_cohorts_and_return(app, hub, world, clock
     assert list(rows) == ["brew-bar"] and "12.50 EUR" in rows["brew-bar"] and "0.02 EUR" in rows["brew-bar"]
     assert "green-grocer" not in html and "bob@example.com" not in html
     assert 'href="/portal/brew-bar/analytics"' in html  # in the portal's sections
+    assert 'id="partner"' not in html  # a partner picks days, never another partner
 
 
 def test_another_partners_analytics_are_404_and_a_bad_day_is_said(app, world):
