@@ -75,14 +75,6 @@ class Spend:
         return (gamma + n * mean) * p / (p * n + q - 1)
 
 
-def hyp2f1(a: float, b: float, c: float, z: float) -> float:
-    """Gauss's hypergeometric function for 0 <= z < 1 and a, b, c > 0, by its series."""
-    found = log_hyp2f1(a, b, c, z)
-    if found is None:
-        raise ArithmeticError("2F1 series did not converge")
-    return math.exp(found)
-
-
 def log_hyp2f1(a: float, b: float, c: float, z: float) -> float | None:
     """log 2F1(a, b; c; z) for 0 <= z < 1 and a, b, c > 0: every term is positive, so the sum is kept as its log
     and never overflows. None when it has not converged within _MAX_TERMS terms (z too near 1)."""

@@ -158,6 +158,11 @@ def predicted(session: Session, member_id: str, now: datetime, horizon_days: int
     return answers
 
 
+def model_views(session: Session) -> list[dict]:
+    """The newest fit in each currency as the API and the desk show them, by currency."""
+    return [model_view(model) for _, model in sorted(latest_models(session).items())]
+
+
 def model_view(model: ValueModel) -> dict:
     """A fit as the API and the desk show it."""
     return {"id": model.id, "currency": model.currency, "as_of": model.as_of.isoformat(),

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from analytics.lifetime import GROUPINGS, averages, member_value
 from analytics.returns_on_points import METHOD as UPLIFT_METHOD
 from analytics.returns_on_points import returns
-from analytics.value import HORIZON_DAYS, METHOD, latest_models, model_view, predicted
+from analytics.value import HORIZON_DAYS, METHOD, model_views, predicted
 from analytics.window import Window
 from network.api.analytics import DAYS, Span, scope
 from network.api.answers import answers
@@ -104,7 +104,7 @@ def get_member_value(args, member_id):
 def get_value_models():
     """The latest fit in each currency behind members' predicted value, with its parameters and method."""
     return lagging_read(lambda session: {
-        "method": METHOD, "models": [model_view(m) for _, m in sorted(latest_models(session).items())]})
+        "method": METHOD, "models": model_views(session)})
 
 
 @blp.route("/analytics/lifetime", methods=["GET"])

@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from analytics.lifetime import averages
-from analytics.value import METHOD, MIN_REPEATERS, latest_models, model_view
+from analytics.value import METHOD, MIN_REPEATERS, model_views
 from analytics.window import Window
 from network.api.common import lagging_read, lagging_reads, now
 from network.models import Partner
@@ -44,7 +44,7 @@ def analytics_page():
         "liability": lambda session: liability(session, start, end, currency, override),
         "credit": funding.exposures,
         "lifetime": lambda session: averages(session, end, "partner"),
-        "models": lambda session: [model_view(m) for _, m in sorted(latest_models(session).items())],
+        "models": model_views,
         "partners": _slugs,
     })
     return render_template("desk/analytics.html", asked=asked, errors=None, currency=currency,
